@@ -1,0 +1,79 @@
+#include "fault.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+
+namespace gd::sim {
+namespace {
+
+// Every exported symbol, in normalize_call() form.
+constexpr std::string_view k_calls[] = {
+    "nvmlInit",
+    "nvmlShutdown",
+    "nvmlSystemGetDriverVersion",
+    "nvmlSystemGetNVMLVersion",
+    "nvmlSystemGetCudaDriverVersion",
+    "nvmlDeviceGetCount",
+    "nvmlDeviceGetHandleByIndex",
+    "nvmlDeviceGetPciInfo",
+    "nvmlDeviceGetName",
+    "nvmlDeviceGetUUID",
+    "nvmlDeviceGetSerial",
+    "nvmlDeviceGetMinorNumber",
+    "nvmlDeviceGetPersistenceMode",
+    "nvmlDeviceSetPersistenceMode",
+    "nvmlDeviceGetTemperature",
+    "nvmlDeviceGetTemperatureThreshold",
+    "nvmlDeviceGetPowerUsage",
+    "nvmlDeviceGetEnforcedPowerLimit",
+    "nvmlDeviceGetTotalEnergyConsumption",
+    "nvmlDeviceGetMemoryInfo",
+    "nvmlDeviceGetUtilizationRates",
+    "nvmlDeviceGetClockInfo",
+    "nvmlDeviceGetMaxClockInfo",
+    "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetPerformanceState",
+    "nvmlDeviceGetFanSpeed",
+    "nvmlDeviceGetEccMode",
+    "nvmlDeviceGetTotalEccErrors",
+    "nvmlDeviceGetRetiredPagesPendingStatus",
+    "nvmlDeviceGetRemappedRows",
+    "nvmlDeviceGetCurrPcieLinkGeneration",
+    "nvmlDeviceGetCurrPcieLinkWidth",
+    "nvmlDeviceGetMaxPcieLinkGeneration",
+    "nvmlDeviceGetMaxPcieLinkWidth",
+};
+
+std::string_view strip_version_suffix(std::string_view symbol) {
+  std::size_t pos = symbol.rfind("_v");
+  if (pos == std::string_view::npos || pos + 2 == symbol.size()) return symbol;
+  std::string_view digits = symbol.substr(pos + 2);
+  bool all_digits = std::all_of(digits.begin(), digits.end(),
+                                [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+  return all_digits ? symbol.substr(0, pos) : symbol;
+}
+
+}  // namespace
+
+std::string normalize_call(std::string_view symbol) {
+  std::string_view name = strip_version_suffix(symbol);
+  if (name == "nvmlInitWithFlags") return "nvmlInit";
+  if (name == "nvmlDeviceGetCurrentClocksThrottleReasons") return "nvmlDeviceGetCurrentClocksEventReasons";
+  return std::string(name);
+}
+
+bool is_known_call(std::string_view name) {
+  return std::find(std::begin(k_calls), std::end(k_calls), name) != std::end(k_calls);
+}
+
+const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbol, std::optional<unsigned> gpu) {
+  std::string call = normalize_call(symbol);
+  for (const Fault& fault : faults) {
+    if (fault.gpu && fault.gpu != gpu) continue;
+    if (fault.call == "*" || fault.call == call) return &fault;
+  }
+  return nullptr;
+}
+
+}  // namespace gd::sim

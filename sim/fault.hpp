@@ -1,0 +1,30 @@
+// Injected faults: which call on which GPU returns what, or never returns.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gd::sim {
+
+struct Fault {
+  std::string call;                // normalize_call() form, or "*" for every call
+  std::optional<unsigned> gpu;     // index into Scenario::gpus; nullopt: all GPUs and system calls
+  std::optional<int> return_code;  // nvmlReturn_t to return; SUCCESS means "behave normally"
+  bool hang = false;               // the call never returns
+};
+
+// The name faults are matched on: `symbol` without a trailing "_v<digits>",
+// with aliases folded (nvmlInitWithFlags -> nvmlInit,
+// nvmlDeviceGetCurrentClocksThrottleReasons -> ...EventReasons).
+std::string normalize_call(std::string_view symbol);
+
+// True when `name` (already normalized) is a call the simulator exports.
+bool is_known_call(std::string_view name);
+
+// The first fault in `faults` that applies to `symbol` on `gpu` (nullopt for
+// system calls), or nullptr. A fault with a gpu never applies to system calls.
+const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbol, std::optional<unsigned> gpu);
+
+}  // namespace gd::sim

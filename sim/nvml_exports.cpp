@@ -1,0 +1,398 @@
+// The exported NVML C functions. Each one translates its arguments, asks the
+// Simulator, and never lets an exception cross the C ABI.
+//
+// Built twice: normally, and with GD_SIM_LEGACY for an old driver that lacks
+// the versioned (_v2, _v3) symbols and the newer queries.
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "gd/nvml/nvml_abi.hpp"
+#include "return_codes.hpp"
+#include "simulator.hpp"
+#include "state.hpp"
+
+#define GD_SIM_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace gd::sim {
+namespace {
+
+using namespace gd::nvml;
+
+// Runs `body`; any exception becomes NVML_ERROR_UNKNOWN.
+template <class Body>
+nvmlReturn_t guarded(Body&& body) noexcept {
+  try {
+    return body();
+  } catch (...) {
+    return k_unknown;
+  }
+}
+
+nvmlReturn_t init(const char* symbol) {
+  return guarded([&] { return Simulator::instance().init(symbol); });
+}
+
+nvmlReturn_t system_query(const char* symbol, const SystemQuery& query) {
+  return guarded([&] { return Simulator::instance().system_call(symbol, query); });
+}
+
+nvmlReturn_t device_query(const char* symbol, nvmlDevice_t device, const DeviceQuery& query) {
+  return guarded([&] { return Simulator::instance().device_call(symbol, device, query); });
+}
+
+nvmlReturn_t handle_by_index(const char* symbol, unsigned index, nvmlDevice_t* device) {
+  return guarded([&] { return Simulator::instance().handle_by_index(symbol, index, device); });
+}
+
+// Stores `value` in `*out`: INVALID_ARGUMENT for a null `out`, NOT_SUPPORTED
+// when the scenario does not give the value.
+template <class T, class U>
+nvmlReturn_t put(T* out, const std::optional<U>& value) {
+  if (!out) return k_invalid_argument;
+  if (!value) return k_not_supported;
+  *out = static_cast<T>(*value);
+  return k_success;
+}
+
+// Copies `text` with its NUL into `buf`; INSUFFICIENT_SIZE when `len` is short.
+nvmlReturn_t put_string(char* buf, unsigned len, const std::optional<std::string>& text) {
+  if (!buf) return k_invalid_argument;
+  if (!text) return k_not_supported;
+  if (text->size() + 1 > len) return k_insufficient_size;
+  std::memcpy(buf, text->c_str(), text->size() + 1);
+  return k_success;
+}
+
+std::optional<int> enable_state(const std::optional<bool>& enabled) {
+  if (!enabled) return std::nullopt;
+  return *enabled ? 1 : 0;
+}
+
+// Formats into `dst` of `size` bytes, truncating like real NVML's fixed buffers.
+template <class... Args>
+void format_into(char* dst, std::size_t size, const char* format, Args... args) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, args...);
+  std::strncpy(dst, buf, size - 1);
+  dst[size - 1] = '\0';
+}
+
+nvmlPciInfo_t pci_info(const Gpu& gpu) {
+  nvmlPciInfo_t info{};
+  const PciAddress& a = gpu.pci;
+  format_into(info.busIdLegacy, sizeof info.busIdLegacy, "%04X:%02X:%02X.0", a.domain, a.bus, a.device);
+  format_into(info.busId, sizeof info.busId, "%08X:%02X:%02X.0", a.domain, a.bus, a.device);
+  info.domain = a.domain;
+  info.bus = a.bus;
+  info.device = a.device;
+  info.pciDeviceId = gpu.pci_device_id;
+  info.pciSubSystemId = gpu.pci_subsystem_id;
+  return info;
+}
+
+nvmlReturn_t get_pci_info(const char* symbol, nvmlDevice_t device, nvmlPciInfo_t* pci) {
+  return device_query(symbol, device, [&](const DeviceContext& c) {
+    if (!pci) return k_invalid_argument;
+    *pci = pci_info(c.gpu);
+    return k_success;
+  });
+}
+
+// Selects the clock of `type` from `clocks`; INVALID_ARGUMENT for an unknown type.
+nvmlReturn_t get_clock(const ClocksMhz& clocks, nvmlClockType_t type, unsigned* mhz) {
+  switch (type) {
+    case k_clock_graphics:
+      return put(mhz, clocks.graphics);
+    case k_clock_sm:
+      return put(mhz, clocks.sm);
+    case k_clock_mem:
+      return put(mhz, clocks.mem);
+    case 3:
+      return mhz ? k_not_supported : k_invalid_argument;  // NVML_CLOCK_VIDEO: not modelled
+    default:
+      return k_invalid_argument;
+  }
+}
+
+const std::optional<std::uint64_t>* ecc_counter(const EccErrorCounts& counts, int error_type, int counter_type) {
+  bool is_volatile = counter_type == k_ecc_counter_volatile;
+  if (error_type == k_memory_error_corrected) {
+    return is_volatile ? &counts.corrected_volatile : &counts.corrected_aggregate;
+  }
+  return is_volatile ? &counts.uncorrected_volatile : &counts.uncorrected_aggregate;
+}
+
+// The persistence mode: the state file's value when it has one for this GPU.
+nvmlReturn_t get_persistence(const DeviceContext& c, nvmlEnableState_t* mode) {
+  if (!mode) return k_invalid_argument;
+  if (!c.gpu.persistence_mode) return k_not_supported;
+  StateFile file(c.scenario.state_file);
+  Result<State> state = file.load();
+  if (!state) {
+    complain(file.path().string(), state.error().message);
+    return k_unknown;
+  }
+  *mode = state->persistence(c.gpu.uuid).value_or(*c.gpu.persistence_mode) ? 1 : 0;
+  return k_success;
+}
+
+nvmlReturn_t set_persistence(const DeviceContext& c, nvmlEnableState_t mode) {
+  if (mode != 0 && mode != 1) return k_invalid_argument;
+  if (!c.gpu.persistence_mode) return k_not_supported;
+  StateFile file(c.scenario.state_file);
+  Result<State> state = file.update([&](State& s) { s.set_persistence(c.gpu.uuid, mode == 1); });
+  if (!state) {
+    complain(file.path().string(), state.error().message);
+    return k_unknown;
+  }
+  return k_success;
+}
+
+}  // namespace
+}  // namespace gd::sim
+
+using namespace gd::sim;
+using namespace gd::nvml;
+
+// ---- system ---------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlInit() { return init(__func__); }
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlInit_v2() { return init(__func__); }
+#endif
+GD_SIM_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned /*flags*/) { return init(__func__); }
+
+GD_SIM_EXPORT nvmlReturn_t nvmlShutdown() {
+  return guarded([] { return Simulator::instance().shutdown("nvmlShutdown"); });
+}
+
+GD_SIM_EXPORT const char* nvmlErrorString(nvmlReturn_t result) { return error_string(result); }
+
+GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char* version, unsigned length) {
+  return system_query(__func__, [&](const Scenario& s) { return put_string(version, length, s.driver_version); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char* version, unsigned length) {
+  return system_query(__func__, [&](const Scenario& s) { return put_string(version, length, s.nvml_version); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
+  return system_query(__func__, [&](const Scenario& s) { return put(version, s.cuda_driver_version); });
+}
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* version) {
+  return system_query(__func__, [&](const Scenario& s) { return put(version, s.cuda_driver_version); });
+}
+#endif
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned* count) {
+  return system_query(__func__,
+                      [&](const Scenario& s) { return put(count, std::optional<std::size_t>(s.gpus.size())); });
+}
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned* count) {
+  return system_query(__func__,
+                      [&](const Scenario& s) { return put(count, std::optional<std::size_t>(s.gpus.size())); });
+}
+#endif
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned index, nvmlDevice_t* device) {
+  return handle_by_index(__func__, index, device);
+}
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned index, nvmlDevice_t* device) {
+  return handle_by_index(__func__, index, device);
+}
+#endif
+
+// ---- identity ---------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_t* pci) {
+  return get_pci_info(__func__, device, pci);
+}
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t* pci) {
+  return get_pci_info(__func__, device, pci);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t* pci) {
+  return get_pci_info(__func__, device, pci);
+}
+#endif
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char* name, unsigned length) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put_string(name, length, c.gpu.name); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned length) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put_string(uuid, length, c.gpu.uuid); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char* serial, unsigned length) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put_string(serial, length, c.gpu.serial); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned* minor) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(minor, c.gpu.minor); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t* mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return get_persistence(c, mode); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return set_persistence(c, mode); });
+}
+
+// ---- thermal, power ----------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensor,
+                                                    unsigned* temp) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (sensor != 0) return k_invalid_argument;  // only NVML_TEMPERATURE_GPU exists
+    return put(temp, c.gpu.temperature_c);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device, nvmlTemperatureThresholds_t threshold,
+                                                             unsigned* temp) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (threshold == k_temp_threshold_shutdown) return put(temp, c.gpu.shutdown_temp_c);
+    if (threshold == k_temp_threshold_slowdown) return put(temp, c.gpu.slowdown_temp_c);
+    return temp ? k_not_supported : k_invalid_argument;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned* power) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(power, c.gpu.power_mw); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned* limit) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(limit, c.gpu.power_limit_mw); });
+}
+
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long* energy) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(energy, c.gpu.energy_mj); });
+}
+#endif
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned* speed) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(speed, c.gpu.fan_percent); });
+}
+
+// ---- load, clocks --------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!memory) return k_invalid_argument;
+    if (!c.gpu.memory_total_bytes) return k_not_supported;
+    memory->total = *c.gpu.memory_total_bytes;
+    memory->used = c.gpu.memory_used_bytes;
+    memory->free = memory->total - memory->used;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t* utilization) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!utilization) return k_invalid_argument;
+    if (!c.gpu.utilization_gpu) return k_not_supported;
+    utilization->gpu = *c.gpu.utilization_gpu;
+    utilization->memory = c.gpu.utilization_memory;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned* clock) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return get_clock(c.gpu.clocks_mhz, type, clock); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned* clock) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return get_clock(c.gpu.max_clocks_mhz, type, clock); });
+}
+
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigned long long* reasons) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(reasons, c.gpu.clock_event_reasons); });
+}
+#endif
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, unsigned long long* reasons) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(reasons, c.gpu.clock_event_reasons); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t* pstate) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(pstate, c.gpu.pstate); });
+}
+
+// ---- memory health -------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t device, nvmlEnableState_t* current,
+                                                nvmlEnableState_t* pending) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!current || !pending) return k_invalid_argument;
+    if (!c.gpu.ecc_mode) return k_not_supported;
+    *current = *enable_state(c.gpu.ecc_mode);
+    *pending = *enable_state(c.gpu.ecc_mode_pending);
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvmlMemoryErrorType_t error_type,
+                                                       nvmlEccCounterType_t counter_type, unsigned long long* count) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    bool valid_error = error_type == k_memory_error_corrected || error_type == k_memory_error_uncorrected;
+    bool valid_counter = counter_type == k_ecc_counter_volatile || counter_type == k_ecc_counter_aggregate;
+    if (!valid_error || !valid_counter) return k_invalid_argument;
+    return put(count, *ecc_counter(c.gpu.ecc_errors, error_type, counter_type));
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t device, nvmlEnableState_t* is_pending) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(is_pending, enable_state(c.gpu.retired_pages_pending));
+  });
+}
+
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned* correctable,
+                                                     unsigned* uncorrectable, unsigned* is_pending,
+                                                     unsigned* failure_occurred) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!correctable || !uncorrectable || !is_pending || !failure_occurred) return k_invalid_argument;
+    if (!c.gpu.remapped_rows) return k_not_supported;
+    const RemappedRows& rows = *c.gpu.remapped_rows;
+    *correctable = rows.correctable;
+    *uncorrectable = rows.uncorrectable;
+    *is_pending = rows.pending ? 1 : 0;
+    *failure_occurred = rows.failure ? 1 : 0;
+    return k_success;
+  });
+}
+#endif
+
+// ---- PCIe link ----------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t device, unsigned* gen) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(gen, c.gpu.pcie.gen); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t device, unsigned* width) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(width, c.gpu.pcie.width); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t device, unsigned* gen) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(gen, c.gpu.pcie.max_gen); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t device, unsigned* width) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(width, c.gpu.pcie.max_width); });
+}

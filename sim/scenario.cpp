@@ -1,0 +1,397 @@
+#include "scenario.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "return_codes.hpp"
+
+namespace gd::sim {
+namespace {
+
+using nlohmann::json;
+
+// Thrown inside this file only; parse_scenario turns it into an Error.
+class ParseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Buffer sizes from nvml.h, including the NUL.
+constexpr std::size_t k_version_len = 80;
+constexpr std::size_t k_name_len = 96;
+constexpr std::size_t k_uuid_len = 96;
+constexpr std::size_t k_serial_len = 30;
+constexpr std::uint64_t k_u32_max = std::numeric_limits<std::uint32_t>::max();
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw ParseError(path + ": " + what); }
+
+std::string describe(const json& v) {
+  if (v.is_number() || v.is_boolean()) return std::string(v.type_name()) + " " + v.dump();
+  return v.type_name();
+}
+
+[[noreturn]] void expected(const std::string& path, const std::string& what, const json& got) {
+  fail(path, "expected " + what + ", got " + describe(got));
+}
+
+std::string child(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+std::string element(const std::string& parent, std::size_t index) { return parent + "[" + std::to_string(index) + "]"; }
+
+// The member `key` of `obj`, or nullptr when it is absent or null.
+const json* member(const json& obj, std::string_view key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::uint64_t as_u64(const json& v, const std::string& path, std::uint64_t max) {
+  if (v.is_number_unsigned()) {
+    std::uint64_t n = v.get<std::uint64_t>();
+    if (n > max) fail(path, "value " + std::to_string(n) + " is out of range (at most " + std::to_string(max) + ")");
+    return n;
+  }
+  if (v.is_number_integer()) expected(path, "a non-negative integer", v);
+  if (v.is_number()) expected(path, "an integer", v);
+  expected(path, "a number", v);
+}
+
+std::optional<std::uint64_t> parse_hex(std::string_view s) {
+  if (s.size() < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) return std::nullopt;
+  std::uint64_t n = 0;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data() + 2, end, n, 16);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return n;
+}
+
+std::optional<std::uint64_t> read_u64(const json& obj, std::string_view key, const std::string& parent,
+                                      std::uint64_t max = std::numeric_limits<std::uint64_t>::max()) {
+  const json* v = member(obj, key);
+  if (!v) return std::nullopt;
+  return as_u64(*v, child(parent, key), max);
+}
+
+std::optional<unsigned> read_u32(const json& obj, std::string_view key, const std::string& parent,
+                                 std::uint64_t max = k_u32_max) {
+  auto n = read_u64(obj, key, parent, max);
+  if (!n) return std::nullopt;
+  return static_cast<unsigned>(*n);
+}
+
+// An id or bit mask: an integer or a "0x..." hex string.
+std::optional<std::uint64_t> read_hex_or_u64(const json& obj, std::string_view key, const std::string& parent,
+                                             std::uint64_t max) {
+  const json* v = member(obj, key);
+  if (!v) return std::nullopt;
+  std::string path = child(parent, key);
+  if (!v->is_string()) return as_u64(*v, path, max);
+  auto n = parse_hex(v->get<std::string>());
+  if (!n) fail(path, "expected an integer or a \"0x...\" hex string, got \"" + v->get<std::string>() + "\"");
+  if (*n > max) fail(path, "value " + v->get<std::string>() + " is out of range");
+  return n;
+}
+
+std::optional<int> read_int(const json& obj, std::string_view key, const std::string& parent) {
+  const json* v = member(obj, key);
+  if (!v) return std::nullopt;
+  std::string path = child(parent, key);
+  if (!v->is_number_integer()) expected(path, "an integer", *v);
+  std::int64_t n = v->get<std::int64_t>();
+  if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(INT32_MAX)) {
+    fail(path, "value out of range");
+  }
+  if (n < INT32_MIN || n > INT32_MAX) fail(path, "value out of range");
+  return static_cast<int>(n);
+}
+
+std::optional<bool> read_bool(const json& obj, std::string_view key, const std::string& parent) {
+  const json* v = member(obj, key);
+  if (!v) return std::nullopt;
+  if (!v->is_boolean()) expected(child(parent, key), "true or false", *v);
+  return v->get<bool>();
+}
+
+std::optional<std::string> read_string(const json& obj, std::string_view key, const std::string& parent,
+                                       std::size_t buffer_len) {
+  const json* v = member(obj, key);
+  if (!v) return std::nullopt;
+  std::string path = child(parent, key);
+  if (!v->is_string()) expected(path, "a string", *v);
+  std::string s = v->get<std::string>();
+  if (s.size() + 1 > buffer_len) {
+    fail(path, "longer than NVML's " + std::to_string(buffer_len) + "-byte buffer allows");
+  }
+  return s;
+}
+
+std::string require_string(const json& obj, std::string_view key, const std::string& parent, std::size_t buffer_len) {
+  auto s = read_string(obj, key, parent, buffer_len);
+  if (!s) fail(child(parent, key), "missing (required)");
+  return *s;
+}
+
+// The member `key` when it is an object; nullptr when absent or null.
+const json* read_object(const json& obj, std::string_view key, const std::string& parent) {
+  const json* v = member(obj, key);
+  if (v && !v->is_object()) expected(child(parent, key), "an object", *v);
+  return v;
+}
+
+// Parses one hex field of a bus id; nullopt unless 1..max_digits hex digits.
+std::optional<unsigned> bus_id_part(std::string_view s, std::size_t max_digits) {
+  if (s.empty() || s.size() > max_digits) return std::nullopt;
+  unsigned n = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n, 16);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return n;
+}
+
+// "DDDDDDDD:BB:DD.F" (domain 1-8 hex digits, device <= 0x1f).
+std::optional<PciAddress> parse_bus_id(std::string_view s) {
+  std::size_t c1 = s.find(':');
+  std::size_t c2 = s.find(':', c1 == std::string_view::npos ? c1 : c1 + 1);
+  std::size_t dot = s.find('.', c2 == std::string_view::npos ? c2 : c2 + 1);
+  if (c1 == std::string_view::npos || c2 == std::string_view::npos || dot == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto domain = bus_id_part(s.substr(0, c1), 8);
+  auto bus = bus_id_part(s.substr(c1 + 1, c2 - c1 - 1), 2);
+  auto device = bus_id_part(s.substr(c2 + 1, dot - c2 - 1), 2);
+  auto function = bus_id_part(s.substr(dot + 1), 1);
+  if (!domain || !bus || !device || !function || *device > 0x1f || *function > 7) return std::nullopt;
+  return PciAddress{*domain, *bus, *device};
+}
+
+ClocksMhz parse_clocks(const json& gpu, std::string_view key, const std::string& path) {
+  ClocksMhz clocks;
+  const json* obj = read_object(gpu, key, path);
+  if (!obj) return clocks;
+  std::string p = child(path, key);
+  clocks.graphics = read_u32(*obj, "graphics", p);
+  clocks.sm = read_u32(*obj, "sm", p);
+  clocks.mem = read_u32(*obj, "mem", p);
+  return clocks;
+}
+
+EccErrorCounts parse_ecc_errors(const json& gpu, const std::string& path) {
+  EccErrorCounts counts;
+  const json* obj = read_object(gpu, "ecc_errors", path);
+  if (!obj) return counts;
+  std::string p = child(path, "ecc_errors");
+  counts.corrected_volatile = read_u64(*obj, "corrected_volatile", p);
+  counts.corrected_aggregate = read_u64(*obj, "corrected_aggregate", p);
+  counts.uncorrected_volatile = read_u64(*obj, "uncorrected_volatile", p);
+  counts.uncorrected_aggregate = read_u64(*obj, "uncorrected_aggregate", p);
+  return counts;
+}
+
+std::optional<RemappedRows> parse_remapped_rows(const json& gpu, const std::string& path) {
+  const json* obj = read_object(gpu, "remapped_rows", path);
+  if (!obj) return std::nullopt;
+  std::string p = child(path, "remapped_rows");
+  RemappedRows rows;
+  rows.correctable = read_u32(*obj, "correctable", p).value_or(0);
+  rows.uncorrectable = read_u32(*obj, "uncorrectable", p).value_or(0);
+  rows.pending = read_bool(*obj, "pending", p).value_or(false);
+  rows.failure = read_bool(*obj, "failure", p).value_or(false);
+  return rows;
+}
+
+PcieLink parse_pcie(const json& gpu, const std::string& path) {
+  PcieLink link;
+  const json* obj = read_object(gpu, "pcie", path);
+  if (!obj) return link;
+  std::string p = child(path, "pcie");
+  link.gen = read_u32(*obj, "gen", p);
+  link.width = read_u32(*obj, "width", p);
+  link.max_gen = read_u32(*obj, "max_gen", p);
+  link.max_width = read_u32(*obj, "max_width", p);
+  return link;
+}
+
+PciAddress parse_gpu_bus_id(const json& obj, const std::string& path) {
+  std::string text = require_string(obj, "bus_id", path, 32);
+  auto address = parse_bus_id(text);
+  if (!address) fail(child(path, "bus_id"), "expected \"DDDDDDDD:BB:DD.F\" in hex, got \"" + text + "\"");
+  return *address;
+}
+
+void parse_identity(const json& obj, const std::string& path, Gpu& gpu) {
+  gpu.name = require_string(obj, "name", path, k_name_len);
+  gpu.uuid = require_string(obj, "uuid", path, k_uuid_len);
+  gpu.serial = read_string(obj, "serial", path, k_serial_len);
+  gpu.pci = parse_gpu_bus_id(obj, path);
+  gpu.pci_device_id = read_hex_or_u64(obj, "pci_device_id", path, k_u32_max).value_or(gpu.pci_device_id);
+  gpu.pci_subsystem_id = read_hex_or_u64(obj, "pci_subsystem_id", path, k_u32_max).value_or(gpu.pci_subsystem_id);
+  gpu.minor = read_u32(obj, "minor", path);
+  gpu.persistence_mode = read_bool(obj, "persistence_mode", path);
+}
+
+void parse_thermal_and_power(const json& obj, const std::string& path, Gpu& gpu) {
+  gpu.temperature_c = read_u32(obj, "temperature_c", path);
+  gpu.slowdown_temp_c = read_u32(obj, "slowdown_temp_c", path);
+  gpu.shutdown_temp_c = read_u32(obj, "shutdown_temp_c", path);
+  gpu.power_mw = read_u32(obj, "power_mw", path);
+  gpu.power_limit_mw = read_u32(obj, "power_limit_mw", path);
+  gpu.energy_mj = read_u64(obj, "energy_mj", path);
+  gpu.fan_percent = read_u32(obj, "fan_percent", path);
+}
+
+void parse_load(const json& obj, const std::string& path, Gpu& gpu) {
+  gpu.memory_total_bytes = read_u64(obj, "memory_total_bytes", path);
+  gpu.memory_used_bytes = read_u64(obj, "memory_used_bytes", path).value_or(0);
+  if (gpu.memory_total_bytes && gpu.memory_used_bytes > *gpu.memory_total_bytes) {
+    fail(child(path, "memory_used_bytes"), "larger than memory_total_bytes");
+  }
+  gpu.utilization_gpu = read_u32(obj, "utilization_gpu", path, 100);
+  gpu.utilization_memory = read_u32(obj, "utilization_memory", path, 100).value_or(0);
+  gpu.clocks_mhz = parse_clocks(obj, "clocks_mhz", path);
+  gpu.max_clocks_mhz = parse_clocks(obj, "max_clocks_mhz", path);
+  gpu.clock_event_reasons =
+      read_hex_or_u64(obj, "clock_event_reasons", path, std::numeric_limits<std::uint64_t>::max());
+  gpu.pstate = read_int(obj, "pstate", path);
+  if (gpu.pstate && !((*gpu.pstate >= 0 && *gpu.pstate <= 15) || *gpu.pstate == 32)) {
+    fail(child(path, "pstate"), "expected 0..15 or 32 (unknown), got " + std::to_string(*gpu.pstate));
+  }
+}
+
+void parse_health(const json& obj, const std::string& path, Gpu& gpu) {
+  gpu.ecc_mode = read_bool(obj, "ecc_mode", path);
+  gpu.ecc_mode_pending = read_bool(obj, "ecc_mode_pending", path);
+  if (!gpu.ecc_mode_pending) gpu.ecc_mode_pending = gpu.ecc_mode;
+  gpu.ecc_errors = parse_ecc_errors(obj, path);
+  gpu.retired_pages_pending = read_bool(obj, "retired_pages_pending", path);
+  gpu.remapped_rows = parse_remapped_rows(obj, path);
+  gpu.pcie = parse_pcie(obj, path);
+}
+
+Gpu parse_gpu(const json& obj, const std::string& path) {
+  if (!obj.is_object()) expected(path, "an object", obj);
+  Gpu gpu;
+  parse_identity(obj, path, gpu);
+  parse_thermal_and_power(obj, path, gpu);
+  parse_load(obj, path, gpu);
+  parse_health(obj, path, gpu);
+  return gpu;
+}
+
+std::vector<Gpu> parse_gpus(const json& root) {
+  std::vector<Gpu> gpus;
+  const json* list = member(root, "gpus");
+  if (!list) return gpus;
+  if (!list->is_array()) expected("gpus", "an array", *list);
+  if (list->size() > k_max_gpus) fail("gpus", "more than " + std::to_string(k_max_gpus) + " GPUs");
+  std::set<std::string> uuids;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    gpus.push_back(parse_gpu((*list)[i], element("gpus", i)));
+    if (!uuids.insert(gpus.back().uuid).second) fail(element("gpus", i) + ".uuid", "duplicate UUID");
+  }
+  return gpus;
+}
+
+std::optional<int> parse_return(const json& obj, const std::string& path) {
+  const json* v = member(obj, "return");
+  if (!v) return std::nullopt;
+  std::string p = child(path, "return");
+  if (v->is_string()) {
+    auto code = parse_return_name(v->get<std::string>());
+    if (!code) fail(p, "unknown return code \"" + v->get<std::string>() + "\"");
+    return code;
+  }
+  return read_int(obj, "return", path);
+}
+
+Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_count) {
+  if (!obj.is_object()) expected(path, "an object", obj);
+  Fault fault;
+  auto call = read_string(obj, "call", path, 128);
+  if (!call) fail(child(path, "call"), "missing (required)");
+  fault.call = *call == "*" ? *call : normalize_call(*call);
+  if (fault.call != "*" && !is_known_call(fault.call)) {
+    fail(child(path, "call"), "\"" + *call + "\" is not a call the simulator exports");
+  }
+  fault.gpu = read_u32(obj, "gpu", path);
+  if (fault.gpu && *fault.gpu >= gpu_count) {
+    fail(child(path, "gpu"),
+         std::to_string(*fault.gpu) + " is not an index into gpus (" + std::to_string(gpu_count) + " listed)");
+  }
+  fault.return_code = parse_return(obj, path);
+  fault.hang = read_bool(obj, "hang", path).value_or(false);
+  if (!fault.return_code && !fault.hang) fail(path, "needs \"return\" or \"hang\": true");
+  return fault;
+}
+
+std::vector<Fault> parse_faults(const json& root, std::size_t gpu_count) {
+  std::vector<Fault> faults;
+  const json* list = member(root, "faults");
+  if (!list) return faults;
+  if (!list->is_array()) expected("faults", "an array", *list);
+  for (std::size_t i = 0; i < list->size(); ++i)
+    faults.push_back(parse_fault((*list)[i], element("faults", i), gpu_count));
+  return faults;
+}
+
+std::filesystem::path parse_state_file(const json& root, const std::filesystem::path& file) {
+  auto name = read_string(root, "state_file", "", 4096);
+  if (!name) return std::filesystem::path(file.string() + ".state");
+  if (name->empty()) fail("state_file", "empty");
+  std::filesystem::path path(*name);
+  return path.is_absolute() ? path : file.parent_path() / path;
+}
+
+Scenario parse_root(const json& root, const std::filesystem::path& file) {
+  if (!root.is_object()) fail("top level", "expected an object, got " + describe(root));
+  Scenario scenario;
+  scenario.file = file;
+  scenario.driver_version = read_string(root, "driver_version", "", k_version_len);
+  scenario.nvml_version = read_string(root, "nvml_version", "", k_version_len);
+  scenario.cuda_driver_version = read_int(root, "cuda_driver_version", "");
+  scenario.init_delay = std::chrono::milliseconds(read_u32(root, "init_delay_ms", "").value_or(0));
+  scenario.state_file = parse_state_file(root, file);
+  scenario.gpus = parse_gpus(root);
+  scenario.faults = parse_faults(root, scenario.gpus.size());
+  return scenario;
+}
+
+// nlohmann's what() starts with "[json.exception.parse_error.101] "; drop it.
+std::string without_exception_tag(const std::string& what) {
+  std::size_t close = what.find("] ");
+  return what.rfind("[json.exception.", 0) == 0 && close != std::string::npos ? what.substr(close + 2) : what;
+}
+
+}  // namespace
+
+Result<Scenario> parse_scenario(std::string_view text, const std::filesystem::path& file) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::exception& e) {
+    return make_error("invalid JSON: " + without_exception_tag(e.what()));
+  }
+  try {
+    return parse_root(root, file);
+  } catch (const ParseError& e) {
+    return make_error(e.what());
+  }
+}
+
+Result<Scenario> load_scenario(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error(std::string("cannot open for reading: ") + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return make_error("read error");
+  return parse_scenario(text.str(), file);
+}
+
+}  // namespace gd::sim

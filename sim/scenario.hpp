@@ -1,0 +1,109 @@
+// The scenario: what the simulated node looks like, read from the JSON file
+// named by GPUDOCTOR_SIM_SCENARIO (format: docs/simulator.md). Immutable once
+// loaded; what changes at run time lives in the State file (state.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fault.hpp"
+#include "gd/util/result.hpp"
+
+namespace gd::sim {
+
+// Every optional below is "the GPU cannot report it": its query returns
+// NVML_ERROR_NOT_SUPPORTED.
+
+struct PciAddress {
+  unsigned domain = 0;  // 0..0xffffffff
+  unsigned bus = 0;     // 0..0xff
+  unsigned device = 0;  // 0..0x1f
+};
+
+struct ClocksMhz {
+  std::optional<unsigned> graphics;
+  std::optional<unsigned> sm;
+  std::optional<unsigned> mem;
+};
+
+struct EccErrorCounts {
+  std::optional<std::uint64_t> corrected_volatile;
+  std::optional<std::uint64_t> corrected_aggregate;
+  std::optional<std::uint64_t> uncorrected_volatile;
+  std::optional<std::uint64_t> uncorrected_aggregate;
+};
+
+struct RemappedRows {
+  unsigned correctable = 0;
+  unsigned uncorrectable = 0;
+  bool pending = false;
+  bool failure = false;
+};
+
+struct PcieLink {
+  std::optional<unsigned> gen;
+  std::optional<unsigned> width;
+  std::optional<unsigned> max_gen;
+  std::optional<unsigned> max_width;
+};
+
+struct Gpu {
+  std::string name;
+  std::string uuid;
+  std::optional<std::string> serial;
+  PciAddress pci;
+  std::uint32_t pci_device_id = 0x000010DE;
+  std::uint32_t pci_subsystem_id = 0x000010DE;
+  std::optional<unsigned> minor;
+  std::optional<bool> persistence_mode;  // the value before any state file override
+  std::optional<unsigned> temperature_c;
+  std::optional<unsigned> slowdown_temp_c;
+  std::optional<unsigned> shutdown_temp_c;
+  std::optional<unsigned> power_mw;
+  std::optional<unsigned> power_limit_mw;
+  std::optional<std::uint64_t> energy_mj;
+  std::optional<std::uint64_t> memory_total_bytes;
+  std::uint64_t memory_used_bytes = 0;
+  std::optional<unsigned> utilization_gpu;  // percent
+  unsigned utilization_memory = 0;          // percent
+  ClocksMhz clocks_mhz;
+  ClocksMhz max_clocks_mhz;
+  std::optional<std::uint64_t> clock_event_reasons;  // bitmask
+  std::optional<int> pstate;                         // 0..15, 32 unknown
+  std::optional<unsigned> fan_percent;
+  std::optional<bool> ecc_mode;
+  std::optional<bool> ecc_mode_pending;  // defaults to ecc_mode
+  EccErrorCounts ecc_errors;
+  std::optional<bool> retired_pages_pending;
+  std::optional<RemappedRows> remapped_rows;
+  PcieLink pcie;
+};
+
+struct Scenario {
+  std::filesystem::path file;  // where it was read from
+  std::optional<std::string> driver_version;
+  std::optional<std::string> nvml_version;
+  std::optional<int> cuda_driver_version;  // e.g. 11020 for CUDA 11.2
+  std::chrono::milliseconds init_delay{0};
+  std::filesystem::path state_file;  // absolute or relative to the working directory
+  std::vector<Fault> faults;
+  std::vector<Gpu> gpus;
+};
+
+// The most GPUs a scenario may list.
+inline constexpr std::size_t k_max_gpus = 64;
+
+// Builds a Scenario from the text of `file`. The error names the JSON path and
+// what was expected, e.g. "gpus[1].temperature_c: expected a number, got string".
+// Relative state_file paths are resolved against the folder of `file`.
+Result<Scenario> parse_scenario(std::string_view text, const std::filesystem::path& file);
+
+// Reads and parses `file`; the error message does not repeat the file name.
+Result<Scenario> load_scenario(const std::filesystem::path& file);
+
+}  // namespace gd::sim

@@ -1,0 +1,80 @@
+// The simulated NVML library behind the exported C functions: init reference
+// count, the loaded scenario, device handles and fault injection, all under
+// one mutex. The exported functions (nvml_exports.cpp) only translate
+// arguments and results.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gd/nvml/nvml_abi.hpp"
+#include "scenario.hpp"
+
+// What an nvmlDevice_t points at: one per possible GPU, never freed.
+struct nvmlDevice_st {
+  unsigned index;
+};
+
+namespace gd::sim {
+
+// One device call's view of its GPU.
+struct DeviceContext {
+  const Scenario& scenario;
+  const Gpu& gpu;
+  unsigned index;
+};
+
+using SystemQuery = std::function<nvmlReturn_t(const Scenario&)>;
+using DeviceQuery = std::function<nvmlReturn_t(const DeviceContext&)>;
+
+class Simulator {
+ public:
+  static Simulator& instance();
+
+  // nvmlInit*: when not yet initialised, (re)loads the scenario named by
+  // GPUDOCTOR_SIM_SCENARIO (failure: one line on stderr, DRIVER_NOT_LOADED when
+  // unset, UNKNOWN otherwise); then sleeps init_delay_ms, applies faults and
+  // counts one more reference.
+  nvmlReturn_t init(std::string_view symbol);
+
+  // nvmlShutdown: drops one reference; UNINITIALIZED when there is none.
+  nvmlReturn_t shutdown(std::string_view symbol);
+
+  // Runs `query` once the library is initialised and no fault intervenes.
+  nvmlReturn_t system_call(std::string_view symbol, const SystemQuery& query);
+
+  // As system_call, for the GPU behind `device`; INVALID_ARGUMENT for a handle
+  // this library did not hand out.
+  nvmlReturn_t device_call(std::string_view symbol, nvmlDevice_t device, const DeviceQuery& query);
+
+  // nvmlDeviceGetHandleByIndex*: faults apply to GPU `index`.
+  nvmlReturn_t handle_by_index(std::string_view symbol, unsigned index, nvmlDevice_t* device);
+
+ private:
+  Simulator();
+
+  // Loads m_scenario from the environment; SUCCESS or the code init returns.
+  nvmlReturn_t load_from_environment();
+  // The first fault for `symbol` on `gpu`: hangs (releasing `lock`) or gives
+  // the code to return; nullopt when the call should proceed normally.
+  std::optional<nvmlReturn_t> apply_fault(std::unique_lock<std::mutex>& lock, std::string_view symbol,
+                                          std::optional<unsigned> gpu) const;
+  std::optional<unsigned> index_of(nvmlDevice_t device) const;
+
+  std::mutex m_mutex;
+  unsigned m_references = 0;
+  std::optional<Scenario> m_scenario;
+  std::array<nvmlDevice_st, k_max_gpus> m_devices;
+};
+
+// Never returns; the process can still be killed by any signal.
+[[noreturn]] void hang_forever();
+
+// Prints one line to stderr: "gpudoctor-sim: <where>: <what>".
+void complain(const std::string& where, const std::string& what);
+
+}  // namespace gd::sim

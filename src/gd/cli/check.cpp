@@ -1,0 +1,172 @@
+// `gpudoctor check` and `gpudoctor collect`.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "gd/cli/cli.hpp"
+#include "gd/cli/render.hpp"
+#include "gd/model/json_io.hpp"
+#include "gd/probe/probe.hpp"
+#include "gd/rule/rule.hpp"
+#include "gd/util/strings.hpp"
+
+namespace gd::cli {
+
+namespace {
+
+struct NodeOptions {
+  std::string root = "/";
+  probe::ProbeOptions probe;
+};
+
+void add_node_options(CLI::App& sub, NodeOptions& o) {
+  sub.add_option("--root", o.root, "Directory that stands in for the node's / (sys/, proc/, dev/, etc/, usr/lib, run/)")
+      ->check(CLI::ExistingDirectory);
+  sub.add_option("--nvml", o.probe.nvml_override, "Load this file instead of finding libnvidia-ml.so.1")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--timeout", o.probe.timeout_s, "Seconds NVML may take in all before it counts as hung")
+      ->check(CLI::Range(0.1, 3600.0));
+}
+
+model::Snapshot snapshot_node(NodeOptions& o) {
+  if (const char* llp = std::getenv("LD_LIBRARY_PATH"))
+    for (auto d : util::split(llp, ':'))
+      if (!d.empty()) o.probe.ld_library_path.emplace_back(d);
+  host::HostRoot root(o.root);
+  probe::ProbeContext ctx{root, o.probe};
+  return probe::take_snapshot(ctx);
+}
+
+Result<std::string> read_input(const std::string& path) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(fmt::format("{}: cannot open", path));
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct CheckOptions {
+  NodeOptions node;
+  std::string from;
+  bool json = false;
+  bool verbose = false;
+  bool no_color = false;
+  std::optional<unsigned> expect_gpus;
+};
+
+int do_check(CheckOptions& o) {
+  model::Snapshot snap;
+  if (!o.from.empty()) {
+    auto text = read_input(o.from);
+    auto parsed = text ? model::parse_snapshot(*text, o.from) : Result<model::Snapshot>(text.error());
+    if (!parsed) {
+      fmt::print(stderr, "gpudoctor: cannot diagnose: {}\n", parsed.error().message);
+      return k_exit_unknown;
+    }
+    snap = std::move(*parsed);
+  } else {
+    snap = snapshot_node(o.node);
+  }
+  auto findings = rule::evaluate(rule::RuleInput{snap, o.expect_gpus});
+  int code = rule::exit_code_for(findings);
+  if (o.json) {
+    fmt::print("{}\n", dump_json(render_json(snap, findings, code)));
+  } else {
+    bool color = !o.no_color && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
+    fmt::print("{}", render_text(snap, findings, code, TextOptions{color, o.verbose}));
+  }
+  return code;
+}
+
+bool write_file_atomic(const std::string& path, const std::string& data, std::string& err) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      err = fmt::format("{}: cannot create", tmp);
+      return false;
+    }
+    out << data;
+    out.flush();
+    if (!out) {
+      err = fmt::format("{}: write failed (disk full?)", tmp);
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = fmt::format("{}: cannot rename into place", path);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void setup_check(CLI::App& sub, int& exit_code) {
+  auto o = std::make_shared<CheckOptions>();
+  add_node_options(sub, o->node);
+  sub.add_option("--from", o->from, "Diagnose a snapshot written by `gpudoctor collect` (- for stdin)");
+  sub.add_flag("--json", o->json, "Print findings as JSON");
+  sub.add_flag("-v,--verbose", o->verbose, "Also print probe timings and a per-GPU table");
+  sub.add_flag("--no-color", o->no_color, "Never colour the output");
+  sub.add_option("--expect-gpus", o->expect_gpus, "Number of GPUs this node should have");
+  sub.callback([o, &exit_code] { exit_code = do_check(*o); });
+}
+
+void setup_collect(CLI::App& sub, int& exit_code) {
+  auto o = std::make_shared<NodeOptions>();
+  auto out = std::make_shared<std::string>();
+  add_node_options(sub, *o);
+  sub.add_option("-o,--out", *out, "Write the snapshot to FILE instead of stdout");
+  sub.callback([o, out, &exit_code] {
+    auto snap = snapshot_node(*o);
+    std::string text = dump_json(model::to_json(snap)) + "\n";
+    exit_code = k_exit_ok;
+    if (out->empty()) {
+      fmt::print("{}", text);
+      return;
+    }
+    std::string err;
+    if (!write_file_atomic(*out, text, err)) {
+      fmt::print(stderr, "gpudoctor: {}\n", err);
+      exit_code = k_exit_unknown;
+    }
+  });
+}
+
+void setup_list(CLI::App& sub, int& exit_code) {
+  auto markdown = std::make_shared<bool>(false);
+  sub.add_flag("--markdown", *markdown, "Print the reference (docs/findings.md) as Markdown");
+  sub.callback([markdown, &exit_code] {
+    exit_code = k_exit_ok;
+    if (*markdown) {
+      fmt::print("{}", render_rules_markdown());
+      return;
+    }
+    for (const auto& r : rule::rule_table())
+      fmt::print("{:<26} {:<9} {}\n", r.id, model::severity_name(r.worst), r.summary);
+  });
+}
+
+void setup_version(CLI::App& sub, int& exit_code) {
+  sub.callback([&exit_code] {
+    fmt::print("gpudoctor {}\n", GD_VERSION);
+    exit_code = k_exit_ok;
+  });
+}
+
+}  // namespace gd::cli

@@ -1,0 +1,55 @@
+#include "gd/cli/cli.hpp"
+
+#include <cstring>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "gd/nvml/nvml_collect.hpp"
+
+namespace gd::cli {
+
+namespace {
+
+constexpr Command k_commands[] = {
+    {"check", "Diagnose this node now: every finding with evidence, cause and fix; never hangs", setup_check},
+    {"collect", "Snapshot this node to JSON (diagnose it anywhere with `check --from FILE`)", setup_collect},
+    {"list", "List every rule id with what it detects", setup_list},
+    {"version", "Print gpudoctor's version", setup_version},
+};
+
+}  // namespace
+
+std::span<const Command> command_table() { return k_commands; }
+
+int run(int argc, char** argv) {
+  // The NVML worker is an internal mode, not a user command.
+  if (argc == 3 && std::strcmp(argv[1], "__nvml-worker") == 0) return nvml::worker_main(argv[2], 1);
+
+  CLI::App app{"gpudoctor: diagnoses, watches and repairs NVIDIA GPU nodes", "gpudoctor"};
+  app.require_subcommand(1);
+  int exit_code = k_exit_ok;
+  for (const auto& c : k_commands) {
+    auto* sub = app.add_subcommand(std::string(c.name), std::string(c.help));
+    c.setup(*sub, exit_code);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    app.exit(e);
+    return k_exit_ok;
+  } catch (const CLI::CallForAllHelp& e) {
+    app.exit(e);
+    return k_exit_ok;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return k_exit_unknown;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "gpudoctor: {}\n", e.what());
+    return k_exit_unknown;
+  }
+  return exit_code;
+}
+
+}  // namespace gd::cli

@@ -1,0 +1,281 @@
+#include "gd/model/json_io.hpp"
+
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace gd::model {
+
+namespace {
+
+using nlohmann::json;
+
+// One field list per struct, shared by the writer and the reader.
+template <class V> void describe(V& v, ProbeRun& x) {
+  v("name", x.name); v("ok", x.ok); v("error", x.error); v("duration_ms", x.duration_ms);
+}
+template <class V> void describe(V& v, PciGpu& x) {
+  v("bus_id", x.bus_id); v("vendor_id", x.vendor_id); v("device_id", x.device_id);
+  v("class_code", x.class_code); v("driver", x.driver);
+  v("current_link_speed", x.current_link_speed); v("max_link_speed", x.max_link_speed);
+  v("current_link_width", x.current_link_width); v("max_link_width", x.max_link_width);
+  v("problems", x.problems);
+}
+template <class V> void describe(V& v, PciInfo& x) {
+  v("gpus", x.gpus); v("other_nvidia_functions", x.other_nvidia_functions);
+}
+template <class V> void describe(V& v, DriverGpu& x) {
+  v("bus_id", x.bus_id); v("model", x.model); v("uuid", x.uuid); v("minor", x.minor); v("excluded", x.excluded);
+}
+template <class V> void describe(V& v, DriverInfo& x) {
+  v("nvidia_loaded", x.nvidia_loaded); v("nvidia_uvm_loaded", x.nvidia_uvm_loaded);
+  v("nvidia_modeset_loaded", x.nvidia_modeset_loaded); v("nvidia_drm_loaded", x.nvidia_drm_loaded);
+  v("nouveau_loaded", x.nouveau_loaded); v("kernel_version", x.kernel_version); v("flavour", x.flavour);
+  v("version_line", x.version_line); v("gpus", x.gpus); v("problems", x.problems);
+}
+template <class V> void describe(V& v, DevNode& x) {
+  v("path", x.path); v("present", x.present); v("char_device", x.char_device);
+}
+template <class V> void describe(V& v, DevNodes& x) { v("nodes", x.nodes); }
+template <class V> void describe(V& v, Persistenced& x) {
+  v("pid_file", x.pid_file); v("pid", x.pid); v("process_alive", x.process_alive); v("socket", x.socket);
+  v("problems", x.problems);
+}
+template <class V> void describe(V& v, NvmlLibrary& x) {
+  v("requested", x.requested); v("found_via", x.found_via); v("path", x.path);
+  v("resolved_path", x.resolved_path); v("file_version", x.file_version);
+}
+template <class V> void describe(V& v, NvmlGpu& x) {
+  v("index", x.index); v("handle_return", x.handle_return); v("bus_id", x.bus_id); v("name", x.name);
+  v("uuid", x.uuid); v("serial", x.serial); v("minor", x.minor); v("persistence_mode", x.persistence_mode);
+  v("temp_celsius", x.temp_celsius); v("temp_slowdown_celsius", x.temp_slowdown_celsius);
+  v("temp_shutdown_celsius", x.temp_shutdown_celsius); v("power_watts", x.power_watts);
+  v("power_limit_watts", x.power_limit_watts); v("energy_millijoules", x.energy_millijoules);
+  v("mem_total_bytes", x.mem_total_bytes); v("mem_used_bytes", x.mem_used_bytes);
+  v("util_gpu_percent", x.util_gpu_percent); v("util_mem_percent", x.util_mem_percent);
+  v("clock_graphics_mhz", x.clock_graphics_mhz); v("clock_sm_mhz", x.clock_sm_mhz);
+  v("clock_mem_mhz", x.clock_mem_mhz); v("clock_graphics_max_mhz", x.clock_graphics_max_mhz);
+  v("clock_mem_max_mhz", x.clock_mem_max_mhz); v("clock_event_reasons", x.clock_event_reasons);
+  v("pstate", x.pstate); v("fan_percent", x.fan_percent); v("ecc_enabled", x.ecc_enabled);
+  v("ecc_corrected_volatile", x.ecc_corrected_volatile); v("ecc_uncorrected_volatile", x.ecc_uncorrected_volatile);
+  v("ecc_uncorrected_aggregate", x.ecc_uncorrected_aggregate); v("retired_pages_pending", x.retired_pages_pending);
+  v("remapped_rows_correctable", x.remapped_rows_correctable);
+  v("remapped_rows_uncorrectable", x.remapped_rows_uncorrectable);
+  v("remapped_rows_pending", x.remapped_rows_pending); v("remapped_rows_failure", x.remapped_rows_failure);
+  v("pcie_gen", x.pcie_gen); v("pcie_width", x.pcie_width); v("pcie_max_gen", x.pcie_max_gen);
+  v("pcie_max_width", x.pcie_max_width); v("call_errors", x.call_errors);
+}
+template <class V> void describe(V& v, NvmlInfo& x) {
+  v("state", x.state); v("library", x.library); v("load_error", x.load_error); v("init_return", x.init_return);
+  v("init_ms", x.init_ms); v("driver_version", x.driver_version); v("nvml_version", x.nvml_version);
+  v("cuda_driver_version", x.cuda_driver_version); v("count_return", x.count_return);
+  v("device_count", x.device_count); v("gpus", x.gpus); v("hung_call", x.hung_call); v("hung_gpu", x.hung_gpu);
+  v("timeout_s", x.timeout_s); v("elapsed_ms", x.elapsed_ms); v("worker_stderr", x.worker_stderr);
+  v("missing_symbols", x.missing_symbols);
+}
+template <class V> void describe(V& v, Snapshot& x) {
+  v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
+  v("taken_at", x.taken_at); v("root", x.root); v("probes", x.probes); v("pci", x.pci); v("driver", x.driver);
+  v("devnodes", x.devnodes); v("persistenced", x.persistenced); v("nvml", x.nvml);
+}
+template <class V> void describe(V& v, Finding& x) {
+  v("id", x.id); v("severity", x.severity); v("gpu", x.gpu); v("summary", x.summary); v("evidence", x.evidence);
+  v("cause", x.cause); v("fix", x.fix); v("needs_root", x.needs_root); v("needs_reboot", x.needs_reboot);
+}
+
+constexpr std::pair<NvmlState, std::string_view> k_nvml_states[] = {
+    {NvmlState::not_run, "not_run"},       {NvmlState::library_missing, "library_missing"},
+    {NvmlState::init_failed, "init_failed"}, {NvmlState::hung, "hung"},
+    {NvmlState::worker_failed, "worker_failed"}, {NvmlState::ok, "ok"},
+};
+constexpr std::pair<Severity, std::string_view> k_severities[] = {
+    {Severity::ok, "ok"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};
+
+template <class E> constexpr auto& enum_table() {
+  if constexpr (std::is_same_v<E, NvmlState>) return k_nvml_states;
+  else return k_severities;
+}
+
+template <class T> struct is_optional : std::false_type {};
+template <class T> struct is_optional<std::optional<T>> : std::true_type {};
+template <class T> struct is_vector : std::false_type {};
+template <class T> struct is_vector<std::vector<T>> : std::true_type {};
+template <class T> struct is_map : std::false_type {};
+template <class T> struct is_map<std::map<std::string, T>> : std::true_type {};
+
+template <class T> json write(const T& v);
+
+struct Writer {
+  json& out;
+  template <class T> void operator()(const char* name, const T& value) { out[name] = write(value); }
+};
+
+template <class T> json write(const T& v) {
+  if constexpr (is_optional<T>::value) {
+    return v ? write(*v) : json(nullptr);
+  } else if constexpr (is_vector<T>::value) {
+    json a = json::array();
+    for (const auto& e : v) a.push_back(write(e));
+    return a;
+  } else if constexpr (is_map<T>::value) {
+    json o = json::object();
+    for (const auto& [k, e] : v) o[k] = write(e);
+    return o;
+  } else if constexpr (std::is_enum_v<T>) {
+    for (const auto& [e, name] : enum_table<T>())
+      if (e == v) return json(name);
+    return json(nullptr);
+  } else if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) {
+    return json(v);
+  } else {
+    json o = json::object();
+    Writer w{o};
+    describe(w, const_cast<T&>(v));
+    return o;
+  }
+}
+
+std::string type_name(const json& j) {
+  if (j.is_number()) return "number";
+  return j.type_name();
+}
+
+struct ReadCtx {
+  std::string error;
+  void fail(const std::string& path, std::string_view what, const json& j) {
+    if (error.empty()) error = fmt::format("{}: expected {}, got {}", path, what, type_name(j));
+  }
+};
+
+template <class T> void read(const json& j, T& out, const std::string& path, ReadCtx& ctx);
+
+struct Reader {
+  const json& in;
+  const std::string& path;
+  ReadCtx& ctx;
+  template <class T> void operator()(const char* name, T& value) {
+    if (!ctx.error.empty()) return;
+    auto it = in.find(name);
+    if (it == in.end()) return;  // missing: keep the default
+    read(*it, value, path.empty() ? std::string(name) : path + "." + name, ctx);
+  }
+};
+
+template <class T> void read_number(const json& j, T& out, const std::string& path, ReadCtx& ctx) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!j.is_number()) return ctx.fail(path, "a number", j);
+    out = j.get<T>();
+  } else {
+    if (!j.is_number_integer()) return ctx.fail(path, "an integer", j);
+    if (j.is_number_unsigned()) {
+      auto u = j.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return ctx.fail(path, "a smaller integer", j);
+      out = static_cast<T>(u);
+    } else {
+      auto s = j.get<std::int64_t>();
+      if constexpr (std::is_unsigned_v<T>) {
+        if (s < 0) return ctx.fail(path, "a non-negative integer", j);
+      } else {
+        if (s < std::numeric_limits<T>::min() || s > std::numeric_limits<T>::max())
+          return ctx.fail(path, "a smaller integer", j);
+      }
+      out = static_cast<T>(s);
+    }
+  }
+}
+
+template <class T> void read(const json& j, T& out, const std::string& path, ReadCtx& ctx) {
+  if (!ctx.error.empty()) return;
+  if constexpr (is_optional<T>::value) {
+    if (j.is_null()) {
+      out.reset();
+      return;
+    }
+    typename T::value_type v{};
+    read(j, v, path, ctx);
+    out = std::move(v);
+  } else if constexpr (is_vector<T>::value) {
+    if (!j.is_array()) return ctx.fail(path, "an array", j);
+    out.clear();
+    for (size_t i = 0; i < j.size(); ++i) {
+      typename T::value_type v{};
+      read(j[i], v, fmt::format("{}[{}]", path, i), ctx);
+      out.push_back(std::move(v));
+    }
+  } else if constexpr (is_map<T>::value) {
+    if (!j.is_object()) return ctx.fail(path, "an object", j);
+    out.clear();
+    for (auto it = j.begin(); it != j.end(); ++it) read(it.value(), out[it.key()], path + "." + it.key(), ctx);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) return ctx.fail(path, "true or false", j);
+    out = j.get<bool>();
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    read_number(j, out, path, ctx);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) return ctx.fail(path, "a string", j);
+    out = j.get<std::string>();
+  } else if constexpr (std::is_enum_v<T>) {
+    if (!j.is_string()) return ctx.fail(path, "a string", j);
+    auto s = j.get<std::string>();
+    for (const auto& [e, name] : enum_table<T>())
+      if (name == s) {
+        out = e;
+        return;
+      }
+    if (ctx.error.empty()) ctx.error = fmt::format("{}: unknown value \"{}\"", path, s);
+  } else {
+    if (!j.is_object()) return ctx.fail(path, "an object", j);
+    Reader r{j, path, ctx};
+    describe(r, out);
+  }
+}
+
+template <class T> Result<T> read_top(const json& j, std::string_view what) {
+  T out{};
+  ReadCtx ctx;
+  if (!j.is_object()) return make_error(fmt::format("{}: expected a JSON object, got {}", what, type_name(j)));
+  read(j, out, "", ctx);
+  if (!ctx.error.empty()) return make_error(ctx.error);
+  return out;
+}
+
+}  // namespace
+
+json to_json(const Snapshot& s) { return write(s); }
+json to_json(const Finding& f) { return write(f); }
+json to_json(const NvmlGpu& g) { return write(g); }
+json to_json(const NvmlInfo& n) { return write(n); }
+
+Result<Snapshot> snapshot_from_json(const json& j) {
+  auto r = read_top<Snapshot>(j, "snapshot");
+  if (r && r->schema != k_snapshot_schema)
+    return make_error(fmt::format("schema: version {} is not supported (expected {})", r->schema, k_snapshot_schema));
+  return r;
+}
+Result<NvmlGpu> nvml_gpu_from_json(const json& j) { return read_top<NvmlGpu>(j, "gpu"); }
+Result<NvmlInfo> nvml_info_from_json(const json& j) { return read_top<NvmlInfo>(j, "nvml"); }
+
+Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name) {
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded())
+    return make_error(fmt::format("{}: not valid JSON (truncated or corrupt snapshot?)", source_name));
+  auto r = snapshot_from_json(j);
+  if (!r) return make_error(fmt::format("{}: {}", source_name, r.error().message));
+  return r;
+}
+
+std::string_view nvml_state_name(NvmlState s) {
+  for (const auto& [e, name] : k_nvml_states)
+    if (e == s) return name;
+  return "?";
+}
+
+std::string_view severity_name(Severity s) {
+  for (const auto& [e, name] : k_severities)
+    if (e == s) return name;
+  return "?";
+}
+
+}  // namespace gd::model

@@ -1,0 +1,30 @@
+// JSON for the model: Snapshot and Finding to JSON and back. Reading is strict
+// about types (an error names the field path, e.g. "nvml.gpus[2].temp_celsius:
+// expected a number, got string") and lenient about missing fields (defaults),
+// so snapshots from older versions still load.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "gd/model/finding.hpp"
+#include "gd/model/snapshot.hpp"
+#include "gd/util/result.hpp"
+
+namespace gd::model {
+
+nlohmann::json to_json(const Snapshot& s);
+nlohmann::json to_json(const Finding& f);
+nlohmann::json to_json(const NvmlGpu& g);
+nlohmann::json to_json(const NvmlInfo& n);
+
+Result<Snapshot> snapshot_from_json(const nlohmann::json& j);
+Result<NvmlGpu> nvml_gpu_from_json(const nlohmann::json& j);
+Result<NvmlInfo> nvml_info_from_json(const nlohmann::json& j);
+// Parses text; errors are prefixed with source_name (a file name or "-").
+Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name);
+
+std::string_view nvml_state_name(NvmlState s);
+
+}  // namespace gd::model

@@ -1,0 +1,114 @@
+// The subset of NVML's C ABI that gpudoctor uses, declared by the project itself
+// (no NVIDIA header). Facts: nvml.h API 13 (return codes, enum values, struct
+// layouts for LP64). Shared by the dlopen binding and the simulator, which
+// exports exactly these symbols.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" {
+
+typedef int nvmlReturn_t;  // C enum, 4 bytes on Linux
+typedef struct nvmlDevice_st* nvmlDevice_t;
+typedef int nvmlEnableState_t;  // 0 disabled, 1 enabled
+typedef int nvmlTemperatureSensors_t;
+typedef int nvmlTemperatureThresholds_t;
+typedef int nvmlClockType_t;
+typedef int nvmlPstates_t;
+typedef int nvmlMemoryErrorType_t;
+typedef int nvmlEccCounterType_t;
+
+struct nvmlPciInfo_t {  // layout of _v2/_v3: 68 bytes
+  char busIdLegacy[16];
+  unsigned int domain;
+  unsigned int bus;
+  unsigned int device;
+  unsigned int pciDeviceId;  // (device id << 16) | vendor id, e.g. 0x233010DE
+  unsigned int pciSubSystemId;
+  char busId[32];  // "%08X:%02X:%02X.0"
+};
+
+struct nvmlMemory_t {  // v1: bytes
+  unsigned long long total;
+  unsigned long long free;
+  unsigned long long used;
+};
+
+struct nvmlUtilization_t {  // percent
+  unsigned int gpu;
+  unsigned int memory;
+};
+
+}  // extern "C"
+
+static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
+static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId offset");
+static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t layout");
+static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t layout");
+
+namespace gd::nvml {
+
+// nvmlReturn_t values (NVML_SUCCESS, NVML_ERROR_*).
+inline constexpr int k_success = 0;
+inline constexpr int k_uninitialized = 1;
+inline constexpr int k_invalid_argument = 2;
+inline constexpr int k_not_supported = 3;
+inline constexpr int k_no_permission = 4;
+inline constexpr int k_not_found = 6;
+inline constexpr int k_insufficient_size = 7;
+inline constexpr int k_driver_not_loaded = 9;
+inline constexpr int k_timeout = 10;
+inline constexpr int k_library_not_found = 12;
+inline constexpr int k_function_not_found = 13;
+inline constexpr int k_gpu_is_lost = 15;
+inline constexpr int k_reset_required = 16;
+inline constexpr int k_lib_rm_version_mismatch = 18;
+inline constexpr int k_unknown = 999;
+
+// Buffer sizes including NUL.
+inline constexpr unsigned k_system_version_len = 80;
+inline constexpr unsigned k_device_name_len = 96;
+inline constexpr unsigned k_device_uuid_len = 96;
+inline constexpr unsigned k_device_serial_len = 30;
+
+// nvmlTemperatureThresholds_t
+inline constexpr int k_temp_threshold_shutdown = 0;
+inline constexpr int k_temp_threshold_slowdown = 1;
+// nvmlClockType_t
+inline constexpr int k_clock_graphics = 0;
+inline constexpr int k_clock_sm = 1;
+inline constexpr int k_clock_mem = 2;
+// nvmlMemoryErrorType_t / nvmlEccCounterType_t
+inline constexpr int k_memory_error_corrected = 0;
+inline constexpr int k_memory_error_uncorrected = 1;
+inline constexpr int k_ecc_counter_volatile = 0;
+inline constexpr int k_ecc_counter_aggregate = 1;
+
+// Function pointer types, one per symbol gpudoctor resolves. The symbol name
+// to dlsym is given beside each in nvml_symbols.hpp.
+using InitFn = nvmlReturn_t (*)();
+using ShutdownFn = nvmlReturn_t (*)();
+using ErrorStringFn = const char* (*)(nvmlReturn_t);
+using SystemStringFn = nvmlReturn_t (*)(char*, unsigned);
+using SystemIntFn = nvmlReturn_t (*)(int*);
+using CountFn = nvmlReturn_t (*)(unsigned*);
+using HandleByIndexFn = nvmlReturn_t (*)(unsigned, nvmlDevice_t*);
+using DeviceStringFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned);
+using DeviceUintFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned*);
+using DeviceUllFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long*);
+using DeviceEnableFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlEnableState_t*);
+using DeviceSetEnableFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlEnableState_t);
+using DevicePciFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPciInfo_t*);
+using DeviceTempFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlTemperatureSensors_t, unsigned*);
+using DeviceTempThresholdFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlTemperatureThresholds_t, unsigned*);
+using DeviceMemoryFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*);
+using DeviceUtilFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlUtilization_t*);
+using DeviceClockFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlClockType_t, unsigned*);
+using DevicePstateFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPstates_t*);
+using DeviceEccModeFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlEnableState_t*, nvmlEnableState_t*);
+using DeviceEccCountFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemoryErrorType_t, nvmlEccCounterType_t,
+                                          unsigned long long*);
+using DeviceRemappedRowsFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned*, unsigned*, unsigned*, unsigned*);
+
+}  // namespace gd::nvml

@@ -1,0 +1,208 @@
+#include "gd/nvml/nvml_collect.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "gd/model/bus_id.hpp"
+#include "gd/model/json_io.hpp"
+#include "gd/nvml/nvml_api.hpp"
+
+namespace gd::nvml {
+
+namespace {
+
+using nlohmann::json;
+
+class Emitter {
+ public:
+  explicit Emitter(int fd) : m_fd(fd) {}
+  void line(const json& j) {
+    std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    s += '\n';
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = ::write(m_fd, s.data() + off, s.size() - off);
+      if (n <= 0) return;  // parent gone: nothing useful left to do
+      off += static_cast<size_t>(n);
+    }
+  }
+  void call(const char* name, std::optional<unsigned> gpu = std::nullopt) {
+    json j = {{"call", name}};
+    if (gpu) j["gpu"] = *gpu;
+    line(j);
+  }
+
+ private:
+  int m_fd;
+};
+
+// Runs one per-GPU query: marks the call, maps NOT_SUPPORTED/missing symbol to
+// "not reported", records other failures in call_errors. True on success.
+template <class F, class... Args>
+bool query(Emitter& em, model::NvmlGpu& g, const Sym<F>& sym, Args... args) {
+  if (!sym) return false;
+  em.call(sym.name, g.index);
+  int r = sym.fn(args...);
+  if (r == k_success) return true;
+  if (r != k_not_supported) g.call_errors[sym.name] = r;
+  return false;
+}
+
+std::string cstr(const char* buf, size_t len) { return std::string(buf, strnlen(buf, len)); }
+
+void collect_identity(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model::NvmlGpu& g) {
+  nvmlPciInfo_t pci{};
+  if (query(em, g, a.pci_info, d, &pci)) {
+    // The plain (v1) call fills an older, shorter layout: only its first
+    // 16 bytes (the legacy bus id) and the integers after them are valid.
+    bool v1 = std::strcmp(a.pci_info.name, "nvmlDeviceGetPciInfo") == 0;
+    std::string raw = v1 ? cstr(pci.busIdLegacy, sizeof pci.busIdLegacy) : cstr(pci.busId, sizeof pci.busId);
+    auto id = model::normalize_bus_id(raw);
+    g.bus_id = id ? *id : raw;
+  }
+  char buf[k_device_uuid_len] = {};
+  if (query(em, g, a.name, d, buf, k_device_name_len)) g.name = cstr(buf, sizeof buf);
+  if (query(em, g, a.uuid, d, buf, k_device_uuid_len)) g.uuid = cstr(buf, sizeof buf);
+  if (query(em, g, a.serial, d, buf, k_device_serial_len)) g.serial = cstr(buf, sizeof buf);
+  unsigned u = 0;
+  if (query(em, g, a.minor, d, &u)) g.minor = u;
+  nvmlEnableState_t e = 0;
+  if (query(em, g, a.persistence, d, &e)) g.persistence_mode = (e != 0);
+}
+
+void collect_thermal_power(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model::NvmlGpu& g) {
+  unsigned u = 0;
+  if (query(em, g, a.temperature, d, 0, &u)) g.temp_celsius = u;
+  if (query(em, g, a.temp_threshold, d, k_temp_threshold_slowdown, &u)) g.temp_slowdown_celsius = u;
+  if (query(em, g, a.temp_threshold, d, k_temp_threshold_shutdown, &u)) g.temp_shutdown_celsius = u;
+  if (query(em, g, a.power_usage, d, &u)) g.power_watts = u / 1000.0;
+  if (query(em, g, a.power_limit, d, &u)) g.power_limit_watts = u / 1000.0;
+  unsigned long long ull = 0;
+  if (query(em, g, a.energy, d, &ull)) g.energy_millijoules = ull;
+  if (query(em, g, a.fan, d, &u)) g.fan_percent = u;
+  nvmlPstates_t ps = 0;
+  if (query(em, g, a.pstate, d, &ps)) g.pstate = static_cast<unsigned>(ps);
+  if (query(em, g, a.clock_reasons, d, &ull)) g.clock_event_reasons = ull;
+}
+
+void collect_usage(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model::NvmlGpu& g) {
+  nvmlMemory_t mem{};
+  if (query(em, g, a.memory, d, &mem)) {
+    g.mem_total_bytes = mem.total;
+    g.mem_used_bytes = mem.used;
+  }
+  nvmlUtilization_t util{};
+  if (query(em, g, a.utilization, d, &util)) {
+    g.util_gpu_percent = util.gpu;
+    g.util_mem_percent = util.memory;
+  }
+  unsigned u = 0;
+  if (query(em, g, a.clock, d, k_clock_graphics, &u)) g.clock_graphics_mhz = u;
+  if (query(em, g, a.clock, d, k_clock_sm, &u)) g.clock_sm_mhz = u;
+  if (query(em, g, a.clock, d, k_clock_mem, &u)) g.clock_mem_mhz = u;
+  if (query(em, g, a.max_clock, d, k_clock_graphics, &u)) g.clock_graphics_max_mhz = u;
+  if (query(em, g, a.max_clock, d, k_clock_mem, &u)) g.clock_mem_max_mhz = u;
+  if (query(em, g, a.pcie_gen, d, &u)) g.pcie_gen = u;
+  if (query(em, g, a.pcie_width, d, &u)) g.pcie_width = u;
+  if (query(em, g, a.pcie_max_gen, d, &u)) g.pcie_max_gen = u;
+  if (query(em, g, a.pcie_max_width, d, &u)) g.pcie_max_width = u;
+}
+
+void collect_memory_health(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model::NvmlGpu& g) {
+  nvmlEnableState_t cur = 0, pending = 0;
+  if (query(em, g, a.ecc_mode, d, &cur, &pending)) g.ecc_enabled = (cur != 0);
+  unsigned long long ull = 0;
+  if (g.ecc_enabled.value_or(false)) {
+    if (query(em, g, a.ecc_count, d, k_memory_error_corrected, k_ecc_counter_volatile, &ull))
+      g.ecc_corrected_volatile = ull;
+    if (query(em, g, a.ecc_count, d, k_memory_error_uncorrected, k_ecc_counter_volatile, &ull))
+      g.ecc_uncorrected_volatile = ull;
+    if (query(em, g, a.ecc_count, d, k_memory_error_uncorrected, k_ecc_counter_aggregate, &ull))
+      g.ecc_uncorrected_aggregate = ull;
+  }
+  nvmlEnableState_t e = 0;
+  if (query(em, g, a.retired_pending, d, &e)) g.retired_pages_pending = (e != 0);
+  unsigned corr = 0, unc = 0, is_pending = 0, failure = 0;
+  if (query(em, g, a.remapped_rows, d, &corr, &unc, &is_pending, &failure)) {
+    g.remapped_rows_correctable = corr;
+    g.remapped_rows_uncorrectable = unc;
+    g.remapped_rows_pending = is_pending != 0;
+    g.remapped_rows_failure = failure != 0;
+  }
+}
+
+model::NvmlGpu collect_gpu(Emitter& em, const NvmlApi& a, unsigned index) {
+  model::NvmlGpu g;
+  g.index = index;
+  nvmlDevice_t d = nullptr;
+  em.call(a.handle_by_index.name, index);
+  g.handle_return = a.handle_by_index.fn(index, &d);
+  if (g.handle_return != k_success) return g;
+  collect_identity(em, a, d, g);
+  collect_thermal_power(em, a, d, g);
+  collect_usage(em, a, d, g);
+  collect_memory_health(em, a, d, g);
+  return g;
+}
+
+json collect_system(Emitter& em, const NvmlApi& a) {
+  json sys = json::object();
+  char buf[k_system_version_len] = {};
+  if (a.driver_version) {
+    em.call(a.driver_version.name);
+    if (a.driver_version.fn(buf, sizeof buf) == k_success) sys["driver_version"] = cstr(buf, sizeof buf);
+  }
+  if (a.nvml_version) {
+    em.call(a.nvml_version.name);
+    if (a.nvml_version.fn(buf, sizeof buf) == k_success) sys["nvml_version"] = cstr(buf, sizeof buf);
+  }
+  int v = 0;
+  if (a.cuda_version) {
+    em.call(a.cuda_version.name);
+    if (a.cuda_version.fn(&v) == k_success) sys["cuda_driver_version"] = v;
+  }
+  unsigned count = 0;
+  em.call(a.count.name);
+  int r = a.count.fn(&count);
+  sys["count_return"] = r;
+  if (r == k_success) sys["device_count"] = count;
+  return sys;
+}
+
+}  // namespace
+
+int worker_main(const std::string& library_path, int out_fd) {
+  Emitter em(out_fd);
+  auto api = load_nvml(library_path);
+  if (!api) {
+    em.line({{"load_error", api.error().message}});
+    em.line({{"done", true}});
+    return 0;
+  }
+  const NvmlApi& a = *api;
+  em.line({{"missing", a.missing}});
+  em.call(a.init.name);
+  auto t0 = std::chrono::steady_clock::now();
+  int r = a.init.fn();
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  em.line({{"init", {{"return", r}, {"ms", ms}}}});
+  if (r != k_success) {
+    em.line({{"done", true}});
+    return 0;
+  }
+  json sys = collect_system(em, a);
+  em.line({{"system", sys}});
+  unsigned count = sys.value("device_count", 0u);
+  for (unsigned i = 0; i < count && i < 1024; ++i) em.line({{"gpu", model::to_json(collect_gpu(em, a, i))}});
+  em.call(a.shutdown.name);
+  a.shutdown.fn();
+  em.line({{"done", true}});
+  return 0;
+}
+
+}  // namespace gd::nvml

@@ -1,0 +1,17 @@
+// The worker side of the NVML probe: runs in a separate process
+// (`gpudoctor __nvml-worker LIB`), loads NVML, and streams what it learns as
+// JSON lines on out_fd. Before every NVML call it writes a {"call": ...} line,
+// so the parent can name the call that never returned.
+//
+// Lines: {"call":NAME[,"gpu":I]}  {"load_error":TEXT}  {"missing":[...]}
+//        {"init":{"return":R,"ms":T}}  {"system":{...}}  {"gpu":{NvmlGpu}}  {"done":true}
+#pragma once
+
+#include <string>
+
+namespace gd::nvml {
+
+// Returns the process exit code (0 even when NVML reports errors: those are data).
+int worker_main(const std::string& library_path, int out_fd);
+
+}  // namespace gd::nvml

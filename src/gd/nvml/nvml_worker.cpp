@@ -1,0 +1,107 @@
+#include "gd/nvml/nvml_worker.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "gd/model/json_io.hpp"
+#include "gd/util/strings.hpp"
+#include "gd/util/subprocess.hpp"
+
+namespace gd::nvml {
+
+namespace {
+
+using nlohmann::json;
+
+template <class T>
+std::optional<T> opt(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+void apply_system(const json& sys, model::NvmlInfo& out) {
+  out.driver_version = opt<std::string>(sys, "driver_version");
+  out.nvml_version = opt<std::string>(sys, "nvml_version");
+  out.cuda_driver_version = opt<int>(sys, "cuda_driver_version");
+  out.count_return = opt<int>(sys, "count_return");
+  out.device_count = opt<unsigned>(sys, "device_count");
+}
+
+}  // namespace
+
+bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) {
+  json j = json::parse(line.begin(), line.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  if (auto it = j.find("call"); it != j.end() && it->is_string()) {
+    out.hung_call = it->get<std::string>();
+    out.hung_gpu = opt<unsigned>(j, "gpu");
+  } else if (auto e = j.find("load_error"); e != j.end()) {
+    out.state = model::NvmlState::library_missing;
+    out.load_error = e->is_string() ? e->get<std::string>() : "unknown load error";
+  } else if (auto m = j.find("missing"); m != j.end() && m->is_array()) {
+    for (const auto& s : *m)
+      if (s.is_string()) out.missing_symbols.push_back(s.get<std::string>());
+  } else if (auto in = j.find("init"); in != j.end() && in->is_object()) {
+    out.init_return = opt<int>(*in, "return");
+    out.init_ms = opt<double>(*in, "ms");
+    out.state = out.init_return == 0 ? model::NvmlState::ok : model::NvmlState::init_failed;
+  } else if (auto sys = j.find("system"); sys != j.end() && sys->is_object()) {
+    apply_system(*sys, out);
+  } else if (auto g = j.find("gpu"); g != j.end()) {
+    auto gpu = model::nvml_gpu_from_json(*g);
+    if (!gpu) return false;
+    out.gpus.push_back(std::move(*gpu));
+  } else if (j.contains("done")) {
+    done = true;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void run_nvml_worker(const std::string& library_path, double timeout_s, model::NvmlInfo& out,
+                     const std::string& worker_exe) {
+  out.timeout_s = timeout_s;
+  auto start = util::Clock::now();
+  auto deadline = start + std::chrono::duration_cast<util::Clock::duration>(std::chrono::duration<double>(timeout_s));
+  auto child = util::spawn({worker_exe.empty() ? util::self_exe() : worker_exe, "__nvml-worker", library_path});
+  if (!child) {
+    out.state = model::NvmlState::worker_failed;
+    out.load_error = child.error().message;
+    return;
+  }
+  std::string pending, err;
+  bool done = false;
+  auto on_out = [&](std::string_view chunk) {
+    pending.append(chunk);
+    size_t pos;
+    while ((pos = pending.find('\n')) != std::string::npos) {
+      if (!apply_worker_line(std::string_view(pending).substr(0, pos), out, done))
+        err += "gpudoctor: unreadable worker line\n";
+      pending.erase(0, pos + 1);
+    }
+  };
+  auto on_err = [&](std::string_view chunk) {
+    if (err.size() < 4096) err.append(chunk.substr(0, 4096 - err.size()));
+  };
+  bool finished = child->drain(deadline, on_out, on_err);
+  out.worker_stderr = std::string(util::trim(util::printable(err, 4096)));
+  if (!finished && !done) {
+    out.state = model::NvmlState::hung;
+    child->kill_and_reap();
+  } else {
+    int st = child->wait_status(util::Clock::now() + std::chrono::milliseconds(200));
+    if (!done && out.state != model::NvmlState::library_missing) {
+      out.state = model::NvmlState::worker_failed;
+      out.load_error = "NVML worker ended early: " + util::describe_wait_status(st);
+    }
+    if (done) out.hung_call.reset(), out.hung_gpu.reset();
+  }
+  out.elapsed_ms = std::chrono::duration<double, std::milli>(util::Clock::now() - start).count();
+}
+
+}  // namespace gd::nvml

@@ -1,0 +1,94 @@
+#include "gd/probe/probe.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "gd/probe/devnodes.hpp"
+#include "gd/probe/driver.hpp"
+#include "gd/probe/nvml_probe.hpp"
+#include "gd/probe/pci.hpp"
+#include "gd/probe/persistenced.hpp"
+
+namespace gd::probe {
+
+namespace {
+
+void run_pci(const ProbeContext& c, model::Snapshot& s) { s.pci = read_pci(c.root); }
+void run_driver(const ProbeContext& c, model::Snapshot& s) { s.driver = read_driver(c.root); }
+void run_nvml(const ProbeContext& c, model::Snapshot& s) { s.nvml = read_nvml(c.root, c.options); }
+void run_persistenced(const ProbeContext& c, model::Snapshot& s) { s.persistenced = read_persistenced(c.root); }
+
+void run_devnodes(const ProbeContext& c, model::Snapshot& s) {
+  std::set<unsigned> minors;
+  for (const auto& g : s.driver.gpus)
+    if (g.minor) minors.insert(*g.minor);
+  for (const auto& g : s.nvml.gpus)
+    if (g.minor) minors.insert(*g.minor);
+  s.devnodes = read_devnodes(c.root, std::vector<unsigned>(minors.begin(), minors.end()));
+}
+
+constexpr ProbeEntry k_probes[] = {
+    {"pci", "NVIDIA GPU functions in /sys/bus/pci/devices: bound driver, PCIe link", run_pci},
+    {"driver", "kernel driver: /proc/modules, /proc/driver/nvidia/{version,gpus/*/information}", run_driver},
+    {"nvml", "libnvidia-ml.so.1 in a worker process under a deadline: init time, versions, per-GPU state", run_nvml},
+    {"devnodes", "/dev/nvidiactl, /dev/nvidia-uvm, /dev/nvidia<minor>", run_devnodes},
+    {"persistenced", "nvidia-persistenced: pid file, live process, socket", run_persistenced},
+};
+
+std::string now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name(const host::HostRoot& root) {
+  auto r = root.read_file("/etc/hostname", 256);
+  if (r && !r->empty()) {
+    auto nl = r->find('\n');
+    return r->substr(0, nl);
+  }
+  if (!root.is_live()) return "";
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+}  // namespace
+
+std::span<const ProbeEntry> probe_table() { return k_probes; }
+
+model::Snapshot take_snapshot(const ProbeContext& ctx) {
+  model::Snapshot s;
+  s.gpudoctor_version = GD_VERSION;
+  s.taken_at = now_iso8601();
+  s.root = ctx.root.root().string();
+  s.hostname = host_name(ctx.root);
+  for (const auto& p : k_probes) {
+    model::ProbeRun run;
+    run.name = std::string(p.name);
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      p.run(ctx, s);
+    } catch (const std::exception& e) {
+      run.ok = false;
+      run.error = e.what();
+    } catch (...) {
+      run.ok = false;
+      run.error = "unknown exception";
+    }
+    run.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    s.probes.push_back(std::move(run));
+  }
+  return s;
+}
+
+}  // namespace gd::probe

@@ -1,0 +1,41 @@
+// The probe table. Each probe reads one source through the HostRoot (or the
+// NVML worker) and fills one part of the Snapshot. Probes keep no state; a
+// failing probe is recorded in Snapshot::probes and the others still run.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gd/host/host_root.hpp"
+#include "gd/model/snapshot.hpp"
+
+namespace gd::probe {
+
+struct ProbeOptions {
+  std::string nvml_override;                // --nvml PATH: load exactly this file
+  double timeout_s = 10;                    // deadline for all NVML calls together
+  std::vector<std::string> ld_library_path; // honoured only on the live root
+  std::string worker_exe;                   // gpudoctor binary for the NVML worker (empty: this one)
+};
+
+struct ProbeContext {
+  const host::HostRoot& root;
+  const ProbeOptions& options;
+};
+
+struct ProbeEntry {
+  std::string_view name;
+  std::string_view description;
+  void (*run)(const ProbeContext&, model::Snapshot&);
+};
+
+// In run order: later probes may read what earlier ones stored (devnodes uses
+// the minors found by driver and nvml).
+std::span<const ProbeEntry> probe_table();
+
+// Runs every probe, timing each; never throws.
+model::Snapshot take_snapshot(const ProbeContext& ctx);
+
+}  // namespace gd::probe

@@ -1,0 +1,170 @@
+// gpu.none, gpu.fell_off_bus, gpu.count
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "gd/model/nvml_return.hpp"
+#include "gd/rule/facts.hpp"
+#include "gd/rule/rule.hpp"
+
+namespace gd::rule {
+
+using model::Finding;
+using model::Severity;
+
+namespace {
+
+constexpr int k_gpu_is_lost = 15;
+
+bool is_lost_code(int code) { return code == k_gpu_is_lost || code == 16 /* RESET_REQUIRED */; }
+
+// NVML indices whose handle or any query came back GPU_IS_LOST / RESET_REQUIRED.
+std::vector<std::string> lost_index_evidence(const model::Snapshot& s) {
+  std::vector<std::string> out;
+  for (const auto& g : s.nvml.gpus) {
+    if (g.handle_return != 0) {
+      out.push_back(fmt::format("NVML GPU index {}: nvmlDeviceGetHandleByIndex -> {}", g.index,
+                                model::nvml_return_label(g.handle_return)));
+      continue;
+    }
+    for (const auto& [call, code] : g.call_errors)
+      if (is_lost_code(code))
+        out.push_back(fmt::format("NVML GPU index {} ({}): {} -> {}", g.index, g.bus_id.value_or("?"), call,
+                                  model::nvml_return_label(code)));
+  }
+  return out;
+}
+
+// Seed's cause: persistence off (or unknown with no daemon) on this node.
+bool persistence_off(const model::Snapshot& s) {
+  if (persistenced_running(s)) return false;
+  bool any_on = std::any_of(s.nvml.gpus.begin(), s.nvml.gpus.end(),
+                            [](const model::NvmlGpu& g) { return g.persistence_mode.value_or(false); });
+  return !any_on;
+}
+
+void explain(const model::Snapshot& s, Finding& f) {
+  f.needs_root = true;
+  f.needs_reboot = true;
+  if (persistence_off(s)) {
+    f.cause =
+        "Persistence mode is off and nvidia-persistenced is not running, so the driver initialises the GPUs for "
+        "every process that opens them and tears them down when it exits. Workloads that launch many short GPU "
+        "processes (autotuners, test suites, per-job health checks) repeat this cycle thousands of times; this is "
+        "the known way such a node loses GPUs until reboot (nvidia-smi hangs, then 'No devices were found' while "
+        "lspci still lists the cards). Overheating, failing cards or the driver version are not required for it.";
+    f.fix = {"Reboot the node: a GPU that fell off the bus cannot be recovered without one",
+             "After the reboot, keep the GPUs initialised: sudo systemctl enable --now nvidia-persistenced",
+             "Verify: gpudoctor check (persistence.off must be ok)"};
+    f.evidence.push_back(persistenced_running(s) ? "nvidia-persistenced is running"
+                                                 : "nvidia-persistenced is not running; persistence mode is off");
+  } else {
+    f.cause =
+        "The GPU stopped answering the driver. NVIDIA names power delivery, overheating, seating and system "
+        "firmware as the usual causes; the kernel log's Xid 79 lines show when it happened.";
+    f.fix = {"Reboot the node to recover the GPU",
+             "If it recurs: check power cables and PSU, cooling, reseat the card, update the system BIOS; "
+             "replace the card if it keeps failing"};
+  }
+  if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
+}
+
+std::vector<const model::PciGpu*> unanswered_pci_gpus(const model::Snapshot& s) {
+  auto answered = nvml_bus_ids(s);
+  std::set<std::string> seen(answered.begin(), answered.end());
+  std::vector<const model::PciGpu*> out;
+  for (const auto& g : s.pci.gpus) {
+    if (seen.count(g.bus_id)) continue;
+    if (g.driver == "nvidia" || g.driver.empty()) out.push_back(&g);
+  }
+  return out;
+}
+
+std::string pci_list(const model::Snapshot& s) {
+  std::vector<std::string> ids;
+  for (const auto& g : s.pci.gpus) ids.push_back(g.bus_id);
+  return fmt::format("PCI bus: {} NVIDIA GPU(s): {}", ids.size(), fmt::join(ids, ", "));
+}
+
+Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std::vector<std::string>& lost) {
+  Finding f;
+  f.id = "gpu.fell_off_bus";
+  f.severity = Severity::critical;
+  f.gpu = g.bus_id;
+  f.summary = fmt::format("GPU {} has fallen off the bus: it is on PCI but the driver does not answer for it", g.bus_id);
+  f.evidence.push_back(pci_list(s));
+  f.evidence.push_back(fmt::format("NVML device count: {}; NVML answers for: {}", s.nvml.device_count.value_or(0),
+                                   fmt::join(nvml_bus_ids(s), ", ")));
+  f.evidence.push_back(g.driver.empty() ? fmt::format("{}: no driver bound (the nvidia probe failed or gave up)", g.bus_id)
+                                        : fmt::format("{}: bound to {}", g.bus_id, g.driver));
+  for (const auto& l : lost) f.evidence.push_back(l);
+  explain(s, f);
+  return f;
+}
+
+}  // namespace
+
+void rule_gpu_none(const RuleInput& in, std::vector<Finding>& out) {
+  if (!no_nvidia_gpu(in.snap)) return;
+  Finding f;
+  f.id = "gpu.none";
+  f.summary = "No NVIDIA GPU on this node: none on the PCI bus and no NVIDIA driver loaded.";
+  f.evidence.push_back("/sys/bus/pci/devices: no function with vendor 0x10de and a display/3D class");
+  out.push_back(std::move(f));
+}
+
+void rule_gpu_fell_off_bus(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  if (no_nvidia_gpu(s) || !s.driver.nvidia_loaded || !nvml_answered(s)) return;
+  auto lost = lost_index_evidence(s);
+  auto missing = unanswered_pci_gpus(s);
+  if (s.nvml.state == model::NvmlState::hung) {
+    // Enumeration stopped early: GPUs not visited yet are no evidence; keep
+    // only those the driver itself failed to bind.
+    std::erase_if(missing, [](const model::PciGpu* g) { return !g->driver.empty(); });
+  }
+  for (const auto* g : missing) out.push_back(lost_finding(s, *g, lost));
+  if (missing.empty() && !lost.empty()) {
+    Finding f;
+    f.id = "gpu.fell_off_bus";
+    f.severity = Severity::critical;
+    f.summary = fmt::format("NVML reports {} lost GPU(s)", lost.size());
+    f.evidence = lost;
+    explain(s, f);
+    out.push_back(std::move(f));
+  }
+  if (missing.empty() && lost.empty() && s.nvml.state == model::NvmlState::ok) {
+    Finding f;
+    f.id = "gpu.fell_off_bus";
+    f.summary = fmt::format("All {} GPU(s) on the PCI bus answer through NVML", s.pci.gpus.size());
+    out.push_back(std::move(f));
+  }
+}
+
+void rule_gpu_count(const RuleInput& in, std::vector<Finding>& out) {
+  if (!in.expect_gpus) return;
+  const auto& s = in.snap;
+  unsigned expected = *in.expect_gpus;
+  auto pci = static_cast<unsigned>(s.pci.gpus.size());
+  auto answering = static_cast<unsigned>(nvml_bus_ids(s).size());
+  Finding f;
+  f.id = "gpu.count";
+  f.evidence.push_back(fmt::format("--expect-gpus {}", expected));
+  f.evidence.push_back(pci_list(s));
+  f.evidence.push_back(fmt::format("GPUs answering through NVML: {}", answering));
+  if (pci == expected && answering == expected) {
+    f.summary = fmt::format("{} GPU(s) expected, {} present and answering", expected, expected);
+  } else {
+    f.severity = Severity::critical;
+    f.summary = fmt::format("{} GPU(s) expected, {} on the PCI bus, {} answering through NVML", expected, pci, answering);
+    f.cause = pci < expected ? "GPUs are missing from the PCI bus: not seated, not powered, disabled in firmware, or "
+                               "(in a VM) not passed through"
+                             : "GPUs on the bus do not answer the driver; see the other findings";
+    f.fix = {"Compare with the other findings (gpu.fell_off_bus, driver.*) for the GPUs that do not answer",
+             "If GPUs are absent from PCI: check BIOS settings, power and seating, or the VM's device assignment"};
+  }
+  out.push_back(std::move(f));
+}
+
+}  // namespace gd::rule

@@ -1,0 +1,148 @@
+// nvml.missing, nvml.hung, nvml.init_failed, nvml.worker_failed
+#include <fmt/format.h>
+
+#include "gd/model/nvml_return.hpp"
+#include "gd/rule/facts.hpp"
+#include "gd/rule/rule.hpp"
+
+namespace gd::rule {
+
+using model::Finding;
+using model::NvmlState;
+using model::Severity;
+
+namespace {
+
+void add_library_evidence(const model::Snapshot& s, Finding& f) {
+  const auto& lib = s.nvml.library;
+  if (lib.path)
+    f.evidence.push_back(fmt::format("library: {} (found via {}){}", *lib.path, lib.found_via,
+                                     lib.resolved_path && *lib.resolved_path != *lib.path
+                                         ? fmt::format(" -> {}", *lib.resolved_path)
+                                         : std::string()));
+  if (!s.nvml.worker_stderr.empty()) f.evidence.push_back("library said: " + s.nvml.worker_stderr);
+}
+
+struct InitAdvice {
+  int code;
+  const char* cause;
+  std::vector<std::string> fix;
+  bool needs_reboot;
+};
+
+const InitAdvice* init_advice(int code) {
+  static const InitAdvice k_advice[] = {
+      {9, "The NVIDIA kernel module is not loaded, so user space has no driver to talk to.",
+       {"sudo modprobe nvidia", "If that fails: check `dkms status` and that the module is built for `uname -r`"},
+       false},
+      {18,
+       "The user-space driver libraries were replaced (driver upgrade or reinstall) while the old kernel module "
+       "stayed loaded.",
+       {"Reboot the node (simplest)",
+        "Or, with no GPU process running: sudo systemctl stop nvidia-persistenced; "
+        "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia; sudo modprobe nvidia"},
+       true},
+      {4, "This user may not open the GPU device nodes (modes of /dev/nvidia*, or container/cgroup device rules).",
+       {"Run gpudoctor as root, or check the modes of /dev/nvidia* and the container's device access"},
+       false},
+      {12, "NVML could not load a library it needs.",
+       {"Reinstall the NVIDIA driver's user-space libraries, then run sudo ldconfig"}, false},
+      {13, "The loaded libnvidia-ml lacks a function: stale symlinks or libraries from several driver versions.",
+       {"sudo ldconfig", "Remove leftover libraries of other driver versions"}, false},
+      {999,
+       "NVML failed without a specific reason. Inside containers this is often lost device access after "
+       "`systemctl daemon-reload` (cgroup v2 with the systemd driver).",
+       {"Check the kernel log for NVRM lines", "In a container: restart the container; see gpudoctor's container checks"},
+       false},
+  };
+  for (const auto& a : k_advice)
+    if (a.code == code) return &a;
+  return nullptr;
+}
+
+}  // namespace
+
+void rule_nvml_missing(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  if (s.nvml.state != NvmlState::library_missing || !s.driver.nvidia_loaded) return;
+  Finding f;
+  f.id = "nvml.missing";
+  f.severity = Severity::critical;
+  f.summary = "libnvidia-ml.so.1 cannot be loaded: the driver's user-space libraries are missing or broken";
+  f.evidence.push_back(s.nvml.load_error);
+  add_library_evidence(s, f);
+  f.cause = "The NVIDIA driver's user-space part is not installed, not in the linker's search path, or the linker "
+            "cache is stale. CUDA programs and nvidia-smi fail the same way.";
+  f.fix = {"sudo ldconfig (refresh the linker cache)",
+           "If still missing: reinstall the user-space driver package matching the kernel module's version"};
+  f.needs_root = true;
+  out.push_back(std::move(f));
+}
+
+void rule_nvml_hung(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  if (s.nvml.state != NvmlState::hung) return;
+  Finding f;
+  f.id = "nvml.hung";
+  f.severity = Severity::critical;
+  std::string where = s.nvml.hung_gpu ? fmt::format(" on GPU index {}", *s.nvml.hung_gpu) : std::string();
+  f.summary = fmt::format("NVML did not answer within {:.0f} s: {}{} never returned", s.nvml.timeout_s,
+                          s.nvml.hung_call.value_or("an NVML call"), where);
+  f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.nvml.elapsed_ms)));
+  if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
+  add_library_evidence(s, f);
+  f.cause = "The driver is wedged: a GPU fell off the bus or stopped answering, or a GPU reset or initialisation is "
+            "stuck in the kernel. nvidia-smi and every CUDA program will hang the same way.";
+  f.fix = {"Look for Xid 79 / 'fallen off the bus' / RmInitAdapter lines in the kernel log (sudo dmesg -T | grep NVRM)",
+           "Reboot the node if NVML keeps hanging; a hung driver does not recover by itself"};
+  f.needs_root = true;
+  f.needs_reboot = true;
+  out.push_back(std::move(f));
+}
+
+void rule_nvml_init_failed(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  if (s.nvml.state != NvmlState::init_failed || !s.nvml.init_return) return;
+  int code = *s.nvml.init_return;
+  // No driver and no GPU: gpu.none / driver.not_loaded say it better.
+  // Driver not loaded: driver.not_loaded (or gpu.none) says it with more evidence.
+  if (code == 9 && !s.driver.nvidia_loaded) return;
+  Finding f;
+  f.id = "nvml.init_failed";
+  f.severity = Severity::critical;
+  f.summary = fmt::format("NVML failed to initialise: {} — {}", model::nvml_return_label(code),
+                          model::nvml_return_meaning(code));
+  f.evidence.push_back(fmt::format("nvmlInit returned {}", model::nvml_return_name(code)));
+  if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
+  add_library_evidence(s, f);
+  if (const auto* a = init_advice(code)) {
+    f.cause = a->cause;
+    f.fix = a->fix;
+    f.needs_reboot = a->needs_reboot;
+  } else {
+    f.cause = std::string(model::nvml_return_meaning(code));
+    f.fix = {"Check the kernel log for NVRM lines: sudo dmesg -T | grep NVRM"};
+  }
+  f.needs_root = true;
+  out.push_back(std::move(f));
+}
+
+void rule_nvml_worker_failed(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  if (s.nvml.state != NvmlState::worker_failed) return;
+  Finding f;
+  f.id = "nvml.worker_failed";
+  f.severity = Severity::critical;
+  f.summary = "The NVML library crashed the process that queried it";
+  f.evidence.push_back(s.nvml.load_error);
+  if (s.nvml.hung_call)
+    f.evidence.push_back(fmt::format("last call: {}{}", *s.nvml.hung_call,
+                                     s.nvml.hung_gpu ? fmt::format(" on GPU index {}", *s.nvml.hung_gpu) : ""));
+  add_library_evidence(s, f);
+  f.cause = "A broken or mismatched libnvidia-ml (0-byte or truncated file, mixed driver versions) or a driver fault.";
+  f.fix = {"sudo ldconfig", "Reinstall the driver's user-space libraries matching the kernel module"};
+  f.needs_root = true;
+  out.push_back(std::move(f));
+}
+
+}  // namespace gd::rule

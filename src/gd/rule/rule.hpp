@@ -1,0 +1,51 @@
+// The rule table. A rule is a pure function of the Snapshot (and the check's
+// options) that appends findings with its own id. Rules never touch the host.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "gd/model/finding.hpp"
+#include "gd/model/snapshot.hpp"
+
+namespace gd::rule {
+
+struct RuleInput {
+  const model::Snapshot& snap;
+  std::optional<unsigned> expect_gpus;  // --expect-gpus
+};
+
+struct RuleEntry {
+  std::string_view id;
+  model::Severity worst;     // the most severe finding it can raise
+  std::string_view summary;  // what it detects, one line (for `gpudoctor list`)
+  std::string_view details;  // how it decides: inputs and thresholds (for docs/findings.md)
+  void (*run)(const RuleInput&, std::vector<model::Finding>&);
+};
+
+std::span<const RuleEntry> rule_table();
+
+// Runs every rule in table order; findings sorted critical first, stable.
+std::vector<model::Finding> evaluate(const RuleInput& in);
+
+// Exit code for a set of findings: 0 all ok, 1 worst is warning, 2 critical.
+int exit_code_for(const std::vector<model::Finding>& findings);
+
+// Rule functions, one per id (declared here, defined in the family files).
+void rule_gpu_none(const RuleInput&, std::vector<model::Finding>&);
+void rule_gpu_fell_off_bus(const RuleInput&, std::vector<model::Finding>&);
+void rule_gpu_count(const RuleInput&, std::vector<model::Finding>&);
+void rule_nvml_missing(const RuleInput&, std::vector<model::Finding>&);
+void rule_nvml_hung(const RuleInput&, std::vector<model::Finding>&);
+void rule_nvml_init_failed(const RuleInput&, std::vector<model::Finding>&);
+void rule_nvml_worker_failed(const RuleInput&, std::vector<model::Finding>&);
+void rule_persistence_off(const RuleInput&, std::vector<model::Finding>&);
+void rule_driver_version_mismatch(const RuleInput&, std::vector<model::Finding>&);
+void rule_driver_not_loaded(const RuleInput&, std::vector<model::Finding>&);
+void rule_driver_nouveau(const RuleInput&, std::vector<model::Finding>&);
+void rule_devnodes_missing(const RuleInput&, std::vector<model::Finding>&);
+void rule_probe_problems(const RuleInput&, std::vector<model::Finding>&);
+
+}  // namespace gd::rule

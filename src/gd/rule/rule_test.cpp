@@ -1,0 +1,215 @@
+#include "gd/rule/rule.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace gd::rule {
+namespace {
+
+using model::Finding;
+using model::Severity;
+
+const char* k_buses[] = {"5b0a:00:00.0", "9e65:00:00.0", "b111:00:00.0", "bd71:00:00.0"};
+
+// A healthy 4-GPU node as the probes would record it.
+model::Snapshot healthy() {
+  model::Snapshot s;
+  s.driver.nvidia_loaded = true;
+  s.driver.nvidia_uvm_loaded = true;
+  s.driver.kernel_version = "460.32.03";
+  s.nvml.state = model::NvmlState::ok;
+  s.nvml.init_return = 0;
+  s.nvml.init_ms = 20;
+  s.nvml.library.path = "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1";
+  s.nvml.library.file_version = "460.32.03";
+  s.nvml.device_count = 4;
+  s.persistenced.pid_file = true;
+  s.persistenced.pid = 1834;
+  s.persistenced.process_alive = true;
+  s.devnodes.nodes = {{"/dev/nvidiactl", true, true}, {"/dev/nvidia-uvm", true, true}};
+  for (unsigned i = 0; i < 4; ++i) {
+    model::PciGpu p;
+    p.bus_id = k_buses[i];
+    p.vendor_id = 0x10de;
+    p.class_code = 0x030200;
+    p.driver = "nvidia";
+    s.pci.gpus.push_back(p);
+    model::NvmlGpu g;
+    g.index = i;
+    g.bus_id = k_buses[i];
+    g.persistence_mode = true;
+    s.nvml.gpus.push_back(g);
+  }
+  return s;
+}
+
+std::vector<Finding> run(const model::Snapshot& s, std::optional<unsigned> expect = std::nullopt) {
+  return evaluate(RuleInput{s, expect});
+}
+
+std::vector<const Finding*> with_id(const std::vector<Finding>& fs, std::string_view id) {
+  std::vector<const Finding*> out;
+  for (const auto& f : fs)
+    if (f.id == id) out.push_back(&f);
+  return out;
+}
+
+bool contains(const std::string& hay, std::string_view needle) { return hay.find(needle) != std::string::npos; }
+
+TEST(Rules, HealthyNodeIsAllOk) {
+  auto fs = run(healthy(), 4);
+  EXPECT_EQ(exit_code_for(fs), 0);
+  for (const auto& f : fs) EXPECT_EQ(f.severity, Severity::ok) << f.id << ": " << f.summary;
+  EXPECT_EQ(with_id(fs, "gpu.fell_off_bus").size(), 1u);
+}
+
+TEST(Rules, SeedNodeNamesLostGpuAndPersistenceCause) {
+  auto s = healthy();
+  s.nvml.gpus.pop_back();  // NVML answers for 3 of 4
+  s.nvml.device_count = 3;
+  s.nvml.init_ms = 4512;
+  s.persistenced = {};
+  for (auto& g : s.nvml.gpus) g.persistence_mode = false;
+  auto fs = run(s);
+  EXPECT_EQ(exit_code_for(fs), 2);
+  auto lost = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->gpu, "bd71:00:00.0");
+  EXPECT_TRUE(lost[0]->needs_reboot);
+  EXPECT_TRUE(contains(lost[0]->cause, "Persistence mode is off"));
+  EXPECT_TRUE(contains(lost[0]->fix.at(1), "systemctl enable --now nvidia-persistenced"));
+  auto pers = with_id(fs, "persistence.off");
+  ASSERT_EQ(pers.size(), 1u);
+  EXPECT_EQ(pers[0]->severity, Severity::warning);
+  bool cites_init = std::any_of(pers[0]->evidence.begin(), pers[0]->evidence.end(),
+                                [](const std::string& e) { return contains(e, "nvmlInit took 4.51 s"); });
+  EXPECT_TRUE(cites_init);
+}
+
+TEST(Rules, LostGpuWithPersistenceOnBlamesHardwareNotPersistence) {
+  auto s = healthy();
+  s.nvml.gpus[2].handle_return = 15;
+  s.nvml.gpus[2].bus_id.reset();
+  auto fs = run(s);
+  auto lost = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->gpu, "b111:00:00.0");
+  EXPECT_FALSE(contains(lost[0]->cause, "Persistence mode is off"));
+  EXPECT_TRUE(std::any_of(lost[0]->evidence.begin(), lost[0]->evidence.end(),
+                          [](const std::string& e) { return contains(e, "GPU_IS_LOST (15)"); }));
+}
+
+TEST(Rules, NoDevicesFoundNamesEveryBusId) {
+  auto s = healthy();
+  s.nvml.gpus.clear();
+  s.nvml.device_count = 0;
+  auto fs = run(s);
+  auto lost = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(lost.size(), 4u);
+  std::set<std::string> ids;
+  for (auto* f : lost) ids.insert(*f->gpu);
+  EXPECT_EQ(ids.size(), 4u);
+}
+
+TEST(Rules, HungNvmlNamesTheCall) {
+  auto s = healthy();
+  s.nvml.state = model::NvmlState::hung;
+  s.nvml.hung_call = "nvmlDeviceGetTemperature";
+  s.nvml.hung_gpu = 2;
+  s.nvml.timeout_s = 2;
+  s.nvml.gpus.resize(2);
+  auto fs = run(s);
+  auto hung = with_id(fs, "nvml.hung");
+  ASSERT_EQ(hung.size(), 1u);
+  EXPECT_TRUE(contains(hung[0]->summary, "nvmlDeviceGetTemperature on GPU index 2 never returned"));
+  // GPUs not visited before the hang are not declared lost.
+  EXPECT_TRUE(with_id(fs, "gpu.fell_off_bus").empty() ||
+              with_id(fs, "gpu.fell_off_bus")[0]->severity == Severity::ok);
+}
+
+TEST(Rules, VersionMismatchSaysBothVersions) {
+  auto s = healthy();
+  s.nvml.state = model::NvmlState::init_failed;
+  s.nvml.init_return = 18;
+  s.nvml.gpus.clear();
+  s.nvml.library.file_version = "465.19.01";
+  auto fs = run(s);
+  auto mm = with_id(fs, "driver.version_mismatch");
+  ASSERT_EQ(mm.size(), 1u);
+  EXPECT_EQ(mm[0]->severity, Severity::critical);
+  EXPECT_TRUE(contains(mm[0]->summary, "460.32.03"));
+  EXPECT_TRUE(contains(mm[0]->summary, "465.19.01"));
+  EXPECT_TRUE(mm[0]->needs_reboot);
+  auto init = with_id(fs, "nvml.init_failed");
+  ASSERT_EQ(init.size(), 1u);
+  EXPECT_TRUE(contains(init[0]->summary, "LIB_RM_VERSION_MISMATCH (18)"));
+}
+
+TEST(Rules, NoGpuIsOneOkSentence) {
+  model::Snapshot s;
+  s.nvml.state = model::NvmlState::library_missing;
+  auto fs = run(s);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].id, "gpu.none");
+  EXPECT_EQ(exit_code_for(fs), 0);
+}
+
+TEST(Rules, DriverNotLoadedAndNouveau) {
+  auto s = healthy();
+  s.driver = {};
+  s.nvml = {};
+  for (auto& p : s.pci.gpus) p.driver = "";
+  auto fs = run(s);
+  EXPECT_EQ(with_id(fs, "driver.not_loaded").size(), 1u);
+  for (auto& p : s.pci.gpus) p.driver = "nouveau";
+  s.driver.nouveau_loaded = true;
+  fs = run(s);
+  EXPECT_EQ(with_id(fs, "driver.nouveau").size(), 1u);
+  EXPECT_TRUE(with_id(fs, "driver.not_loaded").empty());
+}
+
+TEST(Rules, DevnodesMissing) {
+  auto s = healthy();
+  s.devnodes.nodes[1].present = false;  // only uvm
+  auto fs = run(s);
+  auto dn = with_id(fs, "devnodes.missing");
+  ASSERT_EQ(dn.size(), 1u);
+  EXPECT_EQ(dn[0]->severity, Severity::warning);
+  s.devnodes.nodes[0].present = false;
+  fs = run(s);
+  EXPECT_EQ(with_id(fs, "devnodes.missing")[0]->severity, Severity::critical);
+}
+
+TEST(Rules, ExpectGpus) {
+  auto fs = run(healthy(), 8);
+  auto c = with_id(fs, "gpu.count");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]->severity, Severity::critical);
+  EXPECT_TRUE(with_id(run(healthy()), "gpu.count").empty());
+}
+
+TEST(Rules, TableIdsAreUniqueDottedAndEveryEmittedIdIsInTheTable) {
+  std::set<std::string_view> ids;
+  for (const auto& r : rule_table()) {
+    EXPECT_TRUE(ids.insert(r.id).second) << r.id;
+    EXPECT_NE(r.id.find('.'), std::string_view::npos) << r.id;
+    EXPECT_FALSE(r.details.empty());
+  }
+  auto s = healthy();
+  s.nvml.gpus.pop_back();
+  s.persistenced = {};
+  for (const auto& f : run(s, 4)) EXPECT_TRUE(ids.count(f.id)) << f.id;
+}
+
+TEST(Rules, CriticalFindingsComeFirst) {
+  auto s = healthy();
+  s.nvml.gpus.pop_back();
+  auto fs = run(s);
+  EXPECT_TRUE(std::is_sorted(fs.begin(), fs.end(),
+                             [](const Finding& a, const Finding& b) { return a.severity > b.severity; }));
+}
+
+}  // namespace
+}  // namespace gd::rule

@@ -1,0 +1,29 @@
+// String helpers that know nothing of GPUs. All are pure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gd::util {
+
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+// Splits on runs of spaces and tabs; no empty fields.
+std::vector<std::string_view> split_ws(std::string_view s);
+std::vector<std::string_view> lines(std::string_view s);
+std::string to_lower(std::string_view s);
+bool starts_with(std::string_view s, std::string_view prefix);
+bool ends_with(std::string_view s, std::string_view suffix);
+// Parses a whole decimal unsigned integer; nullopt on junk, sign or overflow.
+std::optional<std::uint64_t> parse_u64(std::string_view s);
+// Parses "0x1f", "1F" (base 16) as a whole; nullopt on junk or overflow.
+std::optional<std::uint64_t> parse_hex(std::string_view s);
+std::optional<std::int64_t> parse_i64(std::string_view s);
+// Replaces control and non-UTF-8-looking bytes so text is safe to print.
+std::string printable(std::string_view s, std::size_t max_len = 200);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+}  // namespace gd::util

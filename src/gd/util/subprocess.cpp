@@ -1,0 +1,184 @@
+#include "gd/util/subprocess.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace gd::util {
+
+Child::Child(Child&& o) noexcept
+    : m_pid(std::exchange(o.m_pid, -1)),
+      m_out(std::exchange(o.m_out, -1)),
+      m_err(std::exchange(o.m_err, -1)),
+      m_reaped(o.m_reaped) {}
+
+Child& Child::operator=(Child&& o) noexcept {
+  if (this != &o) {
+    close_fds();
+    m_pid = std::exchange(o.m_pid, -1);
+    m_out = std::exchange(o.m_out, -1);
+    m_err = std::exchange(o.m_err, -1);
+    m_reaped = o.m_reaped;
+  }
+  return *this;
+}
+
+Child::~Child() {
+  if (m_pid > 0 && !m_reaped) kill_and_reap(std::chrono::milliseconds(20));
+  close_fds();
+}
+
+void Child::close_fds() {
+  if (m_out >= 0) ::close(m_out);
+  if (m_err >= 0) ::close(m_err);
+  m_out = m_err = -1;
+}
+
+bool Child::drain(Clock::time_point deadline, const std::function<void(std::string_view)>& on_out,
+                  const std::function<void(std::string_view)>& on_err) {
+  char buf[65536];
+  while (m_out >= 0 || m_err >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd fds[2] = {{m_out, POLLIN, 0}, {m_err, POLLIN, 0}};
+    int n = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000)));
+    if (n < 0 && errno != EINTR) return false;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+      if (r > 0) {
+        (i == 0 ? on_out : on_err)(std::string_view(buf, static_cast<size_t>(r)));
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        ::close(fds[i].fd);
+        (i == 0 ? m_out : m_err) = -1;
+      }
+    }
+  }
+  return true;
+}
+
+bool Child::kill_and_reap(std::chrono::milliseconds grace) {
+  if (m_pid <= 0 || m_reaped) return true;
+  ::kill(-m_pid, SIGKILL);
+  ::kill(m_pid, SIGKILL);
+  auto until = Clock::now() + grace;
+  while (true) {
+    int st = 0;
+    pid_t r = ::waitpid(m_pid, &st, WNOHANG);
+    if (r == m_pid || (r < 0 && errno == ECHILD)) {
+      m_reaped = true;
+      return true;
+    }
+    if (Clock::now() >= until) return false;  // stuck in the kernel: abandon
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+int Child::wait_status(Clock::time_point deadline) {
+  while (m_pid > 0 && !m_reaped) {
+    int st = 0;
+    pid_t r = ::waitpid(m_pid, &st, WNOHANG);
+    if (r == m_pid) {
+      m_reaped = true;
+      return st;
+    }
+    if (r < 0) return -1;
+    if (Clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return -1;
+}
+
+Result<Child> spawn(const std::vector<std::string>& argv) {
+  if (argv.empty()) return make_error("spawn: empty argv");
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  int out[2], err[2], exec_err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return make_error(fmt::format("pipe: {}", std::strerror(errno)));
+  if (::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(exec_err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return make_error(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) return make_error(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::setpgid(0, 0);
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::execvp(cargv[0], cargv.data());
+    int e = errno;
+    [[maybe_unused]] auto w = ::write(exec_err[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(exec_err[1]);
+  int child_errno = 0;
+  ssize_t n = ::read(exec_err[0], &child_errno, sizeof child_errno);
+  ::close(exec_err[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    ::close(out[0]);
+    ::close(err[0]);
+    ::waitpid(pid, nullptr, 0);
+    return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(child_errno)));
+  }
+  return Child(pid, out[0], err[0]);
+}
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, std::size_t max_output) {
+  RunResult res;
+  auto start = Clock::now();
+  auto child = spawn(argv);
+  if (!child) {
+    res.err = child.error().message;
+    return res;
+  }
+  res.started = true;
+  auto keep = [max_output](std::string& dst) {
+    return [&dst, max_output](std::string_view chunk) {
+      if (dst.size() < max_output) dst.append(chunk.substr(0, max_output - dst.size()));
+    };
+  };
+  auto deadline = start + timeout;
+  bool finished = child->drain(deadline, keep(res.out), keep(res.err));
+  int st = finished ? child->wait_status(deadline) : -1;
+  if (!finished || st == -1) {
+    res.timed_out = true;
+    child->kill_and_reap();
+  } else if (WIFEXITED(st)) {
+    res.exit_code = WEXITSTATUS(st);
+  } else if (WIFSIGNALED(st)) {
+    res.signal = WTERMSIG(st);
+  }
+  res.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return res;
+}
+
+std::string describe_wait_status(int status) {
+  if (status < 0) return "unknown status";
+  if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  return fmt::format("status {}", status);
+}
+
+std::string self_exe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "gpudoctor";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace gd::util

@@ -1,0 +1,73 @@
+// Runs programs by argv (never through a shell) under a deadline. A child that
+// does not finish in time is killed with its process group; one that cannot
+// be reaped (stuck in the kernel) is abandoned, never waited on.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gd/util/result.hpp"
+
+namespace gd::util {
+
+using Clock = std::chrono::steady_clock;
+
+class Child {
+ public:
+  Child() = default;
+  Child(pid_t pid, int out_fd, int err_fd) : m_pid(pid), m_out(out_fd), m_err(err_fd) {}
+  Child(Child&& o) noexcept;
+  Child& operator=(Child&& o) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();
+
+  pid_t pid() const { return m_pid; }
+  // Reads stdout/stderr until both reach EOF (true) or the deadline passes
+  // (false). Chunks are handed over as they arrive.
+  bool drain(Clock::time_point deadline, const std::function<void(std::string_view)>& on_out,
+             const std::function<void(std::string_view)>& on_err);
+  // Kills the process group (SIGKILL) and reaps the child if it dies within
+  // grace; returns false when it had to be abandoned.
+  bool kill_and_reap(std::chrono::milliseconds grace = std::chrono::milliseconds(100));
+  // Waits for exit (after drain saw EOF); returns the wait status or -1.
+  int wait_status(Clock::time_point deadline);
+
+ private:
+  void close_fds();
+  pid_t m_pid = -1;
+  int m_out = -1;
+  int m_err = -1;
+  bool m_reaped = false;
+};
+
+// Starts argv[0] (a path, or a name searched in PATH) with stdin from
+// /dev/null, stdout and stderr as pipes, in its own process group.
+Result<Child> spawn(const std::vector<std::string>& argv);
+
+struct RunResult {
+  bool started = false;
+  bool timed_out = false;
+  int exit_code = -1;  // -1 when killed by a signal or not started
+  int signal = 0;
+  std::string out;
+  std::string err;  // includes the spawn error when !started
+  double elapsed_ms = 0;
+};
+
+// Runs to completion or deadline; keeps at most max_output bytes of each stream.
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              std::size_t max_output = 1 << 20);
+
+// Describes a wait status: "exit 3", "killed by signal 11 (Segmentation fault)".
+std::string describe_wait_status(int status);
+
+// Absolute path of the running gpudoctor binary.
+std::string self_exe();
+
+}  // namespace gd::util

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""End-to-end scenario tests: run the real gpudoctor binary on each fixture
+tree under tests/scenarios/<name>/ and compare with its golden file.
+
+For a scenario with nvml.json, the simulator library is installed into a copy
+of root/ as usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version> and the
+real `ldconfig -r` builds the copy's linker cache, so gpudoctor finds NVML the
+way the dynamic loader would. scenario.json may hold:
+  args         extra arguments for `check`
+  sim          "legacy" to install the old-driver build of the simulator
+  max_seconds  the check must end within this wall time (never-hang cases)
+  expect_text  substrings the human-readable output must contain
+
+expected.txt holds one "<severity> <id> <gpu or ->" line per finding and the
+exit code. Regenerate with --update after a deliberate change, then review
+the diff.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS = os.path.join(HERE, "scenarios")
+
+
+def install_nvml(root, sim, version):
+    libdir = os.path.join(root, "usr/lib/x86_64-linux-gnu")
+    os.makedirs(libdir, exist_ok=True)
+    shutil.copy(sim, os.path.join(libdir, f"libnvidia-ml.so.{version}"))
+    subprocess.run(["ldconfig", "-r", root], check=True, timeout=60)
+
+
+def normalise(doc):
+    lines = [f"{f['severity']} {f['id']} {f['gpu'] or '-'}" for f in doc["findings"]]
+    lines.append(f"exit {doc['exit_code']}")
+    return "\n".join(lines) + "\n"
+
+
+def run_check(gpudoctor, root, env, args, fmt_json):
+    cmd = [gpudoctor, "check", "--root", root] + args + (["--json"] if fmt_json else ["--no-color"])
+    start = time.monotonic()
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    return p, time.monotonic() - start
+
+
+def run_one(name, opts):
+    src = os.path.join(SCENARIOS, name)
+    cfg = json.load(open(os.path.join(src, "scenario.json")))
+    problems = []
+    with tempfile.TemporaryDirectory(prefix=f"gd-{name}-") as tmp:
+        root = os.path.join(tmp, "root")
+        shutil.copytree(os.path.join(src, "root"), root, symlinks=True)
+        env = dict(os.environ)
+        env.pop("LD_LIBRARY_PATH", None)
+        nvml = os.path.join(src, "nvml.json")
+        if os.path.exists(nvml):
+            shutil.copy(nvml, os.path.join(tmp, "nvml.json"))
+            env["GPUDOCTOR_SIM_SCENARIO"] = os.path.join(tmp, "nvml.json")
+            sim = opts.sim_legacy if cfg.get("sim") == "legacy" else opts.sim
+            install_nvml(root, sim, json.load(open(nvml))["driver_version"])
+        args = cfg.get("args", [])
+        p, secs = run_check(opts.gpudoctor, root, env, args, True)
+        try:
+            doc = json.loads(p.stdout)
+        except json.JSONDecodeError:
+            return [f"--json output is not JSON (exit {p.returncode}): {p.stdout[:300]!r} {p.stderr[:300]!r}"]
+        if doc["exit_code"] != p.returncode:
+            problems.append(f"exit code {p.returncode} differs from JSON exit_code {doc['exit_code']}")
+        got = normalise(doc)
+        expected_path = os.path.join(src, "expected.txt")
+        if opts.update:
+            open(expected_path, "w").write(got)
+        elif not os.path.exists(expected_path):
+            problems.append("expected.txt missing (run with --update)")
+        elif open(expected_path).read() != got:
+            problems.append(f"findings differ from expected.txt:\n--- expected\n{open(expected_path).read()}"
+                            f"--- got\n{got}")
+        if "max_seconds" in cfg and secs > cfg["max_seconds"]:
+            problems.append(f"check took {secs:.2f} s, limit {cfg['max_seconds']} s")
+        text, _ = run_check(opts.gpudoctor, root, env, args, False)
+        for s in cfg.get("expect_text", []):
+            if s not in text.stdout:
+                problems.append(f"text output lacks {s!r}")
+        if text.returncode != p.returncode:
+            problems.append(f"text mode exit {text.returncode} != json mode exit {p.returncode}")
+        if p.stderr.strip():
+            problems.append(f"unexpected stderr: {p.stderr.strip()[:300]}")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gpudoctor", required=True)
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--sim-legacy")
+    ap.add_argument("--update", action="store_true")
+    ap.add_argument("names", nargs="*")
+    opts = ap.parse_args()
+    if not opts.sim_legacy:
+        opts.sim_legacy = os.path.join(os.path.dirname(opts.sim), "legacy", "libnvidia-ml.so.1")
+    names = opts.names or sorted(d for d in os.listdir(SCENARIOS) if os.path.isdir(os.path.join(SCENARIOS, d)))
+    passed = failed = 0
+    for name in names:
+        problems = run_one(name, opts)
+        if problems:
+            failed += 1
+            print(f"FAIL {name}")
+            for pr in problems:
+                print("  " + pr.replace("\n", "\n  "))
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"scenarios: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Writes the scenario trees under tests/scenarios/ (root/, nvml.json, scenario.json).
+
+The trees are committed; this script is how they were made and how to remake
+them after a deliberate change:  python3 tests/tools/make_scenarios.py
+Linker caches are not written here: tests/run_scenarios.py installs the
+simulator into a copy of root/ and runs the real `ldconfig -r` on it.
+"""
+import json
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(os.path.dirname(HERE), "scenarios")
+
+V100 = dict(name="Tesla V100-PCIE-16GB", device=0x1DB4, subsys=0x121410DE, cls=0x030200, mem=16 * 2**30,
+            slowdown=87, shutdown=90, power_limit=250000, max_gfx=1380, max_mem=877, gen=3, remap=False)
+H100 = dict(name="NVIDIA H100 80GB HBM3", device=0x2330, subsys=0x16C110DE, cls=0x030200, mem=80 * 2**30,
+            slowdown=89, shutdown=92, power_limit=700000, max_gfx=1980, max_mem=2619, gen=5, remap=True)
+AZURE_V100_BUSES = ["5b0a:00:00.0", "9e65:00:00.0", "b111:00:00.0", "bd71:00:00.0"]
+H100_BUSES = ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
+              "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0"]
+NVSWITCH_BUSES = ["0000:05:00.0", "0000:06:00.0", "0000:07:00.0", "0000:08:00.0"]
+
+
+def write(root, path, text, mode="w"):
+    full = os.path.join(root, path.lstrip("/"))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    with open(full, mode) as f:
+        f.write(text)
+
+
+def symlink(root, path, target):
+    full = os.path.join(root, path.lstrip("/"))
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    os.symlink(target, full)
+
+
+def pci_function(root, bus, vendor, device, cls, driver, width=16, max_width=16, speed="8.0 GT/s PCIe"):
+    d = f"/sys/bus/pci/devices/{bus}"
+    write(root, d + "/vendor", f"0x{vendor:04x}\n")
+    write(root, d + "/device", f"0x{device:04x}\n")
+    write(root, d + "/class", f"0x{cls:06x}\n")
+    write(root, d + "/current_link_speed", speed + "\n")
+    write(root, d + "/max_link_speed", speed + "\n")
+    write(root, d + "/current_link_width", f"{width}\n")
+    write(root, d + "/max_link_width", f"{max_width}\n")
+    if driver:
+        os.makedirs(os.path.join(root, f"sys/bus/pci/drivers/{driver}"), exist_ok=True)
+        symlink(root, d + "/driver", f"../../../../bus/pci/drivers/{driver}")
+
+
+def base_root(root, hostname):
+    write(root, "/etc/hostname", hostname + "\n")
+    write(root, "/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+    write(root, "/etc/ld.so.conf.d/x86_64-linux-gnu.conf", "/usr/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n")
+    os.makedirs(os.path.join(root, "usr/lib/x86_64-linux-gnu"), exist_ok=True)
+    os.makedirs(os.path.join(root, "dev"), exist_ok=True)
+    write(root, "/usr/lib/x86_64-linux-gnu/.keep", "")
+    write(root, "/dev/null", "")
+    # A host bridge and an Intel NIC: not NVIDIA, must be ignored.
+    pci_function(root, "0000:00:00.0", 0x8086, 0x2020, 0x060000, "")
+    pci_function(root, "0000:00:1f.6", 0x8086, 0x15b8, 0x020000, "e1000e")
+
+
+def proc_modules(root, names):
+    lines = []
+    sizes = {"nvidia_uvm": 1048576, "nvidia_drm": 69632, "nvidia_modeset": 1196032, "nvidia": 35332096,
+             "nouveau": 2318336, "drm_kms_helper": 200704, "ext4": 942080}
+    for n in names:
+        lines.append(f"{n} {sizes.get(n, 16384)} 0 - Live 0x0000000000000000{' (POE)' if n.startswith('nvidia') else ''}")
+    write(root, "/proc/modules", "\n".join(lines) + "\n")
+
+
+def nvidia_driver(root, version, gpus, model, flavour="proprietary", uvm=True):
+    mods = ["nvidia_uvm", "nvidia_drm", "nvidia_modeset", "nvidia", "ext4"] if uvm else ["nvidia", "ext4"]
+    proc_modules(root, mods)
+    if flavour == "open":
+        line = f"NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  {version}  Release Build  (dvs-builder@U16-A24-9-2)  Thu Feb 22 01:44:30 UTC 2024"
+    else:
+        line = f"NVRM version: NVIDIA UNIX x86_64 Kernel Module  {version}  Sun Dec 27 19:00:34 UTC 2020"
+    write(root, "/proc/driver/nvidia/version", line + "\nGCC version:  gcc version 9.3.0 (Ubuntu 9.3.0-17ubuntu1~20.04) \n")
+    write(root, "/sys/module/nvidia/version", version + "\n")
+    write(root, "/dev/nvidiactl", "")
+    if uvm:
+        write(root, "/dev/nvidia-uvm", "")
+        write(root, "/dev/nvidia-uvm-tools", "")
+    for minor, (bus, uuid) in enumerate(gpus):
+        write(root, f"/proc/driver/nvidia/gpus/{bus}/information",
+              f"Model: \t\t {model}\nIRQ:   \t\t {30 + minor}\nGPU UUID: \t {uuid}\nVideo BIOS: \t 88.00.4f.00.09\n"
+              f"Bus Type: \t PCIe\nDMA Size: \t 47 bits\nDMA Mask: \t 0x7fffffffffff\nBus Location: \t {bus}\n"
+              f"Device Minor: \t {minor}\nGPU Excluded:\t No\n")
+        write(root, f"/dev/nvidia{minor}", "")
+
+
+def persistenced(root, pid=1834):
+    write(root, "/run/nvidia-persistenced/nvidia-persistenced.pid", f"{pid}\n")
+    write(root, "/run/nvidia-persistenced/socket", "")
+    write(root, f"/proc/{pid}/comm", "nvidia-persistenced\n")
+
+
+def uuid_for(i, seed):
+    return f"GPU-{seed:08x}-{i:04x}-4c1e-9d2b-{(seed * 7919 + i) & 0xffffffffffff:012x}"
+
+
+def nvml_bus(bus):
+    dom, rest = bus.split(":", 1)
+    return f"{int(dom, 16):08X}:{rest.upper()}"
+
+
+def sim_gpu(spec, bus, i, seed, persistence, temp=34, **over):
+    g = {
+        "name": spec["name"], "uuid": uuid_for(i, seed), "serial": f"03231{seed % 100000:05d}{i:03d}",
+        "bus_id": nvml_bus(bus), "pci_device_id": f"0x{spec['device']:04X}10DE",
+        "pci_subsystem_id": f"0x{spec['subsys']:08X}", "minor": i, "persistence_mode": persistence,
+        "temperature_c": temp, "slowdown_temp_c": spec["slowdown"], "shutdown_temp_c": spec["shutdown"],
+        "power_mw": 38000 + 1000 * i, "power_limit_mw": spec["power_limit"], "energy_mj": 912345678 + i,
+        "memory_total_bytes": spec["mem"], "memory_used_bytes": 0, "utilization_gpu": 0, "utilization_memory": 0,
+        "clocks_mhz": {"graphics": 1380, "sm": 1380, "mem": spec["max_mem"]},
+        "max_clocks_mhz": {"graphics": spec["max_gfx"], "sm": spec["max_gfx"], "mem": spec["max_mem"]},
+        "clock_event_reasons": 1, "pstate": 0, "fan_percent": None, "ecc_mode": True,
+        "ecc_errors": {"corrected_volatile": 0, "corrected_aggregate": 0, "uncorrected_volatile": 0,
+                       "uncorrected_aggregate": 0},
+        "retired_pages_pending": False,
+        "remapped_rows": ({"correctable": 0, "uncorrectable": 0, "pending": False, "failure": False}
+                          if spec["remap"] else None),
+        "pcie": {"gen": spec["gen"], "width": 16, "max_gen": spec["gen"], "max_width": 16},
+    }
+    g.update(over)
+    return g
+
+
+def scenario(name, description, build, nvml=None, config=None):
+    d = os.path.join(OUT, name)
+    if os.path.exists(os.path.join(d, "root")):
+        shutil.rmtree(os.path.join(d, "root"))
+    os.makedirs(os.path.join(d, "root"), exist_ok=True)
+    build(os.path.join(d, "root"))
+    cfg = {"description": description}
+    cfg.update(config or {})
+    if nvml is not None:
+        with open(os.path.join(d, "nvml.json"), "w") as f:
+            json.dump(nvml, f, indent=2)
+            f.write("\n")
+    elif os.path.exists(os.path.join(d, "nvml.json")):
+        os.remove(os.path.join(d, "nvml.json"))
+    with open(os.path.join(d, "scenario.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+
+
+def v100_node(root, seed, driver="nvidia", with_persistenced=False, version="460.32.03", gpus_in_proc=4):
+    base_root(root, "hpc-v100-node")
+    for bus in AZURE_V100_BUSES:
+        pci_function(root, bus, 0x10DE, V100["device"], V100["cls"], driver)
+    if driver == "nvidia":
+        nvidia_driver(root, version, [(b, uuid_for(i, seed)) for i, b in enumerate(AZURE_V100_BUSES[:gpus_in_proc])],
+                      V100["name"])
+    if with_persistenced:
+        persistenced(root)
+
+
+def nvml_doc(version, gpus, **extra):
+    major = int(version.split(".")[0])
+    doc = {"driver_version": version, "nvml_version": f"11.{version}",
+           "cuda_driver_version": 11020 if major < 465 else 11030, "init_delay_ms": 0, "faults": [], "gpus": gpus}
+    doc.update(extra)
+    return doc
+
+
+def main():
+    seed = 0x5EED
+    v100_gpus = lambda pers, n=4: [sim_gpu(V100, b, i, seed, pers) for i, b in enumerate(AZURE_V100_BUSES[:n])]
+
+    scenario("healthy-4xv100-azure", "Healthy 4x V100 node with Azure-style non-zero PCI domains, persistence on",
+             lambda r: v100_node(r, seed, with_persistenced=True),
+             nvml_doc("460.32.03", v100_gpus(True)), {"args": ["--expect-gpus", "4"]})
+
+    scenario("seed-lost-one-gpu",
+             "The seed's broken node: 4 GPUs on PCI, NVML answers for 3, persistence off, slow init",
+             lambda r: v100_node(r, seed),
+             nvml_doc("460.32.03", v100_gpus(False, 3), init_delay_ms=1200),
+             {"args": ["--expect-gpus", "4"],
+              "expect_text": ["bd71:00:00.0 has fallen off the bus", "Persistence mode is off",
+                              "systemctl enable --now nvidia-persistenced", "Reboot the node", "nvmlInit took 1."]})
+
+    scenario("seed-no-devices",
+             "The seed at its worst: 4 GPUs on PCI, NVML finds none ('No devices were found'), no persistenced",
+             lambda r: v100_node(r, seed),
+             nvml_doc("460.32.03", [], init_delay_ms=1200),
+             {"expect_text": ["5b0a:00:00.0 has fallen off the bus", "nvidia-persistenced is not running"]})
+
+    scenario("nvml-hang-init", "NVML hangs inside nvmlInit_v2 (wedged driver); --timeout 2",
+             lambda r: v100_node(r, seed, with_persistenced=True),
+             nvml_doc("460.32.03", v100_gpus(True), faults=[{"call": "nvmlInit", "hang": True}]),
+             {"args": ["--timeout", "2"], "max_seconds": 3, "expect_text": ["nvmlInit_v2 never returned"]})
+
+    scenario("nvml-hang-gpu", "NVML hangs in nvmlDeviceGetTemperature on GPU index 2; --timeout 2",
+             lambda r: v100_node(r, seed, with_persistenced=True),
+             nvml_doc("460.32.03", v100_gpus(True),
+                      faults=[{"call": "nvmlDeviceGetTemperature", "gpu": 2, "hang": True}]),
+             {"args": ["--timeout", "2"], "max_seconds": 3,
+              "expect_text": ["nvmlDeviceGetTemperature on GPU index 2 never returned"]})
+
+    scenario("driver-reinstalled-no-reboot",
+             "Driver user space upgraded to 465.19.01 while kernel module 460.32.03 stays loaded",
+             lambda r: v100_node(r, seed, with_persistenced=True),
+             nvml_doc("465.19.01", v100_gpus(True), faults=[{"call": "nvmlInit", "return": "LIB_RM_VERSION_MISMATCH"}]),
+             {"expect_text": ["kernel module 460.32.03 is loaded, user space is 465.19.01"]})
+
+    def no_driver(r):
+        base_root(r, "hpc-v100-node")
+        for bus in AZURE_V100_BUSES:
+            pci_function(r, bus, 0x10DE, V100["device"], V100["cls"], "")
+        proc_modules(r, ["ext4", "drm_kms_helper"])
+    scenario("no-driver-loaded", "4 GPUs on PCI, user space installed, kernel module not loaded",
+             no_driver, nvml_doc("460.32.03", [], faults=[{"call": "nvmlInit", "return": "DRIVER_NOT_LOADED"}]))
+
+    def nouveau(r):
+        base_root(r, "workstation")
+        pci_function(r, "0000:01:00.0", 0x10DE, 0x1E07, 0x030000, "nouveau")
+        pci_function(r, "0000:01:00.1", 0x10DE, 0x10F7, 0x040300, "snd_hda_intel")
+        proc_modules(r, ["nouveau", "drm_kms_helper", "ext4"])
+    scenario("nouveau-bound", "A GeForce bound to nouveau (its HDA audio function must be ignored), no NVIDIA driver",
+             nouveau)
+
+    def no_gpu(r):
+        base_root(r, "cpu-node")
+        proc_modules(r, ["ext4"])
+    scenario("no-gpu", "A node without any NVIDIA GPU", no_gpu)
+
+    def h100(r):
+        base_root(r, "dgx-h100")
+        for bus in H100_BUSES:
+            pci_function(r, bus, 0x10DE, H100["device"], H100["cls"], "nvidia", speed="32.0 GT/s PCIe")
+        for bus in NVSWITCH_BUSES:
+            pci_function(r, bus, 0x10DE, 0x22A3, 0x068000, "nvidia")
+        nvidia_driver(r, "550.54.15", [(b, uuid_for(i, 0x4100)) for i, b in enumerate(H100_BUSES)], H100["name"],
+                      flavour="open")
+        persistenced(r, 2211)
+    scenario("healthy-8xh100", "Healthy 8x H100 with 4 NVSwitches (filtered by class), open kernel module",
+             h100, nvml_doc("550.54.15", [sim_gpu(H100, b, i, 0x4100, True) for i, b in enumerate(H100_BUSES)],
+                            cuda_driver_version=12040),
+             {"args": ["--expect-gpus", "8"]})
+
+    def malformed(r):
+        v100_node(r, seed, with_persistenced=True)
+        write(r, "/sys/bus/pci/devices/9e65:00:00.0/current_link_width", "\x00\xff\xfejunk")
+        write(r, "/proc/driver/nvidia/version", "NVRM version: garbage without a version\n")
+        write(r, "/run/nvidia-persistenced/nvidia-persistenced.pid", "not-a-pid\n")
+    scenario("malformed-proc-sys", "Truncated/garbled sysfs and procfs files: named in probe.problems, no crash",
+             malformed, nvml_doc("460.32.03", v100_gpus(True)))
+
+    scenario("legacy-nvml", "An old NVML without _v2/_v3 symbols or newer optional calls: falls back, stays healthy",
+             lambda r: v100_node(r, seed, with_persistenced=True), nvml_doc("460.32.03", v100_gpus(True)),
+             {"sim": "legacy"})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
