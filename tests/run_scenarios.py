@@ -48,6 +48,25 @@ def run_check(gpudoctor, root, env, args, fmt_json):
     return p, time.monotonic() - start
 
 
+def check_round_trip(gpudoctor, root, env, args, tmp, expected):
+    """collect on the node, then check --from the snapshot: same findings."""
+    snap = os.path.join(tmp, "snapshot.json")
+    check_only = {"--expect-gpus"}  # options that judge, not gather: they go to check --from
+    node_args, check_args, i = [], [], 0
+    while i < len(args):
+        dst = check_args if args[i] in check_only else node_args
+        dst += args[i:i + 2] if args[i] in check_only or args[i] == "--timeout" else args[i:i + 1]
+        i += 2 if args[i] in check_only or args[i] == "--timeout" else 1
+    c = subprocess.run([gpudoctor, "collect", "--root", root, "--out", snap] + node_args, env=env,
+                       capture_output=True, text=True, timeout=120)
+    if c.returncode != 0:
+        return [f"collect failed (exit {c.returncode}): {c.stderr[:300]}"]
+    p = subprocess.run([gpudoctor, "check", "--from", snap, "--json"] + check_args, capture_output=True, text=True,
+                       timeout=60)
+    got = normalise(json.loads(p.stdout))
+    return [] if got == expected else [f"check --from snapshot differs:\n{got}"]
+
+
 def run_one(name, opts):
     src = os.path.join(SCENARIOS, name)
     cfg = json.load(open(os.path.join(src, "scenario.json")))
@@ -82,6 +101,7 @@ def run_one(name, opts):
                             f"--- got\n{got}")
         if "max_seconds" in cfg and secs > cfg["max_seconds"]:
             problems.append(f"check took {secs:.2f} s, limit {cfg['max_seconds']} s")
+        problems += check_round_trip(opts.gpudoctor, root, env, args, tmp, got)
         text, _ = run_check(opts.gpudoctor, root, env, args, False)
         for s in cfg.get("expect_text", []):
             if s not in text.stdout:

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the CLI's contract on bad input and on this machine.
+
+Usage: cli_test.py GPUDOCTOR
+Each case runs the real binary; a case fails on a wrong exit code, a missing
+message, or a crash (negative return code).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+GD = sys.argv[1]
+failures = []
+passed = 0
+
+
+def run(args, stdin=None):
+    return subprocess.run([GD] + args, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def case(name, args, exit_code, out_has=None, err_has=None, stdin=None):
+    global passed
+    p = run(args, stdin)
+    problems = []
+    if p.returncode != exit_code:
+        problems.append(f"exit {p.returncode}, expected {exit_code}")
+    if out_has and out_has not in p.stdout:
+        problems.append(f"stdout lacks {out_has!r}: {p.stdout[:200]!r}")
+    if err_has and err_has not in p.stderr:
+        problems.append(f"stderr lacks {err_has!r}: {p.stderr[:200]!r}")
+    if problems:
+        failures.append(f"{name}: " + "; ".join(problems))
+    else:
+        passed += 1
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    snap_path = os.path.join(tmp, "snap.json")
+    empty_root = os.path.join(tmp, "root")
+    os.makedirs(empty_root)
+    case("collect on an empty root", ["collect", "--root", empty_root, "--out", snap_path], 0)
+    snap = json.load(open(snap_path))
+    case("check --from a good snapshot", ["check", "--from", snap_path], 0, out_has="No NVIDIA GPU")
+
+    text = open(snap_path).read()
+    open(os.path.join(tmp, "trunc.json"), "w").write(text[: len(text) // 2])
+    case("truncated snapshot", ["check", "--from", os.path.join(tmp, "trunc.json")], 3,
+         err_has="trunc.json: not valid JSON")
+
+    snap["pci"]["gpus"] = "many"
+    json.dump(snap, open(os.path.join(tmp, "typed.json"), "w"))
+    case("wrong-typed snapshot", ["check", "--from", os.path.join(tmp, "typed.json")], 3,
+         err_has="pci.gpus: expected an array, got string")
+
+    open(os.path.join(tmp, "bin.json"), "wb").write(b"\x00\xff\xfe{\x01")
+    case("binary junk snapshot", ["check", "--from", os.path.join(tmp, "bin.json")], 3, err_has="bin.json")
+    case("missing snapshot", ["check", "--from", os.path.join(tmp, "nope.json")], 3, err_has="nope.json: cannot open")
+    case("snapshot from stdin", ["check", "--from", "-", "--json"], 0, out_has='"findings"', stdin=text)
+    case("bad --timeout", ["check", "--timeout", "0"], 3)
+    case("unknown option", ["check", "--frobnicate"], 3)
+    case("no command", [], 3)
+    case("--root that is not a directory", ["check", "--root", snap_path], 3)
+    case("collect to an unwritable place", ["collect", "--root", empty_root, "--out", "/proc/nope/x.json"], 3,
+         err_has="/proc/nope/x.json")
+    case("list", ["list"], 0, out_has="gpu.fell_off_bus")
+
+    # This machine: a node without NVIDIA hardware must get one clear sentence and exit 0.
+    if not os.path.exists("/proc/driver/nvidia") and not os.path.exists("/dev/nvidiactl"):
+        case("live node without a GPU", ["check"], 0, out_has="No NVIDIA GPU on this node")
+
+print(f"cli: {passed} passed, {len(failures)} failed")
+for f in failures:
+    print("FAIL " + f)
+sys.exit(1 if failures else 0)
