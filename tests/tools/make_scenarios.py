@@ -255,6 +255,57 @@ def main():
     scenario("legacy-nvml", "An old NVML without _v2/_v3 symbols or newer optional calls: falls back, stays healthy",
              lambda r: v100_node(r, seed, with_persistenced=True), nvml_doc("460.32.03", v100_gpus(True)),
              {"sim": "legacy"})
+    hardware_scenarios()
+
+
+def hardware_scenarios():
+    """Issue 3 item 5: thermal, PCIe width and memory health from NVML + sysfs."""
+    def h100_node(r, hot_index=None, narrow_index=None):
+        base_root(r, "dgx-h100")
+        for i, bus in enumerate(H100_BUSES):
+            width = 8 if i == narrow_index else 16
+            pci_function(r, bus, 0x10DE, H100["device"], H100["cls"], "nvidia", width=width, speed="32.0 GT/s PCIe")
+        nvidia_driver(r, "550.54.15", [(b, uuid_for(i, 0x4100)) for i, b in enumerate(H100_BUSES)], H100["name"],
+                      flavour="open")
+        persistenced(r, 2211)
+
+    def gpus(overrides):
+        return [sim_gpu(H100, b, i, 0x4100, True, **overrides.get(i, {})) for i, b in enumerate(H100_BUSES)]
+
+    scenario("hw-thermal-slowdown", "GPU 3 at 89 C (its slowdown threshold) with HW thermal slowdown active",
+             lambda r: h100_node(r),
+             nvml_doc("550.54.15", gpus({3: {"temperature_c": 89, "clock_event_reasons": 0x44,
+                                              "clocks_mhz": {"graphics": 1095, "sm": 1095, "mem": 2619}}}),
+                      cuda_driver_version=12040),
+             {"expect_text": ["at 89 °C, at or above its slowdown threshold", "HW thermal slowdown (0x40)"]})
+
+    scenario("hw-pcie-x8", "GPU 5's PCIe link trained at x8 of x16 (idle speed drops elsewhere are not reported)",
+             lambda r: h100_node(r, narrow_index=5),
+             nvml_doc("550.54.15", gpus({5: {"pcie": {"gen": 5, "width": 8, "max_gen": 5, "max_width": 16}},
+                                         1: {"pcie": {"gen": 1, "width": 16, "max_gen": 5, "max_width": 16}}}),
+                      cuda_driver_version=12040),
+             {"expect_text": ["runs its PCIe link at x8 of x16"]})
+
+    scenario("hw-ecc-remap-pending", "GPU 2 had a double-bit ECC error; a row remap is pending (reset to apply)",
+             lambda r: h100_node(r),
+             nvml_doc("550.54.15", gpus({2: {"ecc_errors": {"corrected_volatile": 3, "corrected_aggregate": 12,
+                                                            "uncorrected_volatile": 1, "uncorrected_aggregate": 1},
+                                             "remapped_rows": {"correctable": 0, "uncorrectable": 1,
+                                                               "pending": True, "failure": False}}}),
+                      cuda_driver_version=12040),
+             {"expect_text": ["uncorrectable (double-bit) ECC", "remapped rows pending = yes"]})
+
+    def geforce(r):
+        base_root(r, "workstation")
+        pci_function(r, "0000:01:00.0", 0x10DE, 0x2204, 0x030000, "nvidia")
+        pci_function(r, "0000:01:00.1", 0x10DE, 0x1AEF, 0x040300, "snd_hda_intel")
+        nvidia_driver(r, "550.54.15", [("0000:01:00.0", uuid_for(0, 0x3090))], "NVIDIA GeForce RTX 3090")
+        persistenced(r)
+    rtx = dict(V100, name="NVIDIA GeForce RTX 3090", device=0x2204, slowdown=98, shutdown=101, remap=False, gen=4)
+    scenario("hw-fan-dead", "A GeForce at 82 C whose fan reads 0 % (dead fan)", geforce,
+             nvml_doc("550.54.15", [sim_gpu(rtx, "0000:01:00.0", 0, 0x3090, True, temperature_c=82, fan_percent=0,
+                                            ecc_mode=None)], cuda_driver_version=12040),
+             {"expect_text": ["while its fan reads 0 %"]})
 
 
 if __name__ == "__main__":

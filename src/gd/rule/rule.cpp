@@ -59,6 +59,27 @@ constexpr RuleEntry k_rules[] = {
      "Any probe that failed and any malformed or unreadable file under /proc, /sys or /run, with its path and what "
      "was wrong.",
      rule_probe_problems},
+    {"thermal.hot", Severity::critical, "GPU temperature at or above its own slowdown/shutdown threshold",
+     "Per GPU: NVML temperature >= the GPU's slowdown threshold (nvmlDeviceGetTemperatureThreshold SLOWDOWN) is a "
+     "warning, >= its shutdown threshold is critical. No fixed number: each GPU model has its own thresholds.",
+     rule_thermal_hot},
+    {"thermal.throttled", Severity::critical, "Clocks held down by hardware or thermal slowdown",
+     "Per GPU: clock-event reason bits HW slowdown (0x8), HW thermal slowdown (0x40) or HW power brake (0x80) are "
+     "critical; SW thermal slowdown (0x20) is a warning. SW power cap (0x4), idle (0x1) and application-clock bits "
+     "are normal operation and never reported.",
+     rule_thermal_throttled},
+    {"thermal.fan_stopped", Severity::warning, "Hot GPU whose fan reads 0 %",
+     "Per GPU with a fan reading: fan speed 0 % while the temperature is >= 60 °C (a dead or disconnected fan). "
+     "Passively cooled data-centre GPUs report no fan and are skipped.",
+     rule_thermal_fan_stopped},
+    {"pcie.link_degraded", Severity::warning, "PCIe link trained at fewer lanes than its maximum",
+     "Per GPU on PCI: sysfs current_link_width < max_link_width. Link speed (GT/s) drops at idle are normal power "
+     "saving and are deliberately not reported; a width of 0 (lost GPU) is left to gpu.fell_off_bus.",
+     rule_pcie_link_degraded},
+    {"memory.ecc", Severity::critical, "Uncorrectable ECC errors, pending or failed memory repairs",
+     "Per GPU: volatile uncorrected ECC count > 0 or a row-remap failure is critical (failure = replace the card); "
+     "remapped rows pending or retired pages pending is a warning (a GPU reset applies them).",
+     rule_memory_ecc},
 };
 
 }  // namespace

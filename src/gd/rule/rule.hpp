@@ -47,5 +47,10 @@ void rule_driver_not_loaded(const RuleInput&, std::vector<model::Finding>&);
 void rule_driver_nouveau(const RuleInput&, std::vector<model::Finding>&);
 void rule_devnodes_missing(const RuleInput&, std::vector<model::Finding>&);
 void rule_probe_problems(const RuleInput&, std::vector<model::Finding>&);
+void rule_thermal_hot(const RuleInput&, std::vector<model::Finding>&);
+void rule_thermal_throttled(const RuleInput&, std::vector<model::Finding>&);
+void rule_thermal_fan_stopped(const RuleInput&, std::vector<model::Finding>&);
+void rule_pcie_link_degraded(const RuleInput&, std::vector<model::Finding>&);
+void rule_memory_ecc(const RuleInput&, std::vector<model::Finding>&);
 
 }  // namespace gd::rule
