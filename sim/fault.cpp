@@ -45,6 +45,14 @@ constexpr std::string_view k_calls[] = {
     "nvmlDeviceGetMaxPcieLinkWidth",
 };
 
+// Every faultable libcuda symbol, in normalize_call() form.
+constexpr std::string_view k_cuda_calls[] = {
+    "cuInit",           "cuDriverGetVersion",       "cuDeviceGetCount",          "cuDeviceGet",
+    "cuDeviceGetName",  "cuDeviceGetPCIBusId",      "cuDevicePrimaryCtxRetain",  "cuDevicePrimaryCtxRelease",
+    "cuCtxCreate",      "cuCtxDestroy",             "cuCtxSetCurrent",           "cuMemAlloc",
+    "cuMemFree",
+};
+
 std::string_view strip_version_suffix(std::string_view symbol) {
   std::size_t pos = symbol.rfind("_v");
   if (pos == std::string_view::npos || pos + 2 == symbol.size()) return symbol;
@@ -65,6 +73,10 @@ std::string normalize_call(std::string_view symbol) {
 
 bool is_known_call(std::string_view name) {
   return std::find(std::begin(k_calls), std::end(k_calls), name) != std::end(k_calls);
+}
+
+bool is_known_cuda_call(std::string_view name) {
+  return std::find(std::begin(k_cuda_calls), std::end(k_cuda_calls), name) != std::end(k_cuda_calls);
 }
 
 const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbol, std::optional<unsigned> gpu) {

@@ -22,6 +22,8 @@ std::string normalize_call(std::string_view symbol);
 
 // True when `name` (already normalized) is a call the simulator exports.
 bool is_known_call(std::string_view name);
+// The same for the fake libcuda's cu* calls (cuGetErrorName/String are never faulted).
+bool is_known_cuda_call(std::string_view name);
 
 // The first fault in `faults` that applies to `symbol` on `gpu` (nullopt for
 // system calls), or nullptr. A fault with a gpu never applies to system calls.

@@ -190,12 +190,12 @@ GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* version) {
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned* count) {
   return system_query(__func__,
-                      [&](const Scenario& s) { return put(count, std::optional<std::size_t>(s.gpus.size())); });
+                      [&](const Scenario& s) { return put(count, std::optional<std::size_t>(Simulator::visible_count(s))); });
 }
 #ifndef GD_SIM_LEGACY
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned* count) {
   return system_query(__func__,
-                      [&](const Scenario& s) { return put(count, std::optional<std::size_t>(s.gpus.size())); });
+                      [&](const Scenario& s) { return put(count, std::optional<std::size_t>(Simulator::visible_count(s))); });
 }
 #endif
 

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cuda_return_codes.hpp"
 #include "return_codes.hpp"
 
 namespace gd::sim {
@@ -299,25 +300,35 @@ std::vector<Gpu> parse_gpus(const json& root) {
   return gpus;
 }
 
-std::optional<int> parse_return(const json& obj, const std::string& path) {
-  const json* v = member(obj, "return");
+// The vocabulary of one library's faults: its call names and return-code names.
+struct CallNames {
+  bool (*known)(std::string_view);
+  std::optional<int> (*code)(std::string_view);
+};
+constexpr CallNames k_nvml_names{is_known_call, parse_return_name};
+constexpr CallNames k_cuda_names{is_known_cuda_call, parse_cuda_result_name};
+
+std::optional<int> parse_return(const json& obj, const std::string& path, const CallNames& names = k_nvml_names,
+                                std::string_view key = "return") {
+  const json* v = member(obj, key);
   if (!v) return std::nullopt;
-  std::string p = child(path, "return");
+  std::string p = child(path, key);
   if (v->is_string()) {
-    auto code = parse_return_name(v->get<std::string>());
+    auto code = names.code(v->get<std::string>());
     if (!code) fail(p, "unknown return code \"" + v->get<std::string>() + "\"");
     return code;
   }
-  return read_int(obj, "return", path);
+  return read_int(obj, key, path);
 }
 
-Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_count) {
+Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_count,
+                  const CallNames& names = k_nvml_names) {
   if (!obj.is_object()) expected(path, "an object", obj);
   Fault fault;
   auto call = read_string(obj, "call", path, 128);
   if (!call) fail(child(path, "call"), "missing (required)");
   fault.call = *call == "*" ? *call : normalize_call(*call);
-  if (fault.call != "*" && !is_known_call(fault.call)) {
+  if (fault.call != "*" && !names.known(fault.call)) {
     fail(child(path, "call"), "\"" + *call + "\" is not a call the simulator exports");
   }
   fault.gpu = read_u32(obj, "gpu", path);
@@ -325,20 +336,43 @@ Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_coun
     fail(child(path, "gpu"),
          std::to_string(*fault.gpu) + " is not an index into gpus (" + std::to_string(gpu_count) + " listed)");
   }
-  fault.return_code = parse_return(obj, path);
+  fault.return_code = parse_return(obj, path, names);
   fault.hang = read_bool(obj, "hang", path).value_or(false);
   if (!fault.return_code && !fault.hang) fail(path, "needs \"return\" or \"hang\": true");
   return fault;
 }
 
-std::vector<Fault> parse_faults(const json& root, std::size_t gpu_count) {
+std::vector<Fault> parse_faults(const json& root, std::size_t gpu_count, const CallNames& names = k_nvml_names,
+                                const std::string& parent = "") {
   std::vector<Fault> faults;
   const json* list = member(root, "faults");
   if (!list) return faults;
-  if (!list->is_array()) expected("faults", "an array", *list);
+  std::string path = child(parent, "faults");
+  if (!list->is_array()) expected(path, "an array", *list);
   for (std::size_t i = 0; i < list->size(); ++i)
-    faults.push_back(parse_fault((*list)[i], element("faults", i), gpu_count));
+    faults.push_back(parse_fault((*list)[i], element(path, i), gpu_count, names));
   return faults;
+}
+
+// The "cuda" section. Without an init_return, cuInit follows the first
+// system-wide nvmlInit fault, as both libraries share one kernel driver.
+CudaSection parse_cuda(const json& root, const Scenario& scenario) {
+  CudaSection cuda;
+  cuda.driver_version = scenario.cuda_driver_version;
+  std::optional<int> init_return;
+  if (const json* obj = read_object(root, "cuda", "")) {
+    if (auto v = read_int(*obj, "driver_version", "cuda")) cuda.driver_version = v;
+    cuda.init_delay = std::chrono::milliseconds(read_u32(*obj, "init_delay_ms", "cuda").value_or(0));
+    cuda.faults = parse_faults(*obj, scenario.gpus.size(), k_cuda_names, "cuda");
+    init_return = parse_return(*obj, "cuda", k_cuda_names, "init_return");
+  }
+  if (init_return) {
+    cuda.faults.push_back(Fault{"cuInit", std::nullopt, init_return, false});
+  } else if (const Fault* f = find_fault(scenario.faults, "nvmlInit", std::nullopt)) {
+    int code = f->return_code ? cuda_result_for_nvml_init(*f->return_code) : 0;
+    if (f->hang || code != 0) cuda.faults.push_back(Fault{"cuInit", std::nullopt, code, f->hang});
+  }
+  return cuda;
 }
 
 std::filesystem::path parse_state_file(const json& root, const std::filesystem::path& file) {
@@ -347,6 +381,24 @@ std::filesystem::path parse_state_file(const json& root, const std::filesystem::
   if (name->empty()) fail("state_file", "empty");
   std::filesystem::path path(*name);
   return path.is_absolute() ? path : file.parent_path() / path;
+}
+
+std::optional<FailureModel> parse_failure_model(const json& root, const std::filesystem::path& file,
+                                                std::size_t gpu_count) {
+  const json* fm = member(root, "failure_model");
+  if (!fm) return std::nullopt;
+  if (!fm->is_object()) expected("failure_model", "an object", *fm);
+  FailureModel m;
+  m.lose_after_cycles = read_u64(*fm, "lose_after_cycles", "failure_model").value_or(0);
+  m.lose_gpu = read_u32(*fm, "lose_gpu", "failure_model");
+  if (m.lose_gpu && *m.lose_gpu >= gpu_count)
+    fail("failure_model.lose_gpu", "no GPU with index " + std::to_string(*m.lose_gpu));
+  m.cold_init_delay = std::chrono::milliseconds(read_u32(*fm, "cold_init_delay_ms", "failure_model").value_or(0));
+  if (auto log = read_string(*fm, "kernel_log", "failure_model", 4096)) {
+    std::filesystem::path path(*log);
+    m.kernel_log = path.is_absolute() ? path : file.parent_path() / path;
+  }
+  return m;
 }
 
 Scenario parse_root(const json& root, const std::filesystem::path& file) {
@@ -360,6 +412,9 @@ Scenario parse_root(const json& root, const std::filesystem::path& file) {
   scenario.state_file = parse_state_file(root, file);
   scenario.gpus = parse_gpus(root);
   scenario.faults = parse_faults(root, scenario.gpus.size());
+  scenario.cuda = parse_cuda(root, scenario);
+  scenario.failure_model = parse_failure_model(root, file, scenario.gpus.size());
+  scenario.lost.assign(scenario.gpus.size(), false);
   return scenario;
 }
 

@@ -84,6 +84,27 @@ struct Gpu {
   PcieLink pcie;
 };
 
+// The seed's failure model (issue: fix/churn/demo): while persistence is off
+// on any GPU, every nvmlInit counts one driver init/teardown cycle (shared by
+// all processes through the state file) and costs cold_init_delay; after
+// lose_after_cycles cycles GPU lose_gpu is lost and an Xid 79 line is
+// appended to kernel_log. With persistence on for every GPU nothing counts.
+struct FailureModel {
+  std::uint64_t lose_after_cycles = 0;  // 0: never lose a GPU
+  std::optional<unsigned> lose_gpu;     // default: the last GPU
+  std::chrono::milliseconds cold_init_delay{0};
+  std::optional<std::filesystem::path> kernel_log;  // absolute, or relative to the scenario's folder
+};
+
+// The "cuda" section: what the fake libcuda.so.1 does (docs/simulator.md).
+struct CudaSection {
+  std::optional<int> driver_version;  // cuDriverGetVersion; default: Scenario::cuda_driver_version
+  std::chrono::milliseconds init_delay{0};
+  // cu* faults with CUresult codes. "init_return", or failing that a
+  // system-wide nvmlInit fault mirrored onto cuInit, comes last.
+  std::vector<Fault> faults;
+};
+
 struct Scenario {
   std::filesystem::path file;  // where it was read from
   std::optional<std::string> driver_version;
@@ -93,6 +114,11 @@ struct Scenario {
   std::filesystem::path state_file;  // absolute or relative to the working directory
   std::vector<Fault> faults;
   std::vector<Gpu> gpus;
+  CudaSection cuda;
+  std::optional<FailureModel> failure_model;
+  // Run-time, not from the file: GPUs lost by the failure model, as seen by
+  // this process at its last nvmlInit. Lost GPUs are missing from the count.
+  std::vector<bool> lost;
 };
 
 // The most GPUs a scenario may list.

@@ -1,5 +1,7 @@
 #include "simulator.hpp"
 
+#include "failure_model.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -74,6 +76,7 @@ nvmlReturn_t Simulator::init(std::string_view symbol) {
   }
   if (m_scenario->init_delay.count() > 0) std::this_thread::sleep_for(m_scenario->init_delay);
   if (auto fault = apply_fault(lock, symbol, std::nullopt)) return *fault;
+  on_init(*m_scenario);
   ++m_references;
   return nvml::k_success;
 }
@@ -106,16 +109,31 @@ nvmlReturn_t Simulator::device_call(std::string_view symbol, nvmlDevice_t device
   std::optional<unsigned> index = index_of(device);
   if (!index) return nvml::k_invalid_argument;
   if (auto fault = apply_fault(lock, symbol, index)) return *fault;
+  if (m_scenario->lost[*index]) return nvml::k_gpu_is_lost;
   return query(DeviceContext{*m_scenario, m_scenario->gpus[*index], *index});
+}
+
+unsigned Simulator::visible_count(const Scenario& s) {
+  unsigned n = 0;
+  for (bool lost : s.lost) n += lost ? 0 : 1;
+  return n;
 }
 
 nvmlReturn_t Simulator::handle_by_index(std::string_view symbol, unsigned index, nvmlDevice_t* device) {
   std::unique_lock lock(m_mutex);
   if (m_references == 0) return nvml::k_uninitialized;
-  bool listed = index < m_scenario->gpus.size();
-  if (auto fault = apply_fault(lock, symbol, listed ? std::optional(index) : std::nullopt)) return *fault;
-  if (!listed || !device) return nvml::k_invalid_argument;
-  *device = &m_devices[index];
+  // Lost GPUs are missing from the enumeration: index counts visible GPUs.
+  std::optional<unsigned> target;
+  for (unsigned i = 0, seen = 0; i < m_scenario->gpus.size(); ++i) {
+    if (m_scenario->lost[i]) continue;
+    if (seen++ == index) {
+      target = i;
+      break;
+    }
+  }
+  if (auto fault = apply_fault(lock, symbol, target)) return *fault;
+  if (!target || !device) return nvml::k_invalid_argument;
+  *device = &m_devices[*target];
   return nvml::k_success;
 }
 

@@ -51,7 +51,11 @@ class Simulator {
   // this library did not hand out.
   nvmlReturn_t device_call(std::string_view symbol, nvmlDevice_t device, const DeviceQuery& query);
 
-  // nvmlDeviceGetHandleByIndex*: faults apply to GPU `index`.
+  // GPUs in the enumeration: listed and not lost to the failure model.
+  static unsigned visible_count(const Scenario& s);
+
+  // nvmlDeviceGetHandleByIndex*: `index` counts visible GPUs; faults apply to
+  // the GPU it lands on.
   nvmlReturn_t handle_by_index(std::string_view symbol, unsigned index, nvmlDevice_t* device);
 
  private:

@@ -57,11 +57,13 @@ bool lock_exclusive(int fd) {
 }
 
 // Writes `text` to a temporary file beside `path`, then renames it over `path`.
+// No fsync: rename keeps readers from seeing half a file, and a simulated
+// node's state need not survive a power cut (every churned process writes it).
 Result<bool> replace_file(const std::filesystem::path& path, const std::string& text) {
   std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) return make_error(errno_text("cannot create " + tmp));
-  if (!write_all(fd.get(), text) || ::fsync(fd.get()) != 0 || !fd.close()) {
+  if (!write_all(fd.get(), text) || !fd.close()) {
     Error error = make_error(errno_text("cannot write " + tmp));
     ::unlink(tmp.c_str());
     return error;

@@ -29,6 +29,8 @@ class State {
   void set_persistence(std::string_view uuid, bool enabled);
 
   const nlohmann::json& json() const { return m_doc; }
+  // Direct access for features that keep their own keys (failure_model.cpp).
+  nlohmann::json& json() { return m_doc; }
 
  private:
   nlohmann::json m_doc = nlohmann::json::object();

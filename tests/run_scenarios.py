@@ -8,6 +8,8 @@ real `ldconfig -r` builds the copy's linker cache, so gpudoctor finds NVML the
 way the dynamic loader would. scenario.json may hold:
   args         extra arguments for `check`
   sim          "legacy" to install the old-driver build of the simulator
+  cuda         false: do not install the fake libcuda (installed by default
+               as libcuda.so.<driver_version> beside the NVML simulator)
   max_seconds  the check must end within this wall time (never-hang cases)
   expect_text  substrings the human-readable output must contain
 
@@ -26,6 +28,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(HERE, "scenarios")
+
+
+def install_cuda(root, cuda_sim, version):
+    """Copies the fake libcuda; install_nvml's ldconfig then links libcuda.so.1."""
+    libdir = os.path.join(root, "usr/lib/x86_64-linux-gnu")
+    os.makedirs(libdir, exist_ok=True)
+    shutil.copy(cuda_sim, os.path.join(libdir, f"libcuda.so.{version}"))
 
 
 def install_nvml(root, sim, version):
@@ -81,6 +90,8 @@ def run_one(name, opts):
             shutil.copy(nvml, os.path.join(tmp, "nvml.json"))
             env["GPUDOCTOR_SIM_SCENARIO"] = os.path.join(tmp, "nvml.json")
             sim = opts.sim_legacy if cfg.get("sim") == "legacy" else opts.sim
+            if cfg.get("cuda", True):
+                install_cuda(root, opts.cuda_sim, json.load(open(nvml))["driver_version"])
             install_nvml(root, sim, json.load(open(nvml))["driver_version"])
         args = cfg.get("args", [])
         p, secs = run_check(opts.gpudoctor, root, env, args, True)
@@ -118,11 +129,14 @@ def main():
     ap.add_argument("--gpudoctor", required=True)
     ap.add_argument("--sim", required=True)
     ap.add_argument("--sim-legacy")
+    ap.add_argument("--cuda-sim", help="fake libcuda.so.1 (default: beside --sim)")
     ap.add_argument("--update", action="store_true")
     ap.add_argument("names", nargs="*")
     opts = ap.parse_args()
     if not opts.sim_legacy:
         opts.sim_legacy = os.path.join(os.path.dirname(opts.sim), "legacy", "libnvidia-ml.so.1")
+    if not opts.cuda_sim:
+        opts.cuda_sim = os.path.join(os.path.dirname(opts.sim), "libcuda.so.1")
     names = opts.names or sorted(d for d in os.listdir(SCENARIOS) if os.path.isdir(os.path.join(SCENARIOS, d)))
     passed = failed = 0
     for name in names:

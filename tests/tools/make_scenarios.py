@@ -308,5 +308,28 @@ def hardware_scenarios():
              {"expect_text": ["while its fan reads 0 %"]})
 
 
+    cuda_failure_scenarios()
+
+
+def cuda_failure_scenarios():
+    """CUDA failures the fake libcuda reproduces (its "cuda" section)."""
+    def hgx(r):
+        base_root(r, "hgx-h100")
+        for bus in H100_BUSES:
+            pci_function(r, bus, 0x10DE, H100["device"], H100["cls"], "nvidia", speed="32.0 GT/s PCIe")
+        for bus in NVSWITCH_BUSES:
+            pci_function(r, bus, 0x10DE, 0x22A3, 0x068000, "nvidia")
+        nvidia_driver(r, "550.54.15", [(b, uuid_for(i, 0x4200)) for i, b in enumerate(H100_BUSES)], H100["name"],
+                      flavour="open")
+        persistenced(r, 2211)
+    scenario("cuda-fabric-manager-down",
+             "HGX 8x H100 with NVSwitches whose nvidia-fabricmanager is not running: NVML is fine, cuInit returns "
+             "CUDA_ERROR_SYSTEM_NOT_READY (802)",
+             hgx, nvml_doc("550.54.15", [sim_gpu(H100, b, i, 0x4200, True) for i, b in enumerate(H100_BUSES)],
+                           cuda_driver_version=12040, cuda={"init_return": "SYSTEM_NOT_READY"}),
+             {"args": ["--expect-gpus", "8"],
+              "expect_text": ["cuInit returned SYSTEM_NOT_READY (802)", "systemctl enable --now nvidia-fabricmanager"]})
+
+
 if __name__ == "__main__":
     sys.exit(main())

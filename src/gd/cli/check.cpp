@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "gd/cli/cli.hpp"
+#include "gd/cli/node_options.hpp"
 #include "gd/cli/render.hpp"
+#include "gd/cli/since_option.hpp"
 #include "gd/model/json_io.hpp"
 #include "gd/probe/probe.hpp"
 #include "gd/rule/rule.hpp"
@@ -20,20 +22,21 @@
 
 namespace gd::cli {
 
-namespace {
-
-struct NodeOptions {
-  std::string root = "/";
-  probe::ProbeOptions probe;
-};
-
 void add_node_options(CLI::App& sub, NodeOptions& o) {
   sub.add_option("--root", o.root, "Directory that stands in for the node's / (sys/, proc/, dev/, etc/, usr/lib, run/)")
       ->check(CLI::ExistingDirectory);
   sub.add_option("--nvml", o.probe.nvml_override, "Load this file instead of finding libnvidia-ml.so.1")
       ->check(CLI::ExistingFile);
+  sub.add_option("--cuda", o.probe.cuda_override, "Load this file instead of finding libcuda.so.1")
+      ->check(CLI::ExistingFile);
   sub.add_option("--timeout", o.probe.timeout_s, "Seconds NVML may take in all before it counts as hung")
       ->check(CLI::Range(0.1, 3600.0));
+  sub.add_option("--kernel-log", o.probe.kernel_log_file,
+                 "Read this kernel log (dmesg, dmesg -T, syslog/journal export, kmsg records) instead of the journal")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--since", o.probe.since,
+                 "Kernel log window: boot, previous-boot (default), all, 2h, 7d, 2026-11-27[T03:00]")
+      ->check(since_validator());
 }
 
 model::Snapshot snapshot_node(NodeOptions& o) {
@@ -44,6 +47,8 @@ model::Snapshot snapshot_node(NodeOptions& o) {
   probe::ProbeContext ctx{root, o.probe};
   return probe::take_snapshot(ctx);
 }
+
+namespace {
 
 Result<std::string> read_input(const std::string& path) {
   std::stringstream ss;

@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "gd/churn/churn.hpp"
+#include "gd/cuda/cuda_collect.hpp"
 #include "gd/nvml/nvml_collect.hpp"
 
 namespace gd::cli {
@@ -15,6 +17,10 @@ namespace {
 constexpr Command k_commands[] = {
     {"check", "Diagnose this node now: every finding with evidence, cause and fix; never hangs", setup_check},
     {"collect", "Snapshot this node to JSON (diagnose it anywhere with `check --from FILE`)", setup_collect},
+    {"fix", "Turn findings into a repair plan (dry run); apply it with --yes, then re-check", setup_fix},
+    {"demo", "Play the seed story on the built-in simulator in seconds: lose a GPU, diagnose, fix", setup_demo},
+    {"churn", "Launch many short-lived GPU processes (the autotuner's pattern) and measure driver init", setup_churn},
+    {"xid", "Explain the NVIDIA events (Xid, fallen off the bus) of a kernel log: meaning and action", setup_xid},
     {"list", "List every rule id with what it detects", setup_list},
     {"version", "Print gpudoctor's version", setup_version},
 };
@@ -26,6 +32,10 @@ std::span<const Command> command_table() { return k_commands; }
 int run(int argc, char** argv) {
   // The NVML worker is an internal mode, not a user command.
   if (argc == 3 && std::strcmp(argv[1], "__nvml-worker") == 0) return nvml::worker_main(argv[2], 1);
+  if (argc == 3 && std::strcmp(argv[1], "__cuda-worker") == 0) return cuda::worker_main(argv[2], 1);
+  if (argc == 3 && std::strcmp(argv[1], "__nvml-set-persistence") == 0)
+    return nvml::set_persistence_main(argv[2], 1);
+  if (argc == 4 && std::strcmp(argv[1], "__churn-child") == 0) return churn::churn_child_main(argv[2], argv[3]);
 
   CLI::App app{"gpudoctor: diagnoses, watches and repairs NVIDIA GPU nodes", "gpudoctor"};
   app.require_subcommand(1);

@@ -32,5 +32,9 @@ void setup_check(CLI::App& sub, int& exit_code);
 void setup_collect(CLI::App& sub, int& exit_code);
 void setup_list(CLI::App& sub, int& exit_code);
 void setup_version(CLI::App& sub, int& exit_code);
+void setup_xid(CLI::App& sub, int& exit_code);
+void setup_churn(CLI::App& sub, int& exit_code);
+void setup_fix(CLI::App& sub, int& exit_code);
+void setup_demo(CLI::App& sub, int& exit_code);
 
 }  // namespace gd::cli

@@ -68,6 +68,8 @@ std::optional<FoundLibrary> find_library(const HostRoot& host, std::string_view 
   return std::nullopt;
 }
 
+std::span<const std::string_view> default_library_dirs() { return k_default_dirs; }
+
 std::optional<std::string> library_file_version(std::string_view resolved_name) {
   auto slash = resolved_name.rfind('/');
   if (slash != std::string_view::npos) resolved_name.remove_prefix(slash + 1);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,8 @@ struct FoundLibrary {
 std::optional<FoundLibrary> find_library(const HostRoot& host, std::string_view soname,
                                          const std::vector<std::string>& ld_library_path,
                                          std::vector<std::string>* problems);
+// The loader's built-in directories, searched after the cache, in order.
+std::span<const std::string_view> default_library_dirs();
 // Version suffix of a resolved library name: "465.19.01" from
 // "libnvidia-ml.so.465.19.01"; nullopt unless it has at least one dot.
 std::optional<std::string> library_file_version(std::string_view resolved_name);

@@ -41,6 +41,8 @@ template <class V> void describe(V& v, DevNode& x) {
 template <class V> void describe(V& v, DevNodes& x) { v("nodes", x.nodes); }
 template <class V> void describe(V& v, Persistenced& x) {
   v("pid_file", x.pid_file); v("pid", x.pid); v("process_alive", x.process_alive); v("socket", x.socket);
+  v("unit_file", x.unit_file); v("unit_masked", x.unit_masked); v("unit_exec_start", x.unit_exec_start);
+  v("unit_no_persistence_mode", x.unit_no_persistence_mode);
   v("problems", x.problems);
 }
 template <class V> void describe(V& v, NvmlLibrary& x) {
@@ -75,10 +77,54 @@ template <class V> void describe(V& v, NvmlInfo& x) {
   v("timeout_s", x.timeout_s); v("elapsed_ms", x.elapsed_ms); v("worker_stderr", x.worker_stderr);
   v("missing_symbols", x.missing_symbols);
 }
+template <class V> void describe(V& v, CudaDevice& x) {
+  v("ordinal", x.ordinal); v("get_return", x.get_return); v("name", x.name); v("bus_id", x.bus_id);
+}
+template <class V> void describe(V& v, CudaInfo& x) {
+  v("state", x.state); v("library", x.library); v("load_error", x.load_error); v("skip_reason", x.skip_reason);
+  v("init_return", x.init_return); v("init_error_name", x.init_error_name);
+  v("init_error_text", x.init_error_text); v("init_ms", x.init_ms); v("version_return", x.version_return);
+  v("driver_version", x.driver_version); v("count_return", x.count_return); v("device_count", x.device_count);
+  v("devices", x.devices); v("visible_devices", x.visible_devices); v("hung_call", x.hung_call);
+  v("hung_device", x.hung_device); v("timeout_s", x.timeout_s); v("elapsed_ms", x.elapsed_ms);
+  v("worker_stderr", x.worker_stderr); v("missing_symbols", x.missing_symbols);
+}
+template <class V> void describe(V& v, LibDir& x) {
+  v("path", x.path); v("resolved", x.resolved); v("origin", x.origin); v("in_ld_cache_scope", x.in_ld_cache_scope);
+}
+template <class V> void describe(V& v, LibEntry& x) {
+  v("family", x.family); v("path", x.path); v("hops", x.hops); v("resolved", x.resolved);
+  v("link_error", x.link_error); v("size_bytes", x.size_bytes); v("version", x.version); v("soname", x.soname);
+  v("elf_error", x.elf_error);
+}
+template <class V> void describe(V& v, LdCacheLib& x) {
+  v("name", x.name); v("path", x.path); v("in_dir", x.in_dir); v("present", x.present);
+}
+template <class V> void describe(V& v, LoaderPick& x) {
+  v("name", x.name); v("path", x.path); v("found_via", x.found_via); v("resolved", x.resolved);
+  v("version", x.version);
+}
+template <class V> void describe(V& v, LibsInfo& x) {
+  v("dirs", x.dirs); v("ld_cache_present", x.ld_cache_present); v("ld_cache_error", x.ld_cache_error);
+  v("ld_cache", x.ld_cache); v("entries", x.entries); v("picks", x.picks); v("problems", x.problems);
+}
+template <class V> void describe(V& v, KernelEvent& x) {
+  v("kind", x.kind); v("xid", x.xid); v("bus_id", x.bus_id); v("pid", x.pid); v("process", x.process);
+  v("message", x.message); v("boot", x.boot); v("timestamp", x.timestamp);
+}
+template <class V> void describe(V& v, KernelLog& x) {
+  v("source", x.source); v("unavailable", x.unavailable); v("window", x.window);
+  v("lines_scanned", x.lines_scanned); v("lines_cut", x.lines_cut);
+  v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
+  v("problems", x.problems);
+}
 template <class V> void describe(V& v, Snapshot& x) {
   v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
   v("taken_at", x.taken_at); v("root", x.root); v("probes", x.probes); v("pci", x.pci); v("driver", x.driver);
   v("devnodes", x.devnodes); v("persistenced", x.persistenced); v("nvml", x.nvml);
+  v("cuda", x.cuda);
+  v("libs", x.libs);
+  v("kernel_log", x.kernel_log);
 }
 template <class V> void describe(V& v, Finding& x) {
   v("id", x.id); v("severity", x.severity); v("gpu", x.gpu); v("summary", x.summary); v("evidence", x.evidence);
@@ -90,11 +136,18 @@ constexpr std::pair<NvmlState, std::string_view> k_nvml_states[] = {
     {NvmlState::init_failed, "init_failed"}, {NvmlState::hung, "hung"},
     {NvmlState::worker_failed, "worker_failed"}, {NvmlState::ok, "ok"},
 };
+constexpr std::pair<CudaState, std::string_view> k_cuda_states[] = {
+    {CudaState::not_run, "not_run"},         {CudaState::skipped, "skipped"},
+    {CudaState::library_missing, "library_missing"}, {CudaState::init_failed, "init_failed"},
+    {CudaState::hung, "hung"},               {CudaState::worker_failed, "worker_failed"},
+    {CudaState::ok, "ok"},
+};
 constexpr std::pair<Severity, std::string_view> k_severities[] = {
     {Severity::ok, "ok"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};
 
 template <class E> constexpr auto& enum_table() {
   if constexpr (std::is_same_v<E, NvmlState>) return k_nvml_states;
+  else if constexpr (std::is_same_v<E, CudaState>) return k_cuda_states;
   else return k_severities;
 }
 
@@ -268,6 +321,12 @@ Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_n
 
 std::string_view nvml_state_name(NvmlState s) {
   for (const auto& [e, name] : k_nvml_states)
+    if (e == s) return name;
+  return "?";
+}
+
+std::string_view cuda_state_name(CudaState s) {
+  for (const auto& [e, name] : k_cuda_states)
     if (e == s) return name;
   return "?";
 }

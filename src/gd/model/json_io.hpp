@@ -26,5 +26,6 @@ Result<NvmlInfo> nvml_info_from_json(const nlohmann::json& j);
 Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name);
 
 std::string_view nvml_state_name(NvmlState s);
+std::string_view cuda_state_name(CudaState s);
 
 }  // namespace gd::model

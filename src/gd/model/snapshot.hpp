@@ -77,6 +77,12 @@ struct Persistenced {
   std::optional<int> pid;
   bool process_alive = false;  // /proc/<pid>/comm says nvidia-persistenced
   bool socket = false;
+  // The systemd unit, when installed: path, ExecStart (after drop-ins), and
+  // whether it starts the daemon with persistence disabled (Ubuntu's default).
+  std::optional<std::string> unit_file;
+  bool unit_masked = false;
+  std::optional<std::string> unit_exec_start;
+  bool unit_no_persistence_mode = false;
   std::vector<std::string> problems;
 };
 
@@ -163,6 +169,122 @@ struct NvmlInfo {
   std::vector<std::string> missing_symbols;  // optional symbols the library lacks
 };
 
+// A directory the dynamic loader or ldconfig searches.
+struct LibDir {
+  std::string path;      // as configured: "/usr/local/cuda/lib64/stubs"
+  std::string resolved;  // after following links inside the root
+  std::string origin;    // "LD_LIBRARY_PATH", "ld.so.conf" or "default"
+  bool in_ld_cache_scope = false;  // ldconfig scans it: from ld.so.conf, or the cache lists a file in it
+};
+
+// One driver-library name in a library dir and the file it leads to.
+struct LibEntry {
+  std::string family;  // "libcuda", "libnvidia-ml", ...
+  std::string path;    // host path in its (resolved) dir: "/usr/lib/x86_64-linux-gnu/libcuda.so.1"
+  std::vector<std::string> hops;       // each symlink target in turn, as written: ["libcuda.so.465.19.01"]
+  std::optional<std::string> resolved;  // host path of the final file; nullopt when a link dangles or loops
+  std::string link_error;               // why it does not resolve (dangling, loop)
+  std::optional<std::uint64_t> size_bytes;  // of the final file
+  std::optional<std::string> version;       // suffix of the final file name: "465.19.01"
+  std::optional<std::string> soname;        // DT_SONAME of the final file
+  std::string elf_error;  // why the final file is not a usable ELF64 library ("" when it is, or is empty)
+};
+
+// An /etc/ld.so.cache entry of a driver library (this architecture only).
+struct LdCacheLib {
+  std::string name;   // "libcuda.so.1"
+  std::string path;   // as cached: "/usr/lib/x86_64-linux-gnu/libcuda.so.1"
+  std::string in_dir;  // the path's directory resolved inside the root; "" when gone
+  bool present = false;  // path leads to a regular file now
+};
+
+// The file dlopen(name) would open, searched as the loader does.
+struct LoaderPick {
+  std::string name;  // "libcuda.so.1"
+  std::optional<std::string> path;      // nullopt: not found
+  std::string found_via;                // "LD_LIBRARY_PATH", "ld.so.cache", or a default dir
+  std::optional<std::string> resolved;  // after links
+  std::optional<std::string> version;   // suffix of the resolved file name
+};
+
+struct LibsInfo {
+  std::vector<LibDir> dirs;  // loader order: LD_LIBRARY_PATH (live root), ld.so.conf, default dirs
+  bool ld_cache_present = false;
+  std::string ld_cache_error;       // unreadable or corrupt /etc/ld.so.cache
+  std::vector<LdCacheLib> ld_cache;  // driver-library entries, cache order
+  std::vector<LibEntry> entries;     // dir order, names sorted
+  std::vector<LoaderPick> picks;
+  std::vector<std::string> problems;  // ld.so.conf lines, unreadable dirs, named
+};
+
+// One event about an NVIDIA GPU in the kernel log (docs/kernel-log.md).
+struct KernelEvent {
+  std::string kind;  // "xid" | "fallen_off_bus" (no Xid number) | "api_mismatch" | "rm_init_failed"
+  std::optional<int> xid;              // the event's own Xid code (the first number); nullopt without one
+  std::optional<std::string> bus_id;   // lowercase sysfs form; nullopt when the message names no GPU
+  std::optional<int> pid;              // of the process the driver blamed, when known
+  std::optional<std::string> process;  // its name, when known
+  std::string message;                 // from "NVRM:" on; multi-line messages joined with spaces
+  std::optional<int> boot;             // 0 = this boot (a file: its latest boot), -1 = the one before, ...
+  std::string timestamp;               // as the log wrote it: "12345.678901", "2026-11-27T03:00:00Z"
+};
+
+// The kernel log as read: its NVIDIA events inside the age window.
+struct KernelLog {
+  std::string source;       // "journal", "journal DIR", "/dev/kmsg", "file PATH"; "" when none was read
+  std::string unavailable;  // why no source could be read ("" when one was)
+  std::string window;       // the age window applied: "this boot and the previous one"
+  std::uint64_t lines_scanned = 0;
+  std::uint64_t lines_cut = 0;  // lines longer than the parser's cap, cut short
+  std::uint64_t events_outside_window = 0;
+  std::vector<KernelEvent> events;               // log order, deduplicated
+  std::map<std::string, std::string> gpu_uuids;  // bus id -> "GPU-<uuid>", from "NVRM: GPU at PCI:..."
+  std::vector<std::string> problems;             // unreadable or partly read sources, named
+};
+
+// A device as the CUDA driver API enumerates it (ordinals honour CUDA_VISIBLE_DEVICES).
+struct CudaDevice {
+  int ordinal = 0;
+  int get_return = 0;  // cuDeviceGet result; non-zero => the rest is empty
+  std::optional<std::string> name;
+  std::optional<std::string> bus_id;  // lowercase sysfs form, from cuDeviceGetPCIBusId
+};
+
+enum class CudaState {
+  not_run,          // the probe was disabled or never reached
+  skipped,          // not attempted (skip_reason says why, e.g. NVML hung: the driver is wedged)
+  library_missing,  // libcuda.so.1 not found / not loadable (dlerror in load_error)
+  init_failed,      // cuInit returned an error
+  hung,             // a call did not return before the deadline
+  worker_failed,    // the worker process died (crash) before finishing
+  ok,               // cuInit succeeded and the devices were counted
+};
+
+// The CUDA driver API (libcuda.so.1) as a CUDA program meets it: loaded in a
+// worker process like NVML, cuInit(0), cuDriverGetVersion, cuDeviceGetCount.
+struct CudaInfo {
+  CudaState state = CudaState::not_run;
+  NvmlLibrary library;     // same shape as NVML's: how libcuda.so.1 was found
+  std::string load_error;  // dlopen/dlsym message when library_missing
+  std::string skip_reason;
+  std::optional<int> init_return;              // CUresult of cuInit(0)
+  std::optional<std::string> init_error_name;  // the library's cuGetErrorName: "CUDA_ERROR_NO_DEVICE"
+  std::optional<std::string> init_error_text;  // cuGetErrorString: "no CUDA-capable device is detected"
+  std::optional<double> init_ms;
+  std::optional<int> version_return;           // CUresult of cuDriverGetVersion
+  std::optional<int> driver_version;           // 1000 * major + 10 * minor: 12040 = CUDA 12.4
+  std::optional<int> count_return;
+  std::optional<int> device_count;
+  std::vector<CudaDevice> devices;
+  std::optional<std::string> visible_devices;  // CUDA_VISIBLE_DEVICES the worker ran with, when set
+  std::optional<std::string> hung_call;        // when state == hung: the call that never returned
+  std::optional<int> hung_device;              // ... and on which ordinal
+  double timeout_s = 0;
+  double elapsed_ms = 0;
+  std::string worker_stderr;
+  std::vector<std::string> missing_symbols;
+};
+
 struct Snapshot {
   int schema = k_snapshot_schema;
   std::string gpudoctor_version;
@@ -175,6 +297,9 @@ struct Snapshot {
   DevNodes devnodes;
   Persistenced persistenced;
   NvmlInfo nvml;
+  CudaInfo cuda;
+  LibsInfo libs;
+  KernelLog kernel_log;
 };
 
 }  // namespace gd::model

@@ -1,7 +1,5 @@
 #include "gd/nvml/nvml_collect.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -11,6 +9,7 @@
 #include "gd/model/bus_id.hpp"
 #include "gd/model/json_io.hpp"
 #include "gd/nvml/nvml_api.hpp"
+#include "gd/util/line_worker.hpp"
 
 namespace gd::nvml {
 
@@ -21,16 +20,7 @@ using nlohmann::json;
 class Emitter {
  public:
   explicit Emitter(int fd) : m_fd(fd) {}
-  void line(const json& j) {
-    std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    s += '\n';
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::write(m_fd, s.data() + off, s.size() - off);
-      if (n <= 0) return;  // parent gone: nothing useful left to do
-      off += static_cast<size_t>(n);
-    }
-  }
+  void line(const json& j) { util::write_line(m_fd, j.dump(-1, ' ', false, json::error_handler_t::replace)); }
   void call(const char* name, std::optional<unsigned> gpu = std::nullopt) {
     json j = {{"call", name}};
     if (gpu) j["gpu"] = *gpu;
@@ -200,6 +190,44 @@ int worker_main(const std::string& library_path, int out_fd) {
   unsigned count = sys.value("device_count", 0u);
   for (unsigned i = 0; i < count && i < 1024; ++i) em.line({{"gpu", model::to_json(collect_gpu(em, a, i))}});
   em.call(a.shutdown.name);
+  a.shutdown.fn();
+  em.line({{"done", true}});
+  return 0;
+}
+
+int set_persistence_main(const std::string& library_path, int out_fd) {
+  Emitter em(out_fd);
+  auto api = load_nvml(library_path);
+  if (!api || !api->set_persistence || !api->persistence) {
+    em.line({{"load_error", api ? "the library lacks nvmlDeviceSetPersistenceMode" : api.error().message}});
+    return 0;
+  }
+  const NvmlApi& a = *api;
+  int r = a.init.fn();
+  if (r != k_success) {
+    em.line({{"init", {{"return", r}}}});
+    return 0;
+  }
+  unsigned count = 0;
+  a.count.fn(&count);
+  for (unsigned i = 0; i < count && i < 1024; ++i) {
+    nvmlDevice_t d = nullptr;
+    json line = {{"index", i}};
+    int h = a.handle_by_index.fn(i, &d);
+    if (h != k_success) {
+      line["ret"] = h;
+      em.line(line);
+      continue;
+    }
+    nvmlPciInfo_t pci{};
+    if (a.pci_info && a.pci_info.fn(d, &pci) == k_success)
+      line["bus_id"] = model::normalize_bus_id(cstr(pci.busIdLegacy, sizeof pci.busIdLegacy)).value_or("");
+    nvmlEnableState_t mode = 0;
+    a.persistence.fn(d, &mode);
+    line["was_on"] = mode != 0;
+    line["ret"] = mode != 0 ? k_success : a.set_persistence.fn(d, 1);
+    em.line(line);
+  }
   a.shutdown.fn();
   em.line({{"done", true}});
   return 0;

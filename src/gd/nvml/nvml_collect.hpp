@@ -14,4 +14,10 @@ namespace gd::nvml {
 // Returns the process exit code (0 even when NVML reports errors: those are data).
 int worker_main(const std::string& library_path, int out_fd);
 
+// `gpudoctor __nvml-set-persistence LIB`: turns persistence mode on for every
+// GPU that has it off (nvmlDeviceSetPersistenceMode, needs root on a real
+// node; lost at reboot). One line per GPU:
+// {"index":I,"bus_id":B,"was_on":bool,"ret":R}; then {"done":true}.
+int set_persistence_main(const std::string& library_path, int out_fd);
+
 }  // namespace gd::nvml

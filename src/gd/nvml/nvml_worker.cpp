@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gd/model/json_io.hpp"
-#include "gd/util/strings.hpp"
+#include "gd/util/line_worker.hpp"
 #include "gd/util/subprocess.hpp"
 
 namespace gd::nvml {
@@ -66,42 +66,24 @@ bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) 
 void run_nvml_worker(const std::string& library_path, double timeout_s, model::NvmlInfo& out,
                      const std::string& worker_exe) {
   out.timeout_s = timeout_s;
-  auto start = util::Clock::now();
-  auto deadline = start + std::chrono::duration_cast<util::Clock::duration>(std::chrono::duration<double>(timeout_s));
-  auto child = util::spawn({worker_exe.empty() ? util::self_exe() : worker_exe, "__nvml-worker", library_path});
-  if (!child) {
+  bool done = false;
+  auto end = util::run_line_worker({worker_exe.empty() ? util::self_exe() : worker_exe, "__nvml-worker", library_path},
+                                   timeout_s, [&](std::string_view line) { return apply_worker_line(line, out, done); },
+                                   done);
+  out.elapsed_ms = end.elapsed_ms;
+  if (!end.started) {
     out.state = model::NvmlState::worker_failed;
-    out.load_error = child.error().message;
+    out.load_error = end.spawn_error;
     return;
   }
-  std::string pending, err;
-  bool done = false;
-  auto on_out = [&](std::string_view chunk) {
-    pending.append(chunk);
-    size_t pos;
-    while ((pos = pending.find('\n')) != std::string::npos) {
-      if (!apply_worker_line(std::string_view(pending).substr(0, pos), out, done))
-        err += "gpudoctor: unreadable worker line\n";
-      pending.erase(0, pos + 1);
-    }
-  };
-  auto on_err = [&](std::string_view chunk) {
-    if (err.size() < 4096) err.append(chunk.substr(0, 4096 - err.size()));
-  };
-  bool finished = child->drain(deadline, on_out, on_err);
-  out.worker_stderr = std::string(util::trim(util::printable(err, 4096)));
-  if (!finished && !done) {
+  out.worker_stderr = end.stderr_text;
+  if (end.timed_out) {
     out.state = model::NvmlState::hung;
-    child->kill_and_reap();
-  } else {
-    int st = child->wait_status(util::Clock::now() + std::chrono::milliseconds(200));
-    if (!done && out.state != model::NvmlState::library_missing) {
-      out.state = model::NvmlState::worker_failed;
-      out.load_error = "NVML worker ended early: " + util::describe_wait_status(st);
-    }
-    if (done) out.hung_call.reset(), out.hung_gpu.reset();
+  } else if (end.ended_early && out.state != model::NvmlState::library_missing) {
+    out.state = model::NvmlState::worker_failed;
+    out.load_error = "NVML worker ended early: " + end.exit_description;
   }
-  out.elapsed_ms = std::chrono::duration<double, std::milli>(util::Clock::now() - start).count();
+  if (done) out.hung_call.reset(), out.hung_gpu.reset();
 }
 
 }  // namespace gd::nvml

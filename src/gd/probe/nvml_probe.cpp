@@ -45,14 +45,21 @@ bool locate(const host::HostRoot& root, const ProbeOptions& o, model::NvmlInfo& 
 
 }  // namespace
 
+std::optional<std::string> locate_nvml(const host::HostRoot& root, const ProbeOptions& options,
+                                       model::NvmlInfo& info) {
+  std::string load_path;
+  if (!locate(root, options, info, load_path)) return std::nullopt;
+  return load_path;
+}
+
 model::NvmlInfo read_nvml(const host::HostRoot& root, const ProbeOptions& options) {
   model::NvmlInfo info;
-  std::string load_path;
-  if (!locate(root, options, info, load_path)) {
+  auto load_path = locate_nvml(root, options, info);
+  if (!load_path) {
     info.state = model::NvmlState::library_missing;
     return info;
   }
-  nvml::run_nvml_worker(load_path, options.timeout_s, info, options.worker_exe);
+  nvml::run_nvml_worker(*load_path, options.timeout_s, info, options.worker_exe);
   return info;
 }
 

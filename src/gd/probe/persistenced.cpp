@@ -46,8 +46,63 @@ bool is_persistenced_comm(std::string_view comm) {
   return name == k_daemon || name == k_daemon.substr(0, 15);
 }
 
+UnitInfo parse_persistenced_unit(std::string_view text) {
+  UnitInfo u;
+  for (auto raw : util::lines(text)) {
+    auto line = util::trim(raw);
+    if (!util::starts_with(line, "ExecStart=")) continue;
+    auto cmd = util::trim(line.substr(10));
+    if (cmd.empty()) continue;  // "ExecStart=" resets the list in drop-ins
+    u.exec_start = std::string(cmd);
+    u.no_persistence_mode = cmd.find("--no-persistence-mode") != std::string_view::npos;
+  }
+  return u;
+}
+
+namespace {
+
+// The unit as systemd would pick it: /etc overrides /run overrides /lib and
+// /usr/lib; drop-ins under <unit>.d/*.conf refine ExecStart in name order.
+void read_unit(const host::HostRoot& host, model::Persistenced& out) {
+  constexpr std::string_view k_dirs[] = {"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system",
+                                         "/usr/lib/systemd/system"};
+  for (auto dir : k_dirs) {
+    std::string path = host::join(dir, "nvidia-persistenced.service");
+    if (!host.exists(path)) continue;
+    out.unit_file = path;
+    auto target = host.read_link(path);
+    out.unit_masked = target && *target == "/dev/null";
+    auto text = host.read_file(path, 65536);
+    if (text) {
+      auto u = parse_persistenced_unit(*text);
+      out.unit_exec_start = u.exec_start;
+      out.unit_no_persistence_mode = u.no_persistence_mode;
+    }
+    break;
+  }
+  if (!out.unit_file) return;
+  for (auto dir : k_dirs) {
+    std::string d = host::join(dir, "nvidia-persistenced.service.d");
+    auto names = host.list_dir(d);
+    if (!names) continue;
+    for (const auto& n : *names) {
+      if (!util::ends_with(n, ".conf")) continue;
+      auto text = host.read_file(host::join(d, n), 65536);
+      if (!text) continue;
+      auto u = parse_persistenced_unit(*text);
+      if (u.exec_start) {
+        out.unit_exec_start = u.exec_start;
+        out.unit_no_persistence_mode = u.no_persistence_mode;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 model::Persistenced read_persistenced(const host::HostRoot& host) {
   model::Persistenced out;
+  read_unit(host, out);
   out.socket = find_run_file(host, "socket").has_value();
   auto pid_file = find_run_file(host, "nvidia-persistenced.pid");
   if (!pid_file) return out;

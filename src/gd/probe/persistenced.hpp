@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "gd/host/host_root.hpp"
@@ -19,5 +20,12 @@ bool is_persistenced_comm(std::string_view comm);
 // Reads /run/nvidia-persistenced/{nvidia-persistenced.pid,socket} (or the
 // /var/run copies) and /proc/<pid>/comm. No daemon is a normal result.
 model::Persistenced read_persistenced(const host::HostRoot& host);
+
+struct UnitInfo {
+  std::optional<std::string> exec_start;  // the last non-empty ExecStart=
+  bool no_persistence_mode = false;       // it passes --no-persistence-mode
+};
+// Parses a systemd unit or drop-in for nvidia-persistenced's ExecStart.
+UnitInfo parse_persistenced_unit(std::string_view text);
 
 }  // namespace gd::probe

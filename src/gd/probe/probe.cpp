@@ -9,8 +9,11 @@
 
 #include <fmt/format.h>
 
+#include "gd/probe/cuda_probe.hpp"
 #include "gd/probe/devnodes.hpp"
 #include "gd/probe/driver.hpp"
+#include "gd/probe/kernel_log.hpp"
+#include "gd/probe/libs.hpp"
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/probe/pci.hpp"
 #include "gd/probe/persistenced.hpp"
@@ -22,7 +25,14 @@ namespace {
 void run_pci(const ProbeContext& c, model::Snapshot& s) { s.pci = read_pci(c.root); }
 void run_driver(const ProbeContext& c, model::Snapshot& s) { s.driver = read_driver(c.root); }
 void run_nvml(const ProbeContext& c, model::Snapshot& s) { s.nvml = read_nvml(c.root, c.options); }
+void run_cuda(const ProbeContext& c, model::Snapshot& s) { s.cuda = read_cuda(c.root, c.options, s.nvml); }
 void run_persistenced(const ProbeContext& c, model::Snapshot& s) { s.persistenced = read_persistenced(c.root); }
+void run_kernel_log(const ProbeContext& c, model::Snapshot& s) {
+  s.kernel_log = read_kernel_log(c.root, KernelLogOptions{c.options.kernel_log_file, c.options.since});
+}
+void run_libs(const ProbeContext& c, model::Snapshot& s) {
+  s.libs = read_libs(c.root, c.root.is_live() ? c.options.ld_library_path : std::vector<std::string>{});
+}
 
 void run_devnodes(const ProbeContext& c, model::Snapshot& s) {
   std::set<unsigned> minors;
@@ -37,8 +47,13 @@ constexpr ProbeEntry k_probes[] = {
     {"pci", "NVIDIA GPU functions in /sys/bus/pci/devices: bound driver, PCIe link", run_pci},
     {"driver", "kernel driver: /proc/modules, /proc/driver/nvidia/{version,gpus/*/information}", run_driver},
     {"nvml", "libnvidia-ml.so.1 in a worker process under a deadline: init time, versions, per-GPU state", run_nvml},
+    {"cuda", "libcuda.so.1 in a worker process under a deadline: cuInit, driver API version, device count", run_cuda},
     {"devnodes", "/dev/nvidiactl, /dev/nvidia-uvm, /dev/nvidia<minor>", run_devnodes},
     {"persistenced", "nvidia-persistenced: pid file, live process, socket", run_persistenced},
+    {"kernel_log", "NVIDIA events (Xid, fallen off the bus, API mismatch) in the journal, /dev/kmsg or --kernel-log",
+     run_kernel_log},
+    {"libs", "driver libraries in the loader's dirs (ld.so.conf, ld.so.cache): link chains, sizes, ELF SONAMEs",
+     run_libs},
 };
 
 std::string now_iso8601() {

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "gd/model/json_io.hpp"
 #include "gd/model/nvml_return.hpp"
 #include "gd/rule/facts.hpp"
+#include "gd/rule/kernel_log_facts.hpp"
 #include "gd/rule/rule.hpp"
 
 namespace gd::rule {
@@ -99,8 +101,30 @@ Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std
   f.evidence.push_back(g.driver.empty() ? fmt::format("{}: no driver bound (the nvidia probe failed or gave up)", g.bus_id)
                                         : fmt::format("{}: bound to {}", g.bus_id, g.driver));
   for (const auto& l : lost) f.evidence.push_back(l);
+  for (auto& l : events_evidence(fallen_off_events(s, g.bus_id))) f.evidence.push_back(std::move(l));
   explain(s, f);
   return f;
+}
+
+// GPUs this boot's kernel log says fell off the bus, NVML has no data for,
+// and no other gpu.fell_off_bus finding names (e.g. NVML hung or failed).
+void fell_off_in_kernel_log(const model::Snapshot& s, std::vector<Finding>& out) {
+  auto answered = nvml_bus_ids(s);
+  for (const auto& bus : fallen_off_this_boot(s)) {
+    if (std::find(answered.begin(), answered.end(), bus) != answered.end()) continue;
+    if (std::any_of(out.begin(), out.end(), [&](const Finding& f) { return f.id == "gpu.fell_off_bus" && f.gpu == bus; }))
+      continue;
+    Finding f;
+    f.id = "gpu.fell_off_bus";
+    f.severity = Severity::critical;
+    f.gpu = bus;
+    f.summary = fmt::format("GPU {} fell off the bus in this boot (kernel log) and NVML has no data for it", bus);
+    f.evidence = events_evidence(fallen_off_events(s, bus));
+    f.evidence.push_back(fmt::format("NVML: {}; answers for: {}", model::nvml_state_name(s.nvml.state),
+                                     answered.empty() ? std::string("no GPU") : fmt::format("{}", fmt::join(answered, ", "))));
+    explain(s, f);
+    out.push_back(std::move(f));
+  }
 }
 
 }  // namespace
@@ -114,7 +138,9 @@ void rule_gpu_none(const RuleInput& in, std::vector<Finding>& out) {
   out.push_back(std::move(f));
 }
 
-void rule_gpu_fell_off_bus(const RuleInput& in, std::vector<Finding>& out) {
+namespace {
+
+void fell_off_from_nvml(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (no_nvidia_gpu(s) || !s.driver.nvidia_loaded || !nvml_answered(s)) return;
   auto lost = lost_index_evidence(s);
@@ -140,6 +166,13 @@ void rule_gpu_fell_off_bus(const RuleInput& in, std::vector<Finding>& out) {
     f.summary = fmt::format("All {} GPU(s) on the PCI bus answer through NVML", s.pci.gpus.size());
     out.push_back(std::move(f));
   }
+}
+
+}  // namespace
+
+void rule_gpu_fell_off_bus(const RuleInput& in, std::vector<Finding>& out) {
+  fell_off_from_nvml(in, out);
+  fell_off_in_kernel_log(in.snap, out);
 }
 
 void rule_gpu_count(const RuleInput& in, std::vector<Finding>& out) {

@@ -37,6 +37,28 @@ constexpr RuleEntry k_rules[] = {
     {"nvml.worker_failed", Severity::critical, "The NVML library crashed the worker process",
      "The worker ended (e.g. SIGSEGV) before reporting; the last NVML call it started is named.",
      rule_nvml_worker_failed},
+    {"cuda.missing", Severity::critical, "libcuda.so.1 cannot be found or loaded: every CUDA program fails",
+     "libcuda.so.1 looked up as the dynamic loader would (LD_LIBRARY_PATH on the live root, /etc/ld.so.cache, default "
+     "dirs) inside --root, or --cuda, and dlopen'ed in a worker process; fires when it is absent or cannot be loaded "
+     "(0-byte or truncated file, wrong ELF) while the nvidia module is loaded. CUDA programs then report the "
+     "runtime's cudaErrorInsufficientDriver (35).",
+     rule_cuda_missing},
+    {"cuda.init_failed", Severity::critical, "cuInit(0) failed (each CUresult mapped to its meaning and fix)",
+     "The worker calls cuDriverGetVersion, cuInit(0) and cuDeviceGetCount as every CUDA program does first. Non-zero "
+     "cuInit results map to a cause and fix: 3 NOT_INITIALIZED (nvidia_uvm / /dev/nvidia-uvm), 34 STUB_LIBRARY "
+     "(toolkit stubs/libcuda.so first on the search path), 100 NO_DEVICE (device nodes, container, "
+     "CUDA_VISIBLE_DEVICES), 802 SYSTEM_NOT_READY (NVSwitch fabric manager not running), 803 SYSTEM_DRIVER_MISMATCH "
+     "(libcuda and kernel module of different versions, or cuda-compat), 804 COMPAT_NOT_SUPPORTED_ON_DEVICE "
+     "(cuda-compat on a non-datacenter GPU), 999 UNKNOWN (uvm state lost); 35 (runtime cudaErrorInsufficientDriver) "
+     "and 36 CALL_REQUIRES_NEWER_DRIVER mean the driver is older than the program's CUDA. cuInit succeeding with "
+     "zero devices is critical too. Silent when the nvidia module is not loaded (driver.not_loaded says it); ok "
+     "names the driver API version and device count. A crash of the worker is reported here as well.",
+     rule_cuda_init_failed},
+    {"cuda.hung", Severity::critical, "A CUDA driver call did not return before the deadline (names the call)",
+     "cuInit and the calls after it run in their own worker process under --timeout (a second deadline after "
+     "NVML's); at the deadline the worker is killed and the last call it started is named, with the device ordinal. "
+     "Not attempted when NVML already hung.",
+     rule_cuda_hung},
     {"persistence.off", Severity::warning, "Persistence mode off and no nvidia-persistenced keeping it on",
      "Any GPU whose nvmlDeviceGetPersistenceMode is Disabled, or no live nvidia-persistenced (pid file + "
      "/proc/<pid>/comm) when NVML cannot tell; cites the measured nvmlInit time (>= 1 s means a cold start).",
@@ -51,6 +73,46 @@ constexpr RuleEntry k_rules[] = {
     {"driver.nouveau", Severity::critical, "The nouveau driver owns NVIDIA GPUs",
      "A GPU's /sys/bus/pci/devices/<id>/driver points to nouveau, or nouveau is in /proc/modules beside NVIDIA GPUs.",
      rule_driver_nouveau},
+    {"libs.missing", Severity::critical, "libnvidia-ml.so.1 or libcuda.so.1 cannot be found while the driver is loaded",
+     "With the nvidia module loaded: each name looked up as dlopen() would (LD_LIBRARY_PATH on the live root, "
+     "/etc/ld.so.cache, default dirs) inside --root; critical when either is not found. Emits ok with the files "
+     "found.",
+     rule_libs_missing},
+    {"libs.stale_ldcache", Severity::critical, "/etc/ld.so.cache or a .so.N link names other files than are installed",
+     "Critical: the cache is corrupt; a cache entry's file no longer exists; a SONAME link (libX.so.N) points at "
+     "another file than ldconfig would choose now (the newest non-empty ELF file with that SONAME in the same dir); "
+     "no cache while libraries sit in ld.so.conf dirs. Warning: a library in a dir ldconfig scans (from ld.so.conf, or "
+     "one the cache lists) is missing from the cache. Fix: sudo ldconfig. Emits ok when all agree.",
+     rule_libs_stale_ldcache},
+    {"libs.empty_file", Severity::critical, "0-byte driver library files",
+     "Any driver library file (libcuda, libnvidia-*: ml, ptxjitcompiler, fatbinaryloader, opencl, nvvm, cfg, "
+     "allocator, gpucomp) of size 0 in a library dir; critical when the loader opens it or a SONAME link leads to it, "
+     "else a warning.",
+     rule_libs_empty_file},
+    {"libs.not_elf", Severity::critical, "Driver library files that are not readable x86-64 ELF64 libraries",
+     "Non-empty driver library files whose ELF header, program headers or dynamic section are invalid, truncated, "
+     "32-bit or for another architecture; critical when the loader opens one, else a warning.",
+     rule_libs_not_elf},
+    {"libs.dangling_link", Severity::critical, "Driver library links that point to nothing or loop",
+     "A libX.so* symlink whose target is missing or that loops (more than 40 links); critical for a SONAME link "
+     "(libX.so.N), a warning for a development link (libX.so).",
+     rule_libs_dangling_link},
+    {"libs.version_mismatch", Severity::critical, "The loader opens driver libraries of another version than the kernel module",
+     "Version suffix of the file dlopen() of each SONAME opens vs the loaded module's version. When every library is "
+     "uniformly the version NVML reports, driver.version_mismatch reports it instead (upgrade without reboot).",
+     rule_libs_version_mismatch},
+    {"libs.multiple_versions", Severity::warning, "Driver libraries of several versions installed side by side",
+     "More than one distinct version suffix among the driver library files (not links, not in a stubs dir) across "
+     "all library dirs, 0-byte leftovers included.",
+     rule_libs_multiple_versions},
+    {"libs.stub_first", Severity::critical, "The CUDA toolkit's stub libcuda is found before the driver's",
+     "The file dlopen(\"libcuda.so.1\") opens lies in a directory named stubs (critical; CUDA_ERROR_STUB_LIBRARY), or "
+     "dlopen(\"libcuda.so\") does (warning), via LD_LIBRARY_PATH (live root) or the ld.so.conf order.",
+     rule_libs_stub_first},
+    {"libs.soname_mismatch", Severity::critical, "A driver library name leads to a library with another SONAME",
+     "ELF DT_SONAME of the final file vs the name: a SONAME link libX.so.N must lead to SONAME libX.so.N (critical); "
+     "a versioned file must carry its own family's SONAME (warning).",
+     rule_libs_soname_mismatch},
     {"devnodes.missing", Severity::critical, "Missing /dev/nvidiactl, /dev/nvidia<N> or /dev/nvidia-uvm",
      "With the nvidia module loaded: /dev/nvidiactl and /dev/nvidia<minor> for every known minor must exist "
      "(critical); /dev/nvidia-uvm alone missing is a warning (CUDA fails, nvidia-smi works).",
@@ -80,6 +142,42 @@ constexpr RuleEntry k_rules[] = {
      "Per GPU: volatile uncorrected ECC count > 0 or a row-remap failure is critical (failure = replace the card); "
      "remapped rows pending or retired pages pending is a warning (a GPU reset applies them).",
      rule_memory_ecc},
+    {"xid.fallen_off_bus", Severity::critical, "The kernel log says a GPU fell off the bus (Xid 79), per GPU",
+     "Kernel log events inside the window (--since; default this boot and the previous one): Xid 79, and the "
+     "messages without an Xid ('NVRM: The NVIDIA GPU <id> ... has fallen off the bus', 'NVRM: GPU <id>: GPU has "
+     "fallen off the bus'). Critical in this boot; a warning when only earlier boots have it (the reboot reset the "
+     "GPU; a recurrence points at power, cooling or seating). Evidence: the log lines with their boot.",
+     rule_xid_fallen_off_bus},
+    {"xid.memory", Severity::critical, "Memory Xids (ECC, page retirement, row remapping), per GPU",
+     "Xid 48 (double-bit ECC), 63/64 (retirement or remap recorded/failed), 92 (excessive single-bit), 94/95 "
+     "(contained/uncontained), 140 (ECC escape). Severity and action from the Xid catalogue (docs/kernel-log.md); "
+     "events of earlier boots are at most a warning, except 64 (remap failure: replace the card).",
+     rule_xid_memory},
+    {"xid.gsp", Severity::critical, "GSP firmware Xids (119 RPC timeout, 120 error), per GPU",
+     "Xid 119 or 120 in the window: critical in this boot (reset the GPU; nvidia-smi may hang until then), a warning "
+     "for earlier boots.",
+     rule_xid_gsp},
+    {"xid.nvlink", Severity::critical, "NVLink Xids (74, 136, 144-150, 155), per GPU",
+     "NVLink error, link training failure, NVLink5 unit errors and software-defined NVLink errors: critical in this "
+     "boot (reset the GPU, inspect the links with nvidia-smi nvlink -s / -e), a warning for earlier boots.",
+     rule_xid_nvlink},
+    {"xid.critical", Severity::critical, "Other Xids that need a GPU reset or reboot, per GPU",
+     "Any other Xid the catalogue rates critical (46, 61, 62, 110, 143, 154, 156, 158, ...): critical in this boot, a "
+     "warning for earlier boots. With a readable kernel log and no Xid at all, an ok finding names the window, the "
+     "source and the lines scanned.",
+     rule_xid_critical},
+    {"xid.app_error", Severity::warning, "Xids that point at an application, or are informational, per GPU",
+     "Xid 8, 13, 31, 32, 43, 45, 68, 109, 121, 157 and codes not in the catalogue: the application must be restarted "
+     "or nothing is needed; repeats on one GPU across applications call for a DCGM diagnostic.",
+     rule_xid_app_error},
+    {"kernel_log.api_mismatch", Severity::critical, "The kernel module refused a client of another driver version",
+     "'NVRM: API mismatch: the client has the version X, but this kernel module has the version Y' (both the old and "
+     "the newer form naming the client, joined across lines): critical in this boot, a warning for earlier boots.",
+     rule_kernel_log_api_mismatch},
+    {"kernel_log.adapter_init_failed", Severity::critical, "The driver could not initialise a GPU (RmInitAdapter failed)",
+     "'NVRM: GPU <id>: RmInitAdapter failed! (...)' in the window, per GPU: critical in this boot, a warning for "
+     "earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not mapped, a failing card.",
+     rule_kernel_log_adapter_init_failed},
 };
 
 }  // namespace

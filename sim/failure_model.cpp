@@ -1,0 +1,106 @@
+#include "failure_model.hpp"
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "simulator.hpp"
+
+namespace gd::sim {
+namespace {
+
+constexpr const char* k_cycles = "init_teardown_cycles";
+constexpr const char* k_lost = "lost_gpus";
+
+std::uint64_t cycles_of(const State& s) {
+  auto it = s.json().find(k_cycles);
+  return it != s.json().end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+std::vector<bool> lost_of(const State& s, std::size_t gpu_count) {
+  std::vector<bool> lost(gpu_count, false);
+  auto it = s.json().find(k_lost);
+  if (it == s.json().end() || !it->is_array()) return lost;
+  for (const auto& v : *it)
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() < gpu_count) lost[v.get<std::size_t>()] = true;
+  return lost;
+}
+
+std::string process_name() {
+  std::ifstream in("/proc/self/comm");
+  std::string name;
+  std::getline(in, name);
+  return name.empty() ? "unknown" : name;
+}
+
+// The lines the real driver writes when a GPU falls off the bus.
+void append_kernel_log(const std::filesystem::path& log, const Gpu& gpu) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "[%5ld.%06ld]", static_cast<long>(ts.tv_sec), ts.tv_nsec / 1000);
+  char dev[48], bdf[48];
+  std::snprintf(dev, sizeof dev, "PCI:%04x:%02x:%02x", gpu.pci.domain, gpu.pci.bus, gpu.pci.device);
+  std::snprintf(bdf, sizeof bdf, "%04x:%02x:%02x.0", gpu.pci.domain, gpu.pci.bus, gpu.pci.device);
+  std::string text = std::string(stamp) + " NVRM: Xid (" + dev + "): 79, pid=" + std::to_string(::getpid()) +
+                     ", name=" + process_name() + ", GPU has fallen off the bus.\n" + stamp + " NVRM: GPU " + bdf +
+                     ": GPU has fallen off the bus.\n";
+  int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    complain(log.string(), "cannot append the Xid 79 line");
+    return;
+  }
+  [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
+  ::close(fd);
+}
+
+}  // namespace
+
+bool all_persistent(const Scenario& scenario, const State& state) {
+  for (const auto& g : scenario.gpus) {
+    if (!g.persistence_mode) continue;  // cannot report it: not counted against
+    if (!state.persistence(g.uuid).value_or(*g.persistence_mode)) return false;
+  }
+  return true;
+}
+
+void on_init(Scenario& scenario) {
+  StateFile file(scenario.state_file);
+  auto current = file.load();
+  if (!current) {
+    complain(scenario.state_file.string(), current.error().message);
+    return;
+  }
+  if (!scenario.failure_model || all_persistent(scenario, *current)) {
+    scenario.lost = lost_of(*current, scenario.gpus.size());
+    return;
+  }
+  const FailureModel& m = *scenario.failure_model;
+  if (m.cold_init_delay.count() > 0) std::this_thread::sleep_for(m.cold_init_delay);
+  unsigned victim = m.lose_gpu.value_or(scenario.gpus.empty() ? 0 : static_cast<unsigned>(scenario.gpus.size() - 1));
+  bool newly_lost = false;
+  auto updated = file.update([&](State& s) {
+    std::uint64_t cycles = cycles_of(s) + 1;
+    s.json()[k_cycles] = cycles;
+    auto lost = lost_of(s, scenario.gpus.size());
+    if (m.lose_after_cycles > 0 && cycles >= m.lose_after_cycles && victim < lost.size() && !lost[victim]) {
+      auto& list = s.json()[k_lost];
+      if (!list.is_array()) list = nlohmann::json::array();
+      list.push_back(victim);
+      newly_lost = true;
+    }
+  });
+  if (!updated) {
+    complain(scenario.state_file.string(), updated.error().message);
+    return;
+  }
+  scenario.lost = lost_of(*updated, scenario.gpus.size());
+  if (newly_lost && m.kernel_log) append_kernel_log(*m.kernel_log, scenario.gpus[victim]);
+}
+
+}  // namespace gd::sim

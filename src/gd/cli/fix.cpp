@@ -1,0 +1,133 @@
+// `gpudoctor fix`: findings -> plan (dry run by default) -> apply with --yes
+// -> re-probe and report each finding as fixed or still present.
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gd/cli/cli.hpp"
+#include "gd/cli/node_options.hpp"
+#include "gd/cli/render.hpp"
+#include "gd/fix/apply.hpp"
+#include "gd/fix/plan.hpp"
+#include "gd/probe/nvml_probe.hpp"
+#include "gd/rule/rule.hpp"
+#include "gd/util/strings.hpp"
+
+namespace gd::cli {
+
+namespace {
+
+struct FixCli {
+  NodeOptions node;
+  bool yes = false;
+  bool json = false;
+  std::vector<std::string> only;
+};
+
+std::string target(const fix::Action& a) { return a.gpu ? a.finding_id + " " + *a.gpu : a.finding_id; }
+
+void print_plan(const std::vector<fix::Action>& plan) {
+  if (plan.empty()) {
+    fmt::print("Nothing to fix: no finding gpudoctor can act on.\n");
+    return;
+  }
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const auto& a = plan[i];
+    std::vector<std::string> needs;
+    if (a.needs_root) needs.emplace_back("root");
+    if (a.needs_reboot) needs.emplace_back("reboot");
+    fmt::print("{:>2}. [{}] {}{}\n", i + 1, target(a), a.title,
+               needs.empty() ? "" : fmt::format("  (needs {})", fmt::join(needs, ", ")));
+    for (const auto& c : a.commands) fmt::print("      $ {}\n", util::join(c, " "));
+    if (a.kind == fix::ActionKind::write_file) fmt::print("      write {}:\n        {}\n", a.path,
+                                                          fmt::join(util::split(util::trim(a.content), '\n'), "\n        "));
+    if (a.kind == fix::ActionKind::nvml_persistence)
+      fmt::print("      nvmlDeviceSetPersistenceMode(ENABLED) on each GPU with persistence off\n");
+    for (const auto& s : a.steps) fmt::print("      - {}\n", s);
+    if (a.kind == fix::ActionKind::manual) fmt::print("      (listed only: gpudoctor does not do this)\n");
+    if (!a.note.empty()) fmt::print("      note: {}\n", a.note);
+  }
+}
+
+nlohmann::json action_json(const fix::Action& a) {
+  return {{"finding", a.finding_id}, {"gpu", a.gpu ? nlohmann::json(*a.gpu) : nlohmann::json(nullptr)},
+          {"title", a.title},        {"kind", fix::action_kind_name(a.kind)},
+          {"commands", a.commands},  {"path", a.path},
+          {"steps", a.steps},        {"note", a.note},
+          {"needs_root", a.needs_root}, {"needs_reboot", a.needs_reboot}};
+}
+
+bool still_present(const std::vector<model::Finding>& after, const fix::Action& a) {
+  return std::any_of(after.begin(), after.end(), [&](const model::Finding& f) {
+    return f.id == a.finding_id && f.severity != model::Severity::ok && (!a.gpu || f.gpu == a.gpu);
+  });
+}
+
+int do_fix(FixCli& c) {
+  auto snap = snapshot_node(c.node);
+  auto findings = rule::evaluate(rule::RuleInput{snap, std::nullopt});
+  host::HostRoot root(c.node.root);
+  auto plan = fix::make_plan(snap, findings, fix::PlanContext{root.root().string(), root.is_live()});
+  if (!c.only.empty())
+    std::erase_if(plan, [&](const fix::Action& a) {
+      return std::find(c.only.begin(), c.only.end(), a.finding_id) == c.only.end();
+    });
+  nlohmann::json doc = {{"dry_run", !c.yes}, {"actions", nlohmann::json::array()}};
+  for (const auto& a : plan) doc["actions"].push_back(action_json(a));
+  if (c.yes && root.is_live() && ::geteuid() != 0) {
+    if (c.json) fmt::print("{}\n", dump_json(doc));
+    else print_plan(plan);
+    fmt::print(stderr, "gpudoctor fix: --yes changes the host and needs root (run it with sudo); nothing was changed\n");
+    return k_exit_unknown;
+  }
+  if (!c.yes || plan.empty()) {
+    if (c.json) fmt::print("{}\n", dump_json(doc));
+    else {
+      print_plan(plan);
+      if (!plan.empty()) fmt::print("\nDry run: nothing was changed. Apply with: gpudoctor fix --yes\n");
+    }
+    return k_exit_ok;
+  }
+  model::NvmlInfo located;
+  auto lib = probe::locate_nvml(root, c.node.probe, located);
+  fix::ApplyOptions ao{lib.value_or(""), c.node.probe.worker_exe, std::max(60.0, c.node.probe.timeout_s)};
+  auto results = fix::apply_plan(plan, root, ao);
+  auto after_snap = snapshot_node(c.node);
+  auto after = rule::evaluate(rule::RuleInput{after_snap, std::nullopt});
+  int code = k_exit_ok;
+  if (!c.json) fmt::print("Applying {} action(s):\n", plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    bool present = still_present(after, plan[i]);
+    const auto& r = results[i];
+    if (!r.ok) code = k_exit_critical;
+    else if (present && code == k_exit_ok) code = k_exit_warning;
+    doc["actions"][i]["performed"] = r.performed;
+    doc["actions"][i]["ok"] = r.ok;
+    doc["actions"][i]["detail"] = r.detail;
+    doc["actions"][i]["finding_after"] = present ? "still present" : "fixed";
+    if (!c.json)
+      fmt::print("{:>2}. [{}] {}: {} -> {} {}\n", i + 1, target(plan[i]), plan[i].title,
+                 r.ok ? (r.performed ? "done" : "nothing to do") : "FAILED", present ? "still present" : "fixed",
+                 r.detail.empty() ? "" : "(" + r.detail + ")");
+  }
+  if (c.json) fmt::print("{}\n", dump_json(doc));
+  return code;
+}
+
+}  // namespace
+
+void setup_fix(CLI::App& sub, int& exit_code) {
+  auto c = std::make_shared<FixCli>();
+  add_node_options(sub, c->node);
+  sub.add_flag("--yes", c->yes, "Apply the plan (default: print it and change nothing)");
+  sub.add_flag("--json", c->json, "Print the plan (and results) as JSON");
+  sub.add_option("--only", c->only, "Only act on findings with this id (repeatable)");
+  sub.callback([c, &exit_code] { exit_code = do_fix(*c); });
+}
+
+}  // namespace gd::cli

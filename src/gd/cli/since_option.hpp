@@ -1,0 +1,23 @@
+// The --since option's validator, shared by check, collect and xid.
+#pragma once
+
+#include <ctime>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "gd/probe/kernel_log.hpp"
+
+namespace gd::cli {
+
+// Accepts what probe::parse_since accepts; its message names the forms.
+inline CLI::Validator since_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        auto w = probe::parse_since(value, static_cast<std::int64_t>(std::time(nullptr)));
+        return w ? std::string() : w.error().message;
+      },
+      "WINDOW", "since");
+}
+
+}  // namespace gd::cli

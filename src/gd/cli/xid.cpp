@@ -1,0 +1,131 @@
+// `gpudoctor xid [FILE|-] [--json] [--since WINDOW]`: explains the NVIDIA
+// events of a kernel log (a pasted file, stdin, or this node's own log).
+#include <ctime>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gd/cli/cli.hpp"
+#include "gd/cli/render.hpp"
+#include "gd/cli/since_option.hpp"
+#include "gd/host/kernel_log_source.hpp"
+#include "gd/model/xid_catalog.hpp"
+#include "gd/probe/kernel_log.hpp"
+#include "gd/util/strings.hpp"
+
+namespace gd::cli {
+
+namespace {
+
+struct XidOptions {
+  std::string file;  // "" = this node's journal or /dev/kmsg
+  std::string since;
+  bool json = false;
+};
+
+Result<model::KernelLog> read_log(const XidOptions& o) {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  if (o.file.empty()) {
+    auto log = probe::read_kernel_log(host::HostRoot("/"), probe::KernelLogOptions{"", o.since});
+    if (!log.unavailable.empty()) return make_error(log.unavailable);
+    return log;
+  }
+  auto window = probe::parse_since(o.since.empty() ? "all" : o.since, now);
+  if (!window) return window.error();
+  probe::KernelLogParser parser(*window, now);
+  auto bytes = host::stream_file(o.file, [&parser](std::string_view chunk) { parser.feed(chunk); });
+  if (!bytes) return bytes.error();
+  auto log = parser.finish();
+  log.source = o.file == "-" ? "stdin" : o.file;
+  return log;
+}
+
+nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent& e) {
+  auto info = model::kernel_event_info(e.kind, e.xid);
+  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  nlohmann::json j = {{"xid", opt(e.xid)},
+                      {"bus_id", opt(e.bus_id)},
+                      {"pid", opt(e.pid)},
+                      {"process", opt(e.process)},
+                      {"message", e.message},
+                      {"meaning", info.meaning},
+                      {"severity", model::severity_name(info.severity)},
+                      {"action", model::xid_action_name(info.action)},
+                      {"advice", info.advice},
+                      {"mnemonic", info.mnemonic},
+                      {"kind", e.kind},
+                      {"timestamp", e.timestamp},
+                      {"boot", opt(e.boot)},
+                      {"uuid", nullptr}};
+  if (e.bus_id)
+    if (auto it = log.gpu_uuids.find(*e.bus_id); it != log.gpu_uuids.end()) j["uuid"] = it->second;
+  return j;
+}
+
+std::string boot_text(std::optional<int> boot) {
+  if (!boot) return "-";
+  if (*boot == 0) return "latest";
+  if (*boot == -1) return "previous";
+  return fmt::format("{}", *boot);
+}
+
+std::string text_report(const model::KernelLog& log) {
+  std::string out = fmt::format("{}: {} NVIDIA event(s) in {} ({} line(s) scanned)\n", log.source, log.events.size(),
+                                log.window, log.lines_scanned);
+  if (log.events.empty()) return out;
+  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:<18} {:<8} {:<16} {}\n", "TIME", "BOOT", "BUS ID", "XID",
+                     "PROCESS", "SEVERITY", "ACTION", "MEANING");
+  std::vector<std::string> advice;
+  for (const auto& e : log.events) {
+    auto info = model::kernel_event_info(e.kind, e.xid);
+    std::string process = e.process ? util::printable(*e.process, 18) : "-";
+    if (e.pid) process = fmt::format("{} ({})", process, *e.pid);
+    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:<18} {:<8} {:<16} {}\n", e.timestamp.empty() ? "-" : e.timestamp,
+                       boot_text(e.boot), e.bus_id.value_or("-"), e.xid ? fmt::format("{}", *e.xid) : "-", process,
+                       model::severity_name(info.severity), model::xid_action_name(info.action), info.meaning);
+    std::string line = fmt::format("{}: {}", e.xid ? fmt::format("Xid {} {}", *e.xid, info.mnemonic)
+                                                    : std::string(info.mnemonic),
+                                   info.advice);
+    if (std::find(advice.begin(), advice.end(), line) == advice.end()) advice.push_back(line);
+  }
+  out += "\nwhat to do:\n";
+  for (const auto& a : advice) out += fmt::format("  {}\n", a);
+  return out;
+}
+
+int do_xid(const XidOptions& o) {
+  auto log = read_log(o);
+  if (!log) {
+    fmt::print(stderr, "gpudoctor: cannot read the kernel log: {}\n", log.error().message);
+    return k_exit_unknown;
+  }
+  if (log->lines_cut)
+    fmt::print(stderr, "gpudoctor: note: {} line(s) longer than {} bytes were cut to that length\n", log->lines_cut,
+               probe::k_kernel_log_max_line);
+  for (const auto& p : log->problems) fmt::print(stderr, "gpudoctor: note: {}\n", p);
+  bool critical = false;
+  nlohmann::json array = nlohmann::json::array();
+  for (const auto& e : log->events) {
+    critical = critical || model::kernel_event_info(e.kind, e.xid).severity == model::Severity::critical;
+    if (o.json) array.push_back(event_json(*log, e));
+  }
+  fmt::print("{}", o.json ? dump_json(array) + "\n" : text_report(*log));
+  return critical ? k_exit_critical : k_exit_ok;
+}
+
+}  // namespace
+
+void setup_xid(CLI::App& sub, int& exit_code) {
+  auto o = std::make_shared<XidOptions>();
+  sub.add_option("file", o->file, "Kernel log to explain (dmesg, dmesg -T, journalctl, syslog, kmsg); - for stdin; "
+                                  "none: this node's journal or /dev/kmsg");
+  sub.add_flag("--json", o->json, "Print the events as a JSON array");
+  sub.add_option("--since", o->since, "Window: boot, previous-boot, all, 2h, 7d, 2026-11-27[T03:00] (default: all "
+                                      "of a file; this boot and the previous one of the node's log)")
+      ->check(since_validator());
+  sub.callback([o, &exit_code] { exit_code = do_xid(*o); });
+}
+
+}  // namespace gd::cli

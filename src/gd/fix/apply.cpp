@@ -1,0 +1,106 @@
+#include "gd/fix/apply.hpp"
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gd/util/strings.hpp"
+#include "gd/util/subprocess.hpp"
+
+namespace gd::fix {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::chrono::milliseconds ms(double s) { return std::chrono::milliseconds(static_cast<long long>(s * 1000)); }
+
+std::string first_line(const std::string& text) {
+  auto lines = util::lines(text);
+  return lines.empty() ? std::string() : util::printable(util::trim(lines.front()), 200);
+}
+
+ActionResult run_commands(const Action& a, const ApplyOptions& o) {
+  ActionResult r{true, true, ""};
+  for (const auto& argv : a.commands) {
+    auto res = util::run(argv, ms(o.timeout_s));
+    std::string cmd = util::join(argv, " ");
+    if (!res.started || res.timed_out || res.exit_code != 0) {
+      r.ok = false;
+      r.detail = !res.started   ? res.err
+                 : res.timed_out ? fmt::format("{}: no answer within {:.0f} s, killed", cmd, o.timeout_s)
+                                 : fmt::format("{}: exit {}: {}", cmd, res.exit_code, first_line(res.err + res.out));
+      return r;
+    }
+    r.detail += (r.detail.empty() ? "ran: " : "; ") + cmd;
+  }
+  return r;
+}
+
+ActionResult write_file(const Action& a, const host::HostRoot& root) {
+  auto existing = root.read_file(a.path, 1 << 20);
+  if (existing && *existing == a.content) return {false, true, a.path + " already in place"};
+  fs::path target = root.path(a.path);
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  fs::path tmp = target;
+  tmp += ".gpudoctor-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << a.content;
+    if (!out.flush()) return {true, false, fmt::format("{}: cannot write", a.path)};
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return {true, false, fmt::format("{}: {}", a.path, ec.message())};
+  }
+  return {true, true, "wrote " + a.path};
+}
+
+ActionResult set_persistence(const ApplyOptions& o) {
+  if (o.nvml_library.empty()) return {false, false, "NVML is not available on this node"};
+  auto res = util::run({o.worker_exe.empty() ? util::self_exe() : o.worker_exe, "__nvml-set-persistence",
+                        o.nvml_library},
+                       ms(o.timeout_s));
+  if (res.timed_out) return {true, false, "NVML did not answer; persistence unchanged"};
+  ActionResult r{true, true, ""};
+  unsigned changed = 0, already = 0;
+  std::vector<std::string> failed;
+  for (auto line : util::lines(res.out)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) continue;
+    if (j.contains("load_error")) return {true, false, j["load_error"].get<std::string>()};
+    if (j.contains("init")) return {true, false, fmt::format("nvmlInit failed ({})", j["init"].value("return", -1))};
+    if (!j.contains("index")) continue;
+    std::string gpu = j.value("bus_id", fmt::format("index {}", j.value("index", 0u)));
+    if (j.value("ret", -1) != 0)
+      failed.push_back(fmt::format("{} (NVML return {})", gpu, j.value("ret", -1)));
+    else
+      (j.value("was_on", false) ? already : changed) += 1;
+  }
+  r.ok = failed.empty();
+  r.performed = changed > 0 || !failed.empty();
+  r.detail = fmt::format("persistence turned on for {} GPU(s), already on for {}", changed, already);
+  if (!failed.empty()) r.detail += fmt::format("; failed on {}", fmt::join(failed, ", "));
+  return r;
+}
+
+}  // namespace
+
+std::vector<ActionResult> apply_plan(const std::vector<Action>& plan, const host::HostRoot& root,
+                                     const ApplyOptions& options) {
+  std::vector<ActionResult> out;
+  for (const auto& a : plan) {
+    switch (a.kind) {
+      case ActionKind::exec: out.push_back(run_commands(a, options)); break;
+      case ActionKind::write_file: out.push_back(write_file(a, root)); break;
+      case ActionKind::nvml_persistence: out.push_back(set_persistence(options)); break;
+      case ActionKind::manual: out.push_back({false, true, "not performed: manual"}); break;
+    }
+  }
+  return out;
+}
+
+}  // namespace gd::fix

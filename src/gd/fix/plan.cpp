@@ -1,0 +1,126 @@
+#include "gd/fix/plan.hpp"
+
+#include <fmt/format.h>
+
+#include "gd/util/strings.hpp"
+
+namespace gd::fix {
+
+namespace {
+
+std::vector<std::string> systemctl(const PlanContext& ctx, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"systemctl"};
+  if (!ctx.live) argv.push_back("--root=" + ctx.root);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+void persistence_actions(const model::Snapshot& s, const model::Finding& f, const PlanContext& ctx,
+                         std::vector<Action>& out) {
+  const auto& p = s.persistenced;
+  if (p.unit_file && !p.unit_masked) {
+    if (p.unit_no_persistence_mode && p.unit_exec_start) {
+      Action d{f.id, f.gpu, "Install a drop-in so nvidia-persistenced starts with persistence on"};
+      d.kind = ActionKind::write_file;
+      d.path = k_dropin_path;
+      d.content = persistence_dropin(*p.unit_exec_start);
+      d.note = fmt::format("{} starts the daemon with --no-persistence-mode (Ubuntu's default)", *p.unit_file);
+      out.push_back(d);
+      Action reload{f.id, f.gpu, "Reload systemd's unit files"};
+      reload.kind = ActionKind::exec;
+      if (ctx.live) reload.commands = {{"systemctl", "daemon-reload"}};
+      if (!reload.commands.empty()) out.push_back(reload);
+    }
+    Action a{f.id, f.gpu, "Enable and start nvidia-persistenced (keeps the GPUs initialised, survives reboots)"};
+    a.kind = ActionKind::exec;
+    bool restart = p.process_alive && p.unit_no_persistence_mode;
+    if (ctx.live)
+      a.commands = {systemctl(ctx, {"enable", "nvidia-persistenced"}),
+                    systemctl(ctx, {restart ? "restart" : "start", "nvidia-persistenced"})};
+    else
+      a.commands = {systemctl(ctx, {"enable", "nvidia-persistenced"})};
+    if (!ctx.live) a.note = "offline root: the unit is enabled for the next boot, not started";
+    out.push_back(a);
+    return;
+  }
+  Action a{f.id, f.gpu, "Turn persistence mode on for every GPU through NVML"};
+  a.kind = ActionKind::nvml_persistence;
+  a.note = p.unit_masked ? "nvidia-persistenced.service is masked; "
+                           "this setting is lost at reboot (unmask and enable the daemon to keep it)"
+                         : "no nvidia-persistenced unit is installed; this setting is lost at reboot "
+                           "(install the driver's nvidia-persistenced to keep it)";
+  out.push_back(a);
+}
+
+Action ldconfig(const model::Finding& f, const PlanContext& ctx) {
+  Action a{f.id, f.gpu, "Rebuild the dynamic linker cache"};
+  a.kind = ActionKind::exec;
+  a.commands = {ctx.live ? std::vector<std::string>{"ldconfig"} : std::vector<std::string>{"ldconfig", "-r", ctx.root}};
+  return a;
+}
+
+Action devnodes(const model::Snapshot& s, const model::Finding& f, const PlanContext& ctx) {
+  (void)s;
+  Action a{f.id, f.gpu, "Create the missing device nodes"};
+  if (!ctx.live) {
+    a.steps = {"On the node: sudo nvidia-modprobe -u -c=0   (or: sudo modprobe nvidia_uvm)"};
+    a.note = "device nodes cannot be created in an offline root";
+    return a;
+  }
+  a.kind = ActionKind::exec;
+  a.commands = {{"nvidia-modprobe", "-u", "-c=0"}};
+  a.note = "if nvidia-modprobe is not installed: modprobe nvidia_uvm";
+  return a;
+}
+
+Action manual(const model::Finding& f) {
+  Action a{f.id, f.gpu, f.needs_reboot ? "Reboot (gpudoctor never reboots a node)" : "Manual steps"};
+  a.steps = f.fix;
+  a.needs_reboot = f.needs_reboot;
+  a.needs_root = f.needs_root;
+  return a;
+}
+
+}  // namespace
+
+std::string_view action_kind_name(ActionKind k) {
+  switch (k) {
+    case ActionKind::exec: return "exec";
+    case ActionKind::write_file: return "write_file";
+    case ActionKind::nvml_persistence: return "nvml_persistence";
+    case ActionKind::manual: return "manual";
+  }
+  return "?";
+}
+
+std::string persistence_dropin(const std::string& exec_start) {
+  std::string cmd;
+  for (auto word : util::split_ws(exec_start))
+    if (word != "--no-persistence-mode") cmd += (cmd.empty() ? "" : " ") + std::string(word);
+  return fmt::format(
+      "# Written by gpudoctor fix: start nvidia-persistenced with persistence mode on.\n"
+      "[Service]\nExecStart=\nExecStart={}\n",
+      cmd);
+}
+
+std::vector<Action> make_plan(const model::Snapshot& s, const std::vector<model::Finding>& findings,
+                              const PlanContext& ctx) {
+  std::vector<Action> out;
+  bool ldconfig_planned = false;
+  for (const auto& f : findings) {
+    if (f.severity == model::Severity::ok) continue;
+    if (f.id == "persistence.off") {
+      persistence_actions(s, f, ctx, out);
+    } else if (f.id == "libs.stale_ldcache" || f.id == "nvml.missing") {
+      if (!ldconfig_planned) out.push_back(ldconfig(f, ctx));
+      ldconfig_planned = true;
+    } else if (f.id == "devnodes.missing") {
+      out.push_back(devnodes(s, f, ctx));
+    } else if (!f.fix.empty()) {
+      out.push_back(manual(f));
+    }
+  }
+  return out;
+}
+
+}  // namespace gd::fix

@@ -1,0 +1,224 @@
+#include "gd/host/kernel_log_source.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <systemd/sd-id128.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace gd::host {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view k_journal_dir = "/var/log/journal";
+constexpr std::string_view k_boot_id = "/proc/sys/kernel/random/boot_id";
+constexpr std::string_view k_kmsg = "/dev/kmsg";
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct JournalCloser {
+  void operator()(sd_journal* j) const { sd_journal_close(j); }
+};
+using JournalPtr = std::unique_ptr<sd_journal, JournalCloser>;
+
+std::string hex_id(sd_id128_t id) {
+  char buf[SD_ID128_STRING_MAX];
+  return sd_id128_to_string(id, buf);
+}
+
+// The boot id of "this boot" in the journal's 32-hex form; nullopt when unknown.
+std::optional<std::string> current_boot_id(const HostRoot& root) {
+  sd_id128_t id;
+  if (root.is_live() && sd_id128_get_boot(&id) == 0) return hex_id(id);
+  auto text = root.read_file(k_boot_id, 128);
+  if (!text) return std::nullopt;
+  std::string hex;
+  for (char c : *text)
+    if (std::isxdigit(static_cast<unsigned char>(c))) hex += static_cast<char>(std::tolower(c));
+  if (hex.size() != 32) return std::nullopt;
+  return hex;
+}
+
+// Opens the live journal or ROOT/var/log/journal; Error says why not.
+Result<JournalPtr> open_journal(const HostRoot& root, std::string& source) {
+  sd_journal* j = nullptr;
+  int r = 0;
+  if (root.is_live()) {
+    source = "journal";
+    r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+  } else {
+    auto resolved = root.resolve(k_journal_dir);
+    std::string dir = root.path(resolved ? *resolved : std::string(k_journal_dir)).string();
+    source = fmt::format("journal {}", dir);
+    if (!resolved || root.kind(*resolved) != FileKind::directory)
+      return make_error(fmt::format("journal: no directory {}", dir));
+    r = sd_journal_open_directory(&j, dir.c_str(), 0);
+  }
+  if (r < 0) return make_error(fmt::format("{}: cannot open: {}", source, std::strerror(-r)));
+  return JournalPtr(j);
+}
+
+// The boot offset of boot_id (0 for the first seen, or for this boot).
+int boot_offset(std::vector<std::string>& boots, const std::string& boot_id) {
+  auto it = std::find(boots.begin(), boots.end(), boot_id);
+  if (it == boots.end()) it = boots.insert(boots.end(), boot_id);
+  return -static_cast<int>(it - boots.begin());
+}
+
+// Reads the entry under the cursor into out; false when the walk must stop.
+bool take_entry(sd_journal* j, const JournalLimits& limits, std::vector<std::string>& boots, JournalRead& out) {
+  std::uint64_t realtime = 0, mono = 0;
+  sd_id128_t boot_id;
+  sd_journal_get_realtime_usec(j, &realtime);
+  if (limits.since_usec && static_cast<std::int64_t>(realtime) < *limits.since_usec) return false;
+  std::string boot = sd_journal_get_monotonic_usec(j, &mono, &boot_id) >= 0 ? hex_id(boot_id) : std::string();
+  int offset = !boot.empty() ? boot_offset(boots, boot) : boots.empty() ? 0 : 1 - static_cast<int>(boots.size());
+  if (limits.max_boots && -offset >= *limits.max_boots) return false;
+  const void* data = nullptr;
+  std::size_t len = 0;
+  if (sd_journal_get_data(j, "MESSAGE", &data, &len) < 0) return true;
+  std::string_view message(static_cast<const char*>(data), len);
+  if (message.substr(0, 8) == "MESSAGE=") message.remove_prefix(8);
+  if (!limits.keep_substring.empty() && message.find(limits.keep_substring) == std::string_view::npos) return true;
+  out.records.push_back(JournalRecord{std::string(message), offset, static_cast<std::int64_t>(realtime)});
+  return true;
+}
+
+void walk_journal(sd_journal* j, const JournalLimits& limits, std::vector<std::string>& boots, JournalRead& out) {
+  auto t0 = Clock::now();
+  while (true) {
+    if (out.entries_read >= limits.max_entries) {
+      out.problems.push_back(fmt::format("{}: stopped after {} kernel entries; older ones were not read", out.source,
+                                         out.entries_read));
+      return;
+    }
+    if ((out.entries_read & 255) == 255 && seconds_since(t0) > limits.max_seconds) {
+      out.problems.push_back(fmt::format("{}: stopped after {:.0f} s ({} kernel entries); older ones were not read",
+                                         out.source, limits.max_seconds, out.entries_read));
+      return;
+    }
+    int r = sd_journal_previous(j);
+    if (r < 0) {
+      out.problems.push_back(fmt::format("{}: read error: {}", out.source, std::strerror(-r)));
+      return;
+    }
+    if (r == 0) return;
+    ++out.entries_read;
+    if (!take_entry(j, limits, boots, out)) return;
+  }
+}
+
+}  // namespace
+
+Result<JournalRead> read_journal(const HostRoot& root, const JournalLimits& limits) {
+  JournalRead out;
+  auto journal = open_journal(root, out.source);
+  if (!journal) return journal.error();
+  sd_journal* j = journal->get();
+  sd_journal_set_data_threshold(j, 64 * 1024);
+  int r = sd_journal_add_match(j, "_TRANSPORT=kernel", 0);
+  if (r >= 0) r = sd_journal_seek_tail(j);
+  if (r < 0) return make_error(fmt::format("{}: cannot read: {}", out.source, std::strerror(-r)));
+  std::vector<std::string> boots;
+  if (auto current = current_boot_id(root)) boots.push_back(*current);
+  walk_journal(j, limits, boots, out);
+  if (out.entries_read == 0)
+    return make_error(fmt::format("{}: no kernel messages (empty, unreadable by this user, or not journal files)",
+                                  out.source));
+  std::reverse(out.records.begin(), out.records.end());
+  return out;
+}
+
+namespace {
+
+// Approximate wall-clock time of boot: now minus the monotonic clock that
+// printk stamps count.
+std::optional<std::int64_t> boot_time_unix_s() {
+  timespec real{}, mono{};
+  if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_MONOTONIC, &mono) != 0) return std::nullopt;
+  return static_cast<std::int64_t>(real.tv_sec - mono.tv_sec);
+}
+
+// Reads records until EAGAIN (the end: never blocks) or a limit.
+void read_records(int fd, std::size_t max_bytes, double max_seconds, KmsgRead& out) {
+  std::vector<char> buf(16 * 1024);  // larger than any record (the kernel caps them at 8 KiB)
+  std::uint64_t lost = 0;
+  auto t0 = Clock::now();
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n > 0) {
+      out.text.append(buf.data(), static_cast<std::size_t>(n));
+      if (buf[static_cast<std::size_t>(n) - 1] != '\n') out.text += '\n';
+      ++out.records;
+      if (out.text.size() < max_bytes && ((out.records & 1023) || seconds_since(t0) < max_seconds)) continue;
+      out.problems.push_back(fmt::format("{}: stopped after {} records; later ones were not read", k_kmsg, out.records));
+      break;
+    }
+    if (n == 0 || errno == EAGAIN) break;
+    if (errno == EINTR) continue;
+    if (errno == EPIPE) {  // records overwritten while reading: the next read resumes
+      ++lost;
+      continue;
+    }
+    out.problems.push_back(fmt::format("{}: read error after {} records: {}", k_kmsg, out.records, std::strerror(errno)));
+    break;
+  }
+  if (lost) out.problems.push_back(fmt::format("{}: records were overwritten while reading ({} gaps)", k_kmsg, lost));
+}
+
+}  // namespace
+
+Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes, double max_seconds) {
+  if (!root.is_live()) return make_error(fmt::format("{} is read on the live root only", k_kmsg));
+  int fd = ::open(root.path(k_kmsg).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return make_error(fmt::format("{}: {}", k_kmsg, std::strerror(errno)));
+  ::lseek(fd, 0, SEEK_SET);  // the first record still in the buffer
+  KmsgRead out;
+  out.boot_time_unix_s = boot_time_unix_s();
+  read_records(fd, max_bytes, max_seconds, out);
+  ::close(fd);
+  if (out.records == 0 && !out.problems.empty()) return make_error(out.problems.front());
+  return out;
+}
+
+Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink) {
+  bool is_stdin = path == "-";
+  std::string name = is_stdin ? "stdin" : path;
+  int fd = is_stdin ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return make_error(fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+  struct stat st {};
+  if (!is_stdin && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    ::close(fd);
+    return make_error(fmt::format("{}: not a regular file", name));
+  }
+  std::vector<char> buf(1 << 20);
+  std::uint64_t total = 0;
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n > 0) {
+      total += static_cast<std::uint64_t>(n);
+      sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    int err = n < 0 ? errno : 0;
+    if (!is_stdin) ::close(fd);
+    if (err) return make_error(fmt::format("{}: read error after {} bytes: {}", name, total, std::strerror(err)));
+    return total;
+  }
+}
+
+}  // namespace gd::host

@@ -1,0 +1,62 @@
+// Where the kernel log comes from: the systemd journal (with previous boots),
+// /dev/kmsg (this boot, live root only) or a file. Every reader is bounded in
+// entries, bytes and time and never blocks; parsing is the probe's job.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gd/host/host_root.hpp"
+#include "gd/util/result.hpp"
+
+namespace gd::host {
+
+struct JournalRecord {
+  std::string message;  // MESSAGE
+  int boot = 0;         // 0 = this boot (or the journal's newest), -1 = the one before, ...
+  std::int64_t realtime_usec = 0;
+};
+
+struct JournalLimits {
+  std::optional<int> max_boots = 2;          // stop at the first entry of an older boot; nullopt: all
+  std::optional<std::int64_t> since_usec;    // stop at entries older than this wall time
+  std::uint64_t max_entries = 2'000'000;     // kernel entries examined at most
+  double max_seconds = 3;                    // wall time spent reading at most
+  std::string keep_substring = "NVRM";       // only messages containing it are returned ("" = all)
+};
+
+struct JournalRead {
+  std::string source;                  // "journal" or "journal DIR"
+  std::vector<JournalRecord> records;  // oldest first
+  std::uint64_t entries_read = 0;      // kernel entries examined
+  std::vector<std::string> problems;   // limits hit, unreadable files
+};
+
+// Reads kernel messages (_TRANSPORT=kernel) newest first until a limit, and
+// returns them oldest first. On the live root: the local journal
+// (SD_JOURNAL_LOCAL_ONLY); under another root: ROOT/var/log/journal. Error
+// (with the reason) when there is no journal or it holds no kernel entries.
+Result<JournalRead> read_journal(const HostRoot& root, const JournalLimits& limits);
+
+struct KmsgRead {
+  std::string text;                             // "prio,seq,usec,flags;message\n" records
+  std::uint64_t records = 0;
+  std::optional<std::int64_t> boot_time_unix_s;  // approximate wall time of boot
+  std::vector<std::string> problems;             // records lost to overwrite, limits hit
+};
+
+// Reads every record of /dev/kmsg without blocking (O_NONBLOCK, from the
+// first record, until EAGAIN). Live root only. Error names why (absent,
+// permission, not the live root).
+Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes = 64u << 20, double max_seconds = 2);
+
+// Streams a file ("-" = stdin) to sink in chunks of up to 1 MiB. Returns the
+// bytes read; Error names the path and errno when it cannot be opened or read
+// (directories, devices that would block and FIFOs other than stdin are refused).
+Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink);
+
+}  // namespace gd::host

@@ -1,0 +1,40 @@
+// The Xid catalogue: what each NVIDIA Xid code (and each un-numbered kernel
+// log event gpudoctor recognises) means, how bad it is and what to do. One
+// table, from NVIDIA's Xid catalogue as summarised in docs/kernel-log.md.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "gd/model/finding.hpp"
+
+namespace gd::model {
+
+// The next step for an event, least to most disruptive (investigate: not in
+// the catalogue, look it up).
+enum class XidAction { ignore, restart_app, investigate, reset_gpu, reboot, inspect_hardware };
+
+struct XidInfo {
+  int first = 0;  // the code, or the first of a range (144..150)
+  int last = 0;   // == first unless the row covers a range
+  std::string_view mnemonic;  // NVIDIA's name: "GPU_HAS_FALLEN_OFF_THE_BUS"
+  std::string_view meaning;   // one short phrase
+  Severity severity = Severity::warning;  // critical: the GPU or node needs a reset, reboot or repair
+  XidAction action = XidAction::investigate;
+  std::string_view advice;  // the next step, one sentence
+};
+
+// Every row, sorted by code.
+std::span<const XidInfo> xid_table();
+// The row covering code (ranges included); for a code not in the table, a
+// generic "unknown Xid" row (warning, investigate) with first == last == code.
+XidInfo xid_info(int code);
+// "restart app", "reset GPU", "reboot", "inspect hardware", "ignore", "investigate".
+std::string_view xid_action_name(XidAction a);
+
+// Explains a kernel log event by kind ("xid", "fallen_off_bus",
+// "api_mismatch", "rm_init_failed"): Xid events use xid_info(*xid).
+XidInfo kernel_event_info(std::string_view kind, std::optional<int> xid);
+
+}  // namespace gd::model

@@ -1,0 +1,71 @@
+#include "gd/model/xid_catalog.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gd::model {
+namespace {
+
+TEST(XidCatalog, KnownCodes) {
+  auto x79 = xid_info(79);
+  EXPECT_EQ(x79.mnemonic, "GPU_HAS_FALLEN_OFF_THE_BUS");
+  EXPECT_EQ(x79.severity, Severity::critical);
+  EXPECT_EQ(x79.action, XidAction::reboot);
+  EXPECT_EQ(xid_info(48).action, XidAction::reset_gpu);
+  EXPECT_EQ(xid_info(64).action, XidAction::inspect_hardware);
+  EXPECT_EQ(xid_info(13).severity, Severity::warning);
+  EXPECT_EQ(xid_info(13).action, XidAction::restart_app);
+  EXPECT_EQ(xid_info(43).action, XidAction::ignore);
+  EXPECT_EQ(xid_info(119).mnemonic, "GSP_RPC_TIMEOUT");
+}
+
+TEST(XidCatalog, RangesAreCovered) {
+  for (int code = 144; code <= 150; ++code) {
+    EXPECT_EQ(xid_info(code).mnemonic, "NVLINK5_ERROR") << code;
+    EXPECT_EQ(xid_info(code).first, 144);
+  }
+  EXPECT_EQ(xid_info(155).mnemonic, "NVLINK_SW_DEFINED");
+  EXPECT_EQ(xid_info(156).mnemonic, "RESOURCE_RETIREMENT_EVENT");
+  EXPECT_EQ(xid_info(157).action, XidAction::ignore);
+  EXPECT_EQ(xid_info(158).mnemonic, "GPU_FATAL_TIMEOUT");
+}
+
+TEST(XidCatalog, UnknownCodes) {
+  for (int code : {0, 1, 151, 999, -5, 100000}) {
+    auto x = xid_info(code);
+    EXPECT_EQ(x.mnemonic, "UNKNOWN") << code;
+    EXPECT_EQ(x.first, code);
+    EXPECT_EQ(x.severity, Severity::warning);
+    EXPECT_EQ(x.action, XidAction::investigate);
+  }
+}
+
+TEST(XidCatalog, TableIsSortedWithoutOverlapsAndComplete) {
+  int last = 0;
+  for (const auto& x : xid_table()) {
+    EXPECT_GT(x.first, last) << x.first;
+    EXPECT_LE(x.first, x.last);
+    EXPECT_FALSE(x.meaning.empty());
+    EXPECT_FALSE(x.advice.empty());
+    EXPECT_NE(xid_action_name(x.action), "?");
+    last = x.last;
+  }
+}
+
+TEST(XidCatalog, KernelEventsWithoutXid) {
+  EXPECT_EQ(kernel_event_info("fallen_off_bus", std::nullopt).action, XidAction::reboot);
+  EXPECT_EQ(kernel_event_info("fallen_off_bus", std::nullopt).severity, Severity::critical);
+  EXPECT_EQ(kernel_event_info("api_mismatch", std::nullopt).mnemonic, "API_MISMATCH");
+  EXPECT_EQ(kernel_event_info("rm_init_failed", std::nullopt).severity, Severity::critical);
+  EXPECT_EQ(kernel_event_info("xid", 31).mnemonic, "FIFO_ERROR_MMU_ERR_FLT");
+}
+
+TEST(XidCatalog, ActionNames) {
+  EXPECT_EQ(xid_action_name(XidAction::restart_app), "restart app");
+  EXPECT_EQ(xid_action_name(XidAction::reset_gpu), "reset GPU");
+  EXPECT_EQ(xid_action_name(XidAction::reboot), "reboot");
+  EXPECT_EQ(xid_action_name(XidAction::inspect_hardware), "inspect hardware");
+  EXPECT_EQ(xid_action_name(XidAction::ignore), "ignore");
+}
+
+}  // namespace
+}  // namespace gd::model

@@ -1,0 +1,30 @@
+#include "gd/probe/cuda_probe.hpp"
+
+#include <cstdlib>
+
+#include "gd/cuda/cuda_worker.hpp"
+#include "gd/probe/library_locate.hpp"
+
+namespace gd::probe {
+
+model::CudaInfo read_cuda(const host::HostRoot& root, const ProbeOptions& options, const model::NvmlInfo& nvml) {
+  model::CudaInfo info;
+  info.library.requested = k_cuda_soname;
+  if (nvml.state == model::NvmlState::hung) {
+    info.state = model::CudaState::skipped;
+    info.skip_reason = "NVML hung: the driver is wedged, cuInit would hang the same way";
+    return info;
+  }
+  std::string load_path;
+  LibraryRequest req{k_cuda_soname, options.cuda_override, "--cuda", options.ld_library_path};
+  if (!locate_library(root, req, info.library, load_path, info.load_error)) {
+    info.state = model::CudaState::library_missing;
+    return info;
+  }
+  // libcuda enumerates only these devices; the worker inherits this environment.
+  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) info.visible_devices = v;
+  cuda::run_cuda_worker(load_path, options.timeout_s, info, options.worker_exe);
+  return info;
+}
+
+}  // namespace gd::probe

@@ -1,0 +1,685 @@
+#include "gd/probe/kernel_log.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <ctime>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "gd/host/kernel_log_source.hpp"
+#include "gd/model/bus_id.hpp"
+#include "gd/util/strings.hpp"
+
+namespace gd::probe {
+
+namespace {
+
+constexpr std::string_view k_nvrm = "NVRM: ";
+constexpr std::size_t k_max_message = 1024;
+constexpr int k_max_pending_lines = 4;
+
+using util::starts_with;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+
+bool contains(std::string_view hay, std::string_view needle) {
+  return ::memmem(hay.data(), hay.size(), needle.data(), needle.size()) != nullptr;
+}
+
+// Removes and returns the leading run of decimal digits (at most max_digits).
+std::string_view take_digits(std::string_view& s, std::size_t max_digits = 20) {
+  std::size_t n = 0;
+  while (n < s.size() && n < max_digits && is_digit(s[n])) ++n;
+  auto out = s.substr(0, n);
+  s.remove_prefix(n);
+  return out;
+}
+
+void skip_spaces(std::string_view& s) {
+  while (!s.empty() && s[0] == ' ') s.remove_prefix(1);
+}
+
+int to_int(std::string_view digits) {
+  int v = 0;
+  for (char c : digits) v = v * 10 + (c - '0');
+  return v;
+}
+
+// ---- when a line was written -------------------------------------------
+
+using Clock = KernelLogParser::Clock;
+
+struct Prefix {
+  enum class Kind { text, boot_separator, dictionary } kind = Kind::text;
+  std::string_view stamp;  // the time as written
+  Clock clock = Clock::none;
+  std::optional<double> mono_s;
+  std::optional<std::uint64_t> kmsg_usec;
+  std::string_view message;  // what follows the prefix
+};
+
+// "  219.470994]" (after '['): seconds since boot; s is left after "] ".
+std::optional<double> take_mono(std::string_view& s) {
+  std::string_view t = s;
+  skip_spaces(t);
+  auto whole = take_digits(t, 12);
+  if (whole.empty()) return std::nullopt;
+  auto v = static_cast<double>(util::parse_u64(whole).value_or(0));
+  if (!t.empty() && t[0] == '.') {
+    t.remove_prefix(1);
+    auto frac = take_digits(t, 9);
+    double scale = 0.1;
+    for (char c : frac) v += (c - '0') * scale, scale /= 10;
+  }
+  if (t.empty() || t[0] != ']') return std::nullopt;
+  t.remove_prefix(1);
+  if (!t.empty() && t[0] == ' ') t.remove_prefix(1);
+  s = t;
+  return v;
+}
+
+// "[  219.470994] msg" or "[Fri Nov 27 03:00:00 2026] msg" (dmesg -T).
+void bracket_prefix(std::string_view line, Prefix& p) {
+  std::string_view s = line.substr(1);
+  if (auto mono = take_mono(s)) {
+    p.mono_s = mono;
+    p.stamp = util::trim(line.substr(1, line.size() - s.size() - 1));
+    if (!p.stamp.empty() && p.stamp.back() == ']') p.stamp.remove_suffix(1);
+    p.message = s;
+    return;
+  }
+  auto close = line.find(']');
+  if (close == std::string_view::npos || close > 40 || close < 2 || is_digit(line[1])) return;
+  p.stamp = line.substr(1, close - 1);
+  p.clock = Clock::ctime;
+  p.message = line.substr(close + 1);
+  skip_spaces(p.message);
+}
+
+// "6,1234,5678901,-;message" (a /dev/kmsg record).
+bool kmsg_prefix(std::string_view line, Prefix& p) {
+  std::string_view s = line;
+  if (take_digits(s, 4).empty() || s.empty() || s[0] != ',') return false;
+  s.remove_prefix(1);
+  if (take_digits(s).empty() || s.empty() || s[0] != ',') return false;
+  s.remove_prefix(1);
+  auto usec = take_digits(s);
+  if (usec.empty() || s.empty() || s[0] != ',') return false;
+  auto semi = s.find(';');
+  if (semi == std::string_view::npos || semi > 16) return false;
+  p.kmsg_usec = util::parse_u64(usec);
+  if (p.kmsg_usec) p.mono_s = static_cast<double>(*p.kmsg_usec) / 1e6;
+  p.message = s.substr(semi + 1);
+  return true;
+}
+
+// After a syslog/journal time stamp: "host kernel: [  12.3] message".
+void host_and_tag(std::string_view rest, Prefix& p) {
+  skip_spaces(rest);
+  p.message = rest;
+  auto space = rest.find(' ');
+  if (space == std::string_view::npos) return;
+  std::string_view after_host = rest.substr(space + 1);
+  if (!starts_with(after_host, "kernel: ")) return;  // not a syslog line (dmesg --time-format iso), or not the kernel
+  after_host.remove_prefix(8);
+  p.message = after_host;
+  if (!after_host.empty() && after_host[0] == '[') {
+    std::string_view s = after_host.substr(1);
+    if (auto mono = take_mono(s)) {
+      p.mono_s = mono;
+      p.message = s;
+    }
+  }
+}
+
+// "2026-11-27T03:00:00[.frac][zone] ..." (journal short-iso, rsyslog, dmesg --time-format iso).
+bool iso_prefix(std::string_view line, Prefix& p) {
+  if (line.size() < 19 || line[4] != '-' || line[7] != '-' || (line[10] != 'T' && line[10] != ' ') ||
+      line[13] != ':' || line[16] != ':')
+    return false;
+  auto end = line.find(' ', 11);
+  if (end == std::string_view::npos) end = line.size();
+  p.stamp = line.substr(0, end);
+  p.clock = Clock::iso;
+  host_and_tag(line.substr(end), p);
+  return true;
+}
+
+std::optional<int> month_index(std::string_view m) {
+  static constexpr std::string_view k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (int i = 0; i < 12; ++i)
+    if (m == k_months[i]) return i;
+  return std::nullopt;
+}
+
+// "Nov 27 03:00:00[.123456] host kernel: ..." (syslog, journal short/short-precise).
+bool syslog_prefix(std::string_view line, Prefix& p) {
+  if (line.size() < 15 || !month_index(line.substr(0, 3)) || line[3] != ' ' || line[9] != ':' || line[12] != ':')
+    return false;
+  auto end = line.find(' ', 7);
+  if (end == std::string_view::npos) return false;
+  p.stamp = line.substr(0, end);
+  p.clock = Clock::syslog;
+  host_and_tag(line.substr(end), p);
+  return true;
+}
+
+Prefix parse_prefix(std::string_view line) {
+  Prefix p;
+  p.message = line;
+  if (line.empty()) return p;
+  char c = line[0];
+  if (c == '[') {
+    bracket_prefix(line, p);
+  } else if (c == '-' && (starts_with(line, "-- Boot ") || starts_with(line, "-- Reboot --"))) {
+    p.kind = Prefix::Kind::boot_separator;
+  } else if (c == ' ' && line.size() > 1 && is_upper(line[1]) && line.find('=') != std::string_view::npos) {
+    p.kind = Prefix::Kind::dictionary;  // a /dev/kmsg record's " KEY=value" continuation
+  } else if (is_digit(c)) {
+    if (!kmsg_prefix(line, p)) iso_prefix(line, p);
+  } else if (is_upper(c)) {
+    syslog_prefix(line, p);
+  }
+  return p;
+}
+
+// ---- wall-clock time ---------------------------------------------------
+
+std::optional<std::int64_t> local_time(int year, int month0, int day, int h, int m, int s) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month0;
+  tm.tm_mday = day;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = s;
+  tm.tm_isdst = -1;
+  std::time_t t = std::mktime(&tm);
+  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+  return static_cast<std::int64_t>(t);
+}
+
+// "HH:MM:SS" at s; nullopt unless well formed.
+std::optional<std::array<int, 3>> clock_fields(std::string_view s) {
+  if (s.size() < 8 || s[2] != ':' || s[5] != ':') return std::nullopt;
+  for (int i : {0, 1, 3, 4, 6, 7})
+    if (!is_digit(s[i])) return std::nullopt;
+  return std::array<int, 3>{to_int(s.substr(0, 2)), to_int(s.substr(3, 2)), to_int(s.substr(6, 2))};
+}
+
+// UTC offset in seconds from "Z", "+0100", "+01:00", "-05"; nullopt when absent (local time).
+std::optional<int> zone_offset(std::string_view z) {
+  if (z.empty()) return std::nullopt;
+  if (z == "Z") return 0;
+  if (z[0] != '+' && z[0] != '-') return std::nullopt;
+  std::string digits;
+  for (char c : z.substr(1))
+    if (is_digit(c)) digits += c;
+  if (digits.size() != 2 && digits.size() != 4) return std::nullopt;
+  int minutes = to_int(digits.substr(0, 2)) * 60 + (digits.size() == 4 ? to_int(digits.substr(2, 2)) : 0);
+  return (z[0] == '-' ? -60 : 60) * minutes;
+}
+
+std::optional<std::int64_t> iso_time(std::string_view s) {
+  auto hms = clock_fields(s.substr(11));
+  if (!hms) return std::nullopt;
+  for (int i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (!is_digit(s[i])) return std::nullopt;
+  std::string_view rest = s.substr(19);
+  if (!rest.empty() && (rest[0] == '.' || rest[0] == ',')) {
+    rest.remove_prefix(1);
+    take_digits(rest);
+  }
+  int year = to_int(s.substr(0, 4)), month = to_int(s.substr(5, 2)), day = to_int(s.substr(8, 2));
+  auto offset = zone_offset(rest);
+  if (!offset) return local_time(year, month - 1, day, (*hms)[0], (*hms)[1], (*hms)[2]);
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = (*hms)[0];
+  tm.tm_min = (*hms)[1];
+  tm.tm_sec = (*hms)[2];
+  return static_cast<std::int64_t>(timegm(&tm)) - *offset;
+}
+
+// "Fri Nov 27 03:00:00 2026" (dmesg -T, local time).
+std::optional<std::int64_t> ctime_time(std::string_view s) {
+  auto f = util::split_ws(s);
+  if (f.size() != 5) return std::nullopt;
+  auto month = month_index(f[1]);
+  auto day = util::parse_u64(f[2]);
+  auto year = util::parse_u64(f[4]);
+  auto hms = clock_fields(f[3]);
+  if (!month || !day || !year || !hms || *year > 9999) return std::nullopt;
+  return local_time(static_cast<int>(*year), *month, static_cast<int>(*day), (*hms)[0], (*hms)[1], (*hms)[2]);
+}
+
+// "Nov 27 03:00:00" (syslog, local time, no year: the latest not in the future).
+std::optional<std::int64_t> syslog_time(std::string_view s, std::int64_t now) {
+  auto month = month_index(s.substr(0, 3));
+  std::string_view d = util::trim(s.substr(4, 2));
+  auto hms = clock_fields(s.substr(7));
+  if (!month || !hms || d.empty() || !util::parse_u64(d)) return std::nullopt;
+  std::time_t now_t = static_cast<std::time_t>(now);
+  std::tm now_tm{};
+  localtime_r(&now_t, &now_tm);
+  int day = static_cast<int>(*util::parse_u64(d));
+  auto t = local_time(now_tm.tm_year + 1900, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
+  if (t && *t > now + 86400) t = local_time(now_tm.tm_year + 1899, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
+  return t;
+}
+
+std::string iso_utc(std::int64_t usec) {
+  std::time_t t = static_cast<std::time_t>(usec / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:06}Z", buf, usec % 1'000'000);
+}
+
+// ---- NVRM messages -------------------------------------------------------
+
+// Removes "key=value, " from the front of s; value is nullopt when absent.
+std::optional<std::string_view> take_field(std::string_view& s, std::string_view key) {
+  if (!starts_with(s, key)) return std::nullopt;
+  s.remove_prefix(key.size());
+  auto end = s.find(", ");
+  auto value = s.substr(0, end);
+  s.remove_prefix(end == std::string_view::npos ? s.size() : end + 2);
+  return value;
+}
+
+// "Xid (PCI:0000:01:00 GPU-I:05): 31, pid=12, name=python, ..." -> event.
+std::optional<model::KernelEvent> parse_xid(std::string_view body) {
+  std::string_view s = body.substr(4);
+  skip_spaces(s);
+  if (!starts_with(s, "(")) return std::nullopt;
+  auto close = s.find(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view dev = util::trim(s.substr(1, close - 1));
+  dev = dev.substr(0, dev.find(' '));
+  s.remove_prefix(close + 1);
+  if (!starts_with(s, ":")) return std::nullopt;
+  s.remove_prefix(1);
+  skip_spaces(s);
+  auto code = take_digits(s, 6);
+  if (code.empty()) return std::nullopt;
+  model::KernelEvent e;
+  e.kind = "xid";
+  e.xid = to_int(code);
+  e.bus_id = model::normalize_bus_id(dev);
+  if (starts_with(s, ",")) s.remove_prefix(1);
+  skip_spaces(s);
+  if (auto pid = take_field(s, "pid=")) {
+    if (auto n = util::parse_u64(*pid); n && *n <= 0x7fffffff) e.pid = static_cast<int>(*n);
+  }
+  if (auto name = take_field(s, "name=")) {
+    if (!name->empty() && *name != "<unknown>") e.process = util::printable(*name, 64);
+  }
+  return e;
+}
+
+// The bus id right after prefix ("GPU 0000:06:00.0: ..." -> 0000:06:00.0).
+std::optional<std::string> bus_after(std::string_view body, std::string_view prefix) {
+  if (!starts_with(body, prefix)) return std::nullopt;
+  std::string_view s = body.substr(prefix.size());
+  auto end = s.find_first_of(" ,(");
+  std::string_view id = s.substr(0, end);
+  while (!id.empty() && (id.back() == ':' || id.back() == '.')) id.remove_suffix(1);
+  return model::normalize_bus_id(id);
+}
+
+model::KernelEvent simple_event(std::string kind, std::optional<std::string> bus_id) {
+  model::KernelEvent e;
+  e.kind = std::move(kind);
+  e.bus_id = std::move(bus_id);
+  return e;
+}
+
+bool is_continuation(std::string_view body) { return !body.empty() && (is_lower(body[0]) || body[0] == '('); }
+
+bool pending_complete(std::string_view kind, std::string_view body) {
+  if (kind == "fallen_off_bus") return contains(body, "fallen off the bus");
+  return contains(body, "kernel module has the version ") || contains(body, "kernel module has the version\t");
+}
+
+}  // namespace
+
+
+// ---- the parser ----------------------------------------------------------
+
+KernelLogParser::KernelLogParser(KernelLogWindow window, std::int64_t now_unix_s)
+    : m_window(std::move(window)), m_now_unix_s(now_unix_s) {}
+
+void KernelLogParser::feed(std::string_view chunk) {
+  while (!chunk.empty()) {
+    if (m_at_line_start) {  // NUL runs (a log file after a crash) are skipped
+      std::size_t i = 0;
+      while (i < chunk.size() && chunk[i] == '\0') ++i;
+      chunk.remove_prefix(i);
+      if (chunk.empty()) return;
+      m_at_line_start = false;
+    }
+    const void* nl = std::memchr(chunk.data(), '\n', chunk.size());
+    if (!nl) {
+      append_partial(chunk);
+      return;
+    }
+    std::size_t len = static_cast<const char*>(nl) - chunk.data();
+    std::string_view piece = chunk.substr(0, len);
+    if (m_partial.empty() && !m_cutting) {  // the whole line is here: no copy
+      if (len > k_kernel_log_max_line) ++m_out.lines_cut;
+      line(piece.substr(0, k_kernel_log_max_line));
+    } else {
+      append_partial(piece);
+      line(m_partial);
+      m_partial.clear();
+    }
+    m_cutting = false;
+    m_at_line_start = true;
+    chunk.remove_prefix(len + 1);
+  }
+}
+
+void KernelLogParser::append_partial(std::string_view piece) {
+  if (m_cutting) return;
+  std::size_t room = k_kernel_log_max_line - m_partial.size();
+  if (piece.size() > room) {
+    piece = piece.substr(0, room);
+    m_cutting = true;
+    ++m_out.lines_cut;
+  }
+  m_partial.append(piece);
+}
+
+void KernelLogParser::line(std::string_view raw) {
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  ++m_out.lines_scanned;
+  Prefix p = parse_prefix(raw);
+  if (p.kind == Prefix::Kind::dictionary) return;
+  bool boundary = p.kind == Prefix::Kind::boot_separator || starts_with(p.message, "Linux version ");
+  if (p.mono_s) {
+    if (m_last_mono_s && *p.mono_s + 1.0 < *m_last_mono_s) boundary = true;
+    m_last_mono_s = p.mono_s;
+  }
+  if (boundary && m_lines_in_boot > 0) new_boot();
+  if (p.kind == Prefix::Kind::boot_separator) return;
+  ++m_lines_in_boot;
+  const void* hit = ::memmem(p.message.data(), p.message.size(), k_nvrm.data(), k_nvrm.size());
+  if (!hit) return;
+  std::string_view body = p.message.substr(static_cast<const char*>(hit) - p.message.data() + k_nvrm.size());
+  Stamp stamp;
+  stamp.text = p.kmsg_usec ? fmt::format("{}.{:06}", *p.kmsg_usec / 1'000'000, *p.kmsg_usec % 1'000'000)
+                           : std::string(p.stamp);
+  stamp.mono_s = p.mono_s;
+  stamp.clock = p.clock;
+  nvrm(body, stamp);
+}
+
+void KernelLogParser::feed_record(std::string_view message, int boot, std::int64_t realtime_usec) {
+  m_records = true;
+  if (boot != m_boot) {
+    flush_pending();
+    m_boot = boot;
+    m_seen.clear();
+  }
+  ++m_out.lines_scanned;
+  message = message.substr(0, k_kernel_log_max_line);
+  const void* hit = ::memmem(message.data(), message.size(), k_nvrm.data(), k_nvrm.size());
+  if (!hit) return;
+  Stamp stamp;
+  stamp.text = iso_utc(realtime_usec);
+  stamp.unix_s = realtime_usec / 1'000'000;
+  nvrm(message.substr(static_cast<const char*>(hit) - message.data() + k_nvrm.size()), stamp);
+}
+
+void KernelLogParser::nvrm(std::string_view body, const Stamp& stamp) {
+  if (m_pending) {
+    if (is_continuation(body)) return continue_pending(body);
+    flush_pending();
+  }
+  if (starts_with(body, "Xid ")) {
+    if (auto e = parse_xid(body)) emit(std::move(*e), body, stamp);
+  } else if (starts_with(body, "The NVIDIA GPU ")) {
+    start_pending("fallen_off_bus", body, stamp);
+  } else if (starts_with(body, "API mismatch")) {
+    start_pending("api_mismatch", body, stamp);
+  } else if (starts_with(body, "GPU at PCI:")) {
+    gpu_uuid(body);
+  } else if (contains(body, "RmInitAdapter failed")) {
+    emit(simple_event("rm_init_failed", bus_after(body, "GPU ")), body, stamp);
+  } else if (starts_with(body, "GPU ") && contains(body, "fallen off the bus")) {
+    emit(simple_event("fallen_off_bus", bus_after(body, "GPU ")), body, stamp);
+  }
+}
+
+// "GPU at PCI:0000:2b:00: GPU-0b11d014-1685-04bd-26ed-5fc0bc1c44ae"
+void KernelLogParser::gpu_uuid(std::string_view body) {
+  std::string_view s = body.substr(7);
+  auto sep = s.find(": GPU-");
+  if (sep == std::string_view::npos) return;
+  auto bus = model::normalize_bus_id(s.substr(0, sep));
+  std::string_view uuid = s.substr(sep + 2);
+  uuid = uuid.substr(0, uuid.find_first_of(" ,"));
+  if (bus && uuid.size() > 4 && uuid.size() <= 64) m_out.gpu_uuids[*bus] = util::printable(uuid, 64);
+}
+
+void KernelLogParser::start_pending(std::string_view kind, std::string_view body, const Stamp& stamp) {
+  m_pending = Pending{std::string(kind), std::string(body.substr(0, k_max_message)), stamp, 1};
+  if (pending_complete(kind, body)) flush_pending();
+}
+
+void KernelLogParser::continue_pending(std::string_view body) {
+  auto& p = *m_pending;
+  if (p.body.size() < k_max_message) p.body.append(" ").append(body.substr(0, k_max_message - p.body.size()));
+  ++p.lines;
+  if (pending_complete(p.kind, p.body) || p.lines >= k_max_pending_lines) flush_pending();
+}
+
+// Emits the pending message; a GPU message that never said "fallen off the
+// bus" (e.g. "... is not supported by ...") is dropped.
+void KernelLogParser::flush_pending() {
+  if (!m_pending) return;
+  Pending p = std::move(*m_pending);
+  m_pending.reset();
+  if (p.kind == "fallen_off_bus") {
+    if (!pending_complete(p.kind, p.body)) return;
+    emit(simple_event(p.kind, bus_after(p.body, "The NVIDIA GPU ")), p.body, p.stamp);
+  } else {
+    emit(simple_event(p.kind, std::nullopt), p.body, p.stamp);
+  }
+}
+
+void KernelLogParser::emit(model::KernelEvent e, std::string_view body, const Stamp& stamp) {
+  e.message = util::printable(fmt::format("NVRM: {}", body), k_max_message);
+  e.timestamp = util::printable(stamp.text, 64);
+  auto unix_s = wall_time(stamp);
+  bool too_old = m_window.since_unix_s && unix_s && *unix_s < *m_window.since_unix_s;
+  if (too_old || (m_records && m_window.min_boot && m_boot < *m_window.min_boot)) {
+    ++m_out.events_outside_window;
+    return;
+  }
+  e.boot = m_boot;
+  if (!m_seen.insert(fmt::format("{}\x1f{}", e.timestamp, e.message)).second) return;  // a duplicate
+  if (m_out.events.size() >= k_kernel_log_max_events) {
+    ++m_dropped;
+    return;
+  }
+  m_out.events.push_back(std::move(e));
+}
+
+std::optional<std::int64_t> KernelLogParser::wall_time(const Stamp& stamp) const {
+  if (stamp.unix_s) return stamp.unix_s;
+  switch (stamp.clock) {
+    case Clock::iso: return iso_time(stamp.text);
+    case Clock::ctime: return ctime_time(stamp.text);
+    case Clock::syslog: return syslog_time(stamp.text, m_now_unix_s);
+    case Clock::none: break;
+  }
+  if (m_boot_time_unix_s && stamp.mono_s) return *m_boot_time_unix_s + static_cast<std::int64_t>(*stamp.mono_s);
+  return std::nullopt;
+}
+
+void KernelLogParser::new_boot() {
+  flush_pending();
+  ++m_boot;
+  m_lines_in_boot = 0;
+  m_seen.clear();  // duplicates are within one boot
+  prune_old_boots();
+}
+
+// Text counts boots up from its first; events of boots that can no longer be
+// inside the window are dropped as soon as a newer boot starts.
+void KernelLogParser::prune_old_boots() {
+  if (!m_window.min_boot || m_records) return;
+  int keep_from = m_boot + *m_window.min_boot;
+  auto removed = std::erase_if(m_out.events, [keep_from](const model::KernelEvent& e) { return *e.boot < keep_from; });
+  m_out.events_outside_window += removed;
+}
+
+model::KernelLog KernelLogParser::finish() {
+  if (!m_partial.empty()) line(m_partial);
+  m_partial.clear();
+  flush_pending();
+  if (!m_records) {
+    prune_old_boots();
+    for (auto& e : m_out.events) e.boot = *e.boot - m_boot;
+  }
+  if (m_dropped)
+    m_out.problems.push_back(fmt::format("kernel log: {} event(s) beyond the first {} were not kept", m_dropped,
+                                         k_kernel_log_max_events));
+  m_out.window = m_window.description;
+  return std::move(m_out);
+}
+
+model::KernelLog parse_kernel_log(std::string_view text, const KernelLogWindow& window, std::int64_t now_unix_s) {
+  KernelLogParser parser(window, now_unix_s);
+  parser.feed(text);
+  return parser.finish();
+}
+
+// ---- --since ---------------------------------------------------------------
+
+namespace {
+
+std::optional<std::int64_t> duration_s(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  auto n = util::parse_u64(text.substr(0, text.size() - 1));
+  if (!n || *n > 100'000'000) return std::nullopt;
+  switch (text.back()) {
+    case 's': return static_cast<std::int64_t>(*n);
+    case 'm': return static_cast<std::int64_t>(*n) * 60;
+    case 'h': return static_cast<std::int64_t>(*n) * 3600;
+    case 'd': return static_cast<std::int64_t>(*n) * 86400;
+    default: return std::nullopt;
+  }
+}
+
+// "2026-11-27", "2026-11-27T03:00", "2026-11-27 03:00:00" as local time.
+std::optional<std::int64_t> date_s(std::string_view text) {
+  std::string full(text);
+  if (full.size() == 10) full += "T00:00:00";
+  if (full.size() == 16) full += ":00";
+  if (full.size() != 19) return std::nullopt;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    bool sep = i == 4 || i == 7 || i == 10 || i == 13 || i == 16;
+    if (!sep && !is_digit(full[i])) return std::nullopt;
+  }
+  if (full[4] != '-' || full[7] != '-' || (full[10] != 'T' && full[10] != ' ') || full[13] != ':' || full[16] != ':')
+    return std::nullopt;
+  return iso_time(full);
+}
+
+}  // namespace
+
+Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix_s) {
+  KernelLogWindow w;
+  if (text == "previous-boot") return w;
+  if (text == "boot") return KernelLogWindow{0, std::nullopt, "this boot"};
+  if (text == "all") return KernelLogWindow{std::nullopt, std::nullopt, "the whole log"};
+  if (auto d = duration_s(text)) return KernelLogWindow{std::nullopt, now_unix_s - *d, fmt::format("the last {}", text)};
+  if (auto t = date_s(text)) return KernelLogWindow{std::nullopt, *t, fmt::format("since {}", text)};
+  return make_error(fmt::format("--since \"{}\": expected boot, previous-boot, all, a duration (90s, 30m, 2h, 7d) "
+                                "or a local date/time (2026-11-27, 2026-11-27T03:00)",
+                                util::printable(text, 40)));
+}
+
+// ---- reading the node's log ------------------------------------------------
+
+namespace {
+
+model::KernelLog read_file_log(const std::string& file, const KernelLogWindow& window, std::int64_t now) {
+  KernelLogParser parser(window, now);
+  auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); });
+  auto log = parser.finish();
+  log.source = fmt::format("file {}", file);
+  if (!bytes) {
+    log.problems.push_back(bytes.error().message);
+    if (log.lines_scanned == 0) log.unavailable = bytes.error().message;
+  }
+  return log;
+}
+
+host::JournalLimits journal_limits(const KernelLogWindow& w) {
+  host::JournalLimits limits;
+  limits.max_boots = w.min_boot ? std::optional<int>(1 - *w.min_boot) : std::nullopt;
+  if (w.since_unix_s) limits.since_usec = *w.since_unix_s * 1'000'000;
+  return limits;
+}
+
+model::KernelLog parse_journal(const host::JournalRead& j, const KernelLogWindow& window, std::int64_t now) {
+  KernelLogParser parser(window, now);
+  for (const auto& r : j.records) parser.feed_record(r.message, r.boot, r.realtime_usec);
+  auto log = parser.finish();
+  log.source = j.source;
+  log.lines_scanned = j.entries_read;
+  log.problems.insert(log.problems.end(), j.problems.begin(), j.problems.end());
+  return log;
+}
+
+model::KernelLog parse_kmsg(const host::KmsgRead& k, const KernelLogWindow& window, std::int64_t now) {
+  KernelLogParser parser(window, now);
+  if (k.boot_time_unix_s) parser.set_boot_time(*k.boot_time_unix_s);
+  parser.feed(k.text);
+  auto log = parser.finish();
+  log.source = "/dev/kmsg";
+  log.problems.insert(log.problems.end(), k.problems.begin(), k.problems.end());
+  return log;
+}
+
+}  // namespace
+
+model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOptions& options) {
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
+  auto window = parse_since(options.since.empty() ? "previous-boot" : options.since, now);
+  if (!window) {
+    model::KernelLog log;
+    log.unavailable = window.error().message;
+    log.problems.push_back(window.error().message);
+    return log;
+  }
+  if (!options.file.empty()) return read_file_log(options.file, *window, now);
+  auto journal = host::read_journal(root, journal_limits(*window));
+  if (journal) return parse_journal(*journal, *window, now);
+  std::string why = journal.error().message;
+  if (root.is_live()) {
+    auto kmsg = host::read_kmsg(root);
+    if (kmsg) return parse_kmsg(*kmsg, *window, now);
+    why += "; " + kmsg.error().message;
+  } else {
+    why += "; /dev/kmsg is read on the live root only (pass the node's log with --kernel-log FILE)";
+  }
+  model::KernelLog log;
+  log.unavailable = why;
+  log.window = window->description;
+  return log;
+}
+
+}  // namespace gd::probe

@@ -1,0 +1,109 @@
+// Kernel log probe: NVIDIA events (Xid, fallen off the bus, API mismatch,
+// RmInitAdapter failed) from the journal, /dev/kmsg or a file, in any of the
+// usual text formats (docs/kernel-log.md). The parser is pure and streams:
+// it looks at each line only until it knows "NVRM: " is not in it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "gd/host/host_root.hpp"
+#include "gd/model/snapshot.hpp"
+#include "gd/util/result.hpp"
+
+namespace gd::probe {
+
+// Lines longer than this are cut (the rest is skipped up to the newline).
+inline constexpr std::size_t k_kernel_log_max_line = 16 * 1024;
+// At most this many events are kept; further ones are counted as problems.
+inline constexpr std::size_t k_kernel_log_max_events = 100'000;
+
+// Which events to keep (--since).
+struct KernelLogWindow {
+  std::optional<int> min_boot = -1;          // keep boots >= this offset (0 this boot); nullopt: all
+  std::optional<std::int64_t> since_unix_s;  // keep events at or after this time; events without one are kept
+  std::string description = "this boot and the previous one";
+};
+
+// Parses a --since value: "boot" (this boot), "previous-boot" (the default:
+// this and the one before), "all", a duration "90s" "30m" "2h" "7d" back from
+// now_unix_s, or a local date/time "2026-11-27", "2026-11-27T03:00[:00]" (a
+// space may replace the T). Error names the value and the accepted forms.
+Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix_s);
+
+// Streaming parser. Feed text in any chunking (a line may span chunks), or
+// structured records (the journal), not both; then finish() once.
+class KernelLogParser {
+ public:
+  KernelLogParser(KernelLogWindow window, std::int64_t now_unix_s);
+
+  void feed(std::string_view chunk);
+  // One journal entry: its MESSAGE, boot offset (0 this boot) and wall time.
+  void feed_record(std::string_view message, int boot, std::int64_t realtime_usec);
+  // Wall-clock time at which the log's latest boot started (the live
+  // /dev/kmsg knows it): lets --since durations judge monotonic stamps.
+  void set_boot_time(std::int64_t unix_s) { m_boot_time_unix_s = unix_s; }
+  // Ends the input. Boot offsets of text become relative to its last boot.
+  model::KernelLog finish();
+
+  enum class Clock { none, iso, ctime, syslog };  // how a stamp's text reads as wall time
+  struct Stamp {  // what a line's prefix says about when it was written
+    std::string text;
+    std::optional<double> mono_s;        // seconds since boot
+    Clock clock = Clock::none;
+    std::optional<std::int64_t> unix_s;  // wall clock, when the source gave it directly
+  };
+
+ private:
+  struct Pending {  // a message continued on following NVRM lines
+    std::string kind;
+    std::string body;
+    Stamp stamp;
+    int lines = 0;
+  };
+
+  void append_partial(std::string_view piece);
+  void line(std::string_view raw);
+  void nvrm(std::string_view body, const Stamp& stamp);
+  void gpu_uuid(std::string_view body);
+  void start_pending(std::string_view kind, std::string_view body, const Stamp& stamp);
+  void continue_pending(std::string_view body);
+  void flush_pending();
+  void emit(model::KernelEvent e, std::string_view body, const Stamp& stamp);
+  std::optional<std::int64_t> wall_time(const Stamp& stamp) const;
+  void new_boot();
+  void prune_old_boots();
+
+  KernelLogWindow m_window;
+  std::int64_t m_now_unix_s;
+  std::optional<std::int64_t> m_boot_time_unix_s;
+  model::KernelLog m_out;
+  std::string m_partial;  // a line started in an earlier chunk
+  bool m_cutting = false;  // skipping the rest of an over-long line
+  bool m_at_line_start = true;
+  bool m_records = false;
+  int m_boot = 0;  // text: boots counted from the first; records: the record's offset
+  std::uint64_t m_lines_in_boot = 0;
+  std::optional<double> m_last_mono_s;
+  std::optional<Pending> m_pending;
+  std::unordered_set<std::string> m_seen;
+  std::uint64_t m_dropped = 0;
+};
+
+// Parses a whole text at once (tests, small inputs).
+model::KernelLog parse_kernel_log(std::string_view text, const KernelLogWindow& window, std::int64_t now_unix_s);
+
+struct KernelLogOptions {
+  std::string file;   // --kernel-log FILE ("-" = stdin); empty: the node's journal or /dev/kmsg
+  std::string since;  // --since; empty: "previous-boot"
+};
+
+// Reads the node's kernel log (journal with previous boots, else /dev/kmsg on
+// the live root; under --root ROOT/var/log/journal) or the file. Nothing
+// readable is KernelLog::unavailable with the reason, not an error.
+model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOptions& options);
+
+}  // namespace gd::probe

@@ -1,0 +1,187 @@
+// xid.fallen_off_bus, xid.memory, xid.gsp, xid.nvlink, xid.critical, xid.app_error,
+// kernel_log.api_mismatch, kernel_log.adapter_init_failed
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "gd/model/xid_catalog.hpp"
+#include "gd/rule/facts.hpp"
+#include "gd/rule/kernel_log_facts.hpp"
+#include "gd/rule/rule.hpp"
+
+namespace gd::rule {
+
+using model::Finding;
+using model::KernelEvent;
+using model::Severity;
+
+namespace {
+
+enum class Family { none, fallen_off_bus, memory, gsp, nvlink, critical, app_error };
+
+Family family_of(const KernelEvent& e) {
+  if (is_fallen_off(e)) return Family::fallen_off_bus;
+  if (e.kind != "xid" || !e.xid) return Family::none;
+  int x = *e.xid;
+  if (x == 48 || x == 63 || x == 64 || x == 92 || x == 94 || x == 95 || x == 140) return Family::memory;
+  if (x == 119 || x == 120) return Family::gsp;
+  if (x == 74 || x == 136 || (x >= 144 && x <= 150) || x == 155) return Family::nvlink;
+  return model::xid_info(x).severity == Severity::critical ? Family::critical : Family::app_error;
+}
+
+using Groups = std::map<std::string, std::vector<const KernelEvent*>>;  // bus id ("" = none) -> events
+
+Groups group_by_gpu(const model::Snapshot& s, Family family) {
+  Groups out;
+  for (const auto& e : s.kernel_log.events)
+    if (family_of(e) == family) out[e.bus_id.value_or("")].push_back(&e);
+  return out;
+}
+
+// "this boot", "the previous boot", "this boot and the previous one", ...
+std::string boots_text(const std::vector<const KernelEvent*>& events) {
+  std::set<int> boots;
+  for (const auto* e : events) boots.insert(e->boot.value_or(0));
+  if (boots.size() == 1) return *boots.begin() == 0 ? "this boot" : fmt::format("the {}", boot_label(*boots.begin()));
+  if (boots.size() == 2 && *boots.rbegin() == 0 && *boots.begin() == -1) return "this boot and the previous one";
+  return fmt::format("{} boots", boots.size());
+}
+
+// "Xid 48 (double-bit ECC error) x3, Xid 63 (...)" in first-seen order.
+std::string codes_text(const std::vector<const KernelEvent*>& events) {
+  std::vector<std::pair<std::string, int>> counts;
+  for (const auto* e : events) {
+    auto info = model::kernel_event_info(e->kind, e->xid);
+    std::string label = e->xid && e->kind == "xid" ? fmt::format("Xid {} ({})", *e->xid, info.meaning)
+                                                   : std::string(info.meaning);
+    auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == label; });
+    if (it == counts.end()) counts.emplace_back(label, 1);
+    else ++it->second;
+  }
+  std::vector<std::string> parts;
+  for (const auto& [label, n] : counts) parts.push_back(n > 1 ? fmt::format("{} x{}", label, n) : label);
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+void add_catalogue(const std::vector<const KernelEvent*>& events, Finding& f) {
+  std::vector<std::string> causes;
+  auto worst = model::XidAction::ignore;
+  for (const auto* e : events) {
+    auto info = model::kernel_event_info(e->kind, e->xid);
+    std::string cause = e->kind == "xid" ? fmt::format("Xid {} {}: {}.", info.first, info.mnemonic, info.meaning)
+                                         : fmt::format("{}: {}.", info.mnemonic, info.meaning);
+    if (std::find(causes.begin(), causes.end(), cause) == causes.end()) causes.push_back(cause);
+    if (std::find(f.fix.begin(), f.fix.end(), info.advice) == f.fix.end()) f.fix.emplace_back(info.advice);
+    worst = std::max(worst, info.action);
+  }
+  f.cause = fmt::format("{}", fmt::join(causes, " "));
+  f.needs_root = worst >= model::XidAction::reset_gpu;
+  f.needs_reboot = worst == model::XidAction::reboot;
+}
+
+Finding group_finding(const model::Snapshot& s, std::string_view id, const std::string& bus,
+                      const std::vector<const KernelEvent*>& events) {
+  Finding f;
+  f.id = std::string(id);
+  if (!bus.empty()) f.gpu = bus;
+  for (const auto* e : events) f.severity = std::max(f.severity, current_severity(*e));
+  std::string who = bus.empty() ? "A GPU (not named)" : fmt::format("GPU {}", bus);
+  f.summary = fmt::format("{}: {} in {} of the kernel log", who, codes_text(events), boots_text(events));
+  f.evidence = events_evidence(events);
+  if (auto it = s.kernel_log.gpu_uuids.find(bus); it != s.kernel_log.gpu_uuids.end())
+    f.evidence.push_back(fmt::format("kernel log: {} is {}", bus, it->second));
+  add_catalogue(events, f);
+  bool all_earlier = std::all_of(events.begin(), events.end(), [](const auto* e) { return e->boot.value_or(0) < 0; });
+  if (all_earlier) {
+    f.cause += " It happened before the last reboot, which reset the GPU; a recurrence points at the hardware, "
+               "its power or cooling.";
+    f.needs_reboot = false;
+  }
+  return f;
+}
+
+void run_family(const RuleInput& in, std::string_view id, Family family, std::vector<Finding>& out) {
+  for (const auto& [bus, events] : group_by_gpu(in.snap, family)) out.push_back(group_finding(in.snap, id, bus, events));
+}
+
+bool kernel_log_read(const model::Snapshot& s) { return !s.kernel_log.source.empty() && s.kernel_log.unavailable.empty(); }
+
+// The token after marker in text ("has the version " -> "535.54.03").
+std::string version_after(std::string_view text, std::string_view marker) {
+  auto at = text.find(marker);
+  if (at == std::string_view::npos) return "?";
+  std::string_view rest = text.substr(at + marker.size());
+  auto end = rest.find_first_of(" ,\t");
+  std::string_view v = rest.substr(0, end);
+  while (!v.empty() && v.back() == '.') v.remove_suffix(1);
+  return v.empty() ? "?" : std::string(v);
+}
+
+}  // namespace
+
+void rule_xid_fallen_off_bus(const RuleInput& in, std::vector<Finding>& out) {
+  run_family(in, "xid.fallen_off_bus", Family::fallen_off_bus, out);
+}
+void rule_xid_memory(const RuleInput& in, std::vector<Finding>& out) {
+  run_family(in, "xid.memory", Family::memory, out);
+}
+void rule_xid_gsp(const RuleInput& in, std::vector<Finding>& out) { run_family(in, "xid.gsp", Family::gsp, out); }
+void rule_xid_nvlink(const RuleInput& in, std::vector<Finding>& out) {
+  run_family(in, "xid.nvlink", Family::nvlink, out);
+}
+void rule_xid_app_error(const RuleInput& in, std::vector<Finding>& out) {
+  run_family(in, "xid.app_error", Family::app_error, out);
+}
+
+void rule_xid_critical(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  run_family(in, "xid.critical", Family::critical, out);
+  bool any = std::any_of(s.kernel_log.events.begin(), s.kernel_log.events.end(),
+                         [](const KernelEvent& e) { return family_of(e) != Family::none; });
+  if (any || !kernel_log_read(s) || no_nvidia_gpu(s)) return;
+  Finding f;
+  f.id = "xid.critical";
+  f.summary = fmt::format("No Xid or fallen-off-bus event in the kernel log ({}; {}, {} lines)", s.kernel_log.window,
+                          s.kernel_log.source, s.kernel_log.lines_scanned);
+  out.push_back(std::move(f));
+}
+
+void rule_kernel_log_api_mismatch(const RuleInput& in, std::vector<Finding>& out) {
+  std::vector<const KernelEvent*> events;
+  for (const auto& e : in.snap.kernel_log.events)
+    if (e.kind == "api_mismatch") events.push_back(&e);
+  if (events.empty()) return;
+  const auto& last = *events.back();
+  Finding f;
+  f.id = "kernel_log.api_mismatch";
+  for (const auto* e : events) f.severity = std::max(f.severity, current_severity(*e));
+  f.summary = fmt::format("The kernel module refused a client of another driver version ({} vs module {}) in {}",
+                          version_after(last.message, "has the version "),
+                          version_after(last.message, "kernel module has the version "), boots_text(events));
+  f.evidence = events_evidence(events);
+  f.cause = "User-space driver libraries of one version talked to a loaded kernel module of another: the driver "
+            "was upgraded (or half-upgraded) without a reboot, or two driver versions are installed side by side.";
+  f.fix = {"Reboot (or stop all GPU clients and reload the modules: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
+           "nvidia && sudo modprobe nvidia)",
+           "Keep one driver version installed; hold the driver packages (apt-mark hold) against unattended upgrades"};
+  f.needs_root = true;
+  f.needs_reboot = f.severity == Severity::critical;
+  out.push_back(std::move(f));
+}
+
+void rule_kernel_log_adapter_init_failed(const RuleInput& in, std::vector<Finding>& out) {
+  Groups groups;
+  for (const auto& e : in.snap.kernel_log.events)
+    if (e.kind == "rm_init_failed") groups[e.bus_id.value_or("")].push_back(&e);
+  for (const auto& [bus, events] : groups) {
+    Finding f = group_finding(in.snap, "kernel_log.adapter_init_failed", bus, events);
+    f.fix.emplace_back("Check the GSP firmware files exist for the loaded driver version "
+                       "(/lib/firmware/nvidia/<version>/gsp_*.bin) and that the BIOS maps the GPU's BARs "
+                       "(Above 4G decoding)");
+    out.push_back(std::move(f));
+  }
+}
+
+}  // namespace gd::rule

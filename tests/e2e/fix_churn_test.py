@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `fix` and `churn` on the simulator.
+
+Usage: fix_churn_test.py GPUDOCTOR SIM_DIR
+
+`systemctl` is the one component replaced by a stand-in here: a test must not
+enable or start units on the machine that runs it, and CI has no systemd
+managing units. The stand-in (put first on PATH) records its argv and exits 0;
+everything else (ldconfig, the NVML simulator, the state file) is real.
+"""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+
+GD, SIM_DIR = sys.argv[1], sys.argv[2]
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS = os.path.join(os.path.dirname(HERE), "scenarios")
+failures, passed = [], 0
+
+
+def check(name, cond, detail=""):
+    global passed
+    if cond:
+        passed += 1
+    else:
+        failures.append(f"{name}: {detail}")
+
+
+def node(tmp, persistence=False, unit=None, lose_after=None):
+    """A 4xV100 node without nvidia-persistenced running; returns (root, env)."""
+    root = os.path.join(tmp, "root")
+    shutil.copytree(os.path.join(SCENARIOS, "healthy-4xv100-azure", "root"), root, symlinks=True)
+    shutil.rmtree(os.path.join(root, "run"))
+    doc = json.load(open(os.path.join(SCENARIOS, "healthy-4xv100-azure", "nvml.json")))
+    for g in doc["gpus"]:
+        g["persistence_mode"] = persistence
+    if lose_after:
+        doc["failure_model"] = {"lose_after_cycles": lose_after, "cold_init_delay_ms": 1, "kernel_log": "kern.log"}
+    json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+    lib = os.path.join(root, "usr/lib/x86_64-linux-gnu")
+    shutil.copy(os.path.join(SIM_DIR, "libnvidia-ml.so.1"), os.path.join(lib, "libnvidia-ml.so.460.32.03"))
+    if os.path.exists(os.path.join(SIM_DIR, "libcuda.so.1")):
+        shutil.copy(os.path.join(SIM_DIR, "libcuda.so.1"), os.path.join(lib, "libcuda.so.460.32.03"))
+    if unit is not None:
+        os.makedirs(os.path.join(root, "lib/systemd/system"), exist_ok=True)
+        open(os.path.join(root, "lib/systemd/system/nvidia-persistenced.service"), "w").write(unit)
+    subprocess.run(["ldconfig", "-r", root], check=True)
+    env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json"))
+    return root, env
+
+
+def gd(args, env, **kw):
+    return subprocess.run([GD] + args, env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def findings(root, env):
+    out = json.loads(gd(["check", "--root", root, "--json"], env).stdout)
+    return {(f["id"], f["severity"]) for f in out["findings"]}
+
+
+# 1. No unit installed: persistence through NVML, visible to the next check; idempotent.
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp)
+    check("persistence.off before", ("persistence.off", "warning") in findings(root, env))
+    dry = gd(["fix", "--root", root], env)
+    check("dry run exit 0", dry.returncode == 0, dry.stderr)
+    check("dry run names the NVML action", "nvmlDeviceSetPersistenceMode" in dry.stdout, dry.stdout)
+    check("dry run changes nothing", not os.path.exists(os.path.join(tmp, "nvml.json.state")))
+    first = gd(["fix", "--root", root, "--yes", "--only", "persistence.off", "--json"], env)
+    doc = json.loads(first.stdout)
+    check("fix --yes performs and verifies", doc["actions"] and doc["actions"][0]["finding_after"] == "fixed"
+          and doc["actions"][0]["performed"], first.stdout)
+    check("persistence ok after fix", ("persistence.off", "ok") in findings(root, env))
+    state = open(os.path.join(tmp, "nvml.json.state")).read()
+    second = gd(["fix", "--root", root, "--yes", "--only", "persistence.off", "--json"], env)
+    check("second fix --yes plans nothing", json.loads(second.stdout)["actions"] == [], second.stdout)
+    check("second fix --yes changes nothing", open(os.path.join(tmp, "nvml.json.state")).read() == state)
+
+# 2. Ubuntu-style unit with --no-persistence-mode: drop-in + systemctl through the stand-in.
+with tempfile.TemporaryDirectory() as tmp:
+    unit = ("[Unit]\nDescription=NVIDIA Persistence Daemon\n[Service]\nType=forking\n"
+            "ExecStart=/usr/bin/nvidia-persistenced --user nvidia-persistenced --no-persistence-mode --verbose\n")
+    root, env = node(tmp, unit=unit)
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir)
+    log = os.path.join(tmp, "systemctl.log")
+    stand_in = os.path.join(bindir, "systemctl")
+    open(stand_in, "w").write(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexit 0\n')
+    os.chmod(stand_in, stat.S_IRWXU)
+    env["PATH"] = bindir + ":" + env["PATH"]
+    r = gd(["fix", "--root", root, "--yes", "--only", "persistence.off", "--json"], env)
+    doc = json.loads(r.stdout)
+    dropin = os.path.join(root, "etc/systemd/system/nvidia-persistenced.service.d/10-gpudoctor-persistence.conf")
+    check("drop-in written", os.path.exists(dropin), r.stdout)
+    if os.path.exists(dropin):
+        text = open(dropin).read()
+        check("drop-in resets and replaces ExecStart without the flag",
+              "ExecStart=\nExecStart=/usr/bin/nvidia-persistenced --user nvidia-persistenced --verbose\n" in text, text)
+    calls = open(log).read().splitlines() if os.path.exists(log) else []
+    check("systemctl called by argv inside the root", calls == [f"--root={root} enable nvidia-persistenced"], calls)
+    # The stand-in starts no daemon, so the finding honestly remains.
+    check("report says still present", any(a["finding_after"] == "still present" for a in doc["actions"]), r.stdout)
+    snap = json.loads(gd(["collect", "--root", root], env).stdout)
+    check("unit no longer starts without persistence", not snap["persistenced"]["unit_no_persistence_mode"],
+          snap["persistenced"])
+
+# 3. Without root on the live node: a clear refusal, nothing changed.
+if os.geteuid() == 0 and shutil.which("setpriv"):
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", GD, "fix", "--yes"],
+                       capture_output=True, text=True, timeout=120)
+    check("non-root fix --yes refused", r.returncode == 3 and "needs root" in r.stderr, (r.returncode, r.stderr))
+
+# 4. churn: persistence off loses a GPU at the chosen cycle, writes Xid 79, stops early.
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp, lose_after=60)
+    r = gd(["churn", "--root", root, "-n", "400", "-j", "2", "--json"], env)
+    doc = json.loads(r.stdout)
+    check("churn exit 2 on a lost GPU", r.returncode == 2, r.returncode)
+    check("churn names the lost GPU", doc["lost"] == ["bd71:00:00.0"], doc.get("lost"))
+    check("churn stops early", doc["stopped_early"] and doc["launched"] < 400, doc["launched"])
+    check("verdict", "persistence off" in doc["verdict"] and "bd71:00:00.0 lost after" in doc["verdict"],
+          doc["verdict"])
+    kern = open(os.path.join(tmp, "kern.log")).read() if os.path.exists(os.path.join(tmp, "kern.log")) else ""
+    check("Xid 79 appended", "NVRM: Xid (PCI:bd71:00:00): 79," in kern, kern)
+    after = findings(root, env)
+    check("check names the fallen GPU", ("gpu.fell_off_bus", "critical") in after, after)
+
+# 5. churn with persistence on: nothing counts, nothing is lost.
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp, persistence=True, lose_after=60)
+    r = gd(["churn", "--root", root, "-n", "200", "-j", "2", "--json"], env)
+    doc = json.loads(r.stdout)
+    check("persistence on: no loss", r.returncode == 0 and doc["lost"] == [] and doc["launched"] == 200,
+          (r.returncode, doc.get("lost"), doc.get("launched")))
+    check("persistence on: verdict", doc["verdict"].startswith("persistence on"), doc["verdict"])
+
+print(f"fix/churn: {passed} passed, {len(failures)} failed")
+for f in failures:
+    print("FAIL " + f)
+sys.exit(1 if failures else 0)
