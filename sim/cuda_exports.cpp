@@ -76,14 +76,14 @@ GD_SIM_EXPORT CUresult cuDeviceGet(CUdevice* device, int ordinal) {
 }
 
 GD_SIM_EXPORT CUresult cuDeviceGetName(char* name, int len, CUdevice device) {
-  return guarded([&] {
-    return sim().device_call(__func__, device, [&](const Gpu& g) { return put_truncated(name, len, g.name); });
+  return guarded([&, symbol = __func__] {
+    return sim().device_call(symbol, device, [&](const Gpu& g) { return put_truncated(name, len, g.name); });
   });
 }
 
 GD_SIM_EXPORT CUresult cuDeviceGetPCIBusId(char* bus_id, int len, CUdevice device) {
-  return guarded([&] {
-    return sim().device_call(__func__, device, [&](const Gpu& g) { return put_bus_id(bus_id, len, g); });
+  return guarded([&, symbol = __func__] {
+    return sim().device_call(symbol, device, [&](const Gpu& g) { return put_bus_id(bus_id, len, g); });
   });
 }
 
@@ -92,27 +92,27 @@ GD_SIM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext* ctx, CUdevice device)
 }
 
 GD_SIM_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice device) {
-  return guarded([&] { return sim().primary_ctx_release(__func__, device); });
+  return guarded([&, symbol = __func__] { return sim().primary_ctx_release(symbol, device); });
 }
 
 GD_SIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device) {
-  return guarded([&] { return sim().primary_ctx_release(__func__, device); });
+  return guarded([&, symbol = __func__] { return sim().primary_ctx_release(symbol, device); });
 }
 
 GD_SIM_EXPORT CUresult cuCtxCreate(CUcontext* ctx, unsigned flags, CUdevice device) {
-  return guarded([&] { return sim().ctx_create(__func__, ctx, flags, device); });
+  return guarded([&, symbol = __func__] { return sim().ctx_create(symbol, ctx, flags, device); });
 }
 
 GD_SIM_EXPORT CUresult cuCtxCreate_v2(CUcontext* ctx, unsigned flags, CUdevice device) {
-  return guarded([&] { return sim().ctx_create(__func__, ctx, flags, device); });
+  return guarded([&, symbol = __func__] { return sim().ctx_create(symbol, ctx, flags, device); });
 }
 
 GD_SIM_EXPORT CUresult cuCtxDestroy(CUcontext ctx) {
-  return guarded([&] { return sim().ctx_destroy(__func__, ctx); });
+  return guarded([&, symbol = __func__] { return sim().ctx_destroy(symbol, ctx); });
 }
 
 GD_SIM_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx) {
-  return guarded([&] { return sim().ctx_destroy(__func__, ctx); });
+  return guarded([&, symbol = __func__] { return sim().ctx_destroy(symbol, ctx); });
 }
 
 GD_SIM_EXPORT CUresult cuCtxSetCurrent(CUcontext ctx) {
@@ -120,11 +120,11 @@ GD_SIM_EXPORT CUresult cuCtxSetCurrent(CUcontext ctx) {
 }
 
 GD_SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* ptr, std::size_t bytes) {
-  return guarded([&] { return sim().mem_alloc(__func__, ptr, bytes); });
+  return guarded([&, symbol = __func__] { return sim().mem_alloc(symbol, ptr, bytes); });
 }
 
 GD_SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr ptr) {
-  return guarded([&] { return sim().mem_free(__func__, ptr); });
+  return guarded([&, symbol = __func__] { return sim().mem_free(symbol, ptr); });
 }
 
 GD_SIM_EXPORT CUresult cuGetErrorName(CUresult error, const char** name) {

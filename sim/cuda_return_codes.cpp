@@ -73,11 +73,12 @@ std::optional<int> parse_cuda_result_name(std::string_view name) {
 
 int cuda_result_for_nvml_init(int nvml_code) {
   switch (nvml_code) {
-    case 0: return 0;
-    case 4:    // NO_PERMISSION: the device nodes cannot be opened
-    case 9:    // DRIVER_NOT_LOADED
+    case 0:
+      return 0;
+    case 4:  // NO_PERMISSION: the device nodes cannot be opened
+    case 9:  // DRIVER_NOT_LOADED
       return 100;
-    case 18:   // LIB_RM_VERSION_MISMATCH
+    case 18:  // LIB_RM_VERSION_MISMATCH
       return 803;
     default:
       return 999;

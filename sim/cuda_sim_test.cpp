@@ -73,9 +73,8 @@ std::string error_name(CUresult r) {
 }
 
 std::string gpu(unsigned i, const std::string& extra = "") {
-  return R"({"name": "Tesla V100-PCIE-16GB", "uuid": "GPU-)" + std::to_string(i) +
-         R"(", "bus_id": "00005B0A:0)" + std::to_string(i) + R"(:00.0", "memory_total_bytes": 1073741824)" +
-         (extra.empty() ? "" : ", " + extra) + "}";
+  return R"({"name": "Tesla V100-PCIE-16GB", "uuid": "GPU-)" + std::to_string(i) + R"(", "bus_id": "00005B0A:0)" +
+         std::to_string(i) + R"(:00.0", "memory_total_bytes": 1073741824)" + (extra.empty() ? "" : ", " + extra) + "}";
 }
 
 std::string scenario(unsigned gpus, const std::string& extra = "") {
@@ -115,10 +114,10 @@ class CudaSim : public ::testing::Test {
 };
 
 TEST_F(CudaSim, ExportsOnlyCudaSymbols) {
-  for (const char* name : {"cuInit", "cuDriverGetVersion", "cuDeviceGetCount", "cuDeviceGet", "cuDeviceGetName",
-                           "cuDeviceGetPCIBusId", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2",
-                           "cuCtxCreate_v2", "cuCtxDestroy_v2", "cuCtxSetCurrent", "cuMemAlloc_v2", "cuMemFree_v2",
-                           "cuGetErrorName", "cuGetErrorString"})
+  for (const char* name :
+       {"cuInit", "cuDriverGetVersion", "cuDeviceGetCount", "cuDeviceGet", "cuDeviceGetName", "cuDeviceGetPCIBusId",
+        "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2", "cuCtxCreate_v2", "cuCtxDestroy_v2",
+        "cuCtxSetCurrent", "cuMemAlloc_v2", "cuMemFree_v2", "cuGetErrorName", "cuGetErrorString"})
     EXPECT_TRUE(lib().has(name)) << name;
   EXPECT_FALSE(lib().has("nvmlInit_v2"));
   EXPECT_FALSE(lib().has("cuMemAlloc"));  // the v1 ABI (32-bit pointers) is not offered
@@ -139,8 +138,9 @@ TEST_F(CudaSim, MalformedCudaSectionFailsInitWithUnknownAndNamesThePath) {
   testing::internal::CaptureStderr();
   EXPECT_EQ(cu_init(), k_unknown);
   EXPECT_EQ(testing::internal::GetCapturedStderr(),
-            "gpudoctor-sim: " + file.string() + ": cuda.faults[0].call: \"cuInitt\" is not a call the simulator "
-            "exports\n");
+            "gpudoctor-sim: " + file.string() +
+                ": cuda.faults[0].call: \"cuInitt\" is not a call the simulator "
+                "exports\n");
   use_scenario(scenario(1, R"("cuda": {"init_return": "NO_SUCH_ERROR"})"));
   testing::internal::CaptureStderr();
   EXPECT_EQ(cu_init(), k_unknown);
@@ -224,6 +224,13 @@ TEST_F(CudaSim, GpuLostToNvmlIsMissingFromTheCount) {
   EXPECT_EQ(cu_bus_id(1), "5B0A:02:00.0");  // ordinals close the gap
 }
 
+TEST_F(CudaSim, NoGpuMeansNoDevice) {
+  use_scenario(scenario(0));
+  EXPECT_EQ(cu_init(), k_no_device);
+  use_scenario(scenario(1, R"("faults": [{"call": "nvmlDeviceGetHandleByIndex", "return": "GPU_IS_LOST"}])"));
+  EXPECT_EQ(cu_init(), k_no_device);
+}
+
 TEST_F(CudaSim, PrimaryContextAllocationCycle) {
   init_with(scenario(2));
   CUdeviceptr p = 0;
@@ -248,7 +255,7 @@ TEST_F(CudaSim, CreatedContextIsCurrentAndMemoryIsLimited) {
   CUdeviceptr a = 0, b = 0;
   ASSERT_EQ(lib().fn<MemAllocFn>("cuMemAlloc_v2")(&a, 700u << 20), k_success);
   EXPECT_EQ(lib().fn<MemAllocFn>("cuMemAlloc_v2")(&b, 400u << 20), k_out_of_memory);  // 1 GiB in all
-  EXPECT_EQ(lib().fn<CtxDestroyFn>("cuCtxDestroy_v2")(ctx), k_success);              // frees its memory
+  EXPECT_EQ(lib().fn<CtxDestroyFn>("cuCtxDestroy_v2")(ctx), k_success);               // frees its memory
   EXPECT_EQ(lib().fn<CtxDestroyFn>("cuCtxDestroy_v2")(ctx), k_invalid_context);
   ASSERT_EQ(lib().fn<CtxCreateFn>("cuCtxCreate_v2")(&ctx, 0, 0), k_success);
   EXPECT_EQ(lib().fn<MemAllocFn>("cuMemAlloc_v2")(&b, 1000u << 20), k_success);

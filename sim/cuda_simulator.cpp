@@ -95,6 +95,7 @@ CUresult CudaSimulator::init(unsigned flags) {
   if (auto fault = apply_fault(lock, "cuInit", std::nullopt)) return *fault;
   on_init(*m_scenario);
   m_visible = visible_gpus(*m_scenario);
+  if (m_visible.empty()) return cu::k_no_device;  // libcuda fails init when it finds no GPU
   m_initialized = true;
   return cu::k_success;
 }

@@ -33,7 +33,8 @@ class CudaSimulator {
   // cuInit: loads the scenario named by GPUDOCTOR_SIM_SCENARIO unless it is
   // the one loaded (NO_DEVICE when unset, UNKNOWN when unreadable; one line on
   // stderr), then once per process: sleeps cuda.init_delay_ms, applies faults,
-  // counts an init cycle for the failure model and fixes the visible GPUs.
+  // counts an init cycle for the failure model and fixes the visible GPUs
+  // (none: NO_DEVICE).
   CUresult init(unsigned flags);
   // cuDriverGetVersion: needs no cuInit (loads the scenario itself).
   CUresult driver_version(int* version);

@@ -83,7 +83,15 @@ const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbo
   std::string call = normalize_call(symbol);
   for (const Fault& fault : faults) {
     if (fault.gpu && fault.gpu != gpu) continue;
-    if (fault.call == "*" || fault.call == call) return &fault;
+    if (fault.call != "*" && fault.call != call) continue;
+    if (fault.after_ms > 0 &&
+        std::chrono::steady_clock::now() - fault.loaded_at < std::chrono::milliseconds(fault.after_ms))
+      continue;
+    if (fault.matched < fault.after_calls) {
+      ++fault.matched;
+      continue;
+    }
+    return &fault;
   }
   return nullptr;
 }

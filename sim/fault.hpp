@@ -1,6 +1,8 @@
 // Injected faults: which call on which GPU returns what, or never returns.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +15,13 @@ struct Fault {
   std::optional<unsigned> gpu;     // index into Scenario::gpus; nullopt: all GPUs and system calls
   std::optional<int> return_code;  // nvmlReturn_t to return; SUCCESS means "behave normally"
   bool hang = false;               // the call never returns
+  // Delayed start (a wedge mid-run): the fault applies from the
+  // (after_calls + 1)-th call it matches in this process, and only once
+  // after_ms have passed since the scenario was loaded (nvmlInit).
+  std::uint64_t after_calls = 0;
+  std::uint64_t after_ms = 0;
+  std::chrono::steady_clock::time_point loaded_at{};
+  mutable std::uint64_t matched = 0;
 };
 
 // The name faults are matched on: `symbol` without a trailing "_v<digits>",

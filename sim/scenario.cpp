@@ -339,6 +339,9 @@ Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_coun
   fault.return_code = parse_return(obj, path, names);
   fault.hang = read_bool(obj, "hang", path).value_or(false);
   if (!fault.return_code && !fault.hang) fail(path, "needs \"return\" or \"hang\": true");
+  fault.after_calls = read_u64(obj, "after_calls", path).value_or(0);
+  fault.after_ms = read_u64(obj, "after_ms", path).value_or(0);
+  fault.loaded_at = std::chrono::steady_clock::now();
   return fault;
 }
 
@@ -372,6 +375,7 @@ CudaSection parse_cuda(const json& root, const Scenario& scenario) {
     int code = f->return_code ? cuda_result_for_nvml_init(*f->return_code) : 0;
     if (f->hang || code != 0) cuda.faults.push_back(Fault{"cuInit", std::nullopt, code, f->hang});
   }
+  for (const Fault& f : scenario.faults) f.matched = 0;  // that look-up was not a call
   return cuda;
 }
 

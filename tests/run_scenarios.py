@@ -6,12 +6,20 @@ For a scenario with nvml.json, the simulator library is installed into a copy
 of root/ as usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version> and the
 real `ldconfig -r` builds the copy's linker cache, so gpudoctor finds NVML the
 way the dynamic loader would. scenario.json may hold:
-  args         extra arguments for `check`
+  args         extra arguments for `check` ("{root}" in one becomes the copied root's path)
   sim          "legacy" to install the old-driver build of the simulator
   cuda         false: do not install the fake libcuda (installed by default
                as libcuda.so.<driver_version> beside the NVML simulator)
   max_seconds  the check must end within this wall time (never-hang cases)
   expect_text  substrings the human-readable output must contain
+  libs         [[host_path, soname], ...]: tiny real shared libraries compiled
+               with `cc` (dlopen-safe, no symbols) before ldconfig runs
+  cuda_sim_copies  [host_path, ...]: more copies of the fake libcuda
+  install_nvml false: keep nvml.json (for the fake libcuda) but install no NVML
+  ldconfig     true: run `ldconfig -r` even when no NVML simulator is installed
+  after_ldconfig  steps run after ldconfig, making the cache stale:
+               ["rm", path] | ["truncate", path] | ["symlink", target, path] |
+               ["write", text, path]
 
 expected.txt holds one "<severity> <id> <gpu or ->" line per finding and the
 exit code. Regenerate with --update after a deliberate change, then review
@@ -42,6 +50,50 @@ def install_nvml(root, sim, version):
     os.makedirs(libdir, exist_ok=True)
     shutil.copy(sim, os.path.join(libdir, f"libnvidia-ml.so.{version}"))
     subprocess.run(["ldconfig", "-r", root], check=True, timeout=60)
+
+
+_built_libs = {}
+
+
+def build_library(soname, tmp_dir):
+    """A minimal shared library whose SONAME is `soname`, compiled once per run."""
+    if soname not in _built_libs:
+        out = os.path.join(tmp_dir, f"built-{len(_built_libs)}.so")
+        subprocess.run(["cc", "-shared", "-nostdlib", "-x", "c", "/dev/null", "-o", out, f"-Wl,-soname,{soname}"],
+                       check=True, timeout=60)
+        _built_libs[soname] = out
+    return _built_libs[soname]
+
+
+def in_root(root, host_path):
+    return os.path.join(root, host_path.lstrip("/"))
+
+
+def add_libraries(root, cfg, cuda_sim, lib_dir):
+    for host_path, soname in cfg.get("libs", []):
+        os.makedirs(os.path.dirname(in_root(root, host_path)), exist_ok=True)
+        shutil.copy(build_library(soname, lib_dir), in_root(root, host_path))
+    for host_path in cfg.get("cuda_sim_copies", []):
+        os.makedirs(os.path.dirname(in_root(root, host_path)), exist_ok=True)
+        shutil.copy(cuda_sim, in_root(root, host_path))
+
+
+def after_ldconfig(root, steps):
+    for step in steps:
+        op, path = step[0], in_root(root, step[-1])
+        if op == "rm":
+            os.remove(path)
+        elif op == "truncate":
+            open(path, "w").close()
+        elif op == "symlink":
+            if os.path.lexists(path):
+                os.remove(path)
+            os.symlink(step[1], path)
+        elif op == "write":
+            with open(path, "w") as f:
+                f.write(step[1])
+        else:
+            raise ValueError(f"after_ldconfig: unknown step {step!r}")
 
 
 def normalise(doc):
@@ -85,6 +137,7 @@ def run_one(name, opts):
         shutil.copytree(os.path.join(src, "root"), root, symlinks=True)
         env = dict(os.environ)
         env.pop("LD_LIBRARY_PATH", None)
+        add_libraries(root, cfg, opts.cuda_sim, opts.lib_dir)
         nvml = os.path.join(src, "nvml.json")
         if os.path.exists(nvml):
             shutil.copy(nvml, os.path.join(tmp, "nvml.json"))
@@ -92,8 +145,12 @@ def run_one(name, opts):
             sim = opts.sim_legacy if cfg.get("sim") == "legacy" else opts.sim
             if cfg.get("cuda", True):
                 install_cuda(root, opts.cuda_sim, json.load(open(nvml))["driver_version"])
-            install_nvml(root, sim, json.load(open(nvml))["driver_version"])
-        args = cfg.get("args", [])
+            if cfg.get("install_nvml", True):
+                install_nvml(root, sim, json.load(open(nvml))["driver_version"])
+        if cfg.get("ldconfig"):
+            subprocess.run(["ldconfig", "-r", root], check=True, timeout=60)
+        after_ldconfig(root, cfg.get("after_ldconfig", []))
+        args = [a.replace("{root}", root) for a in cfg.get("args", [])]  # {root}: the copied tree
         p, secs = run_check(opts.gpudoctor, root, env, args, True)
         try:
             doc = json.loads(p.stdout)
@@ -137,6 +194,8 @@ def main():
         opts.sim_legacy = os.path.join(os.path.dirname(opts.sim), "legacy", "libnvidia-ml.so.1")
     if not opts.cuda_sim:
         opts.cuda_sim = os.path.join(os.path.dirname(opts.sim), "libcuda.so.1")
+    lib_dir = tempfile.TemporaryDirectory(prefix="gd-libs-")
+    opts.lib_dir = lib_dir.name
     names = opts.names or sorted(d for d in os.listdir(SCENARIOS) if os.path.isdir(os.path.join(SCENARIOS, d)))
     passed = failed = 0
     for name in names:

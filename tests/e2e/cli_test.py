@@ -66,6 +66,18 @@ with tempfile.TemporaryDirectory() as tmp:
          err_has="/proc/nope/x.json")
     case("list", ["list"], 0, out_has="gpu.fell_off_bus")
 
+    # gpudoctor xid: explain a pasted kernel log.
+    xid79 = "[328417.550913] NVRM: Xid (PCI:0000:3B:00): 79, pid=20371, name=python3, GPU has fallen off the bus.\n"
+    case("xid from stdin", ["xid", "-", "--json"], 2, out_has='"bus_id": "0000:3b:00.0"', stdin=xid79)
+    case("xid, app error only", ["xid", "-"], 0, out_has="restart app",
+         stdin="[1.0] NVRM: Xid (PCI:0000:01:00): 13, pid=1, name=a, Graphics Exception\n")
+    case("xid on a missing file", ["xid", os.path.join(tmp, "nope.log")], 3, err_has="nope.log: cannot open")
+    case("xid on a directory", ["xid", tmp], 3, err_has="not a regular file")
+    open(os.path.join(tmp, "junk.log"), "wb").write(os.urandom(1 << 20) + b"\n" + b"x" * (1 << 20))
+    case("xid on binary junk", ["xid", os.path.join(tmp, "junk.log")], 0, out_has="0 NVIDIA event(s)")
+    case("xid with a bad --since", ["xid", "-", "--since", "soon"], 3, stdin=xid79)
+    case("check with a missing --kernel-log", ["check", "--root", empty_root, "--kernel-log", "/nonexistent.log"], 3)
+
     # This machine: a node without NVIDIA hardware must get one clear sentence and exit 0.
     if not os.path.exists("/proc/driver/nvidia") and not os.path.exists("/dev/nvidiactl"):
         case("live node without a GPU", ["check"], 0, out_has="No NVIDIA GPU on this node")

@@ -256,6 +256,8 @@ def main():
              lambda r: v100_node(r, seed, with_persistenced=True), nvml_doc("460.32.03", v100_gpus(True)),
              {"sim": "legacy"})
     hardware_scenarios()
+    linker_scenarios()
+    kernel_log_scenarios()
 
 
 def hardware_scenarios():
@@ -329,6 +331,126 @@ def cuda_failure_scenarios():
                            cuda_driver_version=12040, cuda={"init_return": "SYSTEM_NOT_READY"}),
              {"args": ["--expect-gpus", "8"],
               "expect_text": ["cuInit returned SYSTEM_NOT_READY (802)", "systemctl enable --now nvidia-fabricmanager"]})
+
+
+def linker_scenarios():
+    """Issue 3 item 1, the linker audit. The runner compiles the libraries (scenario.json "libs"), copies the fake
+    libcuda ("cuda_sim_copies"), runs the real `ldconfig -r` and then makes the cache stale ("after_ldconfig");
+    only links, text and 0-byte files are committed."""
+    seed = 0x5EED
+    lib = "/usr/lib/x86_64-linux-gnu"
+    gpus = [sim_gpu(V100, b, i, seed, True) for i, b in enumerate(AZURE_V100_BUSES)]
+
+    def container(r):
+        v100_node(r, seed, with_persistenced=True)
+        write(r, "/.dockerenv", "")
+    scenario("libs-seed-container",
+             "The seed's container after the host went back to 460.32.03: libcuda.so.1 -> a 0-byte "
+             "libcuda.so.465.19.01 beside the real 460.32.03 libcuda, the cache still naming removed 465 files",
+             container, nvml_doc("460.32.03", gpus),
+             {"libs": [[f"{lib}/libcuda.so.465.19.01", "libcuda.so.1"],
+                       [f"{lib}/libnvidia-ptxjitcompiler.so.465.19.01", "libnvidia-ptxjitcompiler.so.1"],
+                       [f"{lib}/libnvidia-ptxjitcompiler.so.460.32.03", "libnvidia-ptxjitcompiler.so.1"],
+                       [f"{lib}/libnvidia-fatbinaryloader.so.465.19.01", "libnvidia-fatbinaryloader.so.465.19.01"]],
+              "after_ldconfig": [["truncate", f"{lib}/libcuda.so.465.19.01"],
+                                 ["truncate", f"{lib}/libnvidia-ptxjitcompiler.so.465.19.01"],
+                                 ["rm", f"{lib}/libnvidia-fatbinaryloader.so.465.19.01"]],
+              "expect_text": ["libcuda.so.1 -> libcuda.so.465.19.01 (0 bytes, 465.19.01), but ldconfig would point "
+                              "it at libcuda.so.460.32.03", "libnvidia-fatbinaryloader.so.465.19.01, which no "
+                              "longer exists", "sudo ldconfig"]})
+
+    def two_versions(r):
+        v100_node(r, seed, with_persistenced=True)
+        symlink(r, f"{lib}/libcuda.so", "libcuda.so.450.102.04")
+    scenario("libs-two-driver-versions",
+             "Leftover 450.102.04 driver libraries beside the 460.32.03 in use (ldconfig prefers 460); the libcuda.so "
+             "development link still points at 450",
+             two_versions, nvml_doc("460.32.03", gpus),
+             {"libs": [[f"{lib}/libcuda.so.450.102.04", "libcuda.so.1"],
+                       [f"{lib}/libnvidia-ml.so.450.102.04", "libnvidia-ml.so.1"],
+                       [f"{lib}/libnvidia-ptxjitcompiler.so.450.102.04", "libnvidia-ptxjitcompiler.so.1"],
+                       [f"{lib}/libnvidia-ptxjitcompiler.so.460.32.03", "libnvidia-ptxjitcompiler.so.1"]],
+              "expect_text": ["Driver libraries of 2 versions are installed side by side: 450.102.04, 460.32.03",
+                              "libcuda.so is 450.102.04", f"sudo ln -sfn libcuda.so.1 {lib}/libcuda.so"]})
+
+    stubs = "/usr/local/cuda-11.2/targets/x86_64-linux/lib/stubs"
+
+    def stub_first(r):
+        v100_node(r, seed, with_persistenced=True)
+        write(r, "/etc/ld.so.conf.d/000-cuda-stubs.conf", stubs + "\n")  # sorts before x86_64-linux-gnu.conf
+    scenario("libs-cuda-stub-first",
+             "The CUDA toolkit's stubs dir listed in /etc/ld.so.conf.d ahead of the driver: ldconfig links "
+             "stubs/libcuda.so.1 and caches it first; the stub's cuInit returns STUB_LIBRARY (34)",
+             stub_first, nvml_doc("460.32.03", gpus, cuda={"init_return": "STUB_LIBRARY"}),
+             {"cuda_sim_copies": [f"{stubs}/libcuda.so"],
+              "expect_text": ["The CUDA toolkit's stub libcuda is found before the driver's", f"{stubs}/libcuda.so.1"]})
+
+    scenario("libs-nvml-missing",
+             "Driver 460.32.03 loaded and libcuda installed, but no libnvidia-ml.so.1 anywhere (partial install)",
+             lambda r: v100_node(r, seed, with_persistenced=True), nvml_doc("460.32.03", gpus),
+             {"install_nvml": False, "ldconfig": True,
+              "expect_text": ["libnvidia-ml.so.1 missing while the nvidia kernel module 460.32.03 is loaded"]})
+
+    def hostile(r):
+        v100_node(r, seed, with_persistenced=True)
+        write(r, f"{lib}/libnvidia-opencl.so.460.32.03", "INPUT(-lnvidia-opencl-real)\n")
+    scenario("libs-hostile-inputs",
+             "A corrupt ld.so.cache, an ld.so.conf include loop, a symlink loop and a text file posing as a library: "
+             "each named, no crash, NVML still found in the default dir",
+             hostile, nvml_doc("460.32.03", gpus),
+             {"after_ldconfig": [["write", "glibc-ld.so.cache1.1\x00junk", "/etc/ld.so.cache"],
+                                 # after ldconfig: the real one recurses on an include loop for seconds
+                                 ["write", "include /etc/ld.so.conf.d/*.conf\n", "/etc/ld.so.conf.d/loop.conf"],
+                                 ["symlink", "libnvidia-cfg.so.1", f"{lib}/libnvidia-cfg.so.1"]],  # ldconfig drops it
+              "expect_text": ["/etc/ld.so.cache: truncated header", "libnvidia-cfg.so.1 (symlink loop)",
+                              "include loop"]})
+
+
+def kernel_log_scenarios():
+    """Kernel log scenarios: the node's log handed over as --kernel-log {root}/var/log/kern.log."""
+    seed = 0x5EED
+    gpus = [sim_gpu(V100, b, i, seed, True) for i, b in enumerate(AZURE_V100_BUSES)]
+    host = "hpc-v100-node"
+
+    def kern(stamp, text):
+        return f"{stamp} {host} kernel: {text}\n"
+
+    def boot_lines(day, uptime_s):
+        lines = [kern(f"Nov {day:2d} 06:00:00", "[    0.000000] Linux version 5.4.0-137-generic (buildd@lcy02-amd64-009)")]
+        lines.append(kern(f"Nov {day:2d} 06:00:09", "[    9.104512] nvidia: module license 'NVIDIA' taints kernel."))
+        for i, bus in enumerate(AZURE_V100_BUSES):
+            lines.append(kern(f"Nov {day:2d} 06:00:11", f"[   11.3{i}0000] NVRM: GPU at PCI:{bus[:-2]}: {uuid_for(i, seed)}"))
+        lines.append(kern(f"Nov {day:2d} 06:00:12", f"[   12.003001] NVRM: loading NVIDIA UNIX x86_64 Kernel Module  460.32.03"))
+        lines.append(kern(f"Nov {day:2d} 06:{uptime_s // 60 % 60:02d}:{uptime_s % 60:02d}",
+                          f"[{uptime_s:5d}.000000] e1000e 0000:00:1f.6 eno1: NIC Link is Up 1000 Mbps Full Duplex"))
+        return lines
+
+    def xid79_previous_boot(r):
+        v100_node(r, seed, with_persistenced=True)
+        log = boot_lines(20, 300)  # three boots ago: outside the default window
+        log.append(kern("Nov 20 09:12:44", "[11564.118271] NVRM: Xid (PCI:5b0a:00:00): 48, pid=4410, name=python3, "
+                        "An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer"))
+        log += boot_lines(24, 420)  # the previous boot: the GPU falls off, the node is rebooted
+        log.append(kern("Nov 26 21:47:03", "[309421.772210] NVRM: Xid (PCI:9E65:00:00): 13, pid=20371, "
+                        "name=ray::WorkerDict, Graphics Exception: ESR 0x504648=0x1000a 0x504650=0x0"))
+        for _ in range(2):  # rsyslog logged it twice: one event
+            log.append(kern("Nov 27 02:58:41", "[328417.550913] NVRM: Xid (PCI:BD71:00:00): 79, pid=20371, "
+                            "name=ray::WorkerDict, GPU has fallen off the bus."))
+        log.append(kern("Nov 27 02:58:41", "[328417.550990] NVRM: GPU bd71:00:00.0: GPU has fallen off the bus."))
+        log.append(kern("Nov 27 02:58:41", "[328417.551104] NVRM: kgspRcAndNotifyAllChannels_IMPL: RC all channels "
+                        "for critical error 79."))
+        log.append(kern("Nov 27 03:02:10", "[328626.000000] sysrq: Resetting"))
+        log += boot_lines(27, 180)  # this boot: all four GPUs answer again
+        write(r, "/var/log/kern.log", "".join(log))
+
+    scenario("xid79-previous-boot",
+             "Xid 79 on bd71:00:00.0 before the last reboot (syslog kern.log with three boots; an older Xid 48 is "
+             "outside the default window); NVML answers for all four GPUs now",
+             xid79_previous_boot, nvml_doc("460.32.03", gpus),
+             {"args": ["--kernel-log", "{root}/var/log/kern.log"],
+              "expect_text": ["xid.fallen_off_bus", "GPU bd71:00:00.0 fell off the bus in the previous boot",
+                              "kernel log, previous boot, Nov 27 02:58:41: NVRM: Xid (PCI:BD71:00:00): 79",
+                              "kernel log: bd71:00:00.0 is GPU-"]})
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ void add_node_options(CLI::App& sub, NodeOptions& o) {
       ->check(CLI::ExistingFile);
   sub.add_option("--cuda", o.probe.cuda_override, "Load this file instead of finding libcuda.so.1")
       ->check(CLI::ExistingFile);
-  sub.add_option("--timeout", o.probe.timeout_s, "Seconds NVML may take in all before it counts as hung")
+  sub.add_option("--timeout", o.probe.timeout_s,
+                 "Seconds NVML may take in all before it counts as hung (CUDA gets as long again)")
       ->check(CLI::Range(0.1, 3600.0));
   sub.add_option("--kernel-log", o.probe.kernel_log_file,
                  "Read this kernel log (dmesg, dmesg -T, syslog/journal export, kmsg records) instead of the journal")

@@ -19,6 +19,11 @@ constexpr Command k_commands[] = {
     {"collect", "Snapshot this node to JSON (diagnose it anywhere with `check --from FILE`)", setup_collect},
     {"fix", "Turn findings into a repair plan (dry run); apply it with --yes, then re-check", setup_fix},
     {"demo", "Play the seed story on the built-in simulator in seconds: lose a GPU, diagnose, fix", setup_demo},
+    {"watch", "Daemon: sample every GPU and the health rules each interval into a history; serve /metrics",
+     setup_watch},
+    {"history", "Query watch's history: samples per GPU and metric over a time range", setup_history},
+    {"events", "Query watch's events: GPU lost/back, NVML hung, findings raised/cleared, inventory changes",
+     setup_events},
     {"churn", "Launch many short-lived GPU processes (the autotuner's pattern) and measure driver init", setup_churn},
     {"xid", "Explain the NVIDIA events (Xid, fallen off the bus) of a kernel log: meaning and action", setup_xid},
     {"list", "List every rule id with what it detects", setup_list},
@@ -32,6 +37,7 @@ std::span<const Command> command_table() { return k_commands; }
 int run(int argc, char** argv) {
   // The NVML worker is an internal mode, not a user command.
   if (argc == 3 && std::strcmp(argv[1], "__nvml-worker") == 0) return nvml::worker_main(argv[2], 1);
+  if (argc == 3 && std::strcmp(argv[1], "__nvml-sampler") == 0) return nvml::sampler_main(argv[2], 0, 1);
   if (argc == 3 && std::strcmp(argv[1], "__cuda-worker") == 0) return cuda::worker_main(argv[2], 1);
   if (argc == 3 && std::strcmp(argv[1], "__nvml-set-persistence") == 0)
     return nvml::set_persistence_main(argv[2], 1);

@@ -61,9 +61,22 @@ void render_verbose(std::string& out, const model::Snapshot& s) {
     out += fmt::format("NVML library: {} via {}{}{}\n", *s.nvml.library.path, s.nvml.library.found_via,
                        s.nvml.library.resolved_path ? " -> " + *s.nvml.library.resolved_path : "",
                        s.nvml.library.file_version ? " (version " + *s.nvml.library.file_version + ")" : "");
+  if (!s.kernel_log.unavailable.empty())
+    out += fmt::format("kernel log: unavailable ({})\n", s.kernel_log.unavailable);
+  else if (!s.kernel_log.source.empty())
+    out += fmt::format("kernel log: {}, {} lines, {} NVIDIA event(s) in {}\n", s.kernel_log.source,
+                       s.kernel_log.lines_scanned, s.kernel_log.events.size(), s.kernel_log.window);
   if (s.nvml.driver_version)
     out += fmt::format("NVML: driver {}, NVML {}, CUDA {}\n", *s.nvml.driver_version, s.nvml.nvml_version.value_or("?"),
                        s.nvml.cuda_driver_version ? std::to_string(*s.nvml.cuda_driver_version) : "?");
+  if (s.cuda.state != model::CudaState::not_run)
+    out += fmt::format("CUDA: {} via {}, cuInit {}, driver API {}, {} device(s){}\n",
+                       s.cuda.library.resolved_path.value_or(s.cuda.library.path.value_or("libcuda.so.1")),
+                       s.cuda.library.found_via.empty() ? "-" : s.cuda.library.found_via,
+                       s.cuda.init_return ? std::to_string(*s.cuda.init_return) : model::cuda_state_name(s.cuda.state),
+                       s.cuda.driver_version ? std::to_string(*s.cuda.driver_version) : "?",
+                       s.cuda.device_count.value_or(0),
+                       s.cuda.init_ms ? " in " + rule::format_ms(*s.cuda.init_ms) : "");
   for (const auto& g : s.nvml.gpus) {
     auto opt = [](const auto& v, std::string_view unit) {
       return v ? fmt::format("{}{}", *v, unit) : std::string("n/a");

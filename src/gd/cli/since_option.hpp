@@ -3,6 +3,7 @@
 
 #include <ctime>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -15,7 +16,9 @@ inline CLI::Validator since_validator() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
         auto w = probe::parse_since(value, static_cast<std::int64_t>(std::time(nullptr)));
-        return w ? std::string() : w.error().message;
+        if (w) return std::string();
+        std::string_view m = w.error().message;
+        return std::string(m.substr(m.rfind("--since ", 0) == 0 ? 8 : 0));  // CLI11 names the option itself
       },
       "WINDOW", "since");
 }

@@ -3,8 +3,8 @@
 #include <ctime>
 #include <memory>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "gd/cli/cli.hpp"
@@ -75,19 +75,18 @@ std::string text_report(const model::KernelLog& log) {
   std::string out = fmt::format("{}: {} NVIDIA event(s) in {} ({} line(s) scanned)\n", log.source, log.events.size(),
                                 log.window, log.lines_scanned);
   if (log.events.empty()) return out;
-  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:<18} {:<8} {:<16} {}\n", "TIME", "BOOT", "BUS ID", "XID",
-                     "PROCESS", "SEVERITY", "ACTION", "MEANING");
+  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:<24} {:<8} {:<16} {}\n", "TIME", "BOOT", "BUS ID", "XID", "PROCESS",
+                     "SEVERITY", "ACTION", "MEANING");
   std::vector<std::string> advice;
   for (const auto& e : log.events) {
     auto info = model::kernel_event_info(e.kind, e.xid);
-    std::string process = e.process ? util::printable(*e.process, 18) : "-";
+    std::string process = e.process ? util::printable(*e.process, 14) : "-";
     if (e.pid) process = fmt::format("{} ({})", process, *e.pid);
-    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:<18} {:<8} {:<16} {}\n", e.timestamp.empty() ? "-" : e.timestamp,
+    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:<24} {:<8} {:<16} {}\n", e.timestamp.empty() ? "-" : e.timestamp,
                        boot_text(e.boot), e.bus_id.value_or("-"), e.xid ? fmt::format("{}", *e.xid) : "-", process,
                        model::severity_name(info.severity), model::xid_action_name(info.action), info.meaning);
-    std::string line = fmt::format("{}: {}", e.xid ? fmt::format("Xid {} {}", *e.xid, info.mnemonic)
-                                                    : std::string(info.mnemonic),
-                                   info.advice);
+    std::string line = fmt::format(
+        "{}: {}", e.xid ? fmt::format("Xid {} {}", *e.xid, info.mnemonic) : std::string(info.mnemonic), info.advice);
     if (std::find(advice.begin(), advice.end(), line) == advice.end()) advice.push_back(line);
   }
   out += "\nwhat to do:\n";
@@ -119,11 +118,13 @@ int do_xid(const XidOptions& o) {
 
 void setup_xid(CLI::App& sub, int& exit_code) {
   auto o = std::make_shared<XidOptions>();
-  sub.add_option("file", o->file, "Kernel log to explain (dmesg, dmesg -T, journalctl, syslog, kmsg); - for stdin; "
-                                  "none: this node's journal or /dev/kmsg");
+  sub.add_option("file", o->file,
+                 "Kernel log to explain (dmesg, dmesg -T, journalctl, syslog, kmsg); - for stdin; "
+                 "none: this node's journal or /dev/kmsg");
   sub.add_flag("--json", o->json, "Print the events as a JSON array");
-  sub.add_option("--since", o->since, "Window: boot, previous-boot, all, 2h, 7d, 2026-11-27[T03:00] (default: all "
-                                      "of a file; this boot and the previous one of the node's log)")
+  sub.add_option("--since", o->since,
+                 "Window: boot, previous-boot, all, 2h, 7d, 2026-11-27[T03:00] (default: all "
+                 "of a file; this boot and the previous one of the node's log)")
       ->check(since_validator());
   sub.callback([o, &exit_code] { exit_code = do_xid(*o); });
 }

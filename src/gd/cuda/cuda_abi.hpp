@@ -9,9 +9,9 @@
 
 extern "C" {
 
-typedef int CUresult;                   // C enum, 4 bytes on Linux
-typedef int CUdevice;                   // a device ordinal (CUdevice_v1)
-typedef struct CUctx_st* CUcontext;     // opaque
+typedef int CUresult;                    // C enum, 4 bytes on Linux
+typedef int CUdevice;                    // a device ordinal (CUdevice_v1)
+typedef struct CUctx_st* CUcontext;      // opaque
 typedef unsigned long long CUdeviceptr;  // CUdeviceptr_v2: 64-bit device address
 
 }  // extern "C"
@@ -42,8 +42,8 @@ inline constexpr int k_invalid_context = 201;
 inline constexpr int k_operating_system = 304;
 inline constexpr int k_not_permitted = 800;
 inline constexpr int k_not_supported = 801;
-inline constexpr int k_system_not_ready = 802;  // NVSwitch systems: fabric manager not running
-inline constexpr int k_system_driver_mismatch = 803;  // libcuda version != kernel module version
+inline constexpr int k_system_not_ready = 802;                // NVSwitch systems: fabric manager not running
+inline constexpr int k_system_driver_mismatch = 803;          // libcuda version != kernel module version
 inline constexpr int k_compat_not_supported_on_device = 804;  // forward-compat libcuda on an unsupported GPU
 inline constexpr int k_unknown = 999;
 
@@ -52,19 +52,19 @@ inline constexpr int k_pci_bus_id_len = 32;
 inline constexpr int k_device_name_len = 256;
 
 // Function pointer types, one per symbol gpudoctor resolves (name beside each).
-using InitFn = CUresult (*)(unsigned flags);                                // cuInit (flags must be 0)
-using DriverGetVersionFn = CUresult (*)(int* version);                      // cuDriverGetVersion: 1000*major + 10*minor
-using DeviceGetCountFn = CUresult (*)(int* count);                          // cuDeviceGetCount
-using DeviceGetFn = CUresult (*)(CUdevice* device, int ordinal);            // cuDeviceGet
-using DeviceGetNameFn = CUresult (*)(char* name, int len, CUdevice device);  // cuDeviceGetName
-using DeviceGetPciBusIdFn = CUresult (*)(char* bus_id, int len, CUdevice device);  // cuDeviceGetPCIBusId
-using PrimaryCtxRetainFn = CUresult (*)(CUcontext* ctx, CUdevice device);   // cuDevicePrimaryCtxRetain
-using PrimaryCtxReleaseFn = CUresult (*)(CUdevice device);                  // cuDevicePrimaryCtxRelease_v2
+using InitFn = CUresult (*)(unsigned flags);                      // cuInit (flags must be 0)
+using DriverGetVersionFn = CUresult (*)(int* version);            // cuDriverGetVersion: 1000*major + 10*minor
+using DeviceGetCountFn = CUresult (*)(int* count);                // cuDeviceGetCount
+using DeviceGetFn = CUresult (*)(CUdevice* device, int ordinal);  // cuDeviceGet
+using DeviceGetNameFn = CUresult (*)(char* name, int len, CUdevice device);         // cuDeviceGetName
+using DeviceGetPciBusIdFn = CUresult (*)(char* bus_id, int len, CUdevice device);   // cuDeviceGetPCIBusId
+using PrimaryCtxRetainFn = CUresult (*)(CUcontext* ctx, CUdevice device);           // cuDevicePrimaryCtxRetain
+using PrimaryCtxReleaseFn = CUresult (*)(CUdevice device);                          // cuDevicePrimaryCtxRelease_v2
 using CtxCreateFn = CUresult (*)(CUcontext* ctx, unsigned flags, CUdevice device);  // cuCtxCreate_v2 (made current)
-using CtxDestroyFn = CUresult (*)(CUcontext ctx);                           // cuCtxDestroy_v2
-using CtxSetCurrentFn = CUresult (*)(CUcontext ctx);                        // cuCtxSetCurrent
-using MemAllocFn = CUresult (*)(CUdeviceptr* ptr, std::size_t bytes);       // cuMemAlloc_v2 (current context)
-using MemFreeFn = CUresult (*)(CUdeviceptr ptr);                            // cuMemFree_v2
-using GetErrorTextFn = CUresult (*)(CUresult error, const char** text);     // cuGetErrorName, cuGetErrorString
+using CtxDestroyFn = CUresult (*)(CUcontext ctx);                                   // cuCtxDestroy_v2
+using CtxSetCurrentFn = CUresult (*)(CUcontext ctx);                                // cuCtxSetCurrent
+using MemAllocFn = CUresult (*)(CUdeviceptr* ptr, std::size_t bytes);               // cuMemAlloc_v2 (current context)
+using MemFreeFn = CUresult (*)(CUdeviceptr ptr);                                    // cuMemFree_v2
+using GetErrorTextFn = CUresult (*)(CUresult error, const char** text);             // cuGetErrorName, cuGetErrorString
 
 }  // namespace gd::cuda

@@ -28,9 +28,10 @@ class CudaWorkerTest : public ::testing::Test {
     fs::remove_all(dir);
   }
   void scenario(const std::string& cuda) {
-    std::ofstream(dir / "nvml.json") << R"({"driver_version":"460.32.03","cuda_driver_version":11020,)"
-                                     << (cuda.empty() ? "" : "\"cuda\":" + cuda + ",")
-                                     << R"("gpus":[{"name":"Tesla V100-PCIE-16GB","uuid":"GPU-0","bus_id":"00005B0A:00:00.0"},
+    std::ofstream(dir / "nvml.json")
+        << R"({"driver_version":"460.32.03","cuda_driver_version":11020,)"
+        << (cuda.empty() ? "" : "\"cuda\":" + cuda + ",")
+        << R"("gpus":[{"name":"Tesla V100-PCIE-16GB","uuid":"GPU-0","bus_id":"00005B0A:00:00.0"},
                                                   {"name":"Tesla V100-PCIE-16GB","uuid":"GPU-1","bus_id":"00009E65:00:00.0"}]})";
     ::setenv("GPUDOCTOR_SIM_SCENARIO", (dir / "nvml.json").c_str(), 1);
   }

@@ -37,13 +37,20 @@ std::uint64_t le(std::string_view b, std::size_t at, int bytes) {
 
 std::string machine_name(std::uint16_t m) {
   switch (m) {
-    case 3: return "i386";
-    case 40: return "arm";
-    case 21: return "ppc64";
-    case k_elf_machine_x86_64: return "x86-64";
-    case k_elf_machine_aarch64: return "aarch64";
-    case 243: return "riscv";
-    default: return fmt::format("machine {}", m);
+    case 3:
+      return "i386";
+    case 40:
+      return "arm";
+    case 21:
+      return "ppc64";
+    case k_elf_machine_x86_64:
+      return "x86-64";
+    case k_elf_machine_aarch64:
+      return "aarch64";
+    case 243:
+      return "riscv";
+    default:
+      return fmt::format("machine {}", m);
   }
 }
 
@@ -65,13 +72,15 @@ Result<std::string> read_exact(const ByteSource& src, std::uint64_t offset, std:
   auto bytes = src.read(offset, length);
   if (!bytes) return bytes;
   if (bytes->size() != length)
-    return make_error(fmt::format("{}: read {} of {} bytes at offset {} (file shrank?)", what, bytes->size(), length,
-                                  offset));
+    return make_error(
+        fmt::format("{}: read {} of {} bytes at offset {} (file shrank?)", what, bytes->size(), length, offset));
   return bytes;
 }
 
 Result<ElfInfo> check_header(std::string_view h, std::uint64_t size, std::uint16_t machine) {
-  if (h.size() < 4 || h.substr(0, 4) != "\x7f" "ELF")
+  if (h.size() < 4 || h.substr(0, 4) !=
+                          "\x7f"
+                          "ELF")
     return make_error(fmt::format("not an ELF file (starts with \"{}\")", util::printable(h.substr(0, 4))));
   if (size < k_ehdr_size)
     return make_error(fmt::format("truncated: {} bytes, an ELF header needs {}", size, k_ehdr_size));
@@ -109,7 +118,8 @@ Result<Layout> read_layout(const ByteSource& src, std::string_view h) {
   if (phnum == 0xffff || phnum > k_max_phnum) return make_error(fmt::format("too many program headers ({})", phnum));
   if (phentsize != k_phdr_size)
     return make_error(fmt::format("program header size {} (expected {})", phentsize, k_phdr_size));
-  if (!fits(phoff, phnum * k_phdr_size, src.size)) return past_eof("program header table", phoff, phnum * k_phdr_size, src.size);
+  if (!fits(phoff, phnum * k_phdr_size, src.size))
+    return past_eof("program header table", phoff, phnum * k_phdr_size, src.size);
   auto table = read_exact(src, phoff, phnum * k_phdr_size, "program headers");
   if (!table) return table.error();
   Layout out;
@@ -120,8 +130,10 @@ Result<Layout> read_layout(const ByteSource& src, std::string_view h) {
     Segment s{le(p, 8, 8), le(p, 16, 8), le(p, 32, 8)};
     std::string_view what = type == k_pt_load ? "a PT_LOAD segment" : "the PT_DYNAMIC segment";
     if (!fits(s.offset, s.filesz, src.size)) return past_eof(what, s.offset, s.filesz, src.size);
-    if (type == k_pt_load) out.loads.push_back(s);
-    else if (!out.dynamic) out.dynamic = s;
+    if (type == k_pt_load)
+      out.loads.push_back(s);
+    else if (!out.dynamic)
+      out.dynamic = s;
   }
   return out;
 }
@@ -129,7 +141,8 @@ Result<Layout> read_layout(const ByteSource& src, std::string_view h) {
 // The file offset of virtual address `addr`, and how many bytes its PT_LOAD holds from there.
 std::optional<std::pair<std::uint64_t, std::uint64_t>> to_offset(const Layout& l, std::uint64_t addr) {
   for (const auto& s : l.loads)
-    if (addr >= s.vaddr && addr - s.vaddr < s.filesz) return std::pair{s.offset + (addr - s.vaddr), s.filesz - (addr - s.vaddr)};
+    if (addr >= s.vaddr && addr - s.vaddr < s.filesz)
+      return std::pair{s.offset + (addr - s.vaddr), s.filesz - (addr - s.vaddr)};
   return std::nullopt;
 }
 
@@ -140,8 +153,8 @@ struct DynamicTags {
 
 Result<DynamicTags> read_dynamic(const ByteSource& src, const Segment& dyn) {
   if (dyn.filesz > k_max_dynamic_bytes)
-    return make_error(fmt::format("dynamic section is {} bytes, more than the {} a library has", dyn.filesz,
-                                  k_max_dynamic_bytes));
+    return make_error(
+        fmt::format("dynamic section is {} bytes, more than the {} a library has", dyn.filesz, k_max_dynamic_bytes));
   auto bytes = read_exact(src, dyn.offset, dyn.filesz, "dynamic section");
   if (!bytes) return bytes.error();
   DynamicTags t;
@@ -168,7 +181,8 @@ Result<StringTable> locate_strtab(const Layout& l, const DynamicTags& t) {
   return StringTable{at->first, t.strsz ? std::min(*t.strsz, at->second) : at->second};
 }
 
-Result<std::string> string_at(const ByteSource& src, const StringTable& st, std::uint64_t offset, std::string_view tag) {
+Result<std::string> string_at(const ByteSource& src, const StringTable& st, std::uint64_t offset,
+                              std::string_view tag) {
   if (offset >= st.size)
     return make_error(fmt::format("{} offset {} is beyond the string table ({} bytes)", tag, offset, st.size));
   std::size_t length = static_cast<std::size_t>(std::min<std::uint64_t>(st.size - offset, k_max_string));
@@ -176,7 +190,8 @@ Result<std::string> string_at(const ByteSource& src, const StringTable& st, std:
   if (!bytes) return bytes;
   auto nul = bytes->find('\0');
   if (nul == std::string::npos)
-    return make_error(fmt::format("{} string at offset {} has no terminating NUL within {} bytes", tag, offset, length));
+    return make_error(
+        fmt::format("{} string at offset {} has no terminating NUL within {} bytes", tag, offset, length));
   return bytes->substr(0, nul);
 }
 
@@ -206,6 +221,20 @@ struct Fd {
 
 }  // namespace
 
+std::optional<std::string> foreign_elf(std::string_view h, std::uint16_t machine) {
+  if (h.size() < 20 || h.substr(0, 4) !=
+                           "\x7f"
+                           "ELF")
+    return std::nullopt;
+  auto m = static_cast<std::uint16_t>(le(h, 18, 2));
+  if (h[5] == 2)
+    m = static_cast<std::uint16_t>(static_cast<unsigned char>(h[18]) << 8 | static_cast<unsigned char>(h[19]));
+  std::string what = h[4] == 1 ? "32-bit ELF" : h[4] == 2 ? "ELF" : "";
+  if (what.empty() || (h[4] == 2 && h[5] == 1 && m == machine)) return std::nullopt;
+  if (h[5] == 2) what = "big-endian " + what;
+  return fmt::format("{} for {}", what, machine_name(m));
+}
+
 ByteSource memory_source(std::string_view bytes) {
   return ByteSource{bytes.size(), [bytes](std::uint64_t offset, std::size_t length) -> Result<std::string> {
                       if (offset >= bytes.size()) return std::string();
@@ -213,8 +242,7 @@ ByteSource memory_source(std::string_view bytes) {
                     }};
 }
 
-std::string encode_elf_library(std::string_view soname, const std::vector<std::string>& needed,
-                               std::uint16_t machine) {
+std::string encode_elf_library(std::string_view soname, const std::vector<std::string>& needed, std::uint16_t machine) {
   constexpr std::uint64_t k_vaddr = 0x10000, k_dyn_at = 176;
   std::string strtab(1, '\0');
   std::string dyn;
@@ -236,7 +264,10 @@ std::string encode_elf_library(std::string_view soname, const std::vector<std::s
   }
   std::uint64_t shoff = (str_at + strtab.size() + 7) & ~std::uint64_t{7};
   std::uint64_t size = shoff + k_shdr_size;
-  std::string h("\x7f" "ELF\x02\x01\x01", 7);
+  std::string h(
+      "\x7f"
+      "ELF\x02\x01\x01",
+      7);
   h.append(9, '\0');
   put(h, 3, 2);  // ET_DYN
   put(h, machine, 2);
@@ -246,8 +277,8 @@ std::string encode_elf_library(std::string_view soname, const std::vector<std::s
   put(h, shoff, 8);
   put(h, 0, 4);
   for (std::uint64_t v : {64, 56, 2, 64, 1, 0}) put(h, v, 2);
-  for (auto [type, off, len] : {std::tuple{k_pt_load, std::uint64_t{0}, size}, std::tuple{k_pt_dynamic, k_dyn_at,
-                                                                                       std::uint64_t{dyn.size()}}}) {
+  for (auto [type, off, len] :
+       {std::tuple{k_pt_load, std::uint64_t{0}, size}, std::tuple{k_pt_dynamic, k_dyn_at, std::uint64_t{dyn.size()}}}) {
     put(h, type, 4);
     put(h, 6, 4);  // flags: rw
     put(h, off, 8);
@@ -287,7 +318,8 @@ Result<ElfInfo> read_elf(const HostRoot& host, std::string_view host_path, std::
   if (f.fd < 0) return fail(std::strerror(errno));
   struct stat st {};
   if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return fail("not a regular file");
-  ByteSource src{static_cast<std::uint64_t>(st.st_size), [&f](std::uint64_t offset, std::size_t length) -> Result<std::string> {
+  ByteSource src{static_cast<std::uint64_t>(st.st_size),
+                 [&f](std::uint64_t offset, std::size_t length) -> Result<std::string> {
                    std::string buf(length, '\0');
                    std::size_t got = 0;
                    while (got < length) {

@@ -30,8 +30,8 @@ struct ByteSource {
 ByteSource memory_source(std::string_view bytes);
 
 struct ElfInfo {
-  std::uint16_t type = 0;     // ET_DYN (3) for a shared library, ET_EXEC (2)
-  std::uint16_t machine = 0;  // EM_*
+  std::uint16_t type = 0;             // ET_DYN (3) for a shared library, ET_EXEC (2)
+  std::uint16_t machine = 0;          // EM_*
   std::optional<std::string> soname;  // DT_SONAME; nullopt when the library has none
   std::vector<std::string> needed;    // DT_NEEDED names, in order
 };
@@ -42,6 +42,11 @@ struct ElfInfo {
 // dynamic section without DT_NULL or DT_STRTAB, an address no PT_LOAD maps,
 // a string without its NUL.
 Result<ElfInfo> parse_elf(const ByteSource& src, std::uint16_t machine = k_elf_machine_x86_64);
+// For the first bytes of a file that is ELF but built for another ABI than
+// little-endian ELF64 `machine`: what it is ("32-bit ELF for i386"). nullopt
+// for a matching or a non-ELF file. Lets callers skip multilib copies (the
+// i386 libcuda beside the x86-64 one) instead of calling them broken.
+std::optional<std::string> foreign_elf(std::string_view header, std::uint16_t machine = k_elf_machine_x86_64);
 // A minimal ELF64 little-endian shared library: one PT_LOAD over the whole
 // file, PT_DYNAMIC (DT_NEEDED..., DT_STRTAB, DT_STRSZ, DT_SONAME, DT_NULL) at
 // offset 176, the string table at 256, one null section header at the end.

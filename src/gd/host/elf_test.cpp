@@ -67,6 +67,25 @@ TEST(Elf, RejectsOtherClassesEndiannessAndArchitectures) {
   EXPECT_TRUE(parse(b, k_elf_machine_aarch64));
 }
 
+TEST(Elf, TellsForeignAbisFromBrokenFiles) {
+  auto b = tiny_library();
+  EXPECT_FALSE(foreign_elf(b));
+  EXPECT_FALSE(foreign_elf("not an ELF file at all"));
+  EXPECT_FALSE(foreign_elf(b.substr(0, 10)));
+  b[4] = 1;
+  set_le(b, 18, 3, 2);
+  EXPECT_EQ(foreign_elf(b), "32-bit ELF for i386");
+  b = tiny_library();
+  set_le(b, 18, k_elf_machine_aarch64, 2);
+  EXPECT_EQ(foreign_elf(b), "ELF for aarch64");
+  EXPECT_FALSE(foreign_elf(b, k_elf_machine_aarch64));
+  b = tiny_library();
+  b[5] = 2;
+  b[18] = 0;
+  b[19] = 21;
+  EXPECT_EQ(foreign_elf(b), "big-endian ELF for ppc64");
+}
+
 TEST(Elf, RejectsTruncatedFile) {
   auto b = tiny_library();
   EXPECT_NE(error_of(b.substr(0, 200)).find("truncated: section header table"), std::string::npos);

@@ -101,8 +101,8 @@ void walk_journal(sd_journal* j, const JournalLimits& limits, std::vector<std::s
   auto t0 = Clock::now();
   while (true) {
     if (out.entries_read >= limits.max_entries) {
-      out.problems.push_back(fmt::format("{}: stopped after {} kernel entries; older ones were not read", out.source,
-                                         out.entries_read));
+      out.problems.push_back(
+          fmt::format("{}: stopped after {} kernel entries; older ones were not read", out.source, out.entries_read));
       return;
     }
     if ((out.entries_read & 255) == 255 && seconds_since(t0) > limits.max_seconds) {
@@ -136,8 +136,8 @@ Result<JournalRead> read_journal(const HostRoot& root, const JournalLimits& limi
   if (auto current = current_boot_id(root)) boots.push_back(*current);
   walk_journal(j, limits, boots, out);
   if (out.entries_read == 0)
-    return make_error(fmt::format("{}: no kernel messages (empty, unreadable by this user, or not journal files)",
-                                  out.source));
+    return make_error(
+        fmt::format("{}: no kernel messages (empty, unreadable by this user, or not journal files)", out.source));
   std::reverse(out.records.begin(), out.records.end());
   return out;
 }
@@ -164,7 +164,8 @@ void read_records(int fd, std::size_t max_bytes, double max_seconds, KmsgRead& o
       if (buf[static_cast<std::size_t>(n) - 1] != '\n') out.text += '\n';
       ++out.records;
       if (out.text.size() < max_bytes && ((out.records & 1023) || seconds_since(t0) < max_seconds)) continue;
-      out.problems.push_back(fmt::format("{}: stopped after {} records; later ones were not read", k_kmsg, out.records));
+      out.problems.push_back(
+          fmt::format("{}: stopped after {} records; later ones were not read", k_kmsg, out.records));
       break;
     }
     if (n == 0 || errno == EAGAIN) break;
@@ -173,7 +174,8 @@ void read_records(int fd, std::size_t max_bytes, double max_seconds, KmsgRead& o
       ++lost;
       continue;
     }
-    out.problems.push_back(fmt::format("{}: read error after {} records: {}", k_kmsg, out.records, std::strerror(errno)));
+    out.problems.push_back(
+        fmt::format("{}: read error after {} records: {}", k_kmsg, out.records, std::strerror(errno)));
     break;
   }
   if (lost) out.problems.push_back(fmt::format("{}: records were overwritten while reading ({} gaps)", k_kmsg, lost));

@@ -22,11 +22,11 @@ struct JournalRecord {
 };
 
 struct JournalLimits {
-  std::optional<int> max_boots = 2;          // stop at the first entry of an older boot; nullopt: all
-  std::optional<std::int64_t> since_usec;    // stop at entries older than this wall time
-  std::uint64_t max_entries = 2'000'000;     // kernel entries examined at most
-  double max_seconds = 3;                    // wall time spent reading at most
-  std::string keep_substring = "NVRM";       // only messages containing it are returned ("" = all)
+  std::optional<int> max_boots = 2;        // stop at the first entry of an older boot; nullopt: all
+  std::optional<std::int64_t> since_usec;  // stop at entries older than this wall time
+  std::uint64_t max_entries = 2'000'000;   // kernel entries examined at most
+  double max_seconds = 3;                  // wall time spent reading at most
+  std::string keep_substring = "NVRM";     // only messages containing it are returned ("" = all)
 };
 
 struct JournalRead {
@@ -43,7 +43,7 @@ struct JournalRead {
 Result<JournalRead> read_journal(const HostRoot& root, const JournalLimits& limits);
 
 struct KmsgRead {
-  std::string text;                             // "prio,seq,usec,flags;message\n" records
+  std::string text;  // "prio,seq,usec,flags;message\n" records
   std::uint64_t records = 0;
   std::optional<std::int64_t> boot_time_unix_s;  // approximate wall time of boot
   std::vector<std::string> problems;             // records lost to overwrite, limits hit

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -85,6 +86,65 @@ TEST(KernelLogSource, GarbageJournalDirectoryIsAClearErrorNotACrashOrHang) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   ASSERT_FALSE(j);
   EXPECT_NE(j.error().message.find("no kernel messages"), std::string::npos) << j.error().message;
+}
+
+// A real journal with two boots, written by systemd-journal-remote from the
+// export format (skipped where that tool is not installed).
+constexpr const char* k_journal_remote = "/lib/systemd/systemd-journal-remote";
+
+std::string export_entry(int seq, const char* boot, std::int64_t usec, const std::string& message,
+                         const char* transport = "kernel") {
+  return "__CURSOR=s=0;i=" + std::to_string(seq) + "\n__REALTIME_TIMESTAMP=" + std::to_string(usec) +
+         "\n__MONOTONIC_TIMESTAMP=" + std::to_string(seq * 1000) + "\n_BOOT_ID=" + boot + "\n_TRANSPORT=" + transport +
+         "\nMESSAGE=" + message + "\n_MACHINE_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=n\n\n";
+}
+
+bool make_journal(const fs::path& root, const std::vector<std::string>& entries) {
+  if (!fs::exists(k_journal_remote)) return false;
+  std::string all;
+  for (const auto& e : entries) all += e;
+  write(root / "export.txt", all);
+  fs::create_directories(root / "var/log/journal");
+  std::string cmd = std::string(k_journal_remote) + " --output=" + (root / "var/log/journal/test.journal").string() +
+                    " " + (root / "export.txt").string() + " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+constexpr const char* k_boot_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+constexpr const char* k_boot_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+constexpr const char* k_boot_c = "cccccccccccccccccccccccccccccccc";
+
+TEST(KernelLogSource, JournalWithPreviousBoots) {
+  TempDir t;
+  std::int64_t t0 = 1'795'000'000'000'000;
+  bool made = make_journal(t.path, {export_entry(1, k_boot_a, t0, "NVRM: Xid (PCI:0000:18:00): 48, boot a"),
+                                    export_entry(2, k_boot_b, t0 + 1000, "Linux version 6.1.0"),
+                                    export_entry(3, k_boot_b, t0 + 2000, "NVRM: Xid (PCI:0000:3b:00): 79, boot b"),
+                                    export_entry(4, k_boot_b, t0 + 2500, "NVRM: from user space", "stdout"),
+                                    export_entry(5, k_boot_c, t0 + 3000, "usb 1-1: new device"),
+                                    export_entry(6, k_boot_c, t0 + 4000, "NVRM: Xid (PCI:0000:18:00): 13, boot c")});
+  if (!made) GTEST_SKIP() << k_journal_remote << " is not installed";
+  write(t.path / "proc/sys/kernel/random/boot_id", "cccccccc-cccc-cccc-cccc-cccccccccccc\n");
+  HostRoot root(t.path);
+  auto j = read_journal(root, JournalLimits{});
+  ASSERT_TRUE(j) << j.error().message;
+  EXPECT_EQ(j->source, "journal " + (t.path / "var/log/journal").string());
+  ASSERT_EQ(j->records.size(), 2u);  // boot a is outside the window; user-space and non-NVRM lines are not kept
+  EXPECT_EQ(j->records[0].message, "NVRM: Xid (PCI:0000:3b:00): 79, boot b");
+  EXPECT_EQ(j->records[0].boot, -1);
+  EXPECT_EQ(j->records[0].realtime_usec, t0 + 2000);
+  EXPECT_EQ(j->records[1].boot, 0);
+  EXPECT_EQ(j->entries_read, 5u);  // c, c, b, b, and the first of boot a, where it stops
+  JournalLimits every;
+  every.max_boots.reset();
+  auto all = read_journal(root, every);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->records.size(), 3u);
+  EXPECT_EQ(all->records[0].boot, -2);
+  JournalLimits recent;
+  recent.max_boots.reset();
+  recent.since_usec = t0 + 3000;
+  EXPECT_EQ(read_journal(root, recent)->records.size(), 1u);
 }
 
 TEST(KernelLogSource, KmsgOnlyOnTheLiveRoot) {

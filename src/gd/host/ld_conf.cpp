@@ -71,7 +71,8 @@ struct ConfReader {
       return;
     }
     if (depth > k_max_include_depth) {
-      out.problems.push_back(fmt::format("{}: includes nest deeper than {}; {} not read", from, k_max_include_depth, file));
+      out.problems.push_back(
+          fmt::format("{}: includes nest deeper than {}; {} not read", from, k_max_include_depth, file));
       return;
     }
     auto text = host.read_file(*real, k_max_conf_bytes);
@@ -81,15 +82,17 @@ struct ConfReader {
     }
     open_files.push_back(*real);
     for (const auto& l : parse_ld_so_conf(*text)) {
-      if (l.kind == LdConfLine::Kind::include) include(file, l, depth);
-      else add_dir(file, l);
+      if (l.kind == LdConfLine::Kind::include)
+        include(file, l, depth);
+      else
+        add_dir(file, l);
     }
     open_files.pop_back();
   }
 };
 
-void glob_step(const HostRoot& host, const std::string& base, const std::vector<std::string_view>& parts,
-               std::size_t i, std::vector<std::string>& out) {
+void glob_step(const HostRoot& host, const std::string& base, const std::vector<std::string_view>& parts, std::size_t i,
+               std::vector<std::string>& out) {
   if (out.size() >= k_max_glob_matches) return;
   if (i == parts.size()) {
     if (host.exists(base)) out.push_back(base);

@@ -36,8 +36,8 @@ constexpr XidInfo k_xids[] = {
      "Drain the GPU and reset it (reboot if the reset fails)"},
     {63, 63, "INFOROM_DRAM_RETIREMENT_EVENT", "memory page retirement or row remap recorded", W, A::reset_gpu,
      "Schedule a GPU reset at a convenient time to apply the pending remap"},
-    {64, 64, "INFOROM_DRAM_RETIREMENT_FAILURE", "memory page retirement or row remap failed", C,
-     A::inspect_hardware, "Drain the GPU; a remap failure is a criterion for replacing the card (RMA)"},
+    {64, 64, "INFOROM_DRAM_RETIREMENT_FAILURE", "memory page retirement or row remap failed", C, A::inspect_hardware,
+     "Drain the GPU; a remap failure is a criterion for replacing the card (RMA)"},
     {68, 68, "NVDEC0_ERROR", "video decoder exception", W, A::restart_app, "Restart the application"},
     {74, 74, "NVLINK_ERROR", "NVLink error", C, A::reset_gpu,
      "Check nvidia-smi nvlink -s / -e, reset the GPU; inspect the NVLink hardware if it persists"},
@@ -73,15 +73,29 @@ constexpr XidInfo k_xids[] = {
     {158, 158, "GPU_FATAL_TIMEOUT", "fatal GPU timeout", C, A::reset_gpu, "Reset the GPU"},
 };
 
-constexpr XidInfo k_fallen_off = {79, 79, "GPU_HAS_FALLEN_OFF_THE_BUS",
-                                  "GPU has fallen off the bus and does not respond (no Xid number)", C, A::reboot,
-                                  "Reboot the node; if it recurs inspect power, cooling, seating and the system BIOS"};
-constexpr XidInfo k_api_mismatch = {0, 0, "API_MISMATCH",
-                                    "driver user space and kernel module versions differ", C, A::reboot,
+constexpr XidInfo k_fallen_off = {
+    79,
+    79,
+    "GPU_HAS_FALLEN_OFF_THE_BUS",
+    "GPU has fallen off the bus and does not respond (no Xid number)",
+    C,
+    A::reboot,
+    "Drain and reboot the node; if it recurs inspect power, cooling, seating and the system BIOS"};
+constexpr XidInfo k_api_mismatch = {0,
+                                    0,
+                                    "API_MISMATCH",
+                                    "driver user space and kernel module versions differ",
+                                    C,
+                                    A::reboot,
                                     "Reboot (or unload and reload the nvidia modules) so both run the same version"};
-constexpr XidInfo k_rm_init_failed = {0, 0, "RM_INIT_ADAPTER_FAILED",
-                                      "the driver could not initialise the GPU (RmInitAdapter failed)", C, A::reboot,
-                                      "Reboot; if it persists check the GSP firmware files, BIOS settings and the card"};
+constexpr XidInfo k_rm_init_failed = {
+    0,
+    0,
+    "RM_INIT_ADAPTER_FAILED",
+    "the driver could not initialise the GPU (RmInitAdapter failed)",
+    C,
+    A::reboot,
+    "Reboot; if it persists check the GSP firmware files, BIOS settings and the card"};
 
 constexpr std::pair<XidAction, std::string_view> k_action_names[] = {
     {A::ignore, "ignore"},       {A::restart_app, "restart app"}, {A::investigate, "investigate"},
@@ -96,7 +110,12 @@ XidInfo xid_info(int code) {
   auto it = std::find_if(std::begin(k_xids), std::end(k_xids),
                          [code](const XidInfo& x) { return code >= x.first && code <= x.last; });
   if (it != std::end(k_xids)) return *it;
-  return XidInfo{code, code, "UNKNOWN", "not in gpudoctor's Xid catalogue", Severity::warning, A::investigate,
+  return XidInfo{code,
+                 code,
+                 "UNKNOWN",
+                 "not in gpudoctor's Xid catalogue",
+                 Severity::warning,
+                 A::investigate,
                  "Look the code up in NVIDIA's Xid catalogue (docs.nvidia.com/deploy/xid-errors)"};
 }
 

@@ -16,10 +16,10 @@ namespace gd::model {
 enum class XidAction { ignore, restart_app, investigate, reset_gpu, reboot, inspect_hardware };
 
 struct XidInfo {
-  int first = 0;  // the code, or the first of a range (144..150)
-  int last = 0;   // == first unless the row covers a range
-  std::string_view mnemonic;  // NVIDIA's name: "GPU_HAS_FALLEN_OFF_THE_BUS"
-  std::string_view meaning;   // one short phrase
+  int first = 0;                          // the code, or the first of a range (144..150)
+  int last = 0;                           // == first unless the row covers a range
+  std::string_view mnemonic;              // NVIDIA's name: "GPU_HAS_FALLEN_OFF_THE_BUS"
+  std::string_view meaning;               // one short phrase
   Severity severity = Severity::warning;  // critical: the GPU or node needs a reset, reboot or repair
   XidAction action = XidAction::investigate;
   std::string_view advice;  // the next step, one sentence

@@ -1,5 +1,8 @@
 #include "gd/nvml/nvml_collect.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -164,34 +167,68 @@ json collect_system(Emitter& em, const NvmlApi& a) {
   return sys;
 }
 
-}  // namespace
-
-int worker_main(const std::string& library_path, int out_fd) {
-  Emitter em(out_fd);
+// Loads the library and calls nvmlInit, reporting both; the API when init succeeded.
+std::optional<NvmlApi> load_and_init(Emitter& em, const std::string& library_path) {
   auto api = load_nvml(library_path);
   if (!api) {
     em.line({{"load_error", api.error().message}});
     em.line({{"done", true}});
-    return 0;
+    return std::nullopt;
   }
-  const NvmlApi& a = *api;
-  em.line({{"missing", a.missing}});
-  em.call(a.init.name);
+  em.line({{"missing", api->missing}});
+  em.call(api->init.name);
   auto t0 = std::chrono::steady_clock::now();
-  int r = a.init.fn();
+  int r = api->init.fn();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   em.line({{"init", {{"return", r}, {"ms", ms}}}});
   if (r != k_success) {
     em.line({{"done", true}});
-    return 0;
+    return std::nullopt;
   }
+  return std::move(*api);
+}
+
+// One sample: the system line and a line per GPU.
+void emit_sample(Emitter& em, const NvmlApi& a) {
   json sys = collect_system(em, a);
   em.line({{"system", sys}});
   unsigned count = sys.value("device_count", 0u);
   for (unsigned i = 0; i < count && i < 1024; ++i) em.line({{"gpu", model::to_json(collect_gpu(em, a, i))}});
-  em.call(a.shutdown.name);
-  a.shutdown.fn();
+}
+
+}  // namespace
+
+int worker_main(const std::string& library_path, int out_fd) {
+  Emitter em(out_fd);
+  auto api = load_and_init(em, library_path);
+  if (!api) return 0;
+  emit_sample(em, *api);
+  em.call(api->shutdown.name);
+  api->shutdown.fn();
   em.line({{"done", true}});
+  return 0;
+}
+
+int sampler_main(const std::string& library_path, int in_fd, int out_fd) {
+  Emitter em(out_fd);
+  auto api = load_and_init(em, library_path);
+  if (!api) return 0;
+  std::string pending;
+  char buf[256];
+  while (true) {
+    ssize_t n = ::read(in_fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the parent is gone or closed our stdin: shut down
+    pending.append(buf, static_cast<size_t>(n));
+    size_t pos;
+    while ((pos = pending.find('\n')) != std::string::npos) {
+      pending.erase(0, pos + 1);
+      emit_sample(em, *api);
+      em.line({{"done", true}});
+    }
+  }
+  em.call(api->shutdown.name);
+  api->shutdown.fn();
   return 0;
 }
 

@@ -14,6 +14,12 @@ namespace gd::nvml {
 // Returns the process exit code (0 even when NVML reports errors: those are data).
 int worker_main(const std::string& library_path, int out_fd);
 
+// `gpudoctor __nvml-sampler LIB` (the long-lived worker of `watch`): loads
+// NVML and calls nvmlInit once (same lines as worker_main up to "init"), then
+// answers every line read from in_fd with one sample: call markers, "system",
+// one "gpu" line per GPU, {"done":true}. Shuts NVML down at EOF on in_fd.
+int sampler_main(const std::string& library_path, int in_fd, int out_fd);
+
 // `gpudoctor __nvml-set-persistence LIB`: turns persistence mode on for every
 // GPU that has it off (nvmlDeviceSetPersistenceMode, needs root on a real
 // node; lost at reboot). One line per GPU:

@@ -138,8 +138,8 @@ void host_and_tag(std::string_view rest, Prefix& p) {
 
 // "2026-11-27T03:00:00[.frac][zone] ..." (journal short-iso, rsyslog, dmesg --time-format iso).
 bool iso_prefix(std::string_view line, Prefix& p) {
-  if (line.size() < 19 || line[4] != '-' || line[7] != '-' || (line[10] != 'T' && line[10] != ' ') ||
-      line[13] != ':' || line[16] != ':')
+  if (line.size() < 19 || line[4] != '-' || line[7] != '-' || (line[10] != 'T' && line[10] != ' ') || line[13] != ':' ||
+      line[16] != ':')
     return false;
   auto end = line.find(' ', 11);
   if (end == std::string_view::npos) end = line.size();
@@ -352,7 +352,6 @@ bool pending_complete(std::string_view kind, std::string_view body) {
 
 }  // namespace
 
-
 // ---- the parser ----------------------------------------------------------
 
 KernelLogParser::KernelLogParser(KernelLogWindow window, std::int64_t now_unix_s)
@@ -416,8 +415,8 @@ void KernelLogParser::line(std::string_view raw) {
   if (!hit) return;
   std::string_view body = p.message.substr(static_cast<const char*>(hit) - p.message.data() + k_nvrm.size());
   Stamp stamp;
-  stamp.text = p.kmsg_usec ? fmt::format("{}.{:06}", *p.kmsg_usec / 1'000'000, *p.kmsg_usec % 1'000'000)
-                           : std::string(p.stamp);
+  stamp.text =
+      p.kmsg_usec ? fmt::format("{}.{:06}", *p.kmsg_usec / 1'000'000, *p.kmsg_usec % 1'000'000) : std::string(p.stamp);
   stamp.mono_s = p.mono_s;
   stamp.clock = p.clock;
   nvrm(body, stamp);
@@ -518,10 +517,14 @@ void KernelLogParser::emit(model::KernelEvent e, std::string_view body, const St
 std::optional<std::int64_t> KernelLogParser::wall_time(const Stamp& stamp) const {
   if (stamp.unix_s) return stamp.unix_s;
   switch (stamp.clock) {
-    case Clock::iso: return iso_time(stamp.text);
-    case Clock::ctime: return ctime_time(stamp.text);
-    case Clock::syslog: return syslog_time(stamp.text, m_now_unix_s);
-    case Clock::none: break;
+    case Clock::iso:
+      return iso_time(stamp.text);
+    case Clock::ctime:
+      return ctime_time(stamp.text);
+    case Clock::syslog:
+      return syslog_time(stamp.text, m_now_unix_s);
+    case Clock::none:
+      break;
   }
   if (m_boot_time_unix_s && stamp.mono_s) return *m_boot_time_unix_s + static_cast<std::int64_t>(*stamp.mono_s);
   return std::nullopt;
@@ -553,8 +556,8 @@ model::KernelLog KernelLogParser::finish() {
     for (auto& e : m_out.events) e.boot = *e.boot - m_boot;
   }
   if (m_dropped)
-    m_out.problems.push_back(fmt::format("kernel log: {} event(s) beyond the first {} were not kept", m_dropped,
-                                         k_kernel_log_max_events));
+    m_out.problems.push_back(
+        fmt::format("kernel log: {} event(s) beyond the first {} were not kept", m_dropped, k_kernel_log_max_events));
   m_out.window = m_window.description;
   return std::move(m_out);
 }
@@ -574,11 +577,16 @@ std::optional<std::int64_t> duration_s(std::string_view text) {
   auto n = util::parse_u64(text.substr(0, text.size() - 1));
   if (!n || *n > 100'000'000) return std::nullopt;
   switch (text.back()) {
-    case 's': return static_cast<std::int64_t>(*n);
-    case 'm': return static_cast<std::int64_t>(*n) * 60;
-    case 'h': return static_cast<std::int64_t>(*n) * 3600;
-    case 'd': return static_cast<std::int64_t>(*n) * 86400;
-    default: return std::nullopt;
+    case 's':
+      return static_cast<std::int64_t>(*n);
+    case 'm':
+      return static_cast<std::int64_t>(*n) * 60;
+    case 'h':
+      return static_cast<std::int64_t>(*n) * 3600;
+    case 'd':
+      return static_cast<std::int64_t>(*n) * 86400;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -604,11 +612,13 @@ Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix
   if (text == "previous-boot") return w;
   if (text == "boot") return KernelLogWindow{0, std::nullopt, "this boot"};
   if (text == "all") return KernelLogWindow{std::nullopt, std::nullopt, "the whole log"};
-  if (auto d = duration_s(text)) return KernelLogWindow{std::nullopt, now_unix_s - *d, fmt::format("the last {}", text)};
+  if (auto d = duration_s(text))
+    return KernelLogWindow{std::nullopt, now_unix_s - *d, fmt::format("the last {}", text)};
   if (auto t = date_s(text)) return KernelLogWindow{std::nullopt, *t, fmt::format("since {}", text)};
-  return make_error(fmt::format("--since \"{}\": expected boot, previous-boot, all, a duration (90s, 30m, 2h, 7d) "
-                                "or a local date/time (2026-11-27, 2026-11-27T03:00)",
-                                util::printable(text, 40)));
+  return make_error(
+      fmt::format("--since \"{}\": expected boot, previous-boot, all, a duration (90s, 30m, 2h, 7d) "
+                  "or a local date/time (2026-11-27, 2026-11-27T03:00)",
+                  util::printable(text, 40)));
 }
 
 // ---- reading the node's log ------------------------------------------------

@@ -50,9 +50,9 @@ class KernelLogParser {
   model::KernelLog finish();
 
   enum class Clock { none, iso, ctime, syslog };  // how a stamp's text reads as wall time
-  struct Stamp {  // what a line's prefix says about when it was written
+  struct Stamp {                                  // what a line's prefix says about when it was written
     std::string text;
-    std::optional<double> mono_s;        // seconds since boot
+    std::optional<double> mono_s;  // seconds since boot
     Clock clock = Clock::none;
     std::optional<std::int64_t> unix_s;  // wall clock, when the source gave it directly
   };
@@ -81,7 +81,7 @@ class KernelLogParser {
   std::int64_t m_now_unix_s;
   std::optional<std::int64_t> m_boot_time_unix_s;
   model::KernelLog m_out;
-  std::string m_partial;  // a line started in an earlier chunk
+  std::string m_partial;   // a line started in an earlier chunk
   bool m_cutting = false;  // skipping the rest of an over-long line
   bool m_at_line_start = true;
   bool m_records = false;

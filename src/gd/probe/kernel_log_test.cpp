@@ -23,8 +23,9 @@ const model::KernelEvent& only(const model::KernelLog& log) {
 }
 
 TEST(KernelLogParser, PlainDmesgXid) {
-  auto log = parse("[24128.834365] NVRM: Xid (PCI:0000:01:00): 31, pid=4242, name=python3, Ch 00000003, "
-                   "engmask 00000101, intr 10000000\n");
+  auto log = parse(
+      "[24128.834365] NVRM: Xid (PCI:0000:01:00): 31, pid=4242, name=python3, Ch 00000003, "
+      "engmask 00000101, intr 10000000\n");
   const auto& e = only(log);
   EXPECT_EQ(e.kind, "xid");
   EXPECT_EQ(e.xid, 31);
@@ -65,23 +66,23 @@ TEST(KernelLogParser, XidVariants) {
 TEST(KernelLogParser, TimestampFormats) {
   auto log = parse(
       "[Fri Nov 27 03:00:00 2026] NVRM: Xid (PCI:0000:01:00): 48, pid=1, name=a, DBE\n"
+      "6,1234,5678901,-;NVRM: Xid (PCI:0000:05:00): 62, pid=5, name=c, PMU halt\n"
       "Dec  2 11:38:47 worker4 kernel: [  219.470994] NVRM: Xid (PCI:0000:07:00): 64, pid='<unknown>', "
       "name=<unknown>, Dynamic Page Retirement: Blacklisting failed.\n"
       "2026-11-27T03:00:01+0000 node7 kernel: NVRM: Xid (PCI:0000:02:00): 119, pid=9, name=b, Timeout\n"
       "2026-11-27T03:00:02.123456+01:00 node7 kernel: NVRM: Xid (PCI:0000:03:00): 120, GSP error\n"
       "Nov 27 03:00:03.654321 node7 kernel: NVRM: Xid (PCI:0000:04:00): 74, NVLink\n"
-      "6,1234,5678901,-;NVRM: Xid (PCI:0000:05:00): 62, pid=5, name=c, PMU halt\n"
       "2026-11-27T03:00:04,000001+00:00 NVRM: Xid (PCI:0000:06:00): 8, dmesg --time-format iso\n");
   ASSERT_EQ(log.events.size(), 7u);
   EXPECT_EQ(log.events[0].timestamp, "Fri Nov 27 03:00:00 2026");
-  EXPECT_EQ(log.events[1].timestamp, "Dec  2 11:38:47");
-  EXPECT_EQ(log.events[1].bus_id, "0000:07:00.0");
-  EXPECT_EQ(log.events[2].timestamp, "2026-11-27T03:00:01+0000");
-  EXPECT_EQ(log.events[2].bus_id, "0000:02:00.0");
-  EXPECT_EQ(log.events[3].xid, 120);
-  EXPECT_EQ(log.events[4].timestamp, "Nov 27 03:00:03.654321");
-  EXPECT_EQ(log.events[5].timestamp, "5.678901");
-  EXPECT_EQ(log.events[5].bus_id, "0000:05:00.0");
+  EXPECT_EQ(log.events[1].timestamp, "5.678901");  // kmsg record: seconds since boot
+  EXPECT_EQ(log.events[1].bus_id, "0000:05:00.0");
+  EXPECT_EQ(log.events[2].timestamp, "Dec  2 11:38:47");
+  EXPECT_EQ(log.events[2].bus_id, "0000:07:00.0");
+  EXPECT_EQ(log.events[3].timestamp, "2026-11-27T03:00:01+0000");
+  EXPECT_EQ(log.events[3].bus_id, "0000:02:00.0");
+  EXPECT_EQ(log.events[4].xid, 120);
+  EXPECT_EQ(log.events[5].timestamp, "Nov 27 03:00:03.654321");
   EXPECT_EQ(log.events[6].bus_id, "0000:06:00.0");
   for (const auto& e : log.events) EXPECT_EQ(e.boot, 0) << e.message;
 }
@@ -252,7 +253,7 @@ TEST(KernelLogParser, BinaryJunkNeitherCrashesNorInventsEvents) {
                       "NVRM: The NVIDIA GPU \n" + "[" + "\n" + "[ 12.\n" + "Nov\n" + "2026-11-27T\n" + "1,2,3,;\n";
   auto n = parse(nasty);
   ASSERT_EQ(n.events.size(), 1u);
-  for (char c : n.events[0].message) EXPECT_TRUE(c >= 0x20 && c != 0x7f) << static_cast<int>(c);
+  for (unsigned char c : n.events[0].message) EXPECT_TRUE(c >= 0x20 && c != 0x7f) << static_cast<int>(c);
 }
 
 TEST(KernelLogParser, NulRunsBeforeALineAreSkipped) {

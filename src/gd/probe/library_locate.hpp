@@ -12,9 +12,9 @@
 namespace gd::probe {
 
 struct LibraryRequest {
-  std::string_view soname;          // "libcuda.so.1"
-  std::string override_path;        // --cuda / --nvml PATH; empty: search
-  std::string_view override_flag;   // "--cuda", recorded as found_via
+  std::string_view soname;                   // "libcuda.so.1"
+  std::string override_path;                 // --cuda / --nvml PATH; empty: search
+  std::string_view override_flag;            // "--cuda", recorded as found_via
   std::vector<std::string> ld_library_path;  // honoured only on the live root
 };
 

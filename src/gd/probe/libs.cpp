@@ -17,9 +17,8 @@ namespace gd::probe {
 namespace {
 
 constexpr std::string_view k_families[] = {
-    "libcuda",           "libnvidia-ml",        "libnvidia-ptxjitcompiler", "libnvidia-fatbinaryloader",
-    "libnvidia-opencl",  "libnvidia-nvvm",      "libnvidia-cfg",            "libnvidia-allocator",
-    "libnvidia-gpucomp",
+    "libcuda",        "libnvidia-ml",  "libnvidia-ptxjitcompiler", "libnvidia-fatbinaryloader", "libnvidia-opencl",
+    "libnvidia-nvvm", "libnvidia-cfg", "libnvidia-allocator",      "libnvidia-gpucomp",
 };
 // Looked up even when no file carries them: what CUDA programs and NVML users dlopen.
 constexpr std::string_view k_always_picked[] = {"libcuda.so.1", "libcuda.so", "libnvidia-ml.so.1"};
@@ -40,12 +39,13 @@ std::string base_name(std::string_view path) {
 struct ElfFacts {
   std::optional<std::string> soname;
   std::string error;
+  bool foreign = false;  // a valid library for another ABI (the i386 multilib copy): not this loader's business
 };
 
 struct Gatherer {
   const host::HostRoot& host;
   model::LibsInfo out;
-  std::vector<host::LdCacheEntry> cache;  // this architecture's entries, cache order
+  std::vector<host::LdCacheEntry> cache;     // this architecture's entries, cache order
   std::map<std::string, ElfFacts> elf_memo;  // by resolved path
 
   void read_cache() {
@@ -112,11 +112,14 @@ struct Gatherer {
       f.error = elf.error().message;
       std::string prefix = resolved + ": ";
       if (util::starts_with(f.error, prefix)) f.error.erase(0, prefix.size());
+      auto header = host.read_file(resolved, 64);
+      f.foreign = header && host::foreign_elf(*header).has_value();
     }
     return elf_memo.emplace(resolved, std::move(f)).first->second;
   }
 
-  model::LibEntry follow(const std::string& dir, const std::string& name, std::string_view family) {
+  // The entry for dir/name; nullopt when it leads to a library for another ABI.
+  std::optional<model::LibEntry> follow(const std::string& dir, const std::string& name, std::string_view family) {
     model::LibEntry e;
     e.family = std::string(family);
     e.path = host::join(dir, name);
@@ -135,6 +138,7 @@ struct Gatherer {
     e.size_bytes = static_cast<std::uint64_t>(std::max(0LL, host.file_size(*r)));
     if (*e.size_bytes == 0) return e;
     const auto& facts = elf_facts(*r);
+    if (facts.foreign) return std::nullopt;
     e.soname = facts.soname;
     e.elf_error = facts.error;
     return e;
@@ -147,7 +151,8 @@ struct Gatherer {
       return;
     }
     for (const auto& name : *names)
-      if (auto family = driver_library_family(name)) out.entries.push_back(follow(d.resolved, name, *family));
+      if (auto family = driver_library_family(name))
+        if (auto e = follow(d.resolved, name, *family)) out.entries.push_back(std::move(*e));
   }
 
   void add_cache_libs() {

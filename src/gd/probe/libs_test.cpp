@@ -57,14 +57,15 @@ class LibsTree : public ::testing::Test {
     write(lib("libcudart.so.11.0"), host::encode_elf_library("libcudart.so.11.0"));
     write(std::string(k_stubs) + "/libcuda.so", host::encode_elf_library("libcuda.so.1"));
     write("/lib/x86_64-linux-gnu/libc.so.6", "");
-    write("/etc/ld.so.cache", host::encode_ld_cache({
-                                  {"libcuda.so.1", std::string(k_stubs) + "/libcuda.so.1", host::k_ld_flags_x86_64_libc6},
-                                  {"libcuda.so.1", lib("libcuda.so.1"), host::k_ld_flags_x86_64_libc6},
-                                  {"libnvidia-fatbinaryloader.so.465.19.01", lib("libnvidia-fatbinaryloader.so.465.19.01"),
-                                   host::k_ld_flags_x86_64_libc6},
-                                  {"libcuda.so.1", "/usr/lib/i386-linux-gnu/libcuda.so.1", 0x0003},
-                                  {"libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6", host::k_ld_flags_x86_64_libc6},
-                              }));
+    write("/etc/ld.so.cache",
+          host::encode_ld_cache({
+              {"libcuda.so.1", std::string(k_stubs) + "/libcuda.so.1", host::k_ld_flags_x86_64_libc6},
+              {"libcuda.so.1", lib("libcuda.so.1"), host::k_ld_flags_x86_64_libc6},
+              {"libnvidia-fatbinaryloader.so.465.19.01", lib("libnvidia-fatbinaryloader.so.465.19.01"),
+               host::k_ld_flags_x86_64_libc6},
+              {"libcuda.so.1", "/usr/lib/i386-linux-gnu/libcuda.so.1", 0x0003},
+              {"libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6", host::k_ld_flags_x86_64_libc6},
+          }));
   }
   void TearDown() override { fs::remove_all(m_dir); }
   static std::string lib(const std::string& name) { return std::string(k_lib) + "/" + name; }
@@ -179,6 +180,21 @@ TEST_F(LibsTree, CorruptCacheIsNamed) {
   EXPECT_TRUE(info.ld_cache_present);
   EXPECT_NE(info.ld_cache_error.find("/etc/ld.so.cache: truncated header"), std::string::npos);
   EXPECT_TRUE(info.ld_cache.empty());
+}
+
+TEST_F(LibsTree, MultilibCopiesForAnotherAbiAreSkipped) {
+  write("/etc/ld.so.conf.d/i386-linux-gnu.conf", "/usr/lib/i386-linux-gnu\n");
+  auto i386 = host::encode_elf_library("libcuda.so.1", {"libc.so.6"}, 3);
+  i386[4] = 1;  // ELFCLASS32
+  write("/usr/lib/i386-linux-gnu/libcuda.so.460.32.03", i386);
+  link("/usr/lib/i386-linux-gnu/libcuda.so.1", "libcuda.so.460.32.03");
+  write("/usr/lib/i386-linux-gnu/libnvidia-ml.so.460.32.03", "truncated\n");
+  host::HostRoot host(m_dir);
+  auto info = read_libs(host, {});
+  std::vector<std::string> in_i386;
+  for (const auto& e : info.entries)
+    if (e.path.rfind("/usr/lib/i386-linux-gnu/", 0) == 0) in_i386.push_back(e.path);
+  EXPECT_EQ(in_i386, std::vector<std::string>{"/usr/lib/i386-linux-gnu/libnvidia-ml.so.460.32.03"});  // broken stays
 }
 
 TEST_F(LibsTree, SymlinkLoopInTheLibraryDirItself) {

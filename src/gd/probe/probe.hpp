@@ -18,7 +18,7 @@ struct ProbeOptions {
   std::string cuda_override;                // --cuda PATH: load exactly this file as libcuda.so.1
   double timeout_s = 10;                    // deadline for all NVML calls together (and again for CUDA's)
   std::vector<std::string> ld_library_path; // honoured only on the live root
-  std::string worker_exe;                   // gpudoctor binary for the NVML worker (empty: this one)
+  std::string worker_exe;                   // gpudoctor binary for the NVML and CUDA workers (empty: this one)
   std::string kernel_log_file;              // --kernel-log FILE: read this instead of the journal / /dev/kmsg
   std::string since;                        // --since: kernel log age window (empty: this boot and the previous)
 };

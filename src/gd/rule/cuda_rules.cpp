@@ -57,11 +57,15 @@ const InitAdvice* init_advice(int code) {
        {"Install a driver that supports the program's CUDA version (CUDA 11 needs >= 450, CUDA 12 >= 525)",
         "Or use a build of the program for an older CUDA; datacenter GPUs can also use the cuda-compat package"},
        false},
-      {36, "The program calls a CUDA function that this driver is too old to provide.",
-       {"Upgrade the NVIDIA driver to one that supports the program's CUDA version"}, false},
-      {46, "The GPU is in exclusive-process compute mode and another process holds it, or it is otherwise busy.",
-       {"nvidia-smi -q -d COMPUTE   (check the compute mode)", "sudo nvidia-smi -c DEFAULT   (if exclusive mode is not "
-                                                              "intended)"},
+      {36,
+       "The program calls a CUDA function that this driver is too old to provide.",
+       {"Upgrade the NVIDIA driver to one that supports the program's CUDA version"},
+       false},
+      {46,
+       "The GPU is in exclusive-process compute mode and another process holds it, or it is otherwise busy.",
+       {"nvidia-smi -q -d COMPUTE   (check the compute mode)",
+        "sudo nvidia-smi -c DEFAULT   (if exclusive mode is not "
+        "intended)"},
        false},
       {100,
        "libcuda sees no usable GPU: device nodes missing or not permitted (a container started without --gpus / the "
@@ -104,11 +108,16 @@ const InitAdvice* init_advice(int code) {
   return nullptr;
 }
 
+// NVML answered but for fewer GPUs than the PCI bus holds.
+bool driver_lost_gpus(const model::Snapshot& s) {
+  return nvml_answered(s) && s.nvml.device_count.value_or(0) < s.pci.gpus.size();
+}
+
 void add_code_evidence(const model::Snapshot& s, int code, Finding& f) {
   const auto& c = s.cuda;
   std::string text = c.init_error_text ? fmt::format(": \"{}\"", *c.init_error_text) : std::string();
-  f.evidence.push_back(fmt::format("cuInit(0) returned {} {}{}", code,
-                                   c.init_error_name.value_or(model::cuda_result_name(code)), text));
+  f.evidence.push_back(
+      fmt::format("cuInit(0) returned {} {}{}", code, c.init_error_name.value_or(model::cuda_result_name(code)), text));
   if (code == 802 && s.pci.other_nvidia_functions > 0)
     f.evidence.push_back(fmt::format("{} other NVIDIA PCI function(s) beside the GPUs (NVSwitches on HGX boards)",
                                      s.pci.other_nvidia_functions));
@@ -127,7 +136,13 @@ Finding init_failure(const model::Snapshot& s, int code) {
                           model::cuda_result_meaning(code));
   add_code_evidence(s, code, f);
   add_library_evidence(s, f);
-  if (const auto* a = init_advice(code)) {
+  if (code == 100 && driver_lost_gpus(s)) {
+    f.cause =
+        "The driver has lost GPUs that are on the PCI bus (see gpu.fell_off_bus), so CUDA finds none it can "
+        "use: what programs report as 'no CUDA-capable device is detected'.";
+    f.fix = {"Follow gpu.fell_off_bus: check the kernel log for Xid 79, then reboot the node"};
+    f.needs_reboot = true;
+  } else if (const auto* a = init_advice(code)) {
     f.cause = a->cause;
     f.fix = a->fix;
     f.needs_reboot = a->needs_reboot;
@@ -163,13 +178,15 @@ void rule_cuda_missing(const RuleInput& in, std::vector<Finding>& out) {
   Finding f;
   f.id = "cuda.missing";
   f.severity = Severity::critical;
-  f.summary = "libcuda.so.1 cannot be loaded: every CUDA program fails ('CUDA driver version is insufficient for "
-              "CUDA runtime version', cudaErrorInsufficientDriver 35)";
+  f.summary =
+      "libcuda.so.1 cannot be loaded: every CUDA program fails ('CUDA driver version is insufficient for "
+      "CUDA runtime version', cudaErrorInsufficientDriver 35)";
   f.evidence.push_back(s.cuda.load_error);
   add_library_evidence(s, f);
-  f.cause = "The driver's libcuda is not installed, not in the linker's search path, a 0-byte or truncated file, or "
-            "the linker cache is stale (common in containers whose driver libraries were mounted for another driver "
-            "version).";
+  f.cause =
+      "The driver's libcuda is not installed, not in the linker's search path, a 0-byte or truncated file, or "
+      "the linker cache is stale (common in containers whose driver libraries were mounted for another driver "
+      "version).";
   f.fix = {"sudo ldconfig (refresh the linker cache)",
            "If still missing: install the driver's CUDA user-space package (e.g. libnvidia-compute-<branch>) matching "
            "the kernel module",
@@ -202,8 +219,8 @@ void rule_cuda_init_failed(const RuleInput& in, std::vector<Finding>& out) {
   Finding f;
   f.id = "cuda.init_failed";
   f.summary = fmt::format("CUDA initialises: driver API {}, {} device(s), cuInit took {}",
-                          c.driver_version ? cuda_version_text(*c.driver_version) : "version unknown",
-                          *c.device_count, format_ms(c.init_ms.value_or(0)));
+                          c.driver_version ? cuda_version_text(*c.driver_version) : "version unknown", *c.device_count,
+                          format_ms(c.init_ms.value_or(0)));
   out.push_back(std::move(f));
 }
 
@@ -218,8 +235,9 @@ void rule_cuda_hung(const RuleInput& in, std::vector<Finding>& out) {
                           s.cuda.hung_call.value_or("a CUDA call"), where);
   f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.cuda.elapsed_ms)));
   add_library_evidence(s, f);
-  f.cause = "The driver is wedged or a GPU is stuck initialising (fell off the bus, a reset in progress, or an "
-            "NVSwitch fabric still coming up). Every CUDA program will hang in the same call.";
+  f.cause =
+      "The driver is wedged or a GPU is stuck initialising (fell off the bus, a reset in progress, or an "
+      "NVSwitch fabric still coming up). Every CUDA program will hang in the same call.";
   f.fix = {"Look for Xid 79 / 'fallen off the bus' / RmInitAdapter lines: sudo dmesg -T | grep NVRM",
            "NVSwitch systems: systemctl status nvidia-fabricmanager",
            "Reboot the node if it keeps hanging; a hung driver does not recover by itself"};

@@ -66,10 +66,14 @@ TEST(CudaRules, EachInitCodeGetsItsOwnCauseAndFix) {
     int code;
     const char* fix_or_cause;
   } cases[] = {
-      {3, "nvidia_uvm"},           {34, "stubs"},
-      {35, "older than the CUDA runtime"}, {100, "CUDA_VISIBLE_DEVICES"},
-      {802, "systemctl enable --now nvidia-fabricmanager"}, {803, "reboot"},
-      {804, "cuda-compat"},        {999, "rmmod nvidia_uvm && sudo modprobe nvidia_uvm"},
+      {3, "nvidia_uvm"},
+      {34, "stubs"},
+      {35, "older than the CUDA runtime"},
+      {100, "CUDA_VISIBLE_DEVICES"},
+      {802, "systemctl enable --now nvidia-fabricmanager"},
+      {803, "reboot"},
+      {804, "cuda-compat"},
+      {999, "rmmod nvidia_uvm && sudo modprobe nvidia_uvm"},
   };
   for (const auto& c : cases) {
     auto fs = cuda_findings(node(CudaState::init_failed, c.code));
@@ -79,6 +83,17 @@ TEST(CudaRules, EachInitCodeGetsItsOwnCauseAndFix) {
     EXPECT_TRUE(mentions(fs[0], c.fix_or_cause)) << c.code << ": " << fs[0].cause;
     EXPECT_TRUE(mentions(fs[0], std::to_string(c.code))) << fs[0].summary;
   }
+}
+
+TEST(CudaRules, NoDeviceAfterGpusFellOffTheBusPointsThere) {
+  auto s = node(CudaState::init_failed, 100);
+  s.nvml.state = model::NvmlState::ok;
+  s.nvml.init_return = 0;
+  s.nvml.device_count = 0;
+  auto fs = cuda_findings(s);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_TRUE(mentions(fs[0], "gpu.fell_off_bus"));
+  EXPECT_TRUE(fs[0].needs_reboot);
 }
 
 TEST(CudaRules, MismatchCitesBothVersionsAndNeedsAReboot) {

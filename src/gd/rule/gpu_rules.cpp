@@ -112,16 +112,16 @@ void fell_off_in_kernel_log(const model::Snapshot& s, std::vector<Finding>& out)
   auto answered = nvml_bus_ids(s);
   for (const auto& bus : fallen_off_this_boot(s)) {
     if (std::find(answered.begin(), answered.end(), bus) != answered.end()) continue;
-    if (std::any_of(out.begin(), out.end(), [&](const Finding& f) { return f.id == "gpu.fell_off_bus" && f.gpu == bus; }))
-      continue;
+    auto names_it = [&](const Finding& f) { return f.id == "gpu.fell_off_bus" && f.gpu == bus; };
+    if (std::any_of(out.begin(), out.end(), names_it)) continue;
     Finding f;
     f.id = "gpu.fell_off_bus";
     f.severity = Severity::critical;
     f.gpu = bus;
     f.summary = fmt::format("GPU {} fell off the bus in this boot (kernel log) and NVML has no data for it", bus);
     f.evidence = events_evidence(fallen_off_events(s, bus));
-    f.evidence.push_back(fmt::format("NVML: {}; answers for: {}", model::nvml_state_name(s.nvml.state),
-                                     answered.empty() ? std::string("no GPU") : fmt::format("{}", fmt::join(answered, ", "))));
+    std::string answers = answered.empty() ? "no GPU" : fmt::format("{}", fmt::join(answered, ", "));
+    f.evidence.push_back(fmt::format("NVML: {}; answers for: {}", model::nvml_state_name(s.nvml.state), answers));
     explain(s, f);
     out.push_back(std::move(f));
   }

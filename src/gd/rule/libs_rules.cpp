@@ -143,8 +143,10 @@ void bad_files(const RuleInput& in, std::vector<Finding>& out, bool (*bad)(const
   }
   if (files.empty()) return;
   f.severity = reached ? Severity::critical : Severity::warning;
-  f.summary = fmt::format(fmt::runtime(f.summary), files.size(), fmt::join(files, ", "),
-                          reached ? "; the loader opens it" : "");
+  std::string_view reach = !reached            ? ""
+                           : files.size() == 1 ? " (the loader reaches it)"
+                                               : " (the loader reaches them)";
+  f.summary = fmt::format(fmt::runtime(f.summary), files.size(), fmt::join(files, ", "), reach);
   f.needs_root = true;
   out.push_back(std::move(f));
 }
@@ -164,9 +166,10 @@ void rule_libs_missing(const RuleInput& in, std::vector<Finding>& out) {
       continue;
     }
     missing.emplace_back(name);
-    f.evidence.push_back(fmt::format("dlopen(\"{}\") fails: not in LD_LIBRARY_PATH, /etc/ld.so.cache or the default "
-                                     "library dirs",
-                                     name));
+    f.evidence.push_back(
+        fmt::format("dlopen(\"{}\") fails: not in LD_LIBRARY_PATH, /etc/ld.so.cache or the default "
+                    "library dirs",
+                    name));
     std::string family(name.substr(0, name.find(".so")));
     for (const auto& e : s.libs.entries)
       if (e.family == family) f.evidence.push_back("present but not loadable: " + chain_text(e));
@@ -178,13 +181,15 @@ void rule_libs_missing(const RuleInput& in, std::vector<Finding>& out) {
   }
   std::vector<std::string> dirs;
   for (const auto& d : s.libs.dirs) dirs.push_back(d.path);
-  f.evidence.push_back(fmt::format("searched: {}", dirs.empty() ? "no library dir exists" : fmt::format("{}", fmt::join(dirs, ", "))));
+  f.evidence.push_back(
+      fmt::format("searched: {}", dirs.empty() ? "no library dir exists" : fmt::format("{}", fmt::join(dirs, ", "))));
   f.severity = Severity::critical;
   f.summary = fmt::format("{} missing while the nvidia kernel module {} is loaded", fmt::join(missing, " and "),
                           s.driver.kernel_version.value_or("(version unknown)"));
-  f.cause = "The driver's user-space libraries are not installed (or were removed), live in a directory the loader "
-            "does not search, or the linker cache was not rebuilt. nvidia-smi, NVML users and CUDA programs fail "
-            "with 'cannot open shared object file'.";
+  f.cause =
+      "The driver's user-space libraries are not installed (or were removed), live in a directory the loader "
+      "does not search, or the linker cache was not rebuilt. nvidia-smi, NVML users and CUDA programs fail "
+      "with 'cannot open shared object file'.";
   f.fix = {fmt::format("Install the user-space driver libraries of version {} (the package or .run installer that "
                        "matches the kernel module), then: sudo ldconfig",
                        s.driver.kernel_version.value_or("<kernel module version>")),
@@ -239,16 +244,15 @@ StaleCheck stale_items(const LibsInfo& libs) {
     out.critical.push_back(fmt::format("{} (the loader ignores a corrupt cache)", libs.ld_cache_error));
   for (const auto& c : libs.ld_cache)
     if (!c.present)
-      out.critical.push_back(
-          fmt::format("/etc/ld.so.cache lists {} => {}, which no longer exists", c.name, c.path));
+      out.critical.push_back(fmt::format("/etc/ld.so.cache lists {} => {}, which no longer exists", c.name, c.path));
   for (const auto& d : libs.dirs) {
     if (!d.in_ld_cache_scope) continue;
     check_links(libs, d, out);
     if (!libs.ld_cache_present && d.origin == "ld.so.conf")
       for (const auto& e : libs.entries)
         if (dir_of(e.path) == d.resolved && is_usable(e) && e.soname == base_name(e.path))
-          out.critical.push_back(fmt::format("no /etc/ld.so.cache: {} (from ld.so.conf) is invisible to the loader",
-                                             e.path));
+          out.critical.push_back(
+              fmt::format("no /etc/ld.so.cache: {} (from ld.so.conf) is invisible to the loader", e.path));
   }
   return out;
 }
@@ -269,15 +273,21 @@ void rule_libs_stale_ldcache(const RuleInput& in, std::vector<Finding>& out) {
     return;
   }
   f.severity = items.critical.empty() ? Severity::warning : Severity::critical;
-  f.summary = fmt::format("The dynamic linker's cache is stale: {} mismatch(es) between /etc/ld.so.cache, the "
-                          ".so links and the files installed",
-                          items.critical.size() + items.warning.size());
+  f.summary = fmt::format(
+      "The dynamic linker's cache is stale: {} mismatch(es) between /etc/ld.so.cache, the "
+      ".so links and the files installed",
+      items.critical.size() + items.warning.size());
   f.evidence = items.critical;
   f.evidence.insert(f.evidence.end(), items.warning.begin(), items.warning.end());
-  f.cause = "Driver libraries were added, removed or replaced (driver up/downgrade, container image built with the "
-            "NVIDIA runtime) without running ldconfig, so the cache and the SONAME links still name the old files. "
-            "Programs then load a removed, empty or wrong-version library ('load library failed: ... cannot open "
-            "shared object file', 'no CUDA-capable device is detected').";
+  f.cause = s.libs.ld_cache_error.empty()
+                ? ""
+                : "The cache file is damaged (full disk, interrupted ldconfig, copied from elsewhere); the loader then "
+                  "searches only its default dirs. ";
+  f.cause +=
+      "Driver libraries were added, removed or replaced (driver up/downgrade, container image built with the "
+      "NVIDIA runtime) without running ldconfig, so the cache and the SONAME links still name the old files. "
+      "Programs then load a removed, empty or wrong-version library ('load library failed: ... cannot open "
+      "shared object file', 'no CUDA-capable device is detected').";
   f.fix = {"sudo ldconfig   (rebuilds /etc/ld.so.cache and re-points the .so.1 links at the installed files)",
            "Then restart the containers and services that use the GPU"};
   f.needs_root = true;
@@ -289,10 +299,11 @@ void rule_libs_empty_file(const RuleInput& in, std::vector<Finding>& out) {
   Finding f;
   f.id = "libs.empty_file";
   f.summary = "{} driver library file(s) are empty (0 bytes): {}{}";
-  f.cause = "0-byte copies are left behind when a container image is built with the NVIDIA runtime (it mounts the "
-            "host's libraries over placeholders that stay empty in the image) or after a driver change. ldconfig "
-            "skips them ('is empty, not checked'), but an old link can still lead to one: CUDA then finds no device "
-            "and nvidia-smi shows 'CUDA Version: N/A'.";
+  f.cause =
+      "0-byte copies are left behind when a container image is built with the NVIDIA runtime (it mounts the "
+      "host's libraries over placeholders that stay empty in the image) or after a driver change. ldconfig "
+      "skips them ('is empty, not checked'), but an old link can still lead to one: CUDA then finds no device "
+      "and nvidia-smi shows 'CUDA Version: N/A'.";
   std::vector<std::string> files;
   for (const auto& e : in.snap.libs.entries)
     if (is_empty(e) && !is_link(e)) files.push_back(*e.resolved);
@@ -306,8 +317,9 @@ void rule_libs_not_elf(const RuleInput& in, std::vector<Finding>& out) {
   Finding f;
   f.id = "libs.not_elf";
   f.summary = "{} driver library file(s) are not usable x86-64 ELF libraries: {}{}";
-  f.cause = "A truncated copy (full disk, interrupted install or image layer), a file of another architecture or "
-            "a text file in place of the library. dlopen fails with 'invalid ELF header' or 'file too short'.";
+  f.cause =
+      "A truncated copy (full disk, interrupted install or image layer), a file of another architecture or "
+      "a text file in place of the library. dlopen fails with 'invalid ELF header' or 'file too short'.";
   f.fix = {"Reinstall the package that owns each file (dpkg -S FILE or rpm -qf FILE names it)", "sudo ldconfig"};
   bad_files(in, out, is_not_elf, std::move(f));
 }
@@ -322,13 +334,14 @@ void rule_libs_dangling_link(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto& e : libs.entries) {
     if (e.resolved) continue;
     links.push_back(e.path);
-    f.evidence.push_back(chain_text(e) + ": " + e.link_error);
+    f.evidence.push_back(chain_text(e));
     if (is_soname_link_name(base_name(e.path))) f.severity = Severity::critical;
   }
   if (links.empty()) return;
   f.summary = fmt::format("{} driver library link(s) lead nowhere: {}", links.size(), fmt::join(links, ", "));
-  f.cause = "The files the links point to were removed (driver uninstalled or replaced) or the links point at each "
-            "other. A program asking for that name gets 'cannot open shared object file'.";
+  f.cause =
+      "The files the links point to were removed (driver uninstalled or replaced) or the links point at each "
+      "other. A program asking for that name gets 'cannot open shared object file'.";
   f.fix = {rm_command(links), "sudo ldconfig   (recreates the SONAME links for the libraries that are installed)"};
   f.needs_root = true;
   out.push_back(std::move(f));
@@ -367,24 +380,36 @@ void rule_libs_version_mismatch(const RuleInput& in, std::vector<Finding>& out) 
   Finding f;
   f.id = "libs.version_mismatch";
   f.severity = Severity::critical;
-  std::vector<std::string> names;
-  bool relink = true;
+  std::vector<std::string> names, dev_links;
+  bool relink = false, reinstall = false;
   for (const auto* p : bad) {
     names.push_back(fmt::format("{} is {}", p->name, *p->version));
     f.evidence.push_back(pick_text(s.libs, *p));
-    relink = relink && p->path && has_file_of_version(s.libs, dir_of(*p->resolved), p->name, kv);
+    if (!is_soname_link_name(p->name)) {
+      const LibEntry* e = entry_at(s.libs, *p->resolved);
+      dev_links.push_back(fmt::format("sudo ln -sfn {} {}   (the development link still points at {})",
+                                      e && e->soname ? *e->soname : p->name + ".1", *p->path, base_name(*p->resolved)));
+    } else if (has_file_of_version(s.libs, dir_of(*p->resolved), p->name, kv)) {
+      relink = true;
+    } else {
+      reinstall = true;
+    }
   }
   f.evidence.push_back(fmt::format("loaded kernel module: {}", kv));
   f.summary = fmt::format("{} but the loaded kernel module is {}", fmt::join(names, ", "), kv);
-  f.cause = "The library the loader opens belongs to another driver version than the running kernel module: "
-            "leftovers of an older or newer driver, a stale link, or a container image carrying its own copies. "
-            "CUDA fails to initialise ('system has unsupported display driver / cuda driver combination').";
+  f.cause =
+      "The library the loader opens belongs to another driver version than the running kernel module: "
+      "leftovers of an older or newer driver, a stale link, or a container image carrying its own copies. "
+      "CUDA fails to initialise ('system has unsupported display driver / cuda driver combination').";
   if (relink)
-    f.fix = {fmt::format("sudo ldconfig   (the {} files are installed beside them; this re-points the links)", kv),
-             "Then remove the other version's files (see libs.multiple_versions)"};
-  else
-    f.fix = {fmt::format("Install the user-space libraries of driver {} to match the module", kv),
-             "Or reboot, if the newer user space is the one you want (loads the matching module)"};
+    f.fix.push_back(
+        fmt::format("sudo ldconfig   (the {} files are installed beside them; this re-points the links)", kv));
+  f.fix.insert(f.fix.end(), dev_links.begin(), dev_links.end());
+  if (reinstall) {
+    f.fix.push_back(fmt::format("Install the user-space libraries of driver {} to match the module", kv));
+    f.fix.push_back("Or reboot, if the newer user space is the one you want (loads the matching module)");
+  }
+  f.fix.push_back("Then remove the other version's files (see libs.multiple_versions)");
   f.needs_root = true;
   out.push_back(std::move(f));
 }
@@ -403,17 +428,19 @@ void rule_libs_multiple_versions(const RuleInput& in, std::vector<Finding>& out)
   for (const auto& [v, files] : by_version) {
     versions.push_back(v);
     std::vector<std::string> shown(files.begin(), files.begin() + std::min(files.size(), k_max_listed));
-    f.evidence.push_back(fmt::format("{}: {}{}", v, fmt::join(shown, ", "),
-                                     files.size() > k_max_listed ? fmt::format(" and {} more", files.size() - k_max_listed)
-                                                                 : std::string()));
-    if (s.driver.kernel_version && v != *s.driver.kernel_version) others.insert(others.end(), files.begin(), files.end());
+    f.evidence.push_back(fmt::format(
+        "{}: {}{}", v, fmt::join(shown, ", "),
+        files.size() > k_max_listed ? fmt::format(" and {} more", files.size() - k_max_listed) : std::string()));
+    if (s.driver.kernel_version && v != *s.driver.kernel_version)
+      others.insert(others.end(), files.begin(), files.end());
   }
   f.summary = fmt::format("Driver libraries of {} versions are installed side by side: {}{}", versions.size(),
                           fmt::join(versions, ", "),
                           s.driver.kernel_version ? fmt::format(" (kernel module {})", *s.driver.kernel_version) : "");
-  f.cause = "An older driver was not fully removed (a .run install over packages, a partial upgrade) or a container "
-            "image brought its own copies. Which one a program gets depends on link and cache order; ldconfig picks "
-            "the newest, whatever the kernel module is.";
+  f.cause =
+      "An older driver was not fully removed (a .run install over packages, a partial upgrade) or a container "
+      "image brought its own copies. Which one a program gets depends on link and cache order; ldconfig picks "
+      "the newest, whatever the kernel module is.";
   if (!others.empty() && by_version.count(*s.driver.kernel_version))
     f.fix = {"Remove the versions the kernel module does not match: " + rm_command(others), "sudo ldconfig"};
   else
@@ -433,17 +460,20 @@ void rule_libs_stub_first(const RuleInput& in, std::vector<Finding>& out) {
     if (!p || !p->path || !(in_stubs_dir(*p->path) || (p->resolved && in_stubs_dir(*p->resolved)))) continue;
     f.evidence.push_back(pick_text(libs, *p));
     dirs.push_back(dir_of(*p->path));
-    if (std::string_view(name) == "libcuda.so.1") f.severity = Severity::critical;
-    else if (f.severity == Severity::ok) f.severity = Severity::warning;
+    if (std::string_view(name) == "libcuda.so.1")
+      f.severity = Severity::critical;
+    else if (f.severity == Severity::ok)
+      f.severity = Severity::warning;
   }
   if (dirs.empty()) return;
   for (const auto& e : libs.entries)
     if (e.family == "libcuda" && !is_link(e) && is_usable(e) && !in_stubs_dir(e.path))
       f.evidence.push_back("the real driver library: " + chain_text(e));
   f.summary = fmt::format("The CUDA toolkit's stub libcuda is found before the driver's: {}", dirs.front());
-  f.cause = "A toolkit 'stubs' directory (only for linking with -lcuda) is in LD_LIBRARY_PATH or /etc/ld.so.conf.d "
-            "ahead of the driver's libraries. CUDA then fails with CUDA_ERROR_STUB_LIBRARY (34): 'CUDA driver is a "
-            "stub library'.";
+  f.cause =
+      "A toolkit 'stubs' directory (only for linking with -lcuda) is in LD_LIBRARY_PATH or /etc/ld.so.conf.d "
+      "ahead of the driver's libraries. CUDA then fails with CUDA_ERROR_STUB_LIBRARY (34): 'CUDA driver is a "
+      "stub library'.";
   f.fix = {fmt::format("Remove {} from LD_LIBRARY_PATH (link against it with -L only)", dirs.front()),
            fmt::format("Or, when it comes from the linker configuration: sudo grep -rl '{}' /etc/ld.so.conf "
                        "/etc/ld.so.conf.d, delete that line, remove the link ldconfig made "
@@ -467,15 +497,16 @@ void rule_libs_soname_mismatch(const RuleInput& in, std::vector<Finding>& out) {
     bool family_wrong = !is_link(e) && e.soname->rfind(e.family + ".so", 0) != 0;
     if (!link_wrong && !family_wrong) continue;
     names.push_back(name);
-    f.evidence.push_back(fmt::format("{}: SONAME is {}, expected {}", chain_text(e), *e.soname,
-                                     link_wrong ? name : e.family + ".so.*"));
+    f.evidence.push_back(
+        fmt::format("{}: SONAME is {}, expected {}", chain_text(e), *e.soname, link_wrong ? name : e.family + ".so.*"));
     if (link_wrong) f.severity = Severity::critical;
   }
   if (names.empty()) return;
   f.summary = fmt::format("{} driver library name(s) lead to a library with another SONAME: {}", names.size(),
                           fmt::join(names, ", "));
-  f.cause = "A link or file was made by hand or copied under the wrong name, so a program asking for one library gets "
-            "another (missing symbols, 'Function Not Found').";
+  f.cause =
+      "A link or file was made by hand or copied under the wrong name, so a program asking for one library gets "
+      "another (missing symbols, 'Function Not Found').";
   f.fix = {"Remove the wrongly named links or files and reinstall the driver's user-space package", "sudo ldconfig"};
   f.needs_root = true;
   out.push_back(std::move(f));

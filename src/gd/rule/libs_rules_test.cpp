@@ -63,10 +63,10 @@ model::Snapshot seed() {
   auto cuda1 = link("libcuda.so.1", empty465);
   auto ml1 = link("libnvidia-ml.so.1", ml460);
   s.libs.entries = {cuda1, cuda460, empty465, ml1, ml460};
-  s.libs.ld_cache = {{"libcuda.so.1", at("libcuda.so.1"), k_dir, true},
-                     {"libnvidia-ml.so.1", at("libnvidia-ml.so.1"), k_dir, true},
-                     {"libnvidia-fatbinaryloader.so.465.19.01", at("libnvidia-fatbinaryloader.so.465.19.01"), k_dir,
-                      false}};
+  s.libs.ld_cache = {
+      {"libcuda.so.1", at("libcuda.so.1"), k_dir, true},
+      {"libnvidia-ml.so.1", at("libnvidia-ml.so.1"), k_dir, true},
+      {"libnvidia-fatbinaryloader.so.465.19.01", at("libnvidia-fatbinaryloader.so.465.19.01"), k_dir, false}};
   s.libs.picks = {pick("libcuda.so.1", &cuda1), pick("libcuda.so", nullptr), pick("libnvidia-ml.so.1", &ml1)};
   return s;
 }
@@ -91,9 +91,10 @@ TEST(LibsRules, SeedStaleCacheNamesTheChainAndLdconfig) {
                        "/usr/lib/x86_64-linux-gnu/libcuda.so.1 -> libcuda.so.465.19.01 (0 bytes, 465.19.01), but "
                        "ldconfig would point it at libcuda.so.460.32.03 (21803296 bytes, 460.32.03, SONAME "
                        "libcuda.so.1)"));
-  EXPECT_TRUE(has_line(f[0].evidence, "lists libnvidia-fatbinaryloader.so.465.19.01 => "
-                                      "/usr/lib/x86_64-linux-gnu/libnvidia-fatbinaryloader.so.465.19.01, which no "
-                                      "longer exists"));
+  EXPECT_TRUE(has_line(f[0].evidence,
+                       "lists libnvidia-fatbinaryloader.so.465.19.01 => "
+                       "/usr/lib/x86_64-linux-gnu/libnvidia-fatbinaryloader.so.465.19.01, which no "
+                       "longer exists"));
   EXPECT_TRUE(has_line(f[0].fix, "sudo ldconfig"));
 }
 
@@ -101,7 +102,7 @@ TEST(LibsRules, SeedEmptyFileIsCriticalBecauseTheLoaderOpensIt) {
   auto f = run(rule_libs_empty_file, seed());
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].severity, Severity::critical);
-  EXPECT_NE(f[0].summary.find("libcuda.so.465.19.01; the loader opens it"), std::string::npos);
+  EXPECT_NE(f[0].summary.find("libcuda.so.465.19.01 (the loader reaches it)"), std::string::npos);
   EXPECT_TRUE(has_line(f[0].fix, "sudo rm -f /usr/lib/x86_64-linux-gnu/libcuda.so.465.19.01"));
 }
 
@@ -245,6 +246,18 @@ TEST(LibsRules, UniformUpgradeIsLeftToDriverVersionMismatch) {
   auto f = run(rule_libs_version_mismatch, s);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_NE(f[0].fix[0].find("Install the user-space libraries of driver 460.32.03"), std::string::npos);
+}
+
+TEST(LibsRules, StaleDevelopmentLinkGetsItsOwnFix) {
+  auto s = node();
+  auto old = file("libcuda.so.450.102.04", 100, "libcuda.so.1", "450.102.04");
+  auto cur = file("libcuda.so.460.32.03", 100, "libcuda.so.1", "460.32.03");
+  s.libs.entries = {link("libcuda.so", old), old, cur, link("libcuda.so.1", cur)};
+  s.libs.picks = {pick("libcuda.so.1", &s.libs.entries[3]), pick("libcuda.so", &s.libs.entries[0], k_dir)};
+  auto f = run(rule_libs_version_mismatch, s);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].summary, "libcuda.so is 450.102.04 but the loaded kernel module is 460.32.03");
+  EXPECT_NE(f[0].fix[0].find("sudo ln -sfn libcuda.so.1 /usr/lib/x86_64-linux-gnu/libcuda.so"), std::string::npos);
 }
 
 TEST(LibsRules, SnapshotWithoutTheLibsProbeSaysNothing) {

@@ -18,7 +18,9 @@ constexpr RuleEntry k_rules[] = {
      "With the nvidia module loaded and nvmlInit successful: every NVIDIA GPU on the PCI bus (bound to nvidia or "
      "unbound) whose bus id NVML does not report, and every NVML index whose handle or query returns GPU_IS_LOST (15) "
      "or RESET_REQUIRED (16). When persistence mode is off and nvidia-persistenced is not running, the cause names the "
-     "per-process init/teardown pattern (recover by reboot, then enable nvidia-persistenced).",
+     "per-process init/teardown pattern (recover by reboot, then enable nvidia-persistenced). The kernel log's "
+     "fallen-off lines (Xid 79 or the message without an Xid) for the GPU are added as evidence; a GPU the log of "
+     "this boot names as fallen off that NVML has no data for (NVML failed, hung, or lists it not) is reported too.",
      rule_gpu_fell_off_bus},
     {"gpu.count", Severity::critical, "GPU count differs from --expect-gpus N",
      "Only with --expect-gpus N: critical unless both the PCI bus and NVML show exactly N GPUs.", rule_gpu_count},
@@ -118,8 +120,8 @@ constexpr RuleEntry k_rules[] = {
      "(critical); /dev/nvidia-uvm alone missing is a warning (CUDA fails, nvidia-smi works).",
      rule_devnodes_missing},
     {"probe.problems", Severity::warning, "Inputs that could not be read or parsed, named",
-     "Any probe that failed and any malformed or unreadable file under /proc, /sys or /run, with its path and what "
-     "was wrong.",
+     "Any probe that failed and any malformed or unreadable file under /proc, /sys or /run (and /etc/ld.so.conf "
+     "lines, include loops, unreadable library dirs), with its path and what was wrong.",
      rule_probe_problems},
     {"thermal.hot", Severity::critical, "GPU temperature at or above its own slowdown/shutdown threshold",
      "Per GPU: NVML temperature >= the GPU's slowdown threshold (nvmlDeviceGetTemperatureThreshold SLOWDOWN) is a "

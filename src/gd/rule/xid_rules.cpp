@@ -50,15 +50,20 @@ std::string boots_text(const std::vector<const KernelEvent*>& events) {
 }
 
 // "Xid 48 (double-bit ECC error) x3, Xid 63 (...)" in first-seen order.
-std::string codes_text(const std::vector<const KernelEvent*>& events) {
+// (Labels name only the Xid and its count when short is set.)
+std::string codes_text(const std::vector<const KernelEvent*>& events, bool short_labels = false) {
   std::vector<std::pair<std::string, int>> counts;
   for (const auto* e : events) {
     auto info = model::kernel_event_info(e->kind, e->xid);
-    std::string label = e->xid && e->kind == "xid" ? fmt::format("Xid {} ({})", *e->xid, info.meaning)
-                                                   : std::string(info.meaning);
+    std::string label = e->xid && e->kind == "xid"    ? (short_labels ? fmt::format("Xid {}", *e->xid)
+                                                                      : fmt::format("Xid {} ({})", *e->xid, info.meaning))
+                        : e->kind == "fallen_off_bus" ? std::string("a 'fallen off the bus' message")
+                                                      : std::string(info.mnemonic);
     auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == label; });
-    if (it == counts.end()) counts.emplace_back(label, 1);
-    else ++it->second;
+    if (it == counts.end())
+      counts.emplace_back(label, 1);
+    else
+      ++it->second;
   }
   std::vector<std::string> parts;
   for (const auto& [label, n] : counts) parts.push_back(n > 1 ? fmt::format("{} x{}", label, n) : label);
@@ -66,15 +71,17 @@ std::string codes_text(const std::vector<const KernelEvent*>& events) {
 }
 
 void add_catalogue(const std::vector<const KernelEvent*>& events, Finding& f) {
-  std::vector<std::string> causes;
+  std::vector<std::string> causes, mnemonics;
   auto worst = model::XidAction::ignore;
   for (const auto* e : events) {
     auto info = model::kernel_event_info(e->kind, e->xid);
+    worst = std::max(worst, info.action);
+    if (std::find(mnemonics.begin(), mnemonics.end(), info.mnemonic) != mnemonics.end()) continue;
+    mnemonics.emplace_back(info.mnemonic);
     std::string cause = e->kind == "xid" ? fmt::format("Xid {} {}: {}.", info.first, info.mnemonic, info.meaning)
                                          : fmt::format("{}: {}.", info.mnemonic, info.meaning);
     if (std::find(causes.begin(), causes.end(), cause) == causes.end()) causes.push_back(cause);
     if (std::find(f.fix.begin(), f.fix.end(), info.advice) == f.fix.end()) f.fix.emplace_back(info.advice);
-    worst = std::max(worst, info.action);
   }
   f.cause = fmt::format("{}", fmt::join(causes, " "));
   f.needs_root = worst >= model::XidAction::reset_gpu;
@@ -88,25 +95,35 @@ Finding group_finding(const model::Snapshot& s, std::string_view id, const std::
   if (!bus.empty()) f.gpu = bus;
   for (const auto* e : events) f.severity = std::max(f.severity, current_severity(*e));
   std::string who = bus.empty() ? "A GPU (not named)" : fmt::format("GPU {}", bus);
-  f.summary = fmt::format("{}: {} in {} of the kernel log", who, codes_text(events), boots_text(events));
+  if (id == "xid.fallen_off_bus")
+    f.summary =
+        fmt::format("{} fell off the bus in {} (kernel log: {}, last at {})", who, boots_text(events),
+                    codes_text(events, true), events.back()->timestamp.empty() ? "?" : events.back()->timestamp);
+  else
+    f.summary = fmt::format("{}: {} in {} (kernel log)", who, codes_text(events), boots_text(events));
   f.evidence = events_evidence(events);
   if (auto it = s.kernel_log.gpu_uuids.find(bus); it != s.kernel_log.gpu_uuids.end())
     f.evidence.push_back(fmt::format("kernel log: {} is {}", bus, it->second));
   add_catalogue(events, f);
   bool all_earlier = std::all_of(events.begin(), events.end(), [](const auto* e) { return e->boot.value_or(0) < 0; });
   if (all_earlier) {
-    f.cause += " It happened before the last reboot, which reset the GPU; a recurrence points at the hardware, "
-               "its power or cooling.";
+    f.cause +=
+        " It happened before the last reboot, which reset the GPU; a recurrence points at the hardware, "
+        "its power or cooling.";
+    f.needs_root = false;
     f.needs_reboot = false;
   }
   return f;
 }
 
 void run_family(const RuleInput& in, std::string_view id, Family family, std::vector<Finding>& out) {
-  for (const auto& [bus, events] : group_by_gpu(in.snap, family)) out.push_back(group_finding(in.snap, id, bus, events));
+  for (const auto& [bus, events] : group_by_gpu(in.snap, family))
+    out.push_back(group_finding(in.snap, id, bus, events));
 }
 
-bool kernel_log_read(const model::Snapshot& s) { return !s.kernel_log.source.empty() && s.kernel_log.unavailable.empty(); }
+bool kernel_log_read(const model::Snapshot& s) {
+  return !s.kernel_log.source.empty() && s.kernel_log.unavailable.empty();
+}
 
 // The token after marker in text ("has the version " -> "535.54.03").
 std::string version_after(std::string_view text, std::string_view marker) {
@@ -161,11 +178,13 @@ void rule_kernel_log_api_mismatch(const RuleInput& in, std::vector<Finding>& out
                           version_after(last.message, "has the version "),
                           version_after(last.message, "kernel module has the version "), boots_text(events));
   f.evidence = events_evidence(events);
-  f.cause = "User-space driver libraries of one version talked to a loaded kernel module of another: the driver "
-            "was upgraded (or half-upgraded) without a reboot, or two driver versions are installed side by side.";
-  f.fix = {"Reboot (or stop all GPU clients and reload the modules: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
-           "nvidia && sudo modprobe nvidia)",
-           "Keep one driver version installed; hold the driver packages (apt-mark hold) against unattended upgrades"};
+  f.cause =
+      "User-space driver libraries of one version talked to a loaded kernel module of another: the driver "
+      "was upgraded (or half-upgraded) without a reboot, or two driver versions are installed side by side.";
+  f.fix = {
+      "Reboot (or stop all GPU clients and reload the modules: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset "
+      "nvidia && sudo modprobe nvidia)",
+      "Keep one driver version installed; hold the driver packages (apt-mark hold) against unattended upgrades"};
   f.needs_root = true;
   f.needs_reboot = f.severity == Severity::critical;
   out.push_back(std::move(f));
@@ -177,9 +196,10 @@ void rule_kernel_log_adapter_init_failed(const RuleInput& in, std::vector<Findin
     if (e.kind == "rm_init_failed") groups[e.bus_id.value_or("")].push_back(&e);
   for (const auto& [bus, events] : groups) {
     Finding f = group_finding(in.snap, "kernel_log.adapter_init_failed", bus, events);
-    f.fix.emplace_back("Check the GSP firmware files exist for the loaded driver version "
-                       "(/lib/firmware/nvidia/<version>/gsp_*.bin) and that the BIOS maps the GPU's BARs "
-                       "(Above 4G decoding)");
+    f.fix.emplace_back(
+        "Check the GSP firmware files exist for the loaded driver version "
+        "(/lib/firmware/nvidia/<version>/gsp_*.bin) and that the BIOS maps the GPU's BARs "
+        "(Above 4G decoding)");
     out.push_back(std::move(f));
   }
 }

@@ -17,11 +17,11 @@ bool write_line(int fd, std::string_view line);
 
 struct LineWorkerEnd {
   bool started = false;
-  std::string spawn_error;   // when !started
-  bool timed_out = false;    // the deadline passed before the worker finished: it was killed
-  bool ended_early = false;  // it exited without reporting done (crash, exit)
+  std::string spawn_error;       // when !started
+  bool timed_out = false;        // the deadline passed before the worker finished: it was killed
+  bool ended_early = false;      // it exited without reporting done (crash, exit)
   std::string exit_description;  // "exit 3", "killed by signal 11 (Segmentation fault)" when ended_early
-  std::string stderr_text;   // what the worker (and its library) printed: trimmed, printable, at most 4 KiB
+  std::string stderr_text;       // what the worker (and its library) printed: trimmed, printable, at most 4 KiB
   double elapsed_ms = 0;
 };
 

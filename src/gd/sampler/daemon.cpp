@@ -1,0 +1,373 @@
+#include "gd/sampler/daemon.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "gd/probe/nvml_probe.hpp"
+#include "gd/rule/rule.hpp"
+#include "gd/sampler/nvml_sampler.hpp"
+#include "gd/sampler/tick_events.hpp"
+#include "gd/store/gpu_metrics.hpp"
+#include "gd/store/store.hpp"
+
+namespace gd::sampler {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr std::size_t k_max_pending_samples = 200000;  // about 7 hours of 8 GPUs at 1 s
+constexpr std::size_t k_max_pending_events = 20000;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool cheap_probe(std::string_view name) {
+  return name == "pci" || name == "driver" || name == "devnodes" || name == "persistenced";
+}
+bool slow_probe(std::string_view name) { return name == "libs" || name == "kernel_log"; }
+
+class Watch {
+ public:
+  explicit Watch(WatchOptions o) : m_o(std::move(o)), m_root(m_o.root), m_ctx{m_root, m_o.probe} {}
+
+  int run();
+
+ private:
+  void log(const std::string& msg) {
+    if (!m_o.quiet) fmt::print(stderr, "gpudoctor watch: {}\n", msg);
+  }
+  void open_store();
+  void load_nvml_and_slow_probes();
+  void tick();
+  void flush();
+  void publish();
+  bool wait_until(SteadyClock::time_point t);  // false when asked to stop
+  void record(store::EventRow e) { m_pending_events.push_back(std::move(e)); }
+
+  WatchOptions m_o;
+  host::HostRoot m_root;
+  probe::ProbeContext m_ctx;
+  model::Snapshot m_snap;
+  model::NvmlLibrary m_lib;
+  std::string m_lib_error;
+  std::unique_ptr<NvmlSampler> m_sampler;
+  std::unique_ptr<store::Store> m_store;
+  SteadyClock::time_point m_next_store_retry{};
+  std::deque<store::SampleRow> m_pending_samples;
+  std::vector<store::GpuIdentity> m_pending_inventory;
+  std::vector<store::EventRow> m_pending_events;
+  std::string m_last_store_error;
+  LiveState m_state;
+  std::mutex m_text_mutex;
+  std::shared_ptr<const std::string> m_text = std::make_shared<std::string>();
+  sigset_t m_signals{};
+  bool m_stop = false;
+  bool m_reload = false;
+  std::string m_stop_signal;
+  std::uint64_t m_ticks = 0;
+  SteadyClock::time_point m_last_prune{};
+};
+
+void Watch::open_store() {
+  std::string path = m_o.db_path.empty() ? store::default_db_path() : m_o.db_path;
+  std::string notice;
+  auto s = store::Store::open(path, &notice);
+  if (!notice.empty()) log(notice);
+  if (!s) {
+    if (s.error().message != m_last_store_error) log(s.error().message + " (keeping samples in memory, retrying)");
+    m_last_store_error = s.error().message;
+    m_state.history_ok = false;
+    m_next_store_retry = SteadyClock::now() + std::chrono::seconds(30);
+    return;
+  }
+  m_store = std::move(*s);
+  m_last_store_error.clear();
+  if (!notice.empty()) record(node_event(now_ms(), "history_moved_aside", nlohmann::json{{"message", notice}}.dump()));
+  if (auto inv = m_store->inventory())
+    for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false});
+}
+
+void Watch::load_nvml_and_slow_probes() {
+  model::NvmlInfo info;
+  auto lib = probe::locate_nvml(m_root, m_o.probe, info);
+  m_lib = info.library;
+  m_lib_error = info.load_error;
+  m_sampler.reset();
+  if (lib) {
+    SamplerOptions so;
+    so.worker_exe = m_o.probe.worker_exe;
+    so.library = *lib;
+    so.timeout_s = m_o.probe.timeout_s;
+    so.backoff_min_s = std::max(1.0, std::chrono::duration<double>(m_o.interval).count());
+    m_sampler = std::make_unique<NvmlSampler>(so);
+  }
+  for (const auto& p : probe::probe_table()) {
+    if (!slow_probe(p.name)) continue;
+    try {
+      p.run(m_ctx, m_snap);
+    } catch (const std::exception& e) {
+      log(fmt::format("probe {}: {}", p.name, e.what()));
+    }
+  }
+}
+
+void Watch::tick() {
+  auto wall_ms = now_ms();
+  LiveState next = m_state;
+  std::vector<model::ProbeRun> runs;
+  for (const auto& p : probe::probe_table()) {
+    if (!cheap_probe(p.name) && p.name != "nvml") continue;
+    model::ProbeRun run{std::string(p.name), true, "", 0};
+    auto t0 = SteadyClock::now();
+    if (p.name == "nvml") {
+      if (m_sampler) {
+        m_snap.nvml = m_sampler->sample();
+      } else {
+        m_snap.nvml = model::NvmlInfo{};
+        m_snap.nvml.state = model::NvmlState::library_missing;
+        m_snap.nvml.load_error = m_lib_error;
+      }
+      m_snap.nvml.library = m_lib;
+      run.ok = m_snap.nvml.state == model::NvmlState::ok;
+      if (!run.ok) run.error = m_snap.nvml.load_error;
+    } else {
+      try {
+        p.run(m_ctx, m_snap);
+      } catch (const std::exception& e) {
+        run.ok = false, run.error = e.what();
+      }
+    }
+    run.duration_ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+    runs.push_back(std::move(run));
+  }
+  m_snap.probes = runs;
+  next.probes = std::move(runs);
+  next.nvml = m_snap.nvml;
+  next.findings.clear();
+  for (auto& f : rule::evaluate({m_snap, std::nullopt}))
+    if (f.severity != model::Severity::ok) next.findings.push_back(std::move(f));
+  next.sample_unix_s = static_cast<double>(wall_ms) / 1000.0;
+  if (m_sampler) {
+    next.nvml_hangs_total = m_sampler->hangs();
+    next.nvml_worker_starts_total = m_sampler->workers_started();
+  }
+  auto changes = diff_tick(m_state, next, wall_ms);
+  next.samples_total = m_state.samples_total + 1;
+  for (auto& e : changes.events) {
+    log(fmt::format("{} {} {}", e.type, e.gpu, e.detail));
+    record(std::move(e));
+  }
+  for (auto& g : changes.inventory) m_pending_inventory.push_back(std::move(g));
+  if (next.nvml.state == model::NvmlState::ok) {
+    for (const auto& g : next.nvml.gpus) {
+      if (g.handle_return != 0 || !g.bus_id) continue;
+      store::SampleRow row{wall_ms / 1000, *g.bus_id, {}};
+      for (const auto& m : store::gpu_metrics()) row.values.push_back(m.get(g));
+      m_pending_samples.push_back(std::move(row));
+    }
+  }
+  m_state = std::move(next);
+  flush();
+  publish();
+}
+
+void Watch::flush() {
+  if (!m_store && SteadyClock::now() >= m_next_store_retry) open_store();
+  while (m_pending_samples.size() > k_max_pending_samples) m_pending_samples.pop_front();
+  if (m_pending_events.size() > k_max_pending_events)
+    m_pending_events.erase(
+        m_pending_events.begin(),
+        m_pending_events.begin() + static_cast<long>(m_pending_events.size() - k_max_pending_events));
+  m_state.history_pending_rows = m_pending_samples.size() + m_pending_events.size();
+  if (!m_store) return;
+  std::vector<store::SampleRow> rows(m_pending_samples.begin(), m_pending_samples.end());
+  auto err = m_store->write(rows, m_pending_inventory, m_pending_events);
+  if (!err) {
+    if (!m_state.history_ok && m_state.samples_total > 1) log("history writable again: pending rows written");
+    m_pending_samples.clear(), m_pending_inventory.clear(), m_pending_events.clear();
+    m_state.history_ok = true;
+    m_state.history_pending_rows = 0;
+    return;
+  }
+  ++m_state.history_write_errors_total;
+  if (m_state.history_ok) log(err->message + " (keeping samples in memory, retrying every tick)");
+  m_state.history_ok = false;
+  if (err->kind == store::WriteError::Kind::corrupt) {
+    m_store.reset();  // reopening moves the corrupt file aside
+    m_next_store_retry = SteadyClock::now();
+  }
+}
+
+void Watch::publish() {
+  auto text = std::make_shared<const std::string>(render_metrics(m_state, m_o.compat));
+  if (!m_o.textfile.empty()) {
+    std::string err;
+    if (!write_atomic(m_o.textfile, *text, err)) log(err);
+  }
+  std::lock_guard lock(m_text_mutex);
+  m_text = std::move(text);
+}
+
+bool Watch::wait_until(SteadyClock::time_point t) {
+  while (true) {
+    auto left = t - SteadyClock::now();
+    if (left <= SteadyClock::duration::zero()) return true;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    siginfo_t info{};
+    int sig = ::sigtimedwait(&m_signals, &info, &ts);
+    if (sig == SIGHUP) {
+      m_reload = true;
+      return true;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      m_stop_signal = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      return false;
+    }
+  }
+}
+
+int Watch::run() {
+  ::sigemptyset(&m_signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaddset(&m_signals, s);
+  ::pthread_sigmask(SIG_BLOCK, &m_signals, nullptr);  // before any thread: all inherit it
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error, not death
+
+  std::unique_ptr<httplib::Server> http;
+  std::thread http_thread;
+  if (!m_o.listen.empty()) {
+    auto addr = parse_listen(m_o.listen);
+    if (!addr) {
+      fmt::print(stderr, "gpudoctor watch: --listen {}: expected ADDR:PORT\n", m_o.listen);
+      return 3;
+    }
+    http = std::make_unique<httplib::Server>();
+    http->set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms to every scrape
+    http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::shared_ptr<const std::string> text;
+      {
+        std::lock_guard lock(m_text_mutex);
+        text = m_text;
+      }
+      res.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");
+    });
+    http->Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("<html><body><h1>gpudoctor watch</h1><a href=\"/metrics\">/metrics</a></body></html>\n",
+                      "text/html");
+    });
+    if (!http->bind_to_port(addr->first, addr->second)) {
+      fmt::print(stderr, "gpudoctor watch: cannot listen on {} (address in use or not local?)\n", m_o.listen);
+      return 3;
+    }
+    http_thread = std::thread([&http] { http->listen_after_bind(); });
+  }
+  m_state.hostname = m_snap.hostname = [] {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof buf - 1);
+    return std::string(buf);
+  }();
+  open_store();
+  load_nvml_and_slow_probes();
+  record(node_event(now_ms(), "daemon_start",
+                    nlohmann::json{{"version", GD_VERSION},
+                                   {"interval_s", std::chrono::duration<double>(m_o.interval).count()},
+                                   {"pid", ::getpid()}}
+                        .dump()));
+  log(fmt::format("sampling every {} ms into {}{}", m_o.interval.count(),
+                  m_store ? m_store->path() : std::string("memory"),
+                  m_o.listen.empty() ? "" : ", serving http://" + m_o.listen + "/metrics"));
+  auto start = SteadyClock::now();
+  std::uint64_t k = 0;
+  while (true) {
+    tick();
+    ++m_ticks;
+    if (m_o.max_ticks && m_ticks >= *m_o.max_ticks) break;
+    if (m_store && SteadyClock::now() - m_last_prune > std::chrono::hours(1)) {
+      m_last_prune = SteadyClock::now();
+      m_store->prune_samples(now_ms() / 1000 - std::int64_t{m_o.retention_days} * 86400);
+    }
+    auto elapsed = SteadyClock::now() - start;
+    std::uint64_t next_k = static_cast<std::uint64_t>(elapsed / m_o.interval) + 1;
+    if (next_k > k + 1) m_state.missed_ticks_total += next_k - k - 1;
+    k = next_k;
+    if (!wait_until(start + k * m_o.interval)) break;
+    if (m_reload) {
+      m_reload = false;
+      log("SIGHUP: reloading (NVML library, slow probes, history)");
+      m_store.reset();
+      open_store();
+      load_nvml_and_slow_probes();
+      record(node_event(now_ms(), "daemon_reload"));
+    }
+  }
+  record(node_event(now_ms(), "daemon_stop",
+                    nlohmann::json{{"signal", m_stop_signal.empty() ? "max-ticks" : m_stop_signal},
+                                   {"ticks", m_ticks},
+                                   {"missed_ticks", m_state.missed_ticks_total}}
+                        .dump()));
+  flush();
+  if (m_store) m_store->checkpoint();
+  m_sampler.reset();
+  if (http) {
+    http->stop();
+    http_thread.join();
+  }
+  log(fmt::format("stopped after {} ticks ({} missed)", m_ticks, m_state.missed_ticks_total));
+  return 0;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, int>> parse_listen(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return std::nullopt;
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  for (char c : s.substr(colon + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + (c - '0');
+    if (port > 65535) return std::nullopt;
+  }
+  return std::make_pair(host, port);
+}
+
+bool write_atomic(const std::string& path, const std::string& data, std::string& err) {
+  std::string tmp = fmt::format("{}.{}.tmp", path, ::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << data;
+    f.flush();
+    if (!f) {
+      err = fmt::format("cannot write {}", tmp);
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = fmt::format("cannot rename {} to {}", tmp, path);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+int run_watch(WatchOptions o) { return Watch(std::move(o)).run(); }
+
+}  // namespace gd::sampler

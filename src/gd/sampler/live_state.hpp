@@ -1,0 +1,39 @@
+// What `watch` knows after its latest tick: the NVML sample, the probe runs,
+// the active findings, which known GPUs are lost, and its own counters. The
+// /metrics text and the textfile are rendered from this alone (never NVML).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gd/model/finding.hpp"
+#include "gd/model/snapshot.hpp"
+
+namespace gd::sampler {
+
+struct KnownGpu {
+  std::string uuid;
+  std::string model;
+  std::string serial;
+  bool lost = false;
+};
+
+struct LiveState {
+  std::string hostname;
+  double sample_unix_s = 0;              // when the latest sample was taken
+  model::NvmlInfo nvml;                  // the latest sample
+  std::vector<model::ProbeRun> probes;   // the latest tick's probe runs (nvml = the sample)
+  std::vector<model::Finding> findings;  // active, severity above ok
+  std::map<std::string, KnownGpu> gpus;  // every GPU seen since start, by bus id
+  std::uint64_t samples_total = 0;
+  std::uint64_t missed_ticks_total = 0;
+  std::uint64_t nvml_hangs_total = 0;
+  std::uint64_t nvml_worker_starts_total = 0;
+  std::uint64_t history_write_errors_total = 0;
+  bool history_ok = true;
+  std::uint64_t history_pending_rows = 0;
+};
+
+}  // namespace gd::sampler

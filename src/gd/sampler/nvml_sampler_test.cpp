@@ -1,0 +1,107 @@
+#include "gd/sampler/nvml_sampler.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace gd::sampler {
+namespace {
+
+namespace fs = std::filesystem;
+
+class NvmlSamplerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("gd-nvml-sampler-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+  }
+  void TearDown() override {
+    ::unsetenv("GPUDOCTOR_SIM_SCENARIO");
+    fs::remove_all(dir);
+  }
+  void scenario(const std::string& faults, int temp = 41) {
+    std::ofstream(dir / "nvml.json") << R"({"driver_version":"550.54.15","faults":[)" << faults << R"(],
+      "gpus":[{"name":"NVIDIA H100","uuid":"GPU-0","bus_id":"00000000:3B:00.0","temperature_c":)"
+                                     << temp << R"(},
+              {"name":"NVIDIA H100","uuid":"GPU-1","bus_id":"00000000:5E:00.0","temperature_c":50}]})";
+    ::setenv("GPUDOCTOR_SIM_SCENARIO", (dir / "nvml.json").c_str(), 1);
+  }
+  SamplerOptions options(double timeout = 5) {
+    SamplerOptions o;
+    o.worker_exe = GD_BINARY;
+    o.library = GD_SIM_NVML;
+    o.timeout_s = timeout;
+    o.backoff_min_s = 0.2;
+    return o;
+  }
+  fs::path dir;
+};
+
+TEST_F(NvmlSamplerTest, OneWorkerAnswersManySamples) {
+  scenario("");
+  NvmlSampler s(options());
+  for (int i = 0; i < 5; ++i) {
+    auto info = s.sample();
+    ASSERT_EQ(info.state, model::NvmlState::ok) << info.load_error << info.worker_stderr;
+    ASSERT_EQ(info.gpus.size(), 2u);
+    EXPECT_EQ(info.gpus[0].bus_id, "0000:3b:00.0");
+    EXPECT_EQ(info.gpus[0].temp_celsius, 41u);
+    EXPECT_EQ(info.init_return, 0);
+  }
+  EXPECT_EQ(s.workers_started(), 1u);  // NVML initialised once
+  EXPECT_EQ(s.hangs(), 0u);
+}
+
+TEST_F(NvmlSamplerTest, HangMidRunIsCutAtTheDeadlineAndTheWorkerReplacedAfterBackOff) {
+  // Two GPUs: 2 temperature calls per sample; the 5th call (3rd sample) hangs.
+  scenario(R"({"call":"nvmlDeviceGetTemperature","hang":true,"after_calls":4})");
+  NvmlSampler s(options(0.5));
+  EXPECT_EQ(s.sample().state, model::NvmlState::ok);
+  EXPECT_EQ(s.sample().state, model::NvmlState::ok);
+  auto t0 = Clock::now();
+  auto hung = s.sample();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  ASSERT_EQ(hung.state, model::NvmlState::hung);
+  EXPECT_EQ(hung.hung_call, "nvmlDeviceGetTemperature");
+  EXPECT_EQ(hung.hung_gpu, 0u);
+  EXPECT_EQ(s.hangs(), 1u);
+  EXPECT_FALSE(s.has_wedged_worker());
+  // Backing off: no new worker yet, still reported hung.
+  EXPECT_EQ(s.sample().state, model::NvmlState::hung);
+  EXPECT_EQ(s.workers_started(), 1u);
+  scenario("");  // the driver recovers
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  auto back = s.sample();
+  EXPECT_EQ(back.state, model::NvmlState::ok) << back.load_error;
+  EXPECT_EQ(s.workers_started(), 2u);
+}
+
+TEST_F(NvmlSamplerTest, CrashedWorkerIsReportedAndReplaced) {
+  scenario("");
+  NvmlSampler s(options());
+  ASSERT_EQ(s.sample().state, model::NvmlState::ok);
+  ::kill(s.worker_pid(), SIGKILL);
+  auto dead = s.sample();
+  EXPECT_EQ(dead.state, model::NvmlState::worker_failed);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(s.sample().state, model::NvmlState::ok);
+  EXPECT_EQ(s.workers_started(), 2u);
+}
+
+TEST_F(NvmlSamplerTest, MissingLibraryIsNotAHang) {
+  scenario("");
+  auto o = options();
+  o.library = (dir / "nope.so").string();
+  NvmlSampler s(o);
+  auto info = s.sample();
+  EXPECT_EQ(info.state, model::NvmlState::library_missing);
+  EXPECT_EQ(s.hangs(), 0u);
+}
+
+}  // namespace
+}  // namespace gd::sampler

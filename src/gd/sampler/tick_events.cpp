@@ -1,0 +1,100 @@
+#include "gd/sampler/tick_events.hpp"
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace gd::sampler {
+
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+store::EventRow event(std::int64_t ts, std::string type, std::string gpu, const json& detail) {
+  return {0, ts, std::move(type), std::move(gpu), dump(detail)};
+}
+
+bool lost_code(int r) { return r == 15 || r == 16; }  // GPU_IS_LOST, RESET_REQUIRED
+
+void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, TickChanges& out) {
+  bool was_up = prev.nvml.state == model::NvmlState::ok;
+  bool up = next.nvml.state == model::NvmlState::ok;
+  if (next.nvml.state == model::NvmlState::hung && prev.nvml.state != model::NvmlState::hung) {
+    json d = {{"timeout_s", next.nvml.timeout_s}};
+    if (next.nvml.hung_call) d["call"] = *next.nvml.hung_call;
+    if (next.nvml.hung_gpu) d["gpu_index"] = *next.nvml.hung_gpu;
+    out.events.push_back(event(ts, "nvml_hung", "", d));
+  } else if (up && !was_up && prev.samples_total > 0) {
+    out.events.push_back(event(ts, "nvml_answering", "", {{"after", "recovered"}}));
+  } else if (!up && was_up && next.nvml.state != model::NvmlState::hung) {
+    out.events.push_back(event(ts, "nvml_failed", "", {{"error", next.nvml.load_error}}));
+  }
+}
+
+void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
+  if (next.nvml.state != model::NvmlState::ok) return;  // no verdict on GPUs while NVML does not answer
+  std::set<std::string> answering;
+  for (const auto& g : next.nvml.gpus) {
+    if (!g.bus_id) continue;
+    bool lost = lost_code(g.handle_return);
+    for (const auto& [call, r] : g.call_errors) lost = lost || lost_code(r);
+    if (!lost) answering.insert(*g.bus_id);
+    KnownGpu id{g.uuid.value_or(""), g.name.value_or(""), g.serial.value_or(""), false};
+    auto it = next.gpus.find(*g.bus_id);
+    if (it == next.gpus.end()) {
+      out.events.push_back(
+          event(ts, "gpu_added", *g.bus_id, {{"uuid", id.uuid}, {"serial", id.serial}, {"model", id.model}}));
+      out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
+      it = next.gpus.emplace(*g.bus_id, id).first;
+    } else if (!id.uuid.empty() && (it->second.uuid != id.uuid || it->second.serial != id.serial)) {
+      out.events.push_back(event(ts, "inventory_changed", *g.bus_id,
+                                 {{"old", {{"uuid", it->second.uuid}, {"serial", it->second.serial}}},
+                                  {"new", {{"uuid", id.uuid}, {"serial", id.serial}}}}));
+      out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
+      bool lost_before = it->second.lost;
+      it->second = id;
+      it->second.lost = lost_before;
+    }
+  }
+  for (auto& [bus, g] : next.gpus) {
+    bool lost = !answering.contains(bus);
+    if (lost && !g.lost) out.events.push_back(event(ts, "gpu_lost", bus, {{"uuid", g.uuid}}));
+    if (!lost && g.lost) out.events.push_back(event(ts, "gpu_back", bus, {{"uuid", g.uuid}}));
+    g.lost = lost;
+  }
+}
+
+std::string finding_key(const model::Finding& f) { return f.id + "|" + f.gpu.value_or(""); }
+
+void diff_findings(const LiveState& prev, const LiveState& next, std::int64_t ts, TickChanges& out) {
+  std::set<std::string> before, now;
+  for (const auto& f : prev.findings) before.insert(finding_key(f));
+  for (const auto& f : next.findings) {
+    now.insert(finding_key(f));
+    if (!before.contains(finding_key(f)))
+      out.events.push_back(
+          event(ts, "finding_raised", f.gpu.value_or(""),
+                {{"id", f.id}, {"severity", model::severity_name(f.severity)}, {"summary", f.summary}}));
+  }
+  for (const auto& f : prev.findings)
+    if (!now.contains(finding_key(f)))
+      out.events.push_back(event(ts, "finding_cleared", f.gpu.value_or(""), {{"id", f.id}, {"summary", f.summary}}));
+}
+
+}  // namespace
+
+TickChanges diff_tick(const LiveState& prev, LiveState& next, std::int64_t ts_ms) {
+  TickChanges out;
+  diff_nvml(prev, next, ts_ms, out);
+  diff_gpus(next, ts_ms, out);
+  diff_findings(prev, next, ts_ms, out);
+  return out;
+}
+
+store::EventRow node_event(std::int64_t ts_ms, std::string type, std::string detail_json) {
+  return {0, ts_ms, std::move(type), "", std::move(detail_json)};
+}
+
+}  // namespace gd::sampler

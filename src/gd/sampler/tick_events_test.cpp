@@ -1,0 +1,114 @@
+#include "gd/sampler/tick_events.hpp"
+
+#include <gtest/gtest.h>
+
+#include "gd/sampler/metrics_text.hpp"
+
+namespace gd::sampler {
+namespace {
+
+model::NvmlGpu gpu(const std::string& bus, const std::string& uuid, unsigned temp = 40) {
+  model::NvmlGpu g;
+  g.bus_id = bus;
+  g.uuid = uuid;
+  g.serial = "S" + uuid;
+  g.name = "Tesla V100";
+  g.temp_celsius = temp;
+  g.power_watts = 25.5;
+  return g;
+}
+
+LiveState state(std::vector<model::NvmlGpu> gpus, model::NvmlState st = model::NvmlState::ok) {
+  LiveState s;
+  s.nvml.state = st;
+  s.nvml.gpus = std::move(gpus);
+  return s;
+}
+
+std::vector<std::string> types(const TickChanges& c) {
+  std::vector<std::string> out;
+  for (const auto& e : c.events) out.push_back(e.type + (e.gpu.empty() ? "" : " " + e.gpu));
+  return out;
+}
+
+TEST(TickEvents, FirstTickAddsGpus) {
+  LiveState prev;
+  auto next = state({gpu("0000:3b:00.0", "GPU-a")});
+  auto c = diff_tick(prev, next, 1);
+  EXPECT_EQ(types(c), std::vector<std::string>{"gpu_added 0000:3b:00.0"});
+  ASSERT_EQ(c.inventory.size(), 1u);
+  EXPECT_EQ(c.inventory[0].uuid, "GPU-a");
+}
+
+TEST(TickEvents, LostBackHungAnswering) {
+  LiveState prev = state({gpu("0000:3b:00.0", "GPU-a"), gpu("0000:5e:00.0", "GPU-b")});
+  prev.samples_total = 1;
+  LiveState a = prev;
+  diff_tick(LiveState{}, a, 0);
+  a.samples_total = 1;
+  LiveState b = a;
+  b.nvml.gpus.pop_back();
+  EXPECT_EQ(types(diff_tick(a, b, 2)), std::vector<std::string>{"gpu_lost 0000:5e:00.0"});
+  EXPECT_TRUE(b.gpus["0000:5e:00.0"].lost);
+  LiveState c = b;
+  c.nvml = {};
+  c.nvml.state = model::NvmlState::hung;
+  c.nvml.hung_call = "nvmlDeviceGetTemperature";
+  auto hung = diff_tick(b, c, 3);
+  ASSERT_EQ(types(hung), std::vector<std::string>{"nvml_hung"});
+  EXPECT_NE(hung.events[0].detail.find("nvmlDeviceGetTemperature"), std::string::npos);
+  EXPECT_TRUE(c.gpus["0000:5e:00.0"].lost);  // no verdict while NVML is hung
+  LiveState d = c;
+  d.nvml = a.nvml;
+  EXPECT_EQ(types(diff_tick(c, d, 4)), (std::vector<std::string>{"nvml_answering", "gpu_back 0000:5e:00.0"}));
+}
+
+TEST(TickEvents, SwappedCardIsAnInventoryChange) {
+  LiveState prev = state({gpu("0000:3b:00.0", "GPU-a")});
+  diff_tick(LiveState{}, prev, 0);
+  LiveState next = prev;
+  next.nvml.gpus = {gpu("0000:3b:00.0", "GPU-z")};
+  auto c = diff_tick(prev, next, 1);
+  ASSERT_EQ(types(c), std::vector<std::string>{"inventory_changed 0000:3b:00.0"});
+  EXPECT_NE(c.events[0].detail.find("GPU-a"), std::string::npos);
+  EXPECT_NE(c.events[0].detail.find("GPU-z"), std::string::npos);
+}
+
+TEST(TickEvents, FindingsRaisedAndCleared) {
+  LiveState prev, next;
+  model::Finding f;
+  f.id = "thermal.hot";
+  f.severity = model::Severity::warning;
+  f.gpu = "0000:3b:00.0";
+  next.findings = {f};
+  EXPECT_EQ(types(diff_tick(prev, next, 1)), std::vector<std::string>{"finding_raised 0000:3b:00.0"});
+  LiveState after;
+  EXPECT_EQ(types(diff_tick(next, after, 2)), std::vector<std::string>{"finding_cleared 0000:3b:00.0"});
+}
+
+TEST(MetricsText, NamesUnitsAndLabels) {
+  LiveState s = state({gpu("0000:3b:00.0", "GPU-a", 63)});
+  diff_tick(LiveState{}, s, 0);
+  s.hostname = "node\"7";
+  auto text = render_metrics(s, MetricsCompat::none);
+  EXPECT_NE(
+      text.find("gpudoctor_gpu_temperature_celsius{gpu=\"0000:3b:00.0\",uuid=\"GPU-a\",model=\"Tesla V100\"} 63\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("gpudoctor_gpu_power_watts{gpu=\"0000:3b:00.0\",uuid=\"GPU-a\",model=\"Tesla V100\"} 25.5\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("gpudoctor_nvml_up 1\n"), std::string::npos);
+  EXPECT_NE(text.find("gpudoctor_gpu_lost{gpu=\"0000:3b:00.0\"} 0\n"), std::string::npos);
+  EXPECT_EQ(text.find("DCGM_FI_DEV_GPU_TEMP"), std::string::npos);
+  auto dcgm = render_metrics(s, MetricsCompat::dcgm);
+  EXPECT_NE(dcgm.find("DCGM_FI_DEV_GPU_TEMP{gpu=\"0\",UUID=\"GPU-a\",device=\"nvidia0\",modelName=\"Tesla V100\","
+                      "Hostname=\"node\\\"7\",pci_bus_id=\"0000:3b:00.0\"} 63\n"),
+            std::string::npos)
+      << dcgm;
+  EXPECT_NE(dcgm.find("DCGM_FI_DEV_POWER_USAGE{"), std::string::npos);
+}
+
+TEST(MetricsText, EscapesLabelValues) { EXPECT_EQ(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd"); }
+
+}  // namespace
+}  // namespace gd::sampler

@@ -1,0 +1,350 @@
+#include "gd/store/store.hpp"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "gd/store/gpu_metrics.hpp"
+
+namespace gd::store {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Numbered migrations: index + 1 is the schema version they bring the file to.
+// Never edit one that shipped; add a new one (a new metric column is an
+// ALTER TABLE samples ADD COLUMN here).
+constexpr const char* k_migrations[] = {
+    R"sql(
+CREATE TABLE gpus(id INTEGER PRIMARY KEY, bus_id TEXT NOT NULL UNIQUE, uuid TEXT NOT NULL DEFAULT '',
+                  serial TEXT NOT NULL DEFAULT '', model TEXT NOT NULL DEFAULT '');
+CREATE TABLE samples(ts INTEGER NOT NULL, gpu INTEGER NOT NULL,
+  temp_celsius INTEGER, power_milliwatts INTEGER, power_limit_milliwatts INTEGER, energy_millijoules INTEGER,
+  util_gpu_percent INTEGER, util_mem_percent INTEGER, mem_used_bytes INTEGER, mem_total_bytes INTEGER,
+  clock_sm_mhz INTEGER, clock_mem_mhz INTEGER, clock_graphics_mhz INTEGER, clock_event_reasons INTEGER,
+  pstate INTEGER, fan_percent INTEGER, pcie_gen INTEGER, pcie_width INTEGER, persistence_mode INTEGER,
+  ecc_corrected_volatile INTEGER, ecc_uncorrected_volatile INTEGER, ecc_uncorrected_aggregate INTEGER,
+  remapped_rows_correctable INTEGER, remapped_rows_uncorrectable INTEGER, remapped_rows_failure INTEGER,
+  retired_pages_pending INTEGER,
+  PRIMARY KEY(ts, gpu)) WITHOUT ROWID;
+CREATE TABLE events(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, type TEXT NOT NULL,
+                    gpu TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX events_ts ON events(ts_ms);
+CREATE INDEX events_type_ts ON events(type, ts_ms);
+)sql",
+};
+
+// One prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) { m_rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &m_s, nullptr); }
+  ~Stmt() { sqlite3_finalize(m_s); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return m_rc == SQLITE_OK; }
+  sqlite3_stmt* get() { return m_s; }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(m_s, i, v); }
+  void bind(int i, const std::string& v) {
+    sqlite3_bind_text(m_s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, const std::optional<std::int64_t>& v) {
+    if (v)
+      sqlite3_bind_int64(m_s, i, *v);
+    else
+      sqlite3_bind_null(m_s, i);
+  }
+  int step() { return sqlite3_step(m_s); }
+  void reset() { sqlite3_reset(m_s), sqlite3_clear_bindings(m_s); }
+  std::int64_t i64(int c) { return sqlite3_column_int64(m_s, c); }
+  std::optional<std::int64_t> opt(int c) {
+    if (sqlite3_column_type(m_s, c) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_int64(m_s, c);
+  }
+  std::string text(int c) {
+    auto* p = sqlite3_column_text(m_s, c);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(m_s, c))) : "";
+  }
+
+ private:
+  sqlite3_stmt* m_s = nullptr;
+  int m_rc = SQLITE_OK;
+};
+
+Error db_error(sqlite3* db, std::string_view what) {
+  return make_error(fmt::format("{}: {}", what, sqlite3_errmsg(db)));
+}
+
+bool exec(sqlite3* db, const char* sql, std::string* err = nullptr) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK && err) *err = msg ? msg : sqlite3_errstr(rc);
+  sqlite3_free(msg);
+  return rc == SQLITE_OK;
+}
+
+bool is_corrupt_code(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
+
+// Opens and configures; returns the SQLite result code of the first failure.
+int open_configured(const std::string& path, sqlite3** db, std::string& err, bool quick_check) {
+  int rc = sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    err = *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc);
+    return rc;
+  }
+  sqlite3_busy_timeout(*db, 2000);
+  sqlite3_extended_result_codes(*db, 1);
+  for (const char* p : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    if (!exec(*db, p, &err)) return sqlite3_extended_errcode(*db);
+  }
+  if (!quick_check) return SQLITE_OK;
+  Stmt qc(*db, "PRAGMA quick_check(1)");
+  if (!qc.ok()) {
+    err = sqlite3_errmsg(*db);
+    return sqlite3_extended_errcode(*db);
+  }
+  int step = qc.step();
+  if (step != SQLITE_ROW) {
+    err = sqlite3_errmsg(*db);
+    return sqlite3_extended_errcode(*db);
+  }
+  if (std::string r = qc.text(0); r != "ok") {
+    err = "quick_check: " + r;
+    return SQLITE_CORRUPT;
+  }
+  return SQLITE_OK;
+}
+
+void move_aside(const std::string& path, const std::string& suffix) {
+  std::error_code ec;
+  fs::rename(path, path + suffix, ec);
+  for (const char* side : {"-wal", "-shm"}) fs::rename(path + side, path + suffix + side, ec);
+}
+
+std::string column_list() {
+  std::string s;
+  for (const auto& m : gpu_metrics()) s += fmt::format(", {}", m.column);
+  return s;
+}
+
+}  // namespace
+
+Store::~Store() {
+  if (m_db) sqlite3_close_v2(m_db);
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, std::string* notice, Check check) {
+  std::error_code ec;
+  auto parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  sqlite3* db = nullptr;
+  std::string err;
+  int rc = open_configured(path, &db, err, check == Check::quick);
+  if (rc != SQLITE_OK && is_corrupt_code(rc)) {
+    sqlite3_close_v2(db);
+    db = nullptr;
+    std::string suffix = fmt::format(".corrupt-{}", std::time(nullptr));
+    move_aside(path, suffix);
+    if (notice)
+      *notice = fmt::format("history database {} is corrupt ({}): moved aside to {}{} and started a new one", path, err,
+                            path, suffix);
+    rc = open_configured(path, &db, err, check == Check::quick);
+  }
+  if (rc != SQLITE_OK) {
+    if (db) sqlite3_close_v2(db);
+    return make_error(fmt::format("cannot open history database {}: {}", path, err));
+  }
+  std::unique_ptr<Store> store(new Store(db, path));
+  if (auto m = store->migrate(); !m) return m.error();
+  return store;
+}
+
+Result<bool> Store::migrate() {
+  if (!exec(m_db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)")) return db_error(m_db, m_path);
+  {
+    Stmt s(m_db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (!s.ok() || s.step() != SQLITE_ROW) return db_error(m_db, m_path);
+    m_version = static_cast<int>(s.i64(0));
+  }
+  constexpr int latest = static_cast<int>(std::size(k_migrations));
+  if (m_version > latest)
+    return make_error(
+        fmt::format("{}: schema version {} is newer than this gpudoctor ({})", m_path, m_version, latest));
+  for (int v = m_version; v < latest; ++v) {
+    std::string err;
+    std::string sql =
+        fmt::format("BEGIN IMMEDIATE; {} INSERT INTO schema_version VALUES({}); COMMIT;", k_migrations[v], v + 1);
+    if (!exec(m_db, sql.c_str(), &err)) {
+      exec(m_db, "ROLLBACK");
+      return make_error(fmt::format("{}: migration {} failed: {}", m_path, v + 1, err));
+    }
+    m_version = v + 1;
+  }
+  return true;
+}
+
+Result<std::int64_t> Store::gpu_id(const std::string& bus_id) {
+  if (auto it = m_gpu_ids.find(bus_id); it != m_gpu_ids.end()) return it->second;
+  Stmt ins(m_db, "INSERT OR IGNORE INTO gpus(bus_id) VALUES(?)");
+  ins.bind(1, bus_id);
+  if (ins.step() != SQLITE_DONE) return db_error(m_db, "gpus");
+  Stmt sel(m_db, "SELECT id FROM gpus WHERE bus_id = ?");
+  sel.bind(1, bus_id);
+  if (sel.step() != SQLITE_ROW) return db_error(m_db, "gpus");
+  return m_gpu_ids[bus_id] = sel.i64(0);
+}
+
+std::optional<WriteError> Store::write(const std::vector<SampleRow>& samples, const std::vector<GpuIdentity>& inventory,
+                                       std::vector<EventRow>& events) {
+  auto fail = [&](std::string_view what) {
+    int rc = sqlite3_extended_errcode(m_db);
+    WriteError e;
+    e.message = fmt::format("{}: {}: {}", m_path, what, sqlite3_errmsg(m_db));
+    if ((rc & 0xff) == SQLITE_FULL)
+      e.kind = WriteError::Kind::full;
+    else if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN)
+      e.kind = WriteError::Kind::read_only;
+    else if (is_corrupt_code(rc))
+      e.kind = WriteError::Kind::corrupt;
+    exec(m_db, "ROLLBACK");
+    m_gpu_ids.clear();
+    return e;
+  };
+  if (!exec(m_db, "BEGIN IMMEDIATE")) return fail("begin");
+  for (const auto& g : inventory) {
+    Stmt s(m_db,
+           "INSERT INTO gpus(bus_id, uuid, serial, model) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(bus_id) DO "
+           "UPDATE SET uuid = ?2, serial = ?3, model = ?4");
+    s.bind(1, g.bus_id), s.bind(2, g.uuid), s.bind(3, g.serial), s.bind(4, g.model);
+    if (s.step() != SQLITE_DONE) return fail("inventory");
+  }
+  if (!samples.empty()) {
+    std::string params;
+    for (size_t i = 0; i < gpu_metrics().size(); ++i) params += ", ?";
+    Stmt ins(m_db, fmt::format("INSERT OR REPLACE INTO samples(ts, gpu{}) VALUES(?, ?{})", column_list(), params));
+    if (!ins.ok()) return fail("prepare samples");
+    for (const auto& row : samples) {
+      auto id = gpu_id(row.bus_id);
+      if (!id) return fail("gpu id");
+      ins.bind(1, row.ts), ins.bind(2, *id);
+      for (size_t i = 0; i < gpu_metrics().size(); ++i)
+        ins.bind(static_cast<int>(i) + 3, i < row.values.size() ? row.values[i] : std::nullopt);
+      if (ins.step() != SQLITE_DONE) return fail("samples");
+      ins.reset();
+    }
+  }
+  Stmt ev(m_db, "INSERT INTO events(ts_ms, type, gpu, detail) VALUES(?, ?, ?, ?)");
+  for (auto& e : events) {
+    ev.bind(1, e.ts_ms), ev.bind(2, e.type), ev.bind(3, e.gpu), ev.bind(4, e.detail);
+    if (ev.step() != SQLITE_DONE) return fail("events");
+    e.id = sqlite3_last_insert_rowid(m_db);
+    ev.reset();
+  }
+  if (!exec(m_db, "COMMIT")) return fail("commit");
+  return std::nullopt;
+}
+
+Result<std::vector<GpuIdentity>> Store::inventory() {
+  Stmt s(m_db, "SELECT bus_id, uuid, serial, model FROM gpus ORDER BY bus_id");
+  std::vector<GpuIdentity> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.text(1), s.text(2), s.text(3)});
+  if (rc != SQLITE_DONE) return db_error(m_db, "inventory");
+  return out;
+}
+
+Result<std::vector<SampleRow>> Store::samples(const SampleQuery& q) {
+  std::string sql = fmt::format(
+      "SELECT s.ts, g.bus_id{} FROM samples s JOIN gpus g ON g.id = s.gpu "
+      "WHERE s.ts >= ?1 AND s.ts < ?2{} ORDER BY s.ts, g.bus_id",
+      [] {
+        std::string c;
+        for (const auto& m : gpu_metrics()) c += fmt::format(", s.{}", m.column);
+        return c;
+      }(),
+      q.gpu ? " AND g.bus_id = ?3" : "");
+  Stmt s(m_db, sql);
+  if (!s.ok()) return db_error(m_db, "samples");
+  s.bind(1, q.since), s.bind(2, q.until);
+  if (q.gpu) s.bind(3, *q.gpu);
+  std::vector<SampleRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    SampleRow r{s.i64(0), s.text(1), {}};
+    for (size_t i = 0; i < gpu_metrics().size(); ++i) r.values.push_back(s.opt(static_cast<int>(i) + 2));
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_error(m_db, "samples");
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> Store::max_per_gpu(std::size_t metric, std::int64_t since,
+                                                                             std::int64_t until) {
+  if (metric >= gpu_metrics().size()) return make_error("no such metric");
+  Stmt s(m_db, fmt::format("SELECT g.bus_id, MAX(s.{}) FROM samples s JOIN gpus g ON g.id = s.gpu "
+                           "WHERE s.ts >= ? AND s.ts < ? GROUP BY s.gpu ORDER BY g.bus_id",
+                           gpu_metrics()[metric].column));
+  s.bind(1, since), s.bind(2, until);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    if (auto v = s.opt(1)) out.emplace_back(s.text(0), *v);
+  if (rc != SQLITE_DONE) return db_error(m_db, "max");
+  return out;
+}
+
+Result<std::vector<EventRow>> Store::events(std::int64_t since_ms, std::int64_t until_ms,
+                                            const std::vector<std::string>& types) {
+  std::string in;
+  for (size_t i = 0; i < types.size(); ++i) in += fmt::format("{}?{}", i ? ", " : "", i + 3);
+  Stmt s(m_db, fmt::format("SELECT id, ts_ms, type, gpu, detail FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2{} "
+                           "ORDER BY id",
+                           types.empty() ? "" : fmt::format(" AND type IN ({})", in)));
+  if (!s.ok()) return db_error(m_db, "events");
+  s.bind(1, since_ms), s.bind(2, until_ms);
+  for (size_t i = 0; i < types.size(); ++i) s.bind(static_cast<int>(i) + 3, types[i]);
+  std::vector<EventRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4)});
+  if (rc != SQLITE_DONE) return db_error(m_db, "events");
+  return out;
+}
+
+Result<std::int64_t> Store::prune_samples(std::int64_t before) {
+  Stmt s(m_db, "DELETE FROM samples WHERE ts < ?");
+  s.bind(1, before);
+  if (s.step() != SQLITE_DONE) return db_error(m_db, "prune");
+  return static_cast<std::int64_t>(sqlite3_changes(m_db));
+}
+
+Result<std::string> Store::integrity_check() {
+  Stmt s(m_db, "PRAGMA integrity_check");
+  std::string out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out += (out.empty() ? "" : "; ") + s.text(0);
+  if (rc != SQLITE_DONE) return db_error(m_db, "integrity_check");
+  return out;
+}
+
+void Store::limit_size(std::int64_t max_bytes) {
+  exec(m_db, fmt::format("PRAGMA max_page_count = {}", std::max<std::int64_t>(1, max_bytes / 4096)).c_str());
+}
+
+void Store::checkpoint() { sqlite3_wal_checkpoint_v2(m_db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr); }
+
+std::string default_db_path() {
+  if (::geteuid() == 0) return "/var/lib/gpudoctor/history.db";
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  if (xdg && *xdg == '/') return fmt::format("{}/gpudoctor/history.db", xdg);
+  const char* home = std::getenv("HOME");
+  return fmt::format("{}/.local/state/gpudoctor/history.db", home && *home ? home : ".");
+}
+
+}  // namespace gd::store

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""End-to-end test of `gpudoctor watch` with real parts.
+
+Usage: watch_test.py GPUDOCTOR SIM_LIB SOURCE_DIR
+1. watch on the simulated healthy 8xH100 node (1 s interval) serves /metrics;
+   `promtool check metrics` passes on it; a real Prometheus started here on
+   loopback scrapes it and a PromQL query returns the simulated temperature.
+2. kill -9 during heavy writes (64 GPUs, 100 ms): the database reopens and
+   passes PRAGMA integrity_check; every event `gpudoctor events` showed before
+   the kill is still there.
+3. NVML hangs mid-run (fault after N calls): /metrics keeps answering with
+   gpudoctor_nvml_up 0; when the simulator recovers the daemon does too.
+4. A file-size limit on the daemon (a full disk): sampling and serving go on,
+   gpudoctor_history_write_ok 0.
+Skips part 1's Prometheus step (not the rest) when prometheus is not installed.
+"""
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+GD, SIM, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
+SCEN = os.path.join(SRC, "tests/scenarios/healthy-8xh100")
+failures, passed = [], 0
+
+
+def check(name, ok, detail=""):
+    global passed
+    if ok:
+        passed += 1
+    else:
+        failures.append(f"{name}: {detail}")
+        print(f"FAIL {name}: {detail}", file=sys.stderr)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=2):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def wait_for(fn, timeout, step=0.2):
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - polling until it answers
+            last = e
+        time.sleep(step)
+    return None
+
+
+def scenario(tmp, gpus=None, faults=None):
+    d = json.load(open(os.path.join(SCEN, "nvml.json")))
+    if gpus:
+        base = d["gpus"][0]
+        d["gpus"] = []
+        for i in range(gpus):
+            g = dict(base)
+            g["uuid"] = f"GPU-{i:08x}-0000-0000-0000-000000000000"
+            g["bus_id"] = f"00000000:{(i // 32) + 1:02X}:{i % 32:02X}.0"
+            g["minor"] = i
+            d["gpus"].append(g)
+    d["faults"] = faults or []
+    path = os.path.join(tmp, "nvml.json")
+    with open(path + ".new", "w") as f:
+        json.dump(d, f)
+    os.replace(path + ".new", path)
+    return path, d
+
+
+def start_watch(tmp, port, interval, extra=(), preexec=None):
+    env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json"))
+    args = [GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", interval,
+            "--db", os.path.join(tmp, "history.db"), "--listen", f"127.0.0.1:{port}", *extra]
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "watch.log"), "a"),
+                            preexec_fn=preexec)
+
+
+def metric(text, line_start):
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return None
+
+
+def part_prometheus(tmp):
+    _, scen = scenario(tmp)
+    port = free_port()
+    w = start_watch(tmp, port, "1s", ["--textfile", os.path.join(tmp, "gpu.prom")])
+    try:
+        text = wait_for(lambda: (t := get(f"http://127.0.0.1:{port}/metrics")) and "\ngpudoctor_nvml_up 1\n" in t and t, 15)
+        check("metrics served", text is not None, open(os.path.join(tmp, "watch.log")).read()[-500:])
+        if not text:
+            return
+        temp0 = scen["gpus"][0]["temperature_c"]
+        check("temperature in /metrics",
+              metric(text, 'gpudoctor_gpu_temperature_celsius{gpu="0000:18:00.0"') == temp0, text[:300])
+        pt = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        check("promtool check metrics", pt.returncode == 0, pt.stdout + pt.stderr)
+        prom_file = open(os.path.join(tmp, "gpu.prom")).read()
+        pt = subprocess.run(["promtool", "check", "metrics"], input=prom_file, capture_output=True, text=True)
+        check("promtool on --textfile", pt.returncode == 0 and "gpudoctor_nvml_up" in prom_file, pt.stderr)
+        if not shutil.which("prometheus"):
+            print("skip: prometheus not installed", file=sys.stderr)
+            return
+        pport = free_port()
+        cfg = os.path.join(tmp, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gpudoctor\n"
+                    f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
+        prom = subprocess.Popen(["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={tmp}/tsdb",
+                                 f"--web.listen-address=127.0.0.1:{pport}"],
+                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "prom.log"), "w"))
+        try:
+            q = urllib.parse.quote('gpudoctor_gpu_temperature_celsius{gpu="0000:18:00.0"}')
+
+            def query():
+                r = json.loads(get(f"http://127.0.0.1:{pport}/api/v1/query?query={q}"))
+                res = r["data"]["result"]
+                return res and res
+            res = wait_for(query, 60, 0.5)
+            check("prometheus scraped watch", bool(res), open(os.path.join(tmp, "prom.log")).read()[-800:])
+            if res:
+                check("PromQL returns the simulated temperature", float(res[0]["value"][1]) == temp0, str(res))
+                check("labels uuid and model", res[0]["metric"].get("uuid") == scen["gpus"][0]["uuid"]
+                      and res[0]["metric"].get("model") == scen["gpus"][0]["name"], str(res[0]["metric"]))
+        finally:
+            prom.terminate()
+            prom.wait(timeout=20)
+    finally:
+        check("clean stop on SIGTERM", stop(w) == 0)
+    ev = subprocess.run([GD, "events", "--db", os.path.join(tmp, "history.db"), "--format", "json"],
+                        capture_output=True, text=True)
+    types = [e["type"] for e in json.loads(ev.stdout or "[]")]
+    check("events start/added/stop", "daemon_start" in types and "gpu_added" in types and "daemon_stop" in types,
+          str(types))
+    hist = subprocess.run([GD, "history", "--db", os.path.join(tmp, "history.db"), "--gpu", "0000:18:00.0",
+                           "--metric", "temp_celsius", "--format", "csv"], capture_output=True, text=True)
+    lines = hist.stdout.strip().splitlines()
+    check("history csv", hist.returncode == 0 and len(lines) >= 2 and lines[1].endswith(f",{temp0}"), hist.stdout[:300])
+
+
+def part_kill9(tmp):
+    scenario(tmp, gpus=64)
+    port = free_port()
+    db = os.path.join(tmp, "history.db")
+    for round_ in range(3):
+        w = start_watch(tmp, port, "100ms", ["--timeout", "5"])
+        time.sleep(1.5 + 0.37 * round_)
+        ev = subprocess.run([GD, "events", "--db", db, "--format", "json"], capture_output=True, text=True)
+        acked = {e["id"] for e in json.loads(ev.stdout or "[]")}
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        con = sqlite3.connect(db)
+        ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+        n = con.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        ids = {r[0] for r in con.execute("SELECT id FROM events")}
+        con.close()
+        check(f"kill -9 round {round_}: integrity_check", ok == "ok", ok)
+        check(f"kill -9 round {round_}: samples written", n >= 64, str(n))
+        check(f"kill -9 round {round_}: acknowledged events kept", acked <= ids, str(acked - ids))
+
+
+def part_hang(tmp):
+    # 8 GPUs: 8 temperature calls per sample; the 4th sample hangs.
+    scenario(tmp, faults=[{"call": "nvmlDeviceGetTemperature", "hang": True, "after_calls": 24}])
+    port = free_port()
+    w = start_watch(tmp, port, "1s", ["--timeout", "0.5"])
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        down = wait_for(lambda: "\ngpudoctor_nvml_up 0\n" in get(url), 20)
+        check("nvml_up 0 while NVML hangs", bool(down))
+        t0 = time.time()
+        for _ in range(5):
+            t = get(url, timeout=1)
+        check("/metrics answers during the hang", "gpudoctor_nvml_up" in t and time.time() - t0 < 2)
+        scenario(tmp)  # the driver recovers
+        up = wait_for(lambda: "\ngpudoctor_nvml_up 1\n" in get(url), 20)
+        check("recovers when NVML answers again", bool(up))
+        workers = metric(get(url), "gpudoctor_nvml_worker_starts_total")
+        check("one replacement worker per hang (with back-off)", workers is not None and 2 <= workers <= 4, str(workers))
+    finally:
+        check("clean stop after hang", stop(w) == 0)
+    ev = subprocess.run([GD, "events", "--db", os.path.join(tmp, "history.db"), "--type", "nvml_hung", "--type",
+                         "nvml_answering", "--format", "json"], capture_output=True, text=True)
+    types = [e["type"] for e in json.loads(ev.stdout or "[]")]
+    check("nvml_hung then nvml_answering recorded", types[:2] == ["nvml_hung", "nvml_answering"], str(types))
+
+
+def part_full_disk(tmp):
+    scenario(tmp)
+    port = free_port()
+    limit = 96 * 1024
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    w = start_watch(tmp, port, "200ms", ["--timeout", "2"], preexec=small_files)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        full = wait_for(lambda: "\ngpudoctor_history_write_ok 0\n" in get(url), 40)
+        check("write failure reported", bool(full), open(os.path.join(tmp, "watch.log")).read()[-400:])
+        n1 = metric(get(url), "gpudoctor_watch_samples_total")
+        time.sleep(1)
+        t = get(url)
+        check("sampling continues with a full disk", metric(t, "gpudoctor_watch_samples_total") > n1
+              and "\ngpudoctor_nvml_up 1\n" in t)
+    finally:
+        check("alive on a full disk", w.poll() is None)
+        stop(w)
+
+
+for part in (part_prometheus, part_kill9, part_hang, part_full_disk):
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            part(tmp)
+        except Exception as e:  # noqa: BLE001 - report and go on with the next part
+            check(part.__name__, False, repr(e))
+
+print(f"watch e2e: {passed} passed, {len(failures)} failed")
+for f in failures:
+    print("  " + f)
+sys.exit(1 if failures else 0)
