@@ -138,6 +138,13 @@ with tempfile.TemporaryDirectory() as tmp:
           (r.returncode, doc.get("lost"), doc.get("launched")))
     check("persistence on: verdict", doc["verdict"].startswith("persistence on"), doc["verdict"])
 
+# 6. churn --mode cuda: cuInit + context + allocation per process through the fake libcuda.
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp, persistence=True)
+    r = gd(["churn", "--root", root, "--mode", "cuda", "-n", "60", "-j", "2", "--json"], env)
+    doc = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    check("cuda mode runs every launch", r.returncode == 0 and doc.get("succeeded") == 60, (r.returncode, r.stderr, doc))
+
 print(f"fix/churn: {passed} passed, {len(failures)} failed")
 for f in failures:
     print("FAIL " + f)

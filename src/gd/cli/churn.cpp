@@ -15,6 +15,7 @@
 #include "gd/cli/render.hpp"
 #include "gd/host/host_root.hpp"
 #include "gd/model/nvml_return.hpp"
+#include "gd/probe/library_locate.hpp"
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/rule/facts.hpp"
 
@@ -124,21 +125,22 @@ void print_text(const churn::ChurnResult& r, const Inventory& before, const Inve
 
 int do_churn(ChurnCli& c) {
   host::HostRoot root(c.node.root);
-  model::NvmlInfo located;
-  auto lib = probe::locate_nvml(root, c.node.probe, located);
-  if (!lib) {
-    fmt::print(stderr, "gpudoctor churn: {}\n", located.load_error);
-    return k_exit_unknown;
-  }
-  if (c.mode != "nvml") {
-    fmt::print(stderr, "gpudoctor churn: --mode {} is not available in this build\n", c.mode);
+  bool cuda = c.mode == "cuda";
+  probe::LibraryRequest req{cuda ? "libcuda.so.1" : "libnvidia-ml.so.1",
+                            cuda ? c.node.probe.cuda_override : c.node.probe.nvml_override, cuda ? "--cuda" : "--nvml",
+                            root.is_live() ? c.node.probe.ld_library_path : std::vector<std::string>{}};
+  model::NvmlLibrary found;
+  std::string lib, error;
+  if (!probe::locate_library(root, req, found, lib, error)) {
+    fmt::print(stderr, "gpudoctor churn: {}\n", error);
     return k_exit_unknown;
   }
   Inventory before = inventory(root, c.node.probe);
   churn::ChurnOptions o;
   o.launches = c.launches;
   o.jobs = c.jobs;
-  o.library = *lib;
+  o.mode = cuda ? churn::Mode::cuda : churn::Mode::nvml;
+  o.library = lib;
   o.process_timeout_s = c.node.probe.timeout_s;
   o.worker_exe = c.node.probe.worker_exe;
   o.expected_count = static_cast<unsigned>(before.bus_ids.size());

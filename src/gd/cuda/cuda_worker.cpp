@@ -81,7 +81,7 @@ void run_cuda_worker(const std::string& library_path, double timeout_s, model::C
   out.timeout_s = timeout_s;
   bool done = false;
   auto end = util::run_line_worker(
-      {worker_exe.empty() ? util::self_exe() : worker_exe, "__cuda-worker", library_path}, timeout_s,
+      {worker_exe.empty() ? util::worker_exe() : worker_exe, "__cuda-worker", library_path}, timeout_s,
       [&](std::string_view line) { return apply_worker_line(line, out, done); }, done);
   out.elapsed_ms = end.elapsed_ms;
   if (!end.started) {

@@ -61,7 +61,7 @@ ActionResult write_file(const Action& a, const host::HostRoot& root) {
 
 ActionResult set_persistence(const ApplyOptions& o) {
   if (o.nvml_library.empty()) return {false, false, "NVML is not available on this node"};
-  auto res = util::run({o.worker_exe.empty() ? util::self_exe() : o.worker_exe, "__nvml-set-persistence",
+  auto res = util::run({o.worker_exe.empty() ? util::worker_exe() : o.worker_exe, "__nvml-set-persistence",
                         o.nvml_library},
                        ms(o.timeout_s));
   if (res.timed_out) return {true, false, "NVML did not answer; persistence unchanged"};

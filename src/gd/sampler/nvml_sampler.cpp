@@ -74,7 +74,7 @@ NvmlSampler::~NvmlSampler() {
 
 bool NvmlSampler::start(model::NvmlInfo& info) {
   std::string error;
-  std::string exe = m_o.worker_exe.empty() ? util::self_exe() : m_o.worker_exe;
+  std::string exe = m_o.worker_exe.empty() ? util::worker_exe() : m_o.worker_exe;
   m_pid = spawn_piped({exe, "__nvml-sampler", m_o.library}, m_in, m_out, m_err, error);
   if (m_pid < 0) {
     info.state = model::NvmlState::worker_failed;

@@ -181,4 +181,14 @@ std::string self_exe() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+std::string worker_exe() {
+  std::string self = self_exe();
+  auto slash = self.rfind('/');
+  if (slash != std::string::npos) {
+    std::string candidate = self.substr(0, slash + 1) + "gpudoctor-worker";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return self;
+}
+
 }  // namespace gd::util

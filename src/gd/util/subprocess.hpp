@@ -70,4 +70,8 @@ std::string describe_wait_status(int status);
 // Absolute path of the running gpudoctor binary.
 std::string self_exe();
 
+// The executable to run driver-library workers in: gpudoctor-worker beside
+// this binary when it exists (cheaper to start), else this binary.
+std::string worker_exe();
+
 }  // namespace gd::util
