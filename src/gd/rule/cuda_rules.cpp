@@ -231,7 +231,7 @@ void rule_cuda_hung(const RuleInput& in, std::vector<Finding>& out) {
   f.id = "cuda.hung";
   f.severity = Severity::critical;
   std::string where = s.cuda.hung_device ? fmt::format(" on device {}", *s.cuda.hung_device) : std::string();
-  f.summary = fmt::format("CUDA did not answer within {:.0f} s: {}{} never returned", s.cuda.timeout_s,
+  f.summary = fmt::format("CUDA did not answer within {:g} s: {}{} never returned", s.cuda.timeout_s,
                           s.cuda.hung_call.value_or("a CUDA call"), where);
   f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.cuda.elapsed_ms)));
   add_library_evidence(s, f);

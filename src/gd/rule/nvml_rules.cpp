@@ -86,7 +86,7 @@ void rule_nvml_hung(const RuleInput& in, std::vector<Finding>& out) {
   f.id = "nvml.hung";
   f.severity = Severity::critical;
   std::string where = s.nvml.hung_gpu ? fmt::format(" on GPU index {}", *s.nvml.hung_gpu) : std::string();
-  f.summary = fmt::format("NVML did not answer within {:.0f} s: {}{} never returned", s.nvml.timeout_s,
+  f.summary = fmt::format("NVML did not answer within {:g} s: {}{} never returned", s.nvml.timeout_s,
                           s.nvml.hung_call.value_or("an NVML call"), where);
   f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.nvml.elapsed_ms)));
   if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);

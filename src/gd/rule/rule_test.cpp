@@ -124,6 +124,9 @@ TEST(Rules, HungNvmlNamesTheCall) {
   auto hung = with_id(fs, "nvml.hung");
   ASSERT_EQ(hung.size(), 1u);
   EXPECT_TRUE(contains(hung[0]->summary, "nvmlDeviceGetTemperature on GPU index 2 never returned"));
+  EXPECT_TRUE(contains(hung[0]->summary, "within 2 s"));
+  s.nvml.timeout_s = 0.5;
+  EXPECT_TRUE(contains(with_id(run(s), "nvml.hung")[0]->summary, "within 0.5 s"));
   // GPUs not visited before the hang are not declared lost.
   EXPECT_TRUE(with_id(fs, "gpu.fell_off_bus").empty() ||
               with_id(fs, "gpu.fell_off_bus")[0]->severity == Severity::ok);
