@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gd/model/json_io.hpp"
 #include "gd/util/line_worker.hpp"
 #include "gd/util/subprocess.hpp"
 
@@ -10,34 +11,24 @@ namespace gd::cuda {
 namespace {
 
 using nlohmann::json;
-
-template <class T>
-std::optional<T> opt(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
-}
+using model::json_field;
 
 bool apply_device(const json& d, model::CudaInfo& out) {
-  auto ordinal = opt<int>(d, "ordinal");
-  auto get_return = opt<int>(d, "get_return");
+  auto ordinal = json_field<int>(d, "ordinal");
+  auto get_return = json_field<int>(d, "get_return");
   if (!d.is_object() || !ordinal || !get_return) return false;
   model::CudaDevice dev;
   dev.ordinal = *ordinal;
   dev.get_return = *get_return;
-  dev.name = opt<std::string>(d, "name");
-  dev.bus_id = opt<std::string>(d, "bus_id");
+  dev.name = json_field<std::string>(d, "name");
+  dev.bus_id = json_field<std::string>(d, "bus_id");
   out.devices.push_back(std::move(dev));
   return true;
 }
 
 void apply_init(const json& in, model::CudaInfo& out) {
-  out.init_return = opt<int>(in, "return");
-  out.init_ms = opt<double>(in, "ms");
+  out.init_return = json_field<int>(in, "return");
+  out.init_ms = json_field<double>(in, "ms");
   out.state = out.init_return == 0 ? model::CudaState::ok : model::CudaState::init_failed;
 }
 
@@ -48,7 +39,7 @@ bool apply_worker_line(std::string_view line, model::CudaInfo& out, bool& done) 
   if (j.is_discarded() || !j.is_object()) return false;
   if (auto it = j.find("call"); it != j.end() && it->is_string()) {
     out.hung_call = it->get<std::string>();
-    out.hung_device = opt<int>(j, "device");
+    out.hung_device = json_field<int>(j, "device");
   } else if (auto e = j.find("load_error"); e != j.end()) {
     out.state = model::CudaState::library_missing;
     out.load_error = e->is_string() ? e->get<std::string>() : "unknown load error";
@@ -56,16 +47,16 @@ bool apply_worker_line(std::string_view line, model::CudaInfo& out, bool& done) 
     for (const auto& s : *m)
       if (s.is_string()) out.missing_symbols.push_back(s.get<std::string>());
   } else if (auto v = j.find("version"); v != j.end() && v->is_object()) {
-    out.version_return = opt<int>(*v, "return");
-    out.driver_version = opt<int>(*v, "version");
+    out.version_return = json_field<int>(*v, "return");
+    out.driver_version = json_field<int>(*v, "version");
   } else if (auto in = j.find("init"); in != j.end() && in->is_object()) {
     apply_init(*in, out);
   } else if (auto ie = j.find("init_error"); ie != j.end() && ie->is_object()) {
-    out.init_error_name = opt<std::string>(*ie, "name");
-    out.init_error_text = opt<std::string>(*ie, "text");
+    out.init_error_name = json_field<std::string>(*ie, "name");
+    out.init_error_text = json_field<std::string>(*ie, "text");
   } else if (auto c = j.find("count"); c != j.end() && c->is_object()) {
-    out.count_return = opt<int>(*c, "return");
-    out.device_count = opt<int>(*c, "count");
+    out.count_return = json_field<int>(*c, "return");
+    out.device_count = json_field<int>(*c, "count");
   } else if (auto d = j.find("device"); d != j.end()) {
     return apply_device(*d, out);
   } else if (j.contains("done")) {

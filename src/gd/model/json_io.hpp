@@ -4,6 +4,7 @@
 // so snapshots from older versions still load.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +27,19 @@ Result<NvmlInfo> nvml_info_from_json(const nlohmann::json& j);
 Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name);
 
 std::string_view nvml_state_name(NvmlState s);
+
+// j[key] as T; nullopt when the key is absent, null or of another type.
+// For reading the workers' protocol lines, where a missing value is data.
+template <class T>
+std::optional<T> json_field(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
 std::string_view cuda_state_name(CudaState s);
 
 }  // namespace gd::model

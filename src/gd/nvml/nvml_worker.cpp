@@ -11,24 +11,14 @@ namespace gd::nvml {
 namespace {
 
 using nlohmann::json;
-
-template <class T>
-std::optional<T> opt(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
-}
+using model::json_field;
 
 void apply_system(const json& sys, model::NvmlInfo& out) {
-  out.driver_version = opt<std::string>(sys, "driver_version");
-  out.nvml_version = opt<std::string>(sys, "nvml_version");
-  out.cuda_driver_version = opt<int>(sys, "cuda_driver_version");
-  out.count_return = opt<int>(sys, "count_return");
-  out.device_count = opt<unsigned>(sys, "device_count");
+  out.driver_version = json_field<std::string>(sys, "driver_version");
+  out.nvml_version = json_field<std::string>(sys, "nvml_version");
+  out.cuda_driver_version = json_field<int>(sys, "cuda_driver_version");
+  out.count_return = json_field<int>(sys, "count_return");
+  out.device_count = json_field<unsigned>(sys, "device_count");
 }
 
 }  // namespace
@@ -38,7 +28,7 @@ bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) 
   if (j.is_discarded() || !j.is_object()) return false;
   if (auto it = j.find("call"); it != j.end() && it->is_string()) {
     out.hung_call = it->get<std::string>();
-    out.hung_gpu = opt<unsigned>(j, "gpu");
+    out.hung_gpu = json_field<unsigned>(j, "gpu");
   } else if (auto e = j.find("load_error"); e != j.end()) {
     out.state = model::NvmlState::library_missing;
     out.load_error = e->is_string() ? e->get<std::string>() : "unknown load error";
@@ -46,8 +36,8 @@ bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) 
     for (const auto& s : *m)
       if (s.is_string()) out.missing_symbols.push_back(s.get<std::string>());
   } else if (auto in = j.find("init"); in != j.end() && in->is_object()) {
-    out.init_return = opt<int>(*in, "return");
-    out.init_ms = opt<double>(*in, "ms");
+    out.init_return = json_field<int>(*in, "return");
+    out.init_ms = json_field<double>(*in, "ms");
     out.state = out.init_return == 0 ? model::NvmlState::ok : model::NvmlState::init_failed;
   } else if (auto sys = j.find("system"); sys != j.end() && sys->is_object()) {
     apply_system(*sys, out);
