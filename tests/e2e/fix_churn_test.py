@@ -145,6 +145,30 @@ with tempfile.TemporaryDirectory() as tmp:
     doc = json.loads(r.stdout) if r.stdout.startswith("{") else {}
     check("cuda mode runs every launch", r.returncode == 0 and doc.get("succeeded") == 60, (r.returncode, r.stderr, doc))
 
+# 7. /dev/char links on a cgroup-v2 Docker host: created inside the root, verified, idempotent.
+with tempfile.TemporaryDirectory() as tmp:
+    name = "container-cgroup2-no-devchar"
+    root = os.path.join(tmp, "root")
+    shutil.copytree(os.path.join(SCENARIOS, name, "root"), root, symlinks=True)
+    shutil.copy(os.path.join(SCENARIOS, name, "nvml.json"), os.path.join(tmp, "nvml.json"))
+    shutil.copy(os.path.join(SIM_DIR, "libnvidia-ml.so.1"),
+                os.path.join(root, "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.460.32.03"))
+    subprocess.run(["ldconfig", "-r", root], check=True)
+    env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json"))
+    only = ["--only", "container.dev_char_links_missing"]
+    check("dev_char warning before", ("container.dev_char_links_missing", "warning") in findings(root, env))
+    dry = gd(["fix", "--root", root] + only, env)
+    check("dry run lists the links", "ln -s ../nvidia-uvm /dev/char/508:0" in dry.stdout, dry.stdout)
+    check("dry run creates nothing", not os.path.lexists(os.path.join(root, "dev/char/508:0")))
+    r = gd(["fix", "--root", root, "--yes", "--json"] + only, env)
+    doc = json.loads(r.stdout)
+    check("links fixed", doc["actions"] and doc["actions"][0]["finding_after"] == "fixed", r.stdout)
+    check("link leads to the node", os.readlink(os.path.join(root, "dev/char/195:3")) == "../nvidia3")
+    check("existing right link kept", os.readlink(os.path.join(root, "dev/char/195:255")) == "../nvidiactl")
+    check("dev_char ok after", ("container.dev_char_links_missing", "ok") in findings(root, env))
+    again = gd(["fix", "--root", root, "--yes", "--json"] + only, env)
+    check("second fix plans nothing", json.loads(again.stdout)["actions"] == [], again.stdout)
+
 print(f"fix/churn: {passed} passed, {len(failures)} failed")
 for f in failures:
     print("FAIL " + f)

@@ -258,6 +258,7 @@ def main():
     hardware_scenarios()
     linker_scenarios()
     kernel_log_scenarios()
+    container_scenarios()
 
 
 def hardware_scenarios():
@@ -451,6 +452,112 @@ def kernel_log_scenarios():
               "expect_text": ["xid.fallen_off_bus", "GPU bd71:00:00.0 fell off the bus in the previous boot",
                               "kernel log, previous boot, Nov 27 02:58:41: NVRM: Xid (PCI:BD71:00:00): 79",
                               "kernel log: bd71:00:00.0 is GPU-"]})
+
+
+CLI_INFO_460 = """NVRM version:   460.32.03
+CUDA version:   11.2
+
+Device Index:   0
+Device Minor:   0
+Model:          Tesla V100-PCIE-16GB
+Brand:          Tesla
+GPU UUID:       GPU-00005eed-0000-4c1e-9d2b-00000002f7c5
+Bus Location:   00005b0a:00:00.0
+Architecture:   7.0
+"""
+
+
+def shell_script(root, path, body):
+    write(root, path, "#!/bin/sh\n" + body)
+    os.chmod(os.path.join(root, path.lstrip("/")), 0o755)
+
+
+def container_scenarios():
+    """Issue 3 item 3: the container runtime on the host, and gpudoctor inside a container."""
+    seed = 0x5EED
+    gpus = [sim_gpu(V100, b, i, seed, True) for i, b in enumerate(AZURE_V100_BUSES)]
+
+    def docker_host(r, cli_body, daemon=None, links=()):
+        v100_node(r, seed, with_persistenced=True)
+        write(r, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n")
+        write(r, "/proc/devices", "Character devices:\n  1 mem\n195 nvidia-frontend\n508 nvidia-uvm\n"
+                                  "509 nvidia-caps\n\nBlock devices:\n  8 sd\n")
+        write(r, "/etc/docker/daemon.json", json.dumps(daemon or {
+            "runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}, indent=4) + "\n")
+        write(r, "/etc/nvidia-container-runtime/config.toml",
+              "disable-require = false\n\n[nvidia-container-cli]\nenvironment = []\nload-kmods = true\n"
+              "ldconfig = \"@/sbin/ldconfig\"\n\n[nvidia-container-runtime]\nlog-level = \"info\"\n"
+              "mode = \"auto\"\nruntimes = [\"docker-runc\", \"runc\"]\n")
+        write(r, "/sbin/ldconfig", "")
+        shell_script(r, "/usr/bin/nvidia-container-runtime", "exit 0\n")
+        shell_script(r, "/usr/bin/nvidia-container-cli", cli_body)
+        for link, target in links:
+            symlink(r, link, target)
+
+    cli_ok = "cat <<'EOF'\n" + CLI_INFO_460 + "EOF\n"
+    cli_args = ["--container-cli", "{root}/usr/bin/nvidia-container-cli"]
+    scenario("container-cgroup2-no-devchar",
+             "Docker host on cgroup v2 (systemd cgroup driver by default) with the nvidia runtime; no /dev/char links "
+             "for the NVIDIA nodes except nvidiactl: containers lose their GPUs after `systemctl daemon-reload`",
+             lambda r: docker_host(r, cli_ok, links=[("/dev/char/195:255", "../nvidiactl")]),
+             nvml_doc("460.32.03", gpus),
+             {"args": cli_args, "expect_text": ["6 of 7 NVIDIA device nodes lack their /dev/char link",
+                                                "/dev/char/508:0 -> /dev/nvidia-uvm: missing",
+                                                "Docker's default on cgroup v2",
+                                                "nvidia-container-cli info works: driver 460.32.03"]})
+
+    scenario("container-cli-hangs",
+             "nvidia-container-cli info never answers (wedged toolkit); --timeout 2: reported, killed, no hang",
+             lambda r: docker_host(r, "exec sleep 60\n", daemon={
+                 "runtimes": {"nvidia": {"path": "nvidia-container-runtime"}},
+                 "exec-opts": ["native.cgroupdriver=cgroupfs"]}),
+             nvml_doc("460.32.03", gpus),
+             {"args": cli_args + ["--timeout", "2"], "max_seconds": 5,
+              "expect_text": ["nvidia-container-cli info did not answer in 2"]})
+
+    def broken_toolkit(r):
+        docker_host(r, "echo 'nvidia-container-cli: initialization error: driver error: failed to process request' "
+                       ">&2\nexit 1\n",
+                    daemon={"default-runtime": "nvidia",
+                            "runtimes": {"nvidia": {"path": "/usr/local/bin/nvidia-container-runtime"}},
+                            "exec-opts": ["native.cgroupdriver=cgroupfs"]})
+        write(r, "/etc/nvidia-container-runtime/config.toml",
+              "[nvidia-container-cli]\nldconfig = \"@/sbin/ldconfig.real\"\n")
+        write(r, "/etc/cdi/nvidia.yaml",
+              "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: all\n  containerEdits:\n"
+              "    deviceNodes:\n    - path: /dev/nvidia0\ncontainerEdits:\n  mounts:\n"
+              "  - hostPath: /usr/lib/x86_64-linux-gnu/libcuda.so.455.45.01\n"
+              "    containerPath: /usr/lib/x86_64-linux-gnu/libcuda.so.455.45.01\n"
+              "  - hostPath: /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.455.45.01\n"
+              "    containerPath: /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.455.45.01\n")
+    scenario("container-toolkit-broken",
+             "The seed's toolkit error (driver error: failed to process request), daemon.json naming a runtime "
+             "that is not installed, Ubuntu's ldconfig.real on another distribution, a CDI spec from driver 455",
+             broken_toolkit, nvml_doc("460.32.03", gpus),
+             {"args": cli_args, "expect_text": ["nvidia-container-cli fails", "sudo ldconfig",
+                                                "CDI spec /etc/cdi/nvidia.yaml mounts driver 455.45.01 libraries",
+                                                "ldconfig = \"@/sbin/ldconfig.real\" does not exist"]})
+
+    def inside(r, given):
+        base_root(r, "3f2a9c81d0b4")
+        for bus in AZURE_V100_BUSES:  # sysfs is not namespaced: the host's four GPUs
+            pci_function(r, bus, 0x10DE, V100["device"], V100["cls"], "nvidia")
+        nvidia_driver(r, "460.32.03", [(AZURE_V100_BUSES[i], uuid_for(i, seed)) for i in given], V100["name"])
+        write(r, "/.dockerenv", "")
+        write(r, "/proc/1/cgroup", "0::/\n")
+    scenario("container-inside-one-gpu",
+             "gpudoctor inside a Docker container given one of the host's four V100s (docker run --gpus device=1): "
+             "the other three are not reported as fallen off",
+             lambda r: inside(r, [1]), nvml_doc("460.32.03", [sim_gpu(V100, AZURE_V100_BUSES[1], 0, seed, True)]),
+             {"expect_text": ["Running inside a container with 1 of the host's 4 GPU(s)"]})
+
+    scenario("container-nvml-unknown-error",
+             "Inside a container after `systemctl daemon-reload` on a cgroup-v2 host: 'Failed to initialize NVML: "
+             "Unknown Error'",
+             lambda r: inside(r, [0, 1, 2, 3]),
+             nvml_doc("460.32.03", gpus, faults=[{"call": "nvmlInit", "return": "UNKNOWN"}]),
+             {"expect_text": ["Inside a container NVML fails to initialise ('Unknown Error', 999)",
+                              "Recreate this container"]})
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ void add_node_options(CLI::App& sub, NodeOptions& o) {
   sub.add_option("--kernel-log", o.probe.kernel_log_file,
                  "Read this kernel log (dmesg, dmesg -T, syslog/journal export, kmsg records) instead of the journal")
       ->check(CLI::ExistingFile);
+  sub.add_option("--container-cli", o.probe.container_cli,
+                 "Run this file as nvidia-container-cli (default: the one on PATH, live root only)")
+      ->check(CLI::ExistingFile);
   sub.add_option("--since", o.probe.since,
                  "Kernel log window: boot, previous-boot (default), all, 2h, 7d, 2026-11-27[T03:00]")
       ->check(since_validator());

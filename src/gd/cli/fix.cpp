@@ -48,6 +48,7 @@ void print_plan(const std::vector<fix::Action>& plan) {
                                                           fmt::join(util::split(util::trim(a.content), '\n'), "\n        "));
     if (a.kind == fix::ActionKind::nvml_persistence)
       fmt::print("      nvmlDeviceSetPersistenceMode(ENABLED) on each GPU with persistence off\n");
+    for (const auto& [link, to] : a.links) fmt::print("      ln -s {} {}\n", to, link);
     for (const auto& s : a.steps) fmt::print("      - {}\n", s);
     if (a.kind == fix::ActionKind::manual) fmt::print("      (listed only: gpudoctor does not do this)\n");
     if (!a.note.empty()) fmt::print("      note: {}\n", a.note);
@@ -58,7 +59,7 @@ nlohmann::json action_json(const fix::Action& a) {
   return {{"finding", a.finding_id}, {"gpu", a.gpu ? nlohmann::json(*a.gpu) : nlohmann::json(nullptr)},
           {"title", a.title},        {"kind", fix::action_kind_name(a.kind)},
           {"commands", a.commands},  {"path", a.path},
-          {"steps", a.steps},        {"note", a.note},
+          {"steps", a.steps},        {"note", a.note},          {"links", a.links},
           {"needs_root", a.needs_root}, {"needs_reboot", a.needs_reboot}};
 }
 

@@ -59,6 +59,33 @@ ActionResult write_file(const Action& a, const host::HostRoot& root) {
   return {true, true, "wrote " + a.path};
 }
 
+// Each link made atomically (a temporary link renamed over the name), so a
+// wrong link is replaced and a right one left alone.
+ActionResult make_links(const Action& a, const host::HostRoot& root) {
+  std::vector<std::string> made, kept;
+  for (const auto& [link, target] : a.links) {
+    fs::path p = root.path(link);
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(p, ec)) && fs::read_symlink(p, ec) == fs::path(target)) {
+      kept.push_back(link);
+      continue;
+    }
+    fs::create_directories(p.parent_path(), ec);
+    fs::path tmp = p;
+    tmp += ".gpudoctor-tmp";
+    fs::remove(tmp, ec);
+    fs::create_symlink(target, tmp, ec);
+    if (!ec) fs::rename(tmp, p, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      return {!made.empty(), false, fmt::format("{} -> {}: {}", link, target, ec.message())};
+    }
+    made.push_back(fmt::format("{} -> {}", link, target));
+  }
+  if (made.empty()) return {false, true, fmt::format("{} link(s) already in place", kept.size())};
+  return {true, true, fmt::format("created {}", fmt::join(made, ", "))};
+}
+
 ActionResult set_persistence(const ApplyOptions& o) {
   if (o.nvml_library.empty()) return {false, false, "NVML is not available on this node"};
   auto res = util::run({o.worker_exe.empty() ? util::worker_exe() : o.worker_exe, "__nvml-set-persistence",
@@ -97,6 +124,7 @@ std::vector<ActionResult> apply_plan(const std::vector<Action>& plan, const host
       case ActionKind::exec: out.push_back(run_commands(a, options)); break;
       case ActionKind::write_file: out.push_back(write_file(a, root)); break;
       case ActionKind::nvml_persistence: out.push_back(set_persistence(options)); break;
+      case ActionKind::symlinks: out.push_back(make_links(a, root)); break;
       case ActionKind::manual: out.push_back({false, true, "not performed: manual"}); break;
     }
   }

@@ -73,6 +73,18 @@ Action devnodes(const model::Snapshot& s, const model::Finding& f, const PlanCon
   return a;
 }
 
+// /dev/char/MAJ:MIN -> ../nvidiaX for each node the container probe found
+// without its link (what `nvidia-ctk system create-dev-char-symlinks` does).
+Action dev_char_links(const model::Snapshot& s, const model::Finding& f) {
+  Action a{f.id, f.gpu, "Create the /dev/char links runc needs for the NVIDIA device nodes"};
+  a.kind = ActionKind::symlinks;
+  for (const auto& l : s.container.dev_char)
+    if (!l.ok) a.links.emplace_back(l.link, ".." + l.node.substr(std::string_view("/dev").size()));
+  a.note = "lost at reboot (/dev is rebuilt): add a udev rule running `nvidia-ctk system create-dev-char-symlinks "
+           "--create-all`, and recreate containers that already lost their GPUs";
+  return a;
+}
+
 Action manual(const model::Finding& f) {
   Action a{f.id, f.gpu, f.needs_reboot ? "Reboot (gpudoctor never reboots a node)" : "Manual steps"};
   a.steps = f.fix;
@@ -88,6 +100,7 @@ std::string_view action_kind_name(ActionKind k) {
     case ActionKind::exec: return "exec";
     case ActionKind::write_file: return "write_file";
     case ActionKind::nvml_persistence: return "nvml_persistence";
+    case ActionKind::symlinks: return "symlinks";
     case ActionKind::manual: return "manual";
   }
   return "?";
@@ -116,6 +129,8 @@ std::vector<Action> make_plan(const model::Snapshot& s, const std::vector<model:
       ldconfig_planned = true;
     } else if (f.id == "devnodes.missing") {
       out.push_back(devnodes(s, f, ctx));
+    } else if (f.id == "container.dev_char_links_missing") {
+      out.push_back(dev_char_links(s, f));
     } else if (!f.fix.empty()) {
       out.push_back(manual(f));
     }

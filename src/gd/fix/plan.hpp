@@ -15,6 +15,7 @@ enum class ActionKind {
   exec,              // run each argv in `commands`, in order, under a deadline
   write_file,        // write `content` to `path` (a host path inside the root)
   nvml_persistence,  // nvmlDeviceSetPersistenceMode(1) on every GPU that has it off
+  symlinks,          // create each `links` entry (link path -> target) inside the root
   manual,            // listed, never performed (reboots, hardware work)
 };
 
@@ -27,6 +28,7 @@ struct Action {
   std::string path;                                // write_file
   std::string content;                             // write_file
   std::vector<std::string> steps;                  // manual: what a person does
+  std::vector<std::pair<std::string, std::string>> links;  // symlinks: host path -> target as written
   std::string note;                                // caveats ("lost at reboot")
   bool needs_root = true;
   bool needs_reboot = false;

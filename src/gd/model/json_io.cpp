@@ -118,6 +118,27 @@ template <class V> void describe(V& v, KernelLog& x) {
   v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
   v("problems", x.problems);
 }
+template <class V> void describe(V& v, ContainerCli& x) {
+  v("path", x.path); v("skip_reason", x.skip_reason); v("timed_out", x.timed_out); v("exit_code", x.exit_code);
+  v("error", x.error); v("nvrm_version", x.nvrm_version); v("cuda_version", x.cuda_version);
+  v("devices", x.devices); v("elapsed_ms", x.elapsed_ms);
+}
+template <class V> void describe(V& v, DockerRuntime& x) { v("name", x.name); v("path", x.path); v("found", x.found); }
+template <class V> void describe(V& v, CdiSpec& x) {
+  v("path", x.path); v("driver_versions", x.driver_versions); v("nvidia", x.nvidia);
+}
+template <class V> void describe(V& v, DevCharLink& x) {
+  v("node", x.node); v("link", x.link); v("ok", x.ok); v("problem", x.problem);
+}
+template <class V> void describe(V& v, ContainerInfo& x) {
+  v("inside", x.inside); v("inside_evidence", x.inside_evidence); v("cgroup_version", x.cgroup_version);
+  v("toolkit_config", x.toolkit_config); v("toolkit_no_cgroups", x.toolkit_no_cgroups);
+  v("toolkit_ldconfig", x.toolkit_ldconfig); v("toolkit_ldconfig_found", x.toolkit_ldconfig_found);
+  v("docker_config", x.docker_config); v("docker_runtimes", x.docker_runtimes);
+  v("docker_default_runtime", x.docker_default_runtime); v("cgroup_driver", x.cgroup_driver);
+  v("cgroup_driver_source", x.cgroup_driver_source); v("cdi_specs", x.cdi_specs); v("dev_char", x.dev_char);
+  v("cli", x.cli); v("problems", x.problems);
+}
 template <class V> void describe(V& v, Snapshot& x) {
   v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
   v("taken_at", x.taken_at); v("root", x.root); v("probes", x.probes); v("pci", x.pci); v("driver", x.driver);
@@ -125,6 +146,7 @@ template <class V> void describe(V& v, Snapshot& x) {
   v("cuda", x.cuda);
   v("libs", x.libs);
   v("kernel_log", x.kernel_log);
+  v("container", x.container);
 }
 template <class V> void describe(V& v, Finding& x) {
   v("id", x.id); v("severity", x.severity); v("gpu", x.gpu); v("summary", x.summary); v("evidence", x.evidence);

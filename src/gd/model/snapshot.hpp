@@ -285,6 +285,65 @@ struct CudaInfo {
   std::vector<std::string> missing_symbols;
 };
 
+// `nvidia-container-cli info` as run by the container probe (by argv, under
+// the deadline, never -k: it must not load kernel modules).
+struct ContainerCli {
+  std::string path;         // what ran; "" when not run
+  std::string skip_reason;  // why it was not run ("" when it ran)
+  bool timed_out = false;
+  std::optional<int> exit_code;
+  std::string error;  // its error line(s): "nvidia-container-cli: initialization error: ..."
+  std::optional<std::string> nvrm_version;  // "NVRM version:" line
+  std::optional<std::string> cuda_version;  // "CUDA version:" line
+  unsigned devices = 0;                     // "Device Index:" blocks
+  double elapsed_ms = 0;
+};
+
+// A runtime named in Docker's daemon.json "runtimes".
+struct DockerRuntime {
+  std::string name;  // "nvidia"
+  std::string path;  // as configured: "nvidia-container-runtime" or an absolute path
+  std::optional<std::string> found;  // host path it resolves to inside the root; nullopt: missing
+};
+
+// A CDI spec file (/etc/cdi, /var/run/cdi) and the driver versions that the
+// library paths it mounts carry ("libcuda.so.535.104.05" -> 535.104.05).
+struct CdiSpec {
+  std::string path;
+  std::vector<std::string> driver_versions;  // sorted, unique
+  bool nvidia = false;                       // kind nvidia.com/...
+};
+
+// A /dev/char/MAJ:MIN link runc needs (systemd cgroup driver) for a device node.
+struct DevCharLink {
+  std::string node;  // "/dev/nvidiactl"
+  std::string link;  // "/dev/char/195:255"
+  bool ok = false;   // the link exists and leads to the node
+  std::string problem;  // "missing", "points to /dev/foo", "dangling"
+};
+
+// The container runtime around the GPUs: the host's NVIDIA Container Toolkit,
+// Docker/containerd/kubelet configuration, CDI specs, cgroups, and whether
+// gpudoctor itself runs inside a container.
+struct ContainerInfo {
+  bool inside = false;
+  std::vector<std::string> inside_evidence;  // "/.dockerenv exists", "/proc/1/cgroup: 0::/kubepods/..."
+  std::optional<unsigned> cgroup_version;    // 2 when /sys/fs/cgroup/cgroup.controllers exists, 1 for v1
+  std::optional<std::string> toolkit_config;  // "/etc/nvidia-container-runtime/config.toml" when present
+  std::optional<bool> toolkit_no_cgroups;
+  std::optional<std::string> toolkit_ldconfig;  // as configured: "@/sbin/ldconfig.real"
+  std::optional<bool> toolkit_ldconfig_found;
+  std::optional<std::string> docker_config;     // "/etc/docker/daemon.json" when present
+  std::vector<DockerRuntime> docker_runtimes;
+  std::optional<std::string> docker_default_runtime;
+  std::optional<std::string> cgroup_driver;         // "systemd" | "cgroupfs", when a config says so
+  std::optional<std::string> cgroup_driver_source;  // which file said it
+  std::vector<CdiSpec> cdi_specs;
+  std::vector<DevCharLink> dev_char;  // checked on the host with cgroup v2 (not inside a container)
+  ContainerCli cli;
+  std::vector<std::string> problems;  // config files that do not parse, named with file and line
+};
+
 struct Snapshot {
   int schema = k_snapshot_schema;
   std::string gpudoctor_version;
@@ -300,6 +359,7 @@ struct Snapshot {
   CudaInfo cuda;
   LibsInfo libs;
   KernelLog kernel_log;
+  ContainerInfo container;
 };
 
 }  // namespace gd::model

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "gd/probe/container.hpp"
 #include "gd/probe/cuda_probe.hpp"
 #include "gd/probe/devnodes.hpp"
 #include "gd/probe/driver.hpp"
@@ -34,6 +35,8 @@ void run_libs(const ProbeContext& c, model::Snapshot& s) {
   s.libs = read_libs(c.root, c.root.is_live() ? c.options.ld_library_path : std::vector<std::string>{});
 }
 
+void run_container(const ProbeContext& c, model::Snapshot& s) { s.container = read_container(c.root, c.options, s); }
+
 void run_devnodes(const ProbeContext& c, model::Snapshot& s) {
   std::set<unsigned> minors;
   for (const auto& g : s.driver.gpus)
@@ -54,6 +57,10 @@ constexpr ProbeEntry k_probes[] = {
      run_kernel_log},
     {"libs", "driver libraries in the loader's dirs (ld.so.conf, ld.so.cache): link chains, sizes, ELF SONAMEs",
      run_libs},
+    {"container",
+     "container runtime: nvidia-container-cli info, toolkit config.toml, daemon.json, CDI specs, cgroup v2 "
+     "/dev/char links, inside-a-container evidence",
+     run_container},
 };
 
 std::string now_iso8601() {

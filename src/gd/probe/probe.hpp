@@ -21,6 +21,7 @@ struct ProbeOptions {
   std::string worker_exe;                   // gpudoctor binary for the NVML and CUDA workers (empty: this one)
   std::string kernel_log_file;              // --kernel-log FILE: read this instead of the journal / /dev/kmsg
   std::string since;                        // --since: kernel log age window (empty: this boot and the previous)
+  std::string container_cli;                // --container-cli PATH: run this as nvidia-container-cli
 };
 
 struct ProbeContext {

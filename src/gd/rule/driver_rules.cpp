@@ -105,6 +105,8 @@ void rule_persistence_off(const RuleInput& in, std::vector<Finding>& out) {
     (*g.persistence_mode ? on : off).push_back(g.bus_id.value_or(fmt::format("index {}", g.index)));
   }
   bool daemon = persistenced_running(s);
+  // Inside a container the host's daemon is invisible; only NVML can tell.
+  if (off.empty() && on.empty() && s.container.inside) return;
   Finding f;
   f.id = "persistence.off";
   if (off.empty() && on.empty() && daemon) {

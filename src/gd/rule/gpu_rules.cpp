@@ -75,9 +75,15 @@ void explain(const model::Snapshot& s, Finding& f) {
 std::vector<const model::PciGpu*> unanswered_pci_gpus(const model::Snapshot& s) {
   auto answered = nvml_bus_ids(s);
   std::set<std::string> seen(answered.begin(), answered.end());
+  // Inside a container the PCI bus shows every GPU of the host, but only the
+  // ones given to it appear in /proc/driver/nvidia/gpus.
+  std::set<std::string> given;
+  if (s.container.inside)
+    for (const auto& g : s.driver.gpus) given.insert(g.bus_id);
   std::vector<const model::PciGpu*> out;
   for (const auto& g : s.pci.gpus) {
     if (seen.count(g.bus_id)) continue;
+    if (s.container.inside && !given.count(g.bus_id)) continue;
     if (g.driver == "nvidia" || g.driver.empty()) out.push_back(&g);
   }
   return out;

@@ -63,7 +63,8 @@ constexpr RuleEntry k_rules[] = {
      rule_cuda_hung},
     {"persistence.off", Severity::warning, "Persistence mode off and no nvidia-persistenced keeping it on",
      "Any GPU whose nvmlDeviceGetPersistenceMode is Disabled, or no live nvidia-persistenced (pid file + "
-     "/proc/<pid>/comm) when NVML cannot tell; cites the measured nvmlInit time (>= 1 s means a cold start).",
+     "/proc/<pid>/comm) when NVML cannot tell; cites the measured nvmlInit time (>= 1 s means a cold start). "
+     "Inside a container (where the host's daemon is invisible) only NVML counts.",
      rule_persistence_off},
     {"driver.version_mismatch", Severity::critical, "Kernel module version differs from the user-space driver version",
      "Compares /proc/driver/nvidia/version (or /sys/module/nvidia/version) with the version in the resolved "
@@ -180,6 +181,45 @@ constexpr RuleEntry k_rules[] = {
      "'NVRM: GPU <id>: RmInitAdapter failed! (...)' in the window, per GPU: critical in this boot, a warning for "
      "earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not mapped, a failing card.",
      rule_kernel_log_adapter_init_failed},
+    {"container.cli_failed", Severity::critical, "nvidia-container-cli info fails (its error mapped to a cause and fix)",
+     "Runs `nvidia-container-cli info` (never -k) by argv under --timeout: on the live root when the toolkit is "
+     "installed or configured, under --root only with --container-cli PATH; skipped when NVML hung. A non-zero exit "
+     "or an `nvidia-container-cli: ...` error line is critical; the text maps to a cause: load library failed / "
+     "failed to process request (stale linker cache, `ldconfig`), version mismatch (reboot), driver not loaded, "
+     "insufficient permissions (SELinux), timed out (persistence), bpf_prog_query / device filters (rootless, "
+     "no-cgroups), requirement error (driver too old for the image). ok names driver, CUDA version and GPU count.",
+     rule_container_cli_failed},
+    {"container.cli_hung", Severity::critical, "nvidia-container-cli info did not answer before the deadline",
+     "The same run as container.cli_failed; killed with its process group at --timeout.", rule_container_cli_hung},
+    {"container.config_invalid", Severity::warning,
+     "Toolkit config.toml / Docker daemon.json / containerd config does not parse or names missing programs",
+     "/etc/nvidia-container-runtime/config.toml and /etc/containerd/config.toml parsed as TOML (toml++), "
+     "/etc/docker/daemon.json as JSON, errors named with line; a daemon.json runtime whose path is not installed, a "
+     "default-runtime that is not among its runtimes, or a toolkit `ldconfig` that does not exist (\"@\" stripped).",
+     rule_container_config_invalid},
+    {"container.cdi_stale", Severity::warning, "A CDI spec mounts libraries of another driver version than the loaded one",
+     "Every *.yaml/*.yml/*.json under /etc/cdi, /var/run/cdi, /run/cdi: the versions in its libcuda.so.X / "
+     "libnvidia-*.so.X paths (first component >= 100) against /proc/driver/nvidia/version.",
+     rule_container_cdi_stale},
+    {"container.dev_char_links_missing", Severity::warning,
+     "cgroup v2 + systemd cgroup driver without /dev/char links for the NVIDIA device nodes",
+     "On the host (not inside a container), with /sys/fs/cgroup/cgroup.controllers, an NVIDIA runtime configured "
+     "(toolkit config, daemon.json runtime, CDI spec or nvidia-container-cli) and the systemd cgroup driver "
+     "(daemon.json exec-opts, containerd SystemdCgroup, kubelet cgroupDriver; Docker's default on cgroup v2 when "
+     "none says): each present /dev/nvidia* node needs /dev/char/MAJ:MIN leading to it (195:N, 195:254, 195:255, "
+     "nvidia-uvm's major from /proc/devices).",
+     rule_container_dev_char_links},
+    {"container.nvml_blocked", Severity::critical,
+     "Inside a container NVML fails with Unknown Error (999) or OPERATING_SYSTEM (17): device access lost",
+     "gpudoctor runs inside a container (/.dockerenv, /run/.containerenv, a Kubernetes service account, or a "
+     "container path in /proc/1/cgroup) and nvmlInit returned 999 or 17.",
+     rule_container_nvml_blocked},
+    {"container.inside", Severity::warning,
+     "Running inside a container: the GPUs it was given, and its driver libraries against the host's module",
+     "Inside a container only /proc/driver/nvidia/gpus lists the GPUs given to it (the PCI bus shows all the "
+     "host's, and gpu.fell_off_bus ignores the others); warning when the driver libraries the container loads "
+     "(libnvidia-ml.so.<version>) differ from the host's kernel module version.",
+     rule_container_inside},
 };
 
 }  // namespace
