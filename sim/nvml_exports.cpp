@@ -377,6 +377,27 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsign
     return k_success;
   });
 }
+
+// Field values: only NVML_FI_DEV_GET_GPU_RECOVERY_ACTION (230) is modelled;
+// every other id comes back with its own NOT_SUPPORTED, as on a real driver.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int count, nvmlFieldValue_t* values) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (count < 0 || (count > 0 && !values)) return k_invalid_argument;
+    for (int i = 0; i < count; ++i) {
+      nvmlFieldValue_t& v = values[i];
+      v.timestamp = 0;
+      v.latencyUsec = 0;
+      if (v.fieldId == gd::nvml::k_fi_dev_get_gpu_recovery_action && c.gpu.recovery_action) {
+        v.valueType = gd::nvml::k_value_type_uint;
+        v.value.uiVal = *c.gpu.recovery_action;
+        v.nvmlReturn = k_success;
+      } else {
+        v.nvmlReturn = k_not_supported;
+      }
+    }
+    return k_success;
+  });
+}
 #endif
 
 // ---- PCIe link ----------------------------------------------------------------------

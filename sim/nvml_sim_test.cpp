@@ -96,6 +96,7 @@ constexpr const char* k_full_gpu = R"({
                  "uncorrected_volatile": 3, "uncorrected_aggregate": 4},
   "retired_pages_pending": true,
   "remapped_rows": {"correctable": 5, "uncorrectable": 6, "pending": true, "failure": false},
+  "recovery_action": 2,
   "pcie": {"gen": 3, "width": 8, "max_gen": 4, "max_width": 16}
 })";
 
@@ -386,6 +387,15 @@ TEST_F(NvmlSim, ReportsMemoryHealthAndPcieLink) {
   EXPECT_EQ(unc, 6u);
   EXPECT_EQ(is_pending, 1u);
   EXPECT_EQ(failure, 0u);
+  nvmlFieldValue_t fields[2] = {};
+  fields[0].fieldId = k_fi_dev_get_gpu_recovery_action;
+  fields[1].fieldId = 4;  // ECC_DBE_VOL_TOTAL: not modelled
+  EXPECT_EQ(sim().fn<DeviceFieldValuesFn>("nvmlDeviceGetFieldValues")(gpu, 2, fields), k_success);
+  EXPECT_EQ(fields[0].nvmlReturn, k_success);
+  EXPECT_EQ(fields[0].valueType, k_value_type_uint);
+  EXPECT_EQ(fields[0].value.uiVal, 2u);
+  EXPECT_EQ(fields[1].nvmlReturn, k_not_supported);
+  EXPECT_EQ(sim().fn<DeviceFieldValuesFn>("nvmlDeviceGetFieldValues")(gpu, 1, nullptr), k_invalid_argument);
   unsigned link = 0;
   EXPECT_EQ(sim().fn<DeviceUintFn>("nvmlDeviceGetCurrPcieLinkGeneration")(gpu, &link), k_success);
   EXPECT_EQ(link, 3u);
@@ -649,7 +659,7 @@ TEST_F(NvmlSim, LegacyLibraryLacksNewerSymbols) {
   for (const char* name :
        {"nvmlInit_v2", "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetPciInfo_v2",
         "nvmlDeviceGetPciInfo_v3", "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCurrentClocksEventReasons",
-        "nvmlDeviceGetRemappedRows", "nvmlDeviceGetTotalEnergyConsumption"}) {
+        "nvmlDeviceGetRemappedRows", "nvmlDeviceGetTotalEnergyConsumption", "nvmlDeviceGetFieldValues"}) {
     EXPECT_FALSE(legacy_sim().has(name)) << name;
     EXPECT_TRUE(sim().has(name)) << name;
   }

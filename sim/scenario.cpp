@@ -273,6 +273,7 @@ void parse_health(const json& obj, const std::string& path, Gpu& gpu) {
   gpu.ecc_errors = parse_ecc_errors(obj, path);
   gpu.retired_pages_pending = read_bool(obj, "retired_pages_pending", path);
   gpu.remapped_rows = parse_remapped_rows(obj, path);
+  gpu.recovery_action = read_u32(obj, "recovery_action", path, 5);
   gpu.pcie = parse_pcie(obj, path);
 }
 

@@ -81,6 +81,7 @@ struct Gpu {
   EccErrorCounts ecc_errors;
   std::optional<bool> retired_pages_pending;
   std::optional<RemappedRows> remapped_rows;
+  std::optional<unsigned> recovery_action;  // field 230 (nvmlDeviceGetFieldValues); absent: not supported
   PcieLink pcie;
 };
 

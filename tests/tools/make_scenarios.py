@@ -289,14 +289,28 @@ def hardware_scenarios():
                       cuda_driver_version=12040),
              {"expect_text": ["runs its PCIe link at x8 of x16"]})
 
-    scenario("hw-ecc-remap-pending", "GPU 2 had a double-bit ECC error; a row remap is pending (reset to apply)",
-             lambda r: h100_node(r),
+    def ecc_node(r):
+        h100_node(r)
+        write(r, "/var/log/kern.log",
+              "2026-11-27T01:12:09.113200+00:00 dgx-h100 kernel: NVRM: Xid (PCI:0000:3a:00): 48, pid=51544, "
+              "name=python3, Ch 00000008, An uncorrectable double bit error (DBE) has been detected on GPU in the "
+              "framebuffer at partition 2, subpartition 0.\n"
+              "2026-11-27T01:12:09.113977+00:00 dgx-h100 kernel: NVRM: Xid (PCI:0000:3a:00): 154, GPU recovery "
+              "action changed from 0x0 (None) to 0x1 (Reset Required)\n")
+    scenario("hw-ecc-remap-pending",
+             "GPU 2 had a double-bit ECC error (Xid 48 in the kernel log); a row remap is pending and the driver's "
+             "recovery action (field 230, Xid 154) is GPU reset",
+             ecc_node,
              nvml_doc("550.54.15", gpus({2: {"ecc_errors": {"corrected_volatile": 3, "corrected_aggregate": 12,
                                                             "uncorrected_volatile": 1, "uncorrected_aggregate": 1},
                                              "remapped_rows": {"correctable": 0, "uncorrectable": 1,
-                                                               "pending": True, "failure": False}}}),
+                                                               "pending": True, "failure": False},
+                                             "recovery_action": 1}}),
                       cuda_driver_version=12040),
-             {"expect_text": ["uncorrectable (double-bit) ECC", "remapped rows pending = yes"]})
+             {"args": ["--kernel-log", "{root}/var/log/kern.log", "--since", "all"],
+              "expect_text": ["uncorrectable (double-bit) ECC", "remapped rows pending = yes",
+                              "the driver's recovery action is 'GPU reset'", "NVML field 230",
+                              "Xid (PCI:0000:3a:00): 154"]})
 
     def geforce(r):
         base_root(r, "workstation")

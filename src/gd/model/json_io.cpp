@@ -65,6 +65,7 @@ template <class V> void describe(V& v, NvmlGpu& x) {
   v("ecc_uncorrected_aggregate", x.ecc_uncorrected_aggregate); v("retired_pages_pending", x.retired_pages_pending);
   v("remapped_rows_correctable", x.remapped_rows_correctable);
   v("remapped_rows_uncorrectable", x.remapped_rows_uncorrectable);
+  v("recovery_action", x.recovery_action);
   v("remapped_rows_pending", x.remapped_rows_pending); v("remapped_rows_failure", x.remapped_rows_failure);
   v("pcie_gen", x.pcie_gen); v("pcie_width", x.pcie_width); v("pcie_max_gen", x.pcie_max_gen);
   v("pcie_max_width", x.pcie_max_width); v("call_errors", x.call_errors);

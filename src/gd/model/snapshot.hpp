@@ -131,6 +131,7 @@ struct NvmlGpu {
   std::optional<unsigned> remapped_rows_uncorrectable;
   std::optional<bool> remapped_rows_pending;
   std::optional<bool> remapped_rows_failure;
+  std::optional<unsigned> recovery_action;  // field 230: 0 none, 1 GPU reset, 2 node reboot, 3 drain P2P, 4 drain+reset
   std::optional<unsigned> pcie_gen;
   std::optional<unsigned> pcie_width;
   std::optional<unsigned> pcie_max_gen;

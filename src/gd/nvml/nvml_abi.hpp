@@ -111,4 +111,27 @@ using DeviceEccCountFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemoryErrorType_t, n
                                           unsigned long long*);
 using DeviceRemappedRowsFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned*, unsigned*, unsigned*, unsigned*);
 
+// nvmlDeviceGetFieldValues(dev, count, values): 40-byte records, one per field.
+struct nvmlFieldValue_t {
+  unsigned fieldId;
+  unsigned scopeId;
+  long long timestamp;
+  long long latencyUsec;
+  int valueType;  // nvmlValueType_t: DOUBLE 0, UINT 1, ULONG 2, ULONGLONG 3, SLONGLONG 4, SINT 5, USHORT 6
+  nvmlReturn_t nvmlReturn;
+  union {
+    double dVal;
+    unsigned uiVal;
+    unsigned long ulVal;
+    unsigned long long ullVal;
+    long long sllVal;
+    int siVal;
+    unsigned short usVal;
+  } value;
+};
+static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
+using DeviceFieldValuesFn = nvmlReturn_t (*)(nvmlDevice_t, int, nvmlFieldValue_t*);
+inline constexpr unsigned k_fi_dev_get_gpu_recovery_action = 230;  // NVML_FI_DEV_GET_GPU_RECOVERY_ACTION
+inline constexpr int k_value_type_uint = 1;
+
 }  // namespace gd::nvml

@@ -65,6 +65,7 @@ Result<NvmlApi> load_nvml(const std::string& path) {
   a.ecc_count = resolve<DeviceEccCountFn>(h, {"nvmlDeviceGetTotalEccErrors"}, m);
   a.retired_pending = resolve<DeviceEnableFn>(h, {"nvmlDeviceGetRetiredPagesPendingStatus"}, m);
   a.remapped_rows = resolve<DeviceRemappedRowsFn>(h, {"nvmlDeviceGetRemappedRows"}, m);
+  a.field_values = resolve<DeviceFieldValuesFn>(h, {"nvmlDeviceGetFieldValues"}, m);
   a.pcie_gen = resolve<DeviceUintFn>(h, {"nvmlDeviceGetCurrPcieLinkGeneration"}, m);
   a.pcie_width = resolve<DeviceUintFn>(h, {"nvmlDeviceGetCurrPcieLinkWidth"}, m);
   a.pcie_max_gen = resolve<DeviceUintFn>(h, {"nvmlDeviceGetMaxPcieLinkGeneration"}, m);

@@ -44,6 +44,7 @@ struct NvmlApi {
   Sym<DeviceEccCountFn> ecc_count;
   Sym<DeviceEnableFn> retired_pending;
   Sym<DeviceRemappedRowsFn> remapped_rows;
+  Sym<DeviceFieldValuesFn> field_values;
   Sym<DeviceUintFn> pcie_gen, pcie_width, pcie_max_gen, pcie_max_width;
   Sym<DeviceSetEnableFn> set_persistence;
   std::vector<std::string> missing;  // optional symbols not exported

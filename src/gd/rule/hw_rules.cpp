@@ -197,3 +197,49 @@ void rule_memory_ecc(const RuleInput& in, std::vector<Finding>& out) {
 }
 
 }  // namespace gd::rule
+
+namespace gd::rule {
+
+// NVML field 230 (nvmlDeviceGetFieldValues): the action the driver itself asks
+// for after an error; Xid 154 in the kernel log announces each change.
+void rule_gpu_recovery_action(const RuleInput& in, std::vector<Finding>& out) {
+  struct Action {
+    std::string_view name;
+    Severity sev;
+    std::string_view fix;
+    bool reboot;
+  };
+  static constexpr Action k_actions[] = {
+      {"none", Severity::ok, "", false},
+      {"GPU reset", Severity::critical, "Drain the GPU, then reset it: sudo nvidia-smi -r -i {}", false},
+      {"node reboot", Severity::critical, "Drain the node and reboot it", true},
+      {"drain P2P", Severity::warning, "Stop peer-to-peer (NVLink/PCIe P2P) work on GPU {}; new work may start", false},
+      {"drain and reset", Severity::critical, "Let running work on GPU {} finish, accept no new work, then reset it",
+       false},
+      {"recover IMEX domain", Severity::critical, "Recover the IMEX domain this GPU belongs to", false},
+  };
+  size_t flagged = 0, read = 0;
+  for (const auto* g : answering(in.snap)) {
+    if (!g->recovery_action) continue;
+    ++read;
+    unsigned v = *g->recovery_action;
+    if (v == 0) continue;
+    ++flagged;
+    const Action* a = v < std::size(k_actions) ? &k_actions[v] : nullptr;
+    auto f = for_gpu(*g, "gpu.recovery_action", a ? a->sev : Severity::critical);
+    f.summary = fmt::format("GPU {}: the driver's recovery action is '{}'", gpu_label(*g),
+                            a ? std::string(a->name) : fmt::format("recovery action {}", v));
+    f.evidence.push_back(fmt::format("NVML field 230 (GPU recovery action) = {}", v));
+    for (const auto& e : in.snap.kernel_log.events)
+      if (e.xid == 154 && e.bus_id == g->bus_id) f.evidence.push_back("kernel log: " + e.message);
+    f.cause = "After an error the driver records what it takes to recover the GPU (Xid 154 announces a change); "
+              "until that is done the GPU may refuse or corrupt work.";
+    f.fix = {a ? fmt::format(fmt::runtime(a->fix), gpu_label(*g)) : std::string("See NVIDIA's Xid catalogue")};
+    f.needs_root = true;
+    f.needs_reboot = a && a->reboot;
+    out.push_back(std::move(f));
+  }
+  if (read) ok_summary(in.snap, "gpu.recovery_action", "The driver asks for no recovery action", flagged, out);
+}
+
+}  // namespace gd::rule

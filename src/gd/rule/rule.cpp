@@ -141,6 +141,11 @@ constexpr RuleEntry k_rules[] = {
      "Per GPU on PCI: sysfs current_link_width < max_link_width. Link speed (GT/s) drops at idle are normal power "
      "saving and are deliberately not reported; a width of 0 (lost GPU) is left to gpu.fell_off_bus.",
      rule_pcie_link_degraded},
+    {"gpu.recovery_action", Severity::critical, "The driver asks for a recovery action (NVML field 230, Xid 154)",
+     "nvmlDeviceGetFieldValues(NVML_FI_DEV_GET_GPU_RECOVERY_ACTION = 230) per GPU (R550+ drivers; silent when not "
+     "supported): 1 GPU reset, 2 node reboot, 4 drain and reset, 5 recover IMEX domain are critical, 3 drain P2P "
+     "is a warning, 0 is ok. Xid 154 lines for the GPU are added as evidence.",
+     rule_gpu_recovery_action},
     {"memory.ecc", Severity::critical, "Uncorrectable ECC errors, pending or failed memory repairs",
      "Per GPU: volatile uncorrected ECC count > 0 or a row-remap failure is critical (failure = replace the card); "
      "remapped rows pending or retired pages pending is a warning (a GPU reset applies them).",

@@ -58,6 +58,7 @@ void rule_libs_dangling_link(const RuleInput&, std::vector<model::Finding>&);
 void rule_libs_version_mismatch(const RuleInput&, std::vector<model::Finding>&);
 void rule_libs_multiple_versions(const RuleInput&, std::vector<model::Finding>&);
 void rule_libs_stub_first(const RuleInput&, std::vector<model::Finding>&);
+void rule_gpu_recovery_action(const RuleInput&, std::vector<model::Finding>&);
 void rule_container_cli_failed(const RuleInput&, std::vector<model::Finding>&);
 void rule_container_cli_hung(const RuleInput&, std::vector<model::Finding>&);
 void rule_container_config_invalid(const RuleInput&, std::vector<model::Finding>&);
