@@ -24,12 +24,12 @@ struct Action {
   std::optional<std::string> gpu;
   std::string title;
   ActionKind kind = ActionKind::manual;
-  std::vector<std::vector<std::string>> commands;  // argv lists, never a shell line
-  std::string path;                                // write_file
-  std::string content;                             // write_file
-  std::vector<std::string> steps;                  // manual: what a person does
-  std::vector<std::pair<std::string, std::string>> links;  // symlinks: host path -> target as written
-  std::string note;                                // caveats ("lost at reboot")
+  std::vector<std::vector<std::string>> commands{};  // argv lists, never a shell line
+  std::string path{};                              // write_file
+  std::string content{};                           // write_file
+  std::vector<std::string> steps{};                // manual: what a person does
+  std::vector<std::pair<std::string, std::string>> links{};  // symlinks: host path -> target as written
+  std::string note{};                              // caveats ("lost at reboot")
   bool needs_root = true;
   bool needs_reboot = false;
 };
