@@ -10,38 +10,14 @@
 
 #include <gtest/gtest.h>
 
+#include "gd/testing/temp_root.hpp"
+
 namespace gd::probe {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempRoot {
- public:
-  TempRoot() {
-    std::string tmpl = (fs::temp_directory_path() / "gd_container_test_XXXXXX").string();
-    m_dir = ::mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempRoot() {
-    std::error_code ec;
-    if (!m_dir.empty()) fs::remove_all(m_dir, ec);
-  }
-  fs::path write(const std::string& host_path, std::string_view content, bool exec = false) const {
-    fs::path p = m_dir / host_path.substr(1);
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-    if (exec) ::chmod(p.c_str(), 0755);
-    return p;
-  }
-  void link(const std::string& target, const std::string& host_path) const {
-    fs::path p = m_dir / host_path.substr(1);
-    fs::create_directories(p.parent_path());
-    fs::create_symlink(target, p);
-  }
-  const fs::path& dir() const { return m_dir; }
-
- private:
-  fs::path m_dir;
-};
+using testing::TempRoot;
 
 TEST(ContainerCliOutput, ParsesInfo) {
   model::ContainerCli cli;

@@ -8,33 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "gd/testing/temp_root.hpp"
+
 namespace gd::probe {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A throw-away directory standing in for a node's root.
-class TempRoot {
- public:
-  TempRoot() {
-    std::string tmpl = (fs::temp_directory_path() / "gd_driver_test_XXXXXX").string();
-    m_dir = ::mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempRoot() {
-    std::error_code ec;
-    if (!m_dir.empty()) fs::remove_all(m_dir, ec);
-  }
-  void write(const std::string& host_path, std::string_view content) const {
-    fs::path p = m_dir / host_path.substr(1);
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-  }
-  void mkdir(const std::string& host_path) const { fs::create_directories(m_dir / host_path.substr(1)); }
-  host::HostRoot host() const { return host::HostRoot(m_dir); }
-
- private:
-  fs::path m_dir;
-};
+using testing::TempRoot;
 
 constexpr std::string_view k_proprietary =
     "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.82.01  Wed Oct 27 21:21:55 UTC 2021\n"

@@ -8,37 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "gd/testing/temp_root.hpp"
+
 namespace gd::probe {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A throw-away directory standing in for a node's root.
-class TempRoot {
- public:
-  TempRoot() {
-    std::string tmpl = (fs::temp_directory_path() / "gd_persistenced_test_XXXXXX").string();
-    m_dir = ::mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempRoot() {
-    std::error_code ec;
-    if (!m_dir.empty()) fs::remove_all(m_dir, ec);
-  }
-  void write(const std::string& host_path, std::string_view content) const {
-    fs::path p = m_dir / host_path.substr(1);
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-  }
-  void link(const std::string& target, const std::string& host_path) const {
-    fs::path p = m_dir / host_path.substr(1);
-    fs::create_directories(p.parent_path());
-    fs::create_symlink(target, p);
-  }
-  host::HostRoot host() const { return host::HostRoot(m_dir); }
-
- private:
-  fs::path m_dir;
-};
+using testing::TempRoot;
 
 TEST(ParsePidFile, Pids) {
   EXPECT_EQ(parse_pid_file("1234\n"), 1234);
