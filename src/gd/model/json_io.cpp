@@ -118,6 +118,11 @@ template <class V> void describe(V& v, KernelLog& x) {
   v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
   v("problems", x.problems);
 }
+template <class V> void describe(V& v, WatchInfo& x) {
+  v("history_path", x.history_path); v("history_write_ok", x.history_write_ok);
+  v("history_error", x.history_error); v("history_pending_rows", x.history_pending_rows);
+  v("history_write_errors_total", x.history_write_errors_total);
+}
 template <class V> void describe(V& v, Snapshot& x) {
   v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
   v("taken_at", x.taken_at); v("root", x.root); v("probes", x.probes); v("pci", x.pci); v("driver", x.driver);
@@ -125,6 +130,7 @@ template <class V> void describe(V& v, Snapshot& x) {
   v("cuda", x.cuda);
   v("libs", x.libs);
   v("kernel_log", x.kernel_log);
+  v("watch", x.watch);
 }
 template <class V> void describe(V& v, Finding& x) {
   v("id", x.id); v("severity", x.severity); v("gpu", x.gpu); v("summary", x.summary); v("evidence", x.evidence);

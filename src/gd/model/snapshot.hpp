@@ -285,6 +285,16 @@ struct CudaInfo {
   std::vector<std::string> missing_symbols;
 };
 
+// What `gpudoctor watch` knows about itself when it runs the rules: its
+// history database as of the latest write (absent in `check` / `collect`).
+struct WatchInfo {
+  std::string history_path;
+  bool history_write_ok = true;
+  std::string history_error;  // the latest write error, when !history_write_ok
+  std::uint64_t history_pending_rows = 0;  // kept in memory until writing works again
+  std::uint64_t history_write_errors_total = 0;
+};
+
 struct Snapshot {
   int schema = k_snapshot_schema;
   std::string gpudoctor_version;
@@ -300,6 +310,7 @@ struct Snapshot {
   CudaInfo cuda;
   LibsInfo libs;
   KernelLog kernel_log;
+  std::optional<WatchInfo> watch;
 };
 
 }  // namespace gd::model

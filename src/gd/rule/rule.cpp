@@ -180,6 +180,12 @@ constexpr RuleEntry k_rules[] = {
      "'NVRM: GPU <id>: RmInitAdapter failed! (...)' in the window, per GPU: critical in this boot, a warning for "
      "earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not mapped, a failing card.",
      rule_kernel_log_adapter_init_failed},
+    {"history.write_failed", Severity::warning, "`watch` cannot write its history database (full or read-only disk)",
+     "Only under `gpudoctor watch`: the latest write of samples and events to the history database failed (SQLite "
+     "said the disk is full, the file or filesystem is read-only, or another error). Sampling, the rules and "
+     "/metrics go on; the rows wait in memory (up to 200,000 samples) and are written when a write succeeds again, "
+     "which clears the finding. Evidence: the database path, SQLite's error, the rows waiting.",
+     rule_history_write_failed},
 };
 
 }  // namespace
