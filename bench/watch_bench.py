@@ -138,10 +138,13 @@ def db_size(tmp):
                     f"{pages.get('sqlite_autoindex_blocks_1', 0) / 1e6:.2f} MB"
     except sqlite3.OperationalError:
         pages_txt = ""
+    per_col = raw_column_bytes(con)
     con.close()
     print(f"database for {days} days x 8 GPUs x 10 s ({samples} samples x {len(METRICS)} metrics, raw kept "
           f"{days} days): {size / 1e6:.1f} MB file = {size / samples:.1f} bytes per GPU sample "
           f"(raw blocks alone {raw_bytes / samples:.1f} B/sample); payload: {parts}; {hot} rows unpacked{pages_txt}")
+    print("raw bytes per GPU sample by column: " + ", ".join(f"{c} {b / samples:.2f}" for c, b in per_col if b / samples >= 0.05)
+          + ", the other columns < 0.05 each")
     print(subprocess.run([os.path.join(BUILD, "gd-store-bench"), "query", db, "20"], check=True,
                          capture_output=True, text=True).stdout.strip())
 
@@ -156,6 +159,32 @@ def db_size(tmp):
     print(f"same question with the CLI (gpudoctor events --type gpu_lost + gpudoctor history --summary, two "
           f"processes, median of 5): {med:.0f} ms, worst {worst:.0f} ms; answer: "
           + " ".join(f"{l.split(',')[0]}={l.split(',')[5]}" for l in out.splitlines()[1:]))
+
+
+def raw_column_bytes(con):
+    """Bytes per column stream over all raw blocks, from each block's header (block_codec.cpp: varints format,
+    rows, columns, then one length per stream, timestamps first)."""
+    def varints(b, pos, n):
+        out = []
+        for _ in range(n):
+            v = shift = 0
+            while True:
+                x = b[pos]
+                pos += 1
+                v |= (x & 0x7f) << shift
+                shift += 7
+                if not x & 0x80:
+                    break
+            out.append(v)
+        return out, pos
+    names = ["ts"] + METRICS
+    total = [0] * len(names)
+    for (data,) in con.execute("SELECT data FROM blocks WHERE kind = 0"):
+        (_, _, ncols), pos = varints(data, 0, 3)
+        lens, _ = varints(data, pos, ncols + 1)
+        for i, n in enumerate(lens):
+            total[i] += n
+    return sorted(zip(names, total), key=lambda x: -x[1])
 
 
 METRICS = ["temp_celsius", "power_milliwatts", "power_limit_milliwatts", "energy_millijoules", "util_gpu_percent",
