@@ -266,6 +266,31 @@ TEST_F(StoreTest, RetentionDropsRawFirstAndAutoFallsBackToRollups) {
   EXPECT_EQ((*s)->samples({std::nullopt, k_t0, k_t0 + 86400})->size(), 0u);
 }
 
+TEST_F(StoreTest, AFailedPackRollsBackAndIsRedoneLater) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  auto rows = ticks(k_t0, 2 * 3600);
+  std::uint64_t x = 88172645463325252ull;  // xorshift: incompressible values, so the blocks need new pages
+  for (auto& r : rows)
+    for (std::size_t m = 1; m < 12; ++m) x ^= x << 13, x ^= x >> 7, x ^= x << 17, r.values[m] = x >> 20;
+  ASSERT_FALSE((*s)->write(rows, {}, none));
+  (*s)->checkpoint();
+  auto before = (*s)->samples({});
+  (*s)->limit_size(static_cast<std::int64_t>(fs::file_size(db())));  // no room for the blocks: SQLITE_FULL
+  auto rep = (*s)->maintain(k_t0 + 2 * 3600, {});
+  ASSERT_FALSE(rep);
+  EXPECT_NE(rep.error().message.find("full"), std::string::npos) << rep.error().message;
+  EXPECT_EQ((*s)->samples({})->size(), rows.size());  // nothing lost, nothing half-packed
+  (*s)->limit_size(1 << 30);
+  rep = (*s)->maintain(k_t0 + 2 * 3600, {});
+  ASSERT_TRUE(rep) << rep.error().message;
+  EXPECT_EQ(rep->hours_packed, 2);
+  auto after = (*s)->samples({});
+  ASSERT_EQ(after->size(), before->size());
+  EXPECT_EQ(after->back().values, before->back().values);
+  EXPECT_EQ(*(*s)->integrity_check(), "ok");
+}
+
 TEST_F(StoreTest, ADamagedBlockIsAnErrorThatNamesIt) {
   auto s = Store::open(db());
   std::vector<EventRow> none;
