@@ -9,6 +9,8 @@ Usage: watch_test.py GPUDOCTOR SIM_LIB SOURCE_DIR [PART ...]   (parts: prometheu
 2. kill -9 during heavy writes (64 GPUs, 100 ms): the database reopens and
    passes PRAGMA integrity_check; every event `gpudoctor events` showed before
    the kill is still there.
+   Then kill -9 while the daemon packs a 48-hour backlog of finished hours:
+   integrity_check passes and every row is counted exactly once.
 3. NVML hangs mid-run (fault after N calls): /metrics keeps answering with
    gpudoctor_nvml_up 0; when the simulator recovers the daemon does too.
 4. A file-size limit on the daemon (a full disk): sampling and serving go on,
@@ -217,6 +219,49 @@ def part_kill9(tmp):
         check(f"kill -9 round {round_}: acknowledged events kept", acked <= ids, str(acked - ids))
 
 
+def part_kill9_packing(tmp):
+    """kill -9 while the daemon packs a backlog of finished hours: every row is counted exactly once after."""
+    scenario(tmp)
+    port = free_port()
+    db = os.path.join(tmp, "history.db")
+    w = start_watch(tmp, port, "100ms", ["--max-ticks", "1", "--no-listen"])
+    check("packing: first run", w.wait(timeout=30) == 0)
+    con = sqlite3.connect(db)
+    gpus = [r[0] for r in con.execute("SELECT id FROM gpus ORDER BY id")]
+    cols = [r[1] for r in con.execute("PRAGMA table_info(samples)")][2:]
+    hours = 48
+    t0 = (int(time.time()) // 3600 - hours - 2) * 3600
+    rows = [(t0 + 10 * k, g, 20 + (k * 7 + g) % 61) + (None,) * (len(cols) - 1)
+            for k in range(hours * 360) for g in gpus]
+    con.executemany(f"INSERT INTO samples(ts, gpu, {', '.join(cols)}) VALUES({', '.join('?' * (len(cols) + 2))})",
+                    rows)
+    con.commit()
+    con.close()
+    expect = {}
+    for _, g, t, *_ in rows:
+        expect[g] = expect.get(g, 0) + 1
+    for round_ in range(3):
+        w = start_watch(tmp, port, "100ms", ["--timeout", "5", "--no-listen"])
+        time.sleep(0.5 + 0.3 * round_)
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        con = sqlite3.connect(db)
+        ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+        left = con.execute("SELECT COUNT(*) FROM samples WHERE ts < ?", (t0 + hours * 3600,)).fetchone()[0]
+        blocks = con.execute("SELECT COUNT(*) FROM blocks WHERE kind = 0").fetchone()[0]
+        con.close()
+        check(f"kill -9 while packing, round {round_}: integrity_check", ok == "ok", ok)
+        out = subprocess.run([GD, "history", "--db", db, "--since", f"@{t0}", "--until", f"@{t0 + hours * 3600 - 1}",
+                              "--metric", "temp_celsius", "--resolution", "hour", "--summary", "--format", "json"],
+                             capture_output=True, text=True)
+        got = {e["gpu"]: e["samples"] for e in json.loads(out.stdout or "[]")}
+        check(f"kill -9 while packing, round {round_}: every row counted once ({left} rows still to pack, "
+              f"{blocks} raw blocks)", sorted(got.values()) == sorted(expect.values()) and len(got) == len(gpus),
+              f"{got} {out.stderr}")
+    check("kill -9 while packing: the kills hit a backlog being packed", left < hours * 360 * len(gpus),
+          f"{left} rows left")
+
+
 def part_hang(tmp):
     # 8 GPUs: 8 temperature calls per sample; the 4th sample hangs.
     scenario(tmp, faults=[{"call": "nvmlDeviceGetTemperature", "hang": True, "after_calls": 24}])
@@ -374,7 +419,7 @@ def part_tmpfs_volume(tmp):
             run_cmd(["umount", "-l", vol])
 
 
-PARTS = {"prometheus": part_prometheus, "kill9": part_kill9, "hang": part_hang, "full_disk": part_full_disk,
+PARTS = {"prometheus": part_prometheus, "kill9": part_kill9, "kill9_packing": part_kill9_packing, "hang": part_hang, "full_disk": part_full_disk,
          "volume": part_tmpfs_volume}
 for name in ONLY or [n for n in PARTS if n != "volume"]:
     part = PARTS[name]
