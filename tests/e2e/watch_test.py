@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end test of `gpudoctor watch` with real parts.
 
-Usage: watch_test.py GPUDOCTOR SIM_LIB SOURCE_DIR [PART ...]   (parts: prometheus kill9 hang full_disk volume;
+Usage: watch_test.py GPUDOCTOR SIM_LIB SOURCE_DIR [PART ...]   (parts: prometheus kill9 kill9_packing hang full_disk
+       volume;
        default: all but volume, which ctest runs as its own test, watch_e2e_volume)
 1. watch on the simulated healthy 8xH100 node (1 s interval) serves /metrics;
    `promtool check metrics` passes on it; a real Prometheus started here on
