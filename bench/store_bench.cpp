@@ -103,10 +103,11 @@ int generate(const std::string& db, int days, int gpus) {
   }
   (*s)->checkpoint();
   std::sort(pack_ms.begin(), pack_ms.end());
-  fmt::print("generated {} days x {} GPUs x 10 s ({} samples) in {:.1f} s; event gpu_lost at {}; maintain() packing "
-             "one hour: median {:.1f} ms, worst {:.1f} ms\n",
-             days, gpus, ticks * gpus, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-             event_ts, pack_ms.empty() ? 0.0 : pack_ms[pack_ms.size() / 2], pack_ms.empty() ? 0.0 : pack_ms.back());
+  fmt::print(
+      "generated {} days x {} GPUs x 10 s ({} samples) in {:.1f} s; event gpu_lost at {}; maintain() packing "
+      "one hour: median {:.1f} ms, worst {:.1f} ms\n",
+      days, gpus, ticks * gpus, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), event_ts,
+      pack_ms.empty() ? 0.0 : pack_ms[pack_ms.size() / 2], pack_ms.empty() ? 0.0 : pack_ms.back());
   return 0;
 }
 
@@ -126,9 +127,10 @@ int query(const std::string& db, int runs) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  fmt::print("max temperature per GPU in the hour before event E (in-process, {} runs): median {:.2f} ms, worst "
-             "{:.2f} ms; {} GPUs:",
-             runs, ms[ms.size() / 2], ms.back(), res.size());
+  fmt::print(
+      "max temperature per GPU in the hour before event E (in-process, {} runs): median {:.2f} ms, worst "
+      "{:.2f} ms; {} GPUs:",
+      runs, ms[ms.size() / 2], ms.back(), res.size());
   for (const auto& [bus, v] : res) fmt::print(" {}={}", bus, v);
   fmt::print("\n");
   return 0;
@@ -138,7 +140,8 @@ int query(const std::string& db, int runs) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
-  if (a.size() >= 3 && a[0] == "generate") return generate(a[1], std::atoi(a[2].c_str()), a.size() > 3 ? std::atoi(a[3].c_str()) : 8);
+  if (a.size() >= 3 && a[0] == "generate")
+    return generate(a[1], std::atoi(a[2].c_str()), a.size() > 3 ? std::atoi(a[3].c_str()) : 8);
   if (a.size() == 3 && a[0] == "query") return query(a[1], std::max(1, std::atoi(a[2].c_str())));
   fmt::print(stderr, "usage: gd-store-bench generate DB DAYS [GPUS] | query DB RUNS\n");
   return 3;

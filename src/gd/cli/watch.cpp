@@ -147,16 +147,22 @@ int print_summary(store::Store& db, const store::HistoryQuery& q, const std::str
   }
   json out = json::array();
   if (format == "csv") fmt::print("gpu,metric,samples,min,avg,max\n");
-  if (format == "table") fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", "gpu", "metric", "samples", "min", "avg", "max");
+  if (format == "table")
+    fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", "gpu", "metric", "samples", "min", "avg", "max");
   for (const auto& [key, s] : acc) {
     std::string metric(store::gpu_metrics()[key.second].column);
     if (format == "json")
-      out.push_back({{"gpu", key.first}, {"metric", metric}, {"samples", s.count}, {"min", s.min}, {"avg", s.avg()},
+      out.push_back({{"gpu", key.first},
+                     {"metric", metric},
+                     {"samples", s.count},
+                     {"min", s.min},
+                     {"avg", s.avg()},
                      {"max", s.max}});
     else if (format == "csv")
       fmt::print("{},{},{},{},{},{}\n", key.first, metric, s.count, s.min, avg_text(s.avg()), s.max);
     else
-      fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", key.first, metric, s.count, s.min, avg_text(s.avg()), s.max);
+      fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", key.first, metric, s.count, s.min, avg_text(s.avg()),
+                 s.max);
   }
   if (format == "json") fmt::print("{}\n", out.dump(2));
   return k_exit_ok;

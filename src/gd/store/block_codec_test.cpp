@@ -16,9 +16,9 @@ Frame sample_frame(std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     f.ts.push_back(1'700'000'000 + static_cast<std::int64_t>(i) * 10);
     f.cols[0].push_back(60 + static_cast<std::int64_t>(rnd() % 7));  // temperature, noisy
-    f.cols[1].push_back(85'899'345'920);                              // constant
+    f.cols[1].push_back(85'899'345'920);                             // constant
     energy += 5'200'000 + static_cast<std::int64_t>(rnd() % 400'000);
-    f.cols[2].push_back(energy);                                      // counter
+    f.cols[2].push_back(energy);  // counter
     f.cols[3].push_back(i % 50 < 10 ? std::nullopt : std::optional<std::int64_t>(1));
   }
   return f;
@@ -40,7 +40,8 @@ TEST(BlockCodec, ExtremeValuesAndNullsRoundTrip) {
   f.cols.resize(1);
   const std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
   std::vector<std::optional<std::int64_t>> v = {hi, lo, 0, std::nullopt, std::nullopt, -1, hi, hi, lo, 1};
-  for (std::size_t i = 0; i < v.size(); ++i) f.ts.push_back(static_cast<std::int64_t>(i) - 5), f.cols[0].push_back(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    f.ts.push_back(static_cast<std::int64_t>(i) - 5), f.cols[0].push_back(v[i]);
   auto back = decode_frame(encode_frame(f));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->cols[0], f.cols[0]);

@@ -76,11 +76,11 @@ struct MaintainReport {
 };
 
 struct HistoryQuery {
-  std::optional<std::string> gpu;            // bus id
-  std::int64_t since = 0;                    // unix seconds, inclusive
-  std::int64_t until = INT64_MAX;            // exclusive
-  std::optional<Resolution> resolution;      // nullopt = auto: raw where raw exists, else minute, else hour
-  std::vector<std::size_t> metrics;          // gpu_metrics() indexes; empty = all
+  std::optional<std::string> gpu;        // bus id
+  std::int64_t since = 0;                // unix seconds, inclusive
+  std::int64_t until = INT64_MAX;        // exclusive
+  std::optional<Resolution> resolution;  // nullopt = auto: raw where raw exists, else minute, else hour
+  std::vector<std::size_t> metrics;      // gpu_metrics() indexes; empty = all
 };
 
 // One row of `history`: a raw sample (every stat = the value, count 1) or a
@@ -162,7 +162,7 @@ class Store {
   sqlite3* m_db = nullptr;
   std::string m_path;
   int m_version = 0;
-  std::map<std::string, std::int64_t> m_gpu_ids;  // bus id -> gpus.id, committed rows only
+  std::map<std::string, std::int64_t> m_gpu_ids;    // bus id -> gpus.id, committed rows only
   std::map<std::int64_t, std::string> m_gpu_names;  // gpus.id -> bus id, loaded per query
 };
 

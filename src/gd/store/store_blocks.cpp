@@ -24,9 +24,12 @@ struct Layout {
 };
 constexpr Layout layout(Resolution r) {
   switch (r) {
-    case Resolution::raw: return {0, k_hour, 0};
-    case Resolution::minute: return {1, k_day, 60};
-    case Resolution::hour: return {2, 7 * k_day, k_hour};
+    case Resolution::raw:
+      return {0, k_hour, 0};
+    case Resolution::minute:
+      return {1, k_day, 60};
+    case Resolution::hour:
+      return {2, 7 * k_day, k_hour};
   }
   return {0, k_hour, 0};
 }
@@ -64,9 +67,12 @@ struct Store::Chunk {
 
 std::string_view resolution_name(Resolution r) {
   switch (r) {
-    case Resolution::raw: return "raw";
-    case Resolution::minute: return "minute";
-    case Resolution::hour: return "hour";
+    case Resolution::raw:
+      return "raw";
+    case Resolution::minute:
+      return "minute";
+    case Resolution::hour:
+      return "hour";
   }
   return "raw";
 }
@@ -124,8 +130,8 @@ Result<bool> Store::pack_hour(std::int64_t hour) {
   const std::size_t n = gpu_metrics().size();
   std::map<std::int64_t, Frame> rows;
   {
-    Stmt s(m_db, fmt::format("SELECT gpu, ts{} FROM samples WHERE ts >= ? AND ts < ? ORDER BY gpu, ts",
-                             metric_columns()));
+    Stmt s(m_db,
+           fmt::format("SELECT gpu, ts{} FROM samples WHERE ts >= ? AND ts < ? ORDER BY gpu, ts", metric_columns()));
     s.bind(1, hour), s.bind(2, hour + k_hour);
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -152,54 +158,56 @@ Result<bool> Store::pack_hour(std::int64_t hour) {
   return true;
 }
 
+namespace {
+
+// Runs body (returning Result<bool>) in one IMMEDIATE transaction: committed
+// when it succeeds, rolled back when it or the commit fails.
+template <class F>
+Result<bool> in_transaction(sqlite3* db, std::string_view what, F&& body) {
+  if (!exec(db, "BEGIN IMMEDIATE")) return db_error(db, what);
+  auto r = body();
+  if (r && exec(db, "COMMIT")) return true;
+  auto e = r ? db_error(db, what) : r.error();
+  exec(db, "ROLLBACK");
+  return e;
+}
+
+}  // namespace
+
 Result<MaintainReport> Store::maintain(std::int64_t now_s, const Retention& r, int max_hours) {
   MaintainReport rep;
   const std::int64_t current_hour = bucket_start(now_s, k_hour);
   while (true) {
-    std::optional<std::int64_t> oldest_ts;
-    {
-      Stmt s(m_db, "SELECT MIN(ts) FROM samples");
-      if (s.step() != SQLITE_ROW) return db_error(m_db, "samples");
-      oldest_ts = s.opt(0);
-    }
+    Stmt s(m_db, "SELECT MIN(ts) FROM samples");
+    if (s.step() != SQLITE_ROW) return db_error(m_db, "samples");
+    auto oldest_ts = s.opt(0);
     if (!oldest_ts || bucket_start(*oldest_ts, k_hour) >= current_hour) break;
     if (rep.hours_packed >= max_hours) {
       rep.more = true;
       break;
     }
-    std::int64_t hour = bucket_start(*oldest_ts, k_hour);
-    if (!exec(m_db, "BEGIN IMMEDIATE")) return db_error(m_db, "pack");
-    if (auto p = pack_hour(hour); !p) {
-      exec(m_db, "ROLLBACK");
-      return p.error();
-    }
-    std::int64_t deleted = sqlite3_changes(m_db);
-    if (!exec(m_db, "COMMIT")) {
-      auto e = db_error(m_db, "pack");
-      exec(m_db, "ROLLBACK");
-      return e;
-    }
+    std::int64_t deleted = 0;
+    auto packed = in_transaction(m_db, "pack", [&]() -> Result<bool> {
+      auto p = pack_hour(bucket_start(*oldest_ts, k_hour));
+      deleted = sqlite3_changes(m_db);  // the last statement deleted the hour's rows from `samples`
+      return p;
+    });
+    if (!packed) return packed.error();
     ++rep.hours_packed;
     rep.rows_packed += deleted;
   }
-  if (!exec(m_db, "BEGIN IMMEDIATE")) return db_error(m_db, "retention");
-  for (auto [res, days] : {std::pair{Resolution::raw, r.raw_days}, std::pair{Resolution::minute, r.minute_days},
-                           std::pair{Resolution::hour, r.hour_days}}) {
-    auto l = layout(res);
-    Stmt s(m_db, "DELETE FROM blocks WHERE kind = ? AND t0 + ? <= ?");
-    s.bind(1, std::int64_t{l.kind}), s.bind(2, l.span_s), s.bind(3, now_s - std::int64_t{days} * k_day);
-    if (s.step() != SQLITE_DONE) {
-      auto e = db_error(m_db, "retention");
-      exec(m_db, "ROLLBACK");
-      return e;
+  auto expired = in_transaction(m_db, "retention", [&]() -> Result<bool> {
+    for (auto [res, days] : {std::pair{Resolution::raw, r.raw_days}, std::pair{Resolution::minute, r.minute_days},
+                             std::pair{Resolution::hour, r.hour_days}}) {
+      auto l = layout(res);
+      Stmt s(m_db, "DELETE FROM blocks WHERE kind = ? AND t0 + ? <= ?");
+      s.bind(1, std::int64_t{l.kind}), s.bind(2, l.span_s), s.bind(3, now_s - std::int64_t{days} * k_day);
+      if (s.step() != SQLITE_DONE) return db_error(m_db, "retention");
+      rep.blocks_deleted += sqlite3_changes(m_db);
     }
-    rep.blocks_deleted += sqlite3_changes(m_db);
-  }
-  if (!exec(m_db, "COMMIT")) {
-    auto e = db_error(m_db, "retention");
-    exec(m_db, "ROLLBACK");
-    return e;
-  }
+    return true;
+  });
+  if (!expired) return expired.error();
   return rep;
 }
 
@@ -336,65 +344,79 @@ Result<std::optional<std::int64_t>> Store::oldest(Resolution res) {
   return best;
 }
 
+namespace {
+
+struct Segment {
+  Resolution res;
+  std::int64_t since, until;
+};
+
+// auto: hour roll-ups up to where minute roll-ups begin, minute roll-ups up to
+// where raw rows begin, raw rows after that (each nullopt when none is kept).
+std::vector<Segment> auto_segments(const HistoryQuery& q, std::optional<std::int64_t> oldest_raw,
+                                   std::optional<std::int64_t> oldest_minute) {
+  std::int64_t b_raw = oldest_raw.value_or(q.until);
+  std::int64_t b_min = std::min(oldest_minute.value_or(b_raw), b_raw);
+  return {{Resolution::hour, q.since, std::min(q.until, b_min)},
+          {Resolution::minute, std::max(q.since, b_min), std::min(q.until, b_raw)},
+          {Resolution::raw, std::max(q.since, b_raw), q.until}};
+}
+
+// Visits the rows of one chunk inside the segment, by ts then bus id; returns how many.
+std::int64_t visit_chunk(const std::map<std::int64_t, Frame>& frames, const Segment& seg,
+                         std::span<const std::size_t> metrics, const std::map<std::int64_t, std::string>& names,
+                         const std::function<void(const HistoryRow&)>& visit) {
+  const std::int64_t bucket = layout(seg.res).bucket_s;
+  std::vector<std::tuple<std::int64_t, const std::string*, const Frame*, std::size_t>> rows;
+  for (const auto& [g, f] : frames) {
+    auto name = names.find(g);
+    if (name == names.end()) continue;
+    for (std::size_t i = 0; i < f.ts.size(); ++i) {
+      bool in =
+          bucket ? f.ts[i] + bucket > seg.since && f.ts[i] < seg.until : f.ts[i] >= seg.since && f.ts[i] < seg.until;
+      if (in) rows.emplace_back(f.ts[i], &name->second, &f, i);
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(a), *std::get<1>(a)) < std::tie(std::get<0>(b), *std::get<1>(b));
+  });
+  HistoryRow out;
+  out.resolution = seg.res;
+  for (const auto& [ts, bus, f, i] : rows) {
+    out.ts = ts, out.bus_id = *bus;
+    out.values.assign(gpu_metrics().size(), std::nullopt);
+    for (auto m : metrics) {
+      if (seg.res != Resolution::raw)
+        out.values[m] = stat_at(*f, i, m);
+      else if (const auto& v = f->cols[m][i])
+        out.values[m] = MetricStat{*v, *v, *v, 1};
+    }
+    visit(out);
+  }
+  return static_cast<std::int64_t>(rows.size());
+}
+
+}  // namespace
+
 Result<std::int64_t> Store::history(const HistoryQuery& q, const std::function<void(const HistoryRow&)>& visit) {
   if (auto r = load_gpu_names(); !r) return r.error();
   std::vector<std::size_t> metrics = q.metrics.empty() ? all_metrics() : q.metrics;
   for (auto m : metrics)
     if (m >= gpu_metrics().size()) return make_error("history: no such metric");
-  struct Segment {
-    Resolution res;
-    std::int64_t since, until;
-  };
-  std::vector<Segment> segments;
-  if (q.resolution) {
-    segments.push_back({*q.resolution, q.since, q.until});
-  } else {
+  std::vector<Segment> segments = {{q.resolution.value_or(Resolution::raw), q.since, q.until}};
+  if (!q.resolution) {
     auto raw = oldest(Resolution::raw);
     if (!raw) return raw.error();
     auto minute = oldest(Resolution::minute);
     if (!minute) return minute.error();
-    std::int64_t b_raw = raw->value_or(q.until);
-    std::int64_t b_min = std::min(minute->value_or(b_raw), b_raw);
-    segments = {{Resolution::hour, q.since, std::min(q.until, b_min)},
-                {Resolution::minute, std::max(q.since, b_min), std::min(q.until, b_raw)},
-                {Resolution::raw, std::max(q.since, b_raw), q.until}};
+    segments = auto_segments(q, *raw, *minute);
   }
   std::int64_t visited = 0;
   for (const auto& seg : segments) {
     if (seg.since >= seg.until) continue;
     HistoryQuery sq = q;
     sq.since = seg.since, sq.until = seg.until;
-    std::int64_t bucket = layout(seg.res).bucket_s;
-    auto emit = [&](const Chunk& c) {
-      std::vector<std::tuple<std::int64_t, const std::string*, const Frame*, std::size_t>> rows;
-      for (const auto& [g, f] : c.frames) {
-        auto name = m_gpu_names.find(g);
-        if (name == m_gpu_names.end()) continue;
-        for (std::size_t i = 0; i < f.ts.size(); ++i) {
-          bool in = bucket ? f.ts[i] + bucket > sq.since && f.ts[i] < sq.until
-                           : f.ts[i] >= sq.since && f.ts[i] < sq.until;
-          if (in) rows.emplace_back(f.ts[i], &name->second, &f, i);
-        }
-      }
-      std::sort(rows.begin(), rows.end(),
-                [](const auto& a, const auto& b) { return std::tie(std::get<0>(a), *std::get<1>(a)) <
-                                                          std::tie(std::get<0>(b), *std::get<1>(b)); });
-      HistoryRow out;
-      out.resolution = seg.res;
-      for (const auto& [ts, bus, f, i] : rows) {
-        out.ts = ts, out.bus_id = *bus;
-        out.values.assign(gpu_metrics().size(), std::nullopt);
-        for (auto m : metrics) {
-          if (seg.res != Resolution::raw) {
-            out.values[m] = stat_at(*f, i, m);
-          } else if (const auto& v = f->cols[m][i]) {
-            out.values[m] = MetricStat{*v, *v, *v, 1};
-          }
-        }
-        visit(out);
-        ++visited;
-      }
-    };
+    auto emit = [&](const Chunk& c) { visited += visit_chunk(c.frames, seg, metrics, m_gpu_names, visit); };
     auto r = seg.res == Resolution::raw ? raw_chunks(sq, metrics, emit) : rollup_chunks(seg.res, sq, metrics, emit);
     if (!r) return r.error();
   }
