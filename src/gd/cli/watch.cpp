@@ -133,23 +133,16 @@ struct HistoryCli {
 
 // --summary: per GPU and metric, the count, min, average and max over the range.
 int print_summary(store::Store& db, const store::HistoryQuery& q, const std::string& format) {
-  std::map<std::pair<std::string, std::size_t>, store::MetricStat> acc;
-  auto n = db.history(q, [&](const store::HistoryRow& r) {
-    for (auto m : q.metrics)
-      if (const auto& v = r.values[m]) {
-        auto [it, fresh] = acc.try_emplace({r.bus_id, m}, *v);
-        if (!fresh) it->second = store::combine_stats(it->second, *v);
-      }
-  });
-  if (!n) {
-    fmt::print(stderr, "gpudoctor history: {}\n", n.error().message);
+  auto acc = db.summarize(q);
+  if (!acc) {
+    fmt::print(stderr, "gpudoctor history: {}\n", acc.error().message);
     return k_exit_unknown;
   }
   json out = json::array();
   if (format == "csv") fmt::print("gpu,metric,samples,min,avg,max\n");
   if (format == "table")
     fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", "gpu", "metric", "samples", "min", "avg", "max");
-  for (const auto& [key, s] : acc) {
+  for (const auto& [key, s] : *acc) {
     std::string metric(store::gpu_metrics()[key.second].column);
     if (format == "json")
       out.push_back({{"gpu", key.first},

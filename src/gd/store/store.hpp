@@ -121,6 +121,11 @@ class Store {
   // overlaps [since, until); the current hour's come from its raw rows.
   // Returns the number of rows visited.
   Result<std::int64_t> history(const HistoryQuery& q, const std::function<void(const HistoryRow&)>& visit);
+  // Per (bus id, metric) the figures over the query's range (`history
+  // --summary`): whole hours from the hour roll-ups (the same figures their
+  // raw rows give, without decoding them), the partial hours at the edges at
+  // q.resolution.
+  Result<std::map<std::pair<std::string, std::size_t>, MetricStat>> summarize(const HistoryQuery& q);
   // Maximum of one metric per bus id over [since, until).
   Result<std::vector<std::pair<std::string, std::int64_t>>> max_per_gpu(std::size_t metric, std::int64_t since,
                                                                         std::int64_t until);

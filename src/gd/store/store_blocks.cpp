@@ -423,6 +423,31 @@ Result<std::int64_t> Store::history(const HistoryQuery& q, const std::function<v
   return visited;
 }
 
+Result<std::map<std::pair<std::string, std::size_t>, MetricStat>> Store::summarize(const HistoryQuery& q) {
+  std::map<std::pair<std::string, std::size_t>, MetricStat> acc;
+  auto add = [&](const HistoryRow& r) {
+    for (std::size_t m = 0; m < r.values.size(); ++m)
+      if (const auto& v = r.values[m]) {
+        auto [it, fresh] = acc.try_emplace({r.bus_id, m}, *v);
+        if (!fresh) it->second = combine_stats(it->second, *v);
+      }
+  };
+  std::int64_t h0 = q.since > INT64_MAX - k_hour ? q.since : bucket_start(q.since + k_hour - 1, k_hour);
+  std::int64_t h1 = std::max(h0, bucket_start(q.until, k_hour));
+  std::vector<HistoryQuery> parts = {q};
+  if (h1 > h0) {
+    parts.assign(3, q);
+    parts[0].until = h0;
+    parts[1].since = h0, parts[1].until = h1, parts[1].resolution = Resolution::hour;
+    parts[2].since = h1;
+  }
+  for (const auto& p : parts) {
+    if (p.since >= p.until) continue;
+    if (auto n = history(p, add); !n) return n.error();
+  }
+  return acc;
+}
+
 Result<std::vector<SampleRow>> Store::samples(const SampleQuery& q) {
   std::vector<SampleRow> out;
   auto n = history({q.gpu, q.since, q.until, Resolution::raw, {}}, [&](const HistoryRow& r) {

@@ -266,6 +266,30 @@ TEST_F(StoreTest, RetentionDropsRawFirstAndAutoFallsBackToRollups) {
   EXPECT_EQ((*s)->samples({std::nullopt, k_t0, k_t0 + 86400})->size(), 0u);
 }
 
+TEST_F(StoreTest, SummaryFromHourRollupsEqualsTheRawRows) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  ASSERT_FALSE((*s)->write(ticks(k_t0, 5 * 3600 + 900), {}, none));
+  ASSERT_TRUE((*s)->maintain(k_t0 + 5 * 3600 + 900, {}));  // 5 hours packed, the last 15 minutes not
+  std::size_t temp = *metric_index("temp_celsius"), energy = *metric_index("energy_millijoules");
+  HistoryQuery q{std::nullopt, k_t0 + 1234, k_t0 + 5 * 3600 + 777, Resolution::raw, {temp, energy}};
+  std::map<std::pair<std::string, std::size_t>, MetricStat> want;
+  ASSERT_TRUE((*s)->history(q, [&](const HistoryRow& r) {
+    for (auto m : {temp, energy}) {
+      auto [it, fresh] = want.try_emplace({r.bus_id, m}, *r.values[m]);
+      if (!fresh) it->second = combine_stats(it->second, *r.values[m]);
+    }
+  }));
+  auto got = (*s)->summarize(q);
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 4u);
+  for (const auto& [k, w] : want) {
+    const auto& g = got->at(k);
+    EXPECT_EQ(std::tie(g.min, g.max, g.sum, g.count), std::tie(w.min, w.max, w.sum, w.count)) << k.first << k.second;
+  }
+  EXPECT_EQ(got->at({"0000:01:00.0", temp}).count, (18770 - 1240) / 10 + 1);  // ticks t0+1240 .. t0+18770
+}
+
 TEST_F(StoreTest, AFailedPackRollsBackAndIsRedoneLater) {
   auto s = Store::open(db());
   std::vector<EventRow> none;
