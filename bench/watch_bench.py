@@ -1,14 +1,13 @@
 #!/usr/bin/env python3
 """Measures `gpudoctor watch` on the simulator (docs/performance.md, "## watch").
 
-Usage: bench/watch_bench.py BUILD_DIR [--quick]
+Usage: bench/watch_bench.py BUILD_DIR [cpu] [share] [scrape] [db] [--quick]
 Prints one line per figure. Needs wrk for the scrape throughput (falls back to
 a Python keep-alive loop for latency).
 """
 import http.client
 import json
 import os
-import random
 import resource
 import shutil
 import signal
@@ -106,70 +105,94 @@ def scrape(tmp):
         p.wait()
 
 
-def db_size(tmp):
-    db = os.path.join(tmp, "h8.db")  # schema made by gpudoctor itself (cpu_per_sample ran on it)
-    if os.path.exists(db):
-        os.remove(db)
-    for side in ("-wal", "-shm"):
-        if os.path.exists(db + side):
-            os.remove(db + side)
-    run_watch(tmp, 8, 1, "1s", ["--no-listen"])
-    con = sqlite3.connect(db, isolation_level=None)
-    con.execute("DELETE FROM samples")
-    gpus = [r[0] for r in con.execute("SELECT id FROM gpus ORDER BY id")]
-    cols = [r[1] for r in con.execute("PRAGMA table_info(samples)")][2:]
-    days = 3 if QUICK else 30
-    start = int(time.time()) - days * 86400
-    rnd = random.Random(1)
-    ph = ",".join("?" * (len(cols) + 2))
-    sql = f"INSERT INTO samples(ts,gpu,{','.join(cols)}) VALUES({ph})"
-    energy = [10**9] * len(gpus)
-    t0 = time.time()
-    con.execute("BEGIN")
-    for k in range(days * 8640):
-        ts = start + 10 * k
-        rows = []
-        for gi, g in enumerate(gpus):
-            busy = (k // 360 + gi) % 3 != 0
-            temp = (62 if busy else 34) + rnd.randint(-3, 3)
-            power = (520000 if busy else 70000) + rnd.randint(-20000, 20000)
-            energy[gi] += power * 10
-            v = dict(temp_celsius=temp, power_milliwatts=power, power_limit_milliwatts=700000,
-                     energy_millijoules=energy[gi], util_gpu_percent=rnd.randint(90, 100) if busy else 0,
-                     util_mem_percent=rnd.randint(30, 60) if busy else 0,
-                     mem_used_bytes=(60 << 30) + rnd.randint(0, 1 << 28) if busy else 0, mem_total_bytes=85899345920,
-                     clock_sm_mhz=1980 if busy else 345, clock_mem_mhz=2619, clock_graphics_mhz=1980 if busy else 345,
-                     clock_event_reasons=0 if busy else 1, pstate=0, fan_percent=None, pcie_gen=5, pcie_width=16,
-                     persistence_mode=1, ecc_corrected_volatile=0, ecc_uncorrected_volatile=0,
-                     ecc_uncorrected_aggregate=0, remapped_rows_correctable=0, remapped_rows_uncorrectable=0,
-                     remapped_rows_failure=0, retired_pages_pending=None)
-            rows.append((ts, g, *[v[c] for c in cols]))
-        con.executemany(sql, rows)
-    ev_ts = (start + days * 86400 // 2) * 1000
-    con.execute("INSERT INTO events(ts_ms,type,gpu,detail) VALUES(?, 'gpu_lost', '0000:03:00.0', '{}')", (ev_ts,))
-    con.execute("COMMIT")
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    size = os.path.getsize(db) / 1e6
-    print(f"database for {days} days x 8 GPUs x 10 s ({days * 8640 * 8} rows, {len(cols)} metrics): {size:.1f} MB "
-          f"(generated in {time.time() - t0:.0f} s)")
-    con = sqlite3.connect(db)
-    q = ("SELECT g.bus_id, MAX(s.temp_celsius) FROM samples s JOIN gpus g ON g.id = s.gpu "
-         "WHERE s.ts >= ? AND s.ts < ? GROUP BY s.gpu ORDER BY g.bus_id")
+def median_ms(fn, runs):
     times = []
-    for _ in range(20):
+    for _ in range(runs):
         t0 = time.perf_counter()
-        e = con.execute("SELECT ts_ms FROM events WHERE type = 'gpu_lost' ORDER BY id DESC LIMIT 1").fetchone()[0] // 1000
-        res = con.execute(q, (e - 3600, e)).fetchall()
-        times.append(time.perf_counter() - t0)
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
-    print(f"max temperature per GPU in the hour before event E: median {times[10] * 1e3:.2f} ms, "
-          f"worst {times[-1] * 1e3:.2f} ms ({len(res)} GPUs; same SQL as Store::max_per_gpu)")
-    t0 = time.perf_counter()
-    out = subprocess.run([GD, "history", "--db", db, "--since", f"@{e - 3600}", "--until", f"@{e}", "--metric",
-                          "temp_celsius", "--format", "csv"], capture_output=True, text=True).stdout
-    print(f"`gpudoctor history` of that hour (all GPUs, csv, {len(out.splitlines()) - 1} rows): "
-          f"{(time.perf_counter() - t0) * 1e3:.0f} ms wall incl. process start")
+    return times[len(times) // 2], times[-1], out
+
+
+def db_size(tmp):
+    """30 days x 8 GPUs x 10 s of raw samples (every metric the daemon stores, varying readings), written through
+    the store's own write path ten minutes per transaction and packed hour by hour by Store::maintain, as the
+    daemon does (gd-store-bench generate); then the size and the query of issue 5."""
+    db = os.path.join(tmp, "bench.db")
+    days = 3 if QUICK else 30
+    gen = subprocess.run([os.path.join(BUILD, "gd-store-bench"), "generate", db, str(days)], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    print(gen)
+    size = os.path.getsize(db) + (os.path.getsize(db + "-wal") if os.path.exists(db + "-wal") else 0)
+    samples = days * 8640 * 8
+    con = sqlite3.connect(db)
+    kinds = {0: "raw", 1: "minute roll-ups", 2: "hour roll-ups"}
+    parts = ", ".join(f"{kinds[k]} {b / 1e6:.1f} MB in {n} blocks ({r} rows)" for k, n, r, b in con.execute(
+        "SELECT kind, COUNT(*), SUM(rows), SUM(length(data)) FROM blocks GROUP BY kind ORDER BY kind"))
+    raw_bytes = con.execute("SELECT SUM(length(data)) FROM blocks WHERE kind = 0").fetchone()[0]
+    hot = con.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+    try:
+        pages = dict(con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
+        pages_txt = f"; pages: blocks {pages.get('blocks', 0) / 1e6:.1f} MB, its index " \
+                    f"{pages.get('sqlite_autoindex_blocks_1', 0) / 1e6:.2f} MB"
+    except sqlite3.OperationalError:
+        pages_txt = ""
+    per_col = raw_column_bytes(con)
+    con.close()
+    print(f"database for {days} days x 8 GPUs x 10 s ({samples} samples x {len(METRICS)} metrics, raw kept "
+          f"{days} days): {size / 1e6:.1f} MB file = {size / samples:.1f} bytes per GPU sample "
+          f"(raw blocks alone {raw_bytes / samples:.1f} B/sample); payload: {parts}; {hot} rows unpacked{pages_txt}")
+    print("raw bytes per GPU sample by column: " + ", ".join(f"{c} {b / samples:.2f}" for c, b in per_col if b / samples >= 0.05)
+          + ", the other columns < 0.05 each")
+    print(subprocess.run([os.path.join(BUILD, "gd-store-bench"), "query", db, "20"], check=True,
+                         capture_output=True, text=True).stdout.strip())
+
+    def cli_query():
+        ev = json.loads(subprocess.run([GD, "events", "--db", db, "--type", "gpu_lost", "--since", "@1000000000",
+                                        "--format", "json"], capture_output=True, text=True, check=True).stdout)
+        e = ev[-1]["ts_ms"] // 1000
+        return subprocess.run([GD, "history", "--db", db, "--since", f"@{e - 3600}", "--until", f"@{e - 1}",
+                               "--metric", "temp_celsius", "--resolution", "raw", "--summary", "--format", "csv"],
+                              capture_output=True, text=True, check=True).stdout
+    med, worst, out = median_ms(cli_query, 5)
+    print(f"same question with the CLI (gpudoctor events --type gpu_lost + gpudoctor history --summary, two "
+          f"processes, median of 5): {med:.0f} ms, worst {worst:.0f} ms; answer: "
+          + " ".join(f"{l.split(',')[0]}={l.split(',')[5]}" for l in out.splitlines()[1:]))
+
+
+def raw_column_bytes(con):
+    """Bytes per column stream over all raw blocks, from each block's header (block_codec.cpp: varints format,
+    rows, columns, then one length per stream, timestamps first)."""
+    def varints(b, pos, n):
+        out = []
+        for _ in range(n):
+            v = shift = 0
+            while True:
+                x = b[pos]
+                pos += 1
+                v |= (x & 0x7f) << shift
+                shift += 7
+                if not x & 0x80:
+                    break
+            out.append(v)
+        return out, pos
+    names = ["ts"] + METRICS
+    total = [0] * len(names)
+    for (data,) in con.execute("SELECT data FROM blocks WHERE kind = 0"):
+        (_, _, ncols), pos = varints(data, 0, 3)
+        lens, _ = varints(data, pos, ncols + 1)
+        for i, n in enumerate(lens):
+            total[i] += n
+    return sorted(zip(names, total), key=lambda x: -x[1])
+
+
+METRICS = ["temp_celsius", "power_milliwatts", "power_limit_milliwatts", "energy_millijoules", "util_gpu_percent",
+           "util_mem_percent", "mem_used_bytes", "mem_total_bytes", "clock_sm_mhz", "clock_mem_mhz",
+           "clock_graphics_mhz", "clock_event_reasons", "pstate", "fan_percent", "pcie_gen", "pcie_width",
+           "persistence_mode", "ecc_corrected_volatile", "ecc_uncorrected_volatile", "ecc_uncorrected_aggregate",
+           "remapped_rows_correctable", "remapped_rows_uncorrectable", "remapped_rows_failure",
+           "retired_pages_pending"]
 
 
 PARTS = {"cpu": cpu_per_sample, "share": daemon_share, "scrape": scrape, "db": db_size}

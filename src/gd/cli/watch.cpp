@@ -1,6 +1,7 @@
 // `watch` (the daemon), `history` and `events` (queries of its database).
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -80,7 +81,7 @@ struct WatchCli {
   std::string interval = "10s";
   std::string db, listen = fmt::format("127.0.0.1:{}", sampler::k_default_port), textfile, compat = "none";
   bool no_listen = false;
-  int retention_days = 30;
+  store::Retention retention;
   std::uint64_t max_ticks = 0;
   bool quiet = false;
 };
@@ -103,7 +104,7 @@ int do_watch(WatchCli& c, bool timeout_given) {
   o.listen = c.no_listen ? "" : c.listen;
   o.textfile = c.textfile;
   o.compat = c.compat == "dcgm" ? sampler::MetricsCompat::dcgm : sampler::MetricsCompat::none;
-  o.retention_days = c.retention_days;
+  o.retention = c.retention;
   if (c.max_ticks) o.max_ticks = c.max_ticks;
   o.quiet = c.quiet;
   return sampler::run_watch(o);
@@ -116,62 +117,163 @@ Result<std::unique_ptr<store::Store>> open_db(const std::string& db) {
   return store::Store::open(path, nullptr, store::Store::Check::none);
 }
 
+// A roll-up average: up to three decimals, no trailing zeros.
+std::string avg_text(double v) {
+  std::string s = fmt::format("{:.3f}", v);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
 struct HistoryCli {
-  std::string db, gpu, metric, since = "1h", until = "now", format = "table";
+  std::string db, gpu, since = "1h", until = "now", format = "table", resolution = "auto";
+  std::vector<std::string> metrics;
+  bool summary = false;
 };
+
+// --summary: per GPU and metric, the count, min, average and max over the range.
+int print_summary(store::Store& db, const store::HistoryQuery& q, const std::string& format) {
+  auto acc = db.summarize(q);
+  if (!acc) {
+    fmt::print(stderr, "gpudoctor history: {}\n", acc.error().message);
+    return k_exit_unknown;
+  }
+  json out = json::array();
+  if (format == "csv") fmt::print("gpu,metric,samples,min,avg,max\n");
+  if (format == "table")
+    fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", "gpu", "metric", "samples", "min", "avg", "max");
+  for (const auto& [key, s] : *acc) {
+    std::string metric(store::gpu_metrics()[key.second].column);
+    if (format == "json")
+      out.push_back({{"gpu", key.first},
+                     {"metric", metric},
+                     {"samples", s.count},
+                     {"min", s.min},
+                     {"avg", s.avg()},
+                     {"max", s.max}});
+    else if (format == "csv")
+      fmt::print("{},{},{},{},{},{}\n", key.first, metric, s.count, s.min, avg_text(s.avg()), s.max);
+    else
+      fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", key.first, metric, s.count, s.min, avg_text(s.avg()),
+                 s.max);
+  }
+  if (format == "json") fmt::print("{}\n", out.dump(2));
+  return k_exit_ok;
+}
+
+// The output columns of `history`: with --resolution raw one value per
+// metric; otherwise the resolution, then per metric the value (a roll-up's
+// average) and its min and max (= the value for raw rows).
+struct HistoryColumns {
+  std::vector<std::size_t> metrics;
+  bool stats = false;
+
+  std::vector<std::string> header() const {
+    std::vector<std::string> h = {"time", "gpu"};
+    if (stats) h.emplace_back("resolution");
+    for (auto i : metrics) {
+      std::string c(store::gpu_metrics()[i].column);
+      h.push_back(c);
+      if (stats) h.push_back(c + "_min"), h.push_back(c + "_max");
+    }
+    return h;
+  }
+  std::vector<json> cells(const store::HistoryRow& r) const {
+    std::vector<json> out = {iso(r.ts * 1000), r.bus_id};
+    if (stats) out.emplace_back(std::string(store::resolution_name(r.resolution)));
+    for (auto i : metrics) {
+      const auto& v = r.values[i];
+      if (!v) {
+        out.insert(out.end(), stats ? 3 : 1, json());
+        continue;
+      }
+      if (r.resolution == store::Resolution::raw)
+        out.emplace_back(v->min);
+      else
+        out.emplace_back(v->avg());
+      if (stats) out.emplace_back(v->min), out.emplace_back(v->max);
+    }
+    return out;
+  }
+};
+
+std::string cell_text(const json& j) {
+  if (j.is_null()) return "";
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_number_float()) return avg_text(j.get<double>());
+  return j.dump();
+}
 
 int do_history(const HistoryCli& c) {
   std::vector<std::size_t> cols;
-  if (!c.metric.empty()) {
-    auto i = store::metric_index(c.metric);
+  for (const auto& name : c.metrics) {
+    if (name == "all") {
+      for (std::size_t i = 0; i < store::gpu_metrics().size(); ++i) cols.push_back(i);
+      continue;
+    }
+    auto i = store::metric_index(name);
     if (!i) {
       std::string names;
       for (const auto& m : store::gpu_metrics()) names += fmt::format(" {}", m.column);
-      fmt::print(stderr, "gpudoctor history: --metric {}: unknown; one of:{}\n", c.metric, names);
+      fmt::print(stderr, "gpudoctor history: --metric {}: unknown; one of: all{}\n", name, names);
       return k_exit_unknown;
     }
     cols.push_back(*i);
-  } else {
+  }
+  if (c.metrics.empty())
     for (const char* n : {"temp_celsius", "power_milliwatts", "util_gpu_percent", "mem_used_bytes", "clock_sm_mhz",
                           "clock_event_reasons"})
       cols.push_back(*store::metric_index(n));
-  }
   auto db = open_db(c.db);
   if (!db) {
     fmt::print(stderr, "gpudoctor history: {}\n", db.error().message);
     return k_exit_unknown;
   }
-  store::SampleQuery q;
+  store::HistoryQuery q;
   if (!c.gpu.empty()) q.gpu = c.gpu;
   q.since = *parse_time(c.since) / 1000;
   q.until = *parse_time(c.until) / 1000 + 1;
-  auto rows = (*db)->samples(q);
-  if (!rows) {
-    fmt::print(stderr, "gpudoctor history: {}\n", rows.error().message);
-    return k_exit_unknown;
-  }
-  auto cell = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string(); };
-  if (c.format == "json") {
-    json out = json::array();
-    for (const auto& r : *rows) {
-      json o = {{"time", iso(r.ts * 1000)}, {"ts", r.ts}, {"gpu", r.bus_id}};
-      for (auto i : cols) o[std::string(store::gpu_metrics()[i].column)] = r.values[i] ? json(*r.values[i]) : json();
-      out.push_back(std::move(o));
+  q.resolution = store::parse_resolution(c.resolution);  // "auto" -> nullopt
+  q.metrics = cols;
+  if (c.summary) return print_summary(**db, q, c.format);
+  HistoryColumns hc{cols, c.resolution != "raw"};
+  auto header = hc.header();
+  bool csv = c.format == "csv", as_json = c.format == "json";
+  auto width = [&](std::size_t k) { return k == 0 ? 20 : k == 1 ? 14 : k == 2 && hc.stats ? 10 : 18; };
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+      if (csv)
+        out += (k ? "," : "") + cells[k];
+      else if (k < 2 || (k == 2 && hc.stats))
+        out += fmt::format("{}{:<{}}", k ? " " : "", cells[k], width(k));
+      else
+        out += fmt::format(" {:>{}}", cells[k], width(k));
     }
-    fmt::print("{}\n", out.dump(2));
-    return k_exit_ok;
-  }
-  bool csv = c.format == "csv";
-  std::string header = csv ? "time,gpu" : fmt::format("{:<20} {:<14}", "time", "gpu");
-  for (auto i : cols)
-    header += csv ? fmt::format(",{}", store::gpu_metrics()[i].column)
-                  : fmt::format(" {:>18}", store::gpu_metrics()[i].column);
-  fmt::print("{}\n", header);
-  for (const auto& r : *rows) {
-    std::string line = csv ? fmt::format("{},{}", iso(r.ts * 1000), r.bus_id)
-                           : fmt::format("{:<20} {:<14}", iso(r.ts * 1000), r.bus_id);
-    for (auto i : cols) line += csv ? "," + cell(r.values[i]) : fmt::format(" {:>18}", cell(r.values[i]));
-    fmt::print("{}\n", line);
+    return out;
+  };
+  if (as_json)
+    fmt::print("[");
+  else
+    fmt::print("{}\n", line(header));
+  bool first = true;
+  auto n = (*db)->history(q, [&](const store::HistoryRow& r) {
+    auto cells = hc.cells(r);
+    if (as_json) {
+      json o = {{"time", cells[0]}, {"ts", r.ts}, {"gpu", cells[1]}};
+      for (std::size_t k = 2; k < cells.size(); ++k) o[header[k]] = cells[k];
+      fmt::print("{}\n  {}", first ? "" : ",", o.dump());
+    } else {
+      std::vector<std::string> text;
+      for (const auto& j : cells) text.push_back(cell_text(j));
+      fmt::print("{}\n", line(text));
+    }
+    first = false;
+  });
+  if (as_json) fmt::print("{}]\n", first ? "" : "\n");
+  if (!n) {
+    fmt::print(stderr, "gpudoctor history: {}\n", n.error().message);
+    return k_exit_unknown;
   }
   return k_exit_ok;
 }
@@ -226,8 +328,14 @@ void setup_watch(CLI::App& sub, int& exit_code) {
   sub.add_option("--textfile", c->textfile, "Also write the metrics to this .prom file (atomically) every tick");
   sub.add_option("--metrics-compat", c->compat, "Also export dcgm-exporter's names and labels: none (default), dcgm")
       ->check(CLI::IsMember({"none", "dcgm"}));
-  sub.add_option("--retention-days", c->retention_days, "Days of raw samples to keep (default 30)")
+  sub.add_option("--retention-days", c->retention.raw_days, "Days of raw samples to keep (default 30)")
       ->check(CLI::Range(1, 3650));
+  sub.add_option("--minute-retention-days", c->retention.minute_days,
+                 "Days of per-minute min/avg/max roll-ups to keep (default 90)")
+      ->check(CLI::Range(1, 3650));
+  sub.add_option("--hour-retention-days", c->retention.hour_days,
+                 "Days of per-hour min/avg/max roll-ups to keep (default 730)")
+      ->check(CLI::Range(1, 36500));
   sub.add_option("--max-ticks", c->max_ticks, "Stop after N samples (tests, benchmarks)");
   sub.add_flag("-q,--quiet", c->quiet, "Log nothing on stderr");
   sub.callback([c, &sub, &exit_code] { exit_code = do_watch(*c, sub.count("--timeout") > 0); });
@@ -237,11 +345,17 @@ void setup_history(CLI::App& sub, int& exit_code) {
   auto c = std::make_shared<HistoryCli>();
   sub.add_option("--db", c->db, "History database (default: watch's)");
   sub.add_option("--gpu", c->gpu, "Only this GPU (bus id, 0000:3b:00.0)");
-  sub.add_option("--metric", c->metric, "Only this metric (temp_celsius, power_milliwatts, ...)");
+  sub.add_option("--metric", c->metrics,
+                 "Only these metrics (repeat the option): temp_celsius, power_milliwatts, ..., or all");
   sub.add_option("--since", c->since, "From (default 1h ago): 2h, 7d, unix seconds, 2026-11-27[T03:00]")
       ->check(time_validator());
   sub.add_option("--until", c->until, "To (default now)")->check(time_validator());
   sub.add_option("--format", c->format, "table (default), csv, json")->check(CLI::IsMember({"table", "csv", "json"}));
+  sub.add_option("--resolution", c->resolution,
+                 "raw, minute, hour (min/avg/max roll-ups) or auto (default: raw where kept, else roll-ups)")
+      ->check(CLI::IsMember({"auto", "raw", "minute", "hour"}));
+  sub.add_flag("--summary", c->summary,
+               "Per GPU and metric: samples, min, avg, max over the range (e.g. max temperature before an event)");
   sub.callback([c, &exit_code] { exit_code = do_history(*c); });
 }
 

@@ -140,6 +140,11 @@ template <class V> void describe(V& v, ContainerInfo& x) {
   v("cgroup_driver_source", x.cgroup_driver_source); v("cdi_specs", x.cdi_specs); v("dev_char", x.dev_char);
   v("cli", x.cli); v("problems", x.problems);
 }
+template <class V> void describe(V& v, WatchInfo& x) {
+  v("history_path", x.history_path); v("history_write_ok", x.history_write_ok);
+  v("history_error", x.history_error); v("history_pending_rows", x.history_pending_rows);
+  v("history_write_errors_total", x.history_write_errors_total);
+}
 template <class V> void describe(V& v, Snapshot& x) {
   v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
   v("taken_at", x.taken_at); v("root", x.root); v("probes", x.probes); v("pci", x.pci); v("driver", x.driver);
@@ -148,6 +153,7 @@ template <class V> void describe(V& v, Snapshot& x) {
   v("libs", x.libs);
   v("kernel_log", x.kernel_log);
   v("container", x.container);
+  v("watch", x.watch);
 }
 template <class V> void describe(V& v, Finding& x) {
   v("id", x.id); v("severity", x.severity); v("gpu", x.gpu); v("summary", x.summary); v("evidence", x.evidence);

@@ -345,6 +345,16 @@ struct ContainerInfo {
   std::vector<std::string> problems;  // config files that do not parse, named with file and line
 };
 
+// What `gpudoctor watch` knows about itself when it runs the rules: its
+// history database as of the latest write (absent in `check` / `collect`).
+struct WatchInfo {
+  std::string history_path;
+  bool history_write_ok = true;
+  std::string history_error;  // the latest write error, when !history_write_ok
+  std::uint64_t history_pending_rows = 0;  // kept in memory until writing works again
+  std::uint64_t history_write_errors_total = 0;
+};
+
 struct Snapshot {
   int schema = k_snapshot_schema;
   std::string gpudoctor_version;
@@ -361,6 +371,7 @@ struct Snapshot {
   LibsInfo libs;
   KernelLog kernel_log;
   ContainerInfo container;
+  std::optional<WatchInfo> watch;
 };
 
 }  // namespace gd::model

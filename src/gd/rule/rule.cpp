@@ -225,6 +225,12 @@ constexpr RuleEntry k_rules[] = {
      "host's, and gpu.fell_off_bus ignores the others); warning when the driver libraries the container loads "
      "(libnvidia-ml.so.<version>) differ from the host's kernel module version.",
      rule_container_inside},
+    {"history.write_failed", Severity::warning, "`watch` cannot write its history database (full or read-only disk)",
+     "Only under `gpudoctor watch`: the latest write of samples and events to the history database failed (SQLite "
+     "said the disk is full, the file or filesystem is read-only, or another error). Sampling, the rules and "
+     "/metrics go on; the rows wait in memory (up to 200,000 samples) and are written when a write succeeds again, "
+     "which clears the finding. Evidence: the database path, SQLite's error, the rows waiting.",
+     rule_history_write_failed},
 };
 
 }  // namespace

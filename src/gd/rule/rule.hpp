@@ -80,5 +80,6 @@ void rule_xid_critical(const RuleInput&, std::vector<model::Finding>&);
 void rule_xid_app_error(const RuleInput&, std::vector<model::Finding>&);
 void rule_kernel_log_api_mismatch(const RuleInput&, std::vector<model::Finding>&);
 void rule_kernel_log_adapter_init_failed(const RuleInput&, std::vector<model::Finding>&);
+void rule_history_write_failed(const RuleInput&, std::vector<model::Finding>&);
 
 }  // namespace gd::rule

@@ -206,6 +206,25 @@ TEST(Rules, TableIdsAreUniqueDottedAndEveryEmittedIdIsInTheTable) {
   for (const auto& f : run(s, 4)) EXPECT_TRUE(ids.count(f.id)) << f.id;
 }
 
+TEST(Rules, HistoryWriteFailedOnlyUnderWatchAndWhileFailing) {
+  auto s = healthy();
+  EXPECT_TRUE(with_id(run(s), "history.write_failed").empty());  // check: no watch section
+  s.watch = model::WatchInfo{"/var/lib/gpudoctor/history.db", true, "", 0, 0};
+  EXPECT_TRUE(with_id(run(s), "history.write_failed").empty());
+  s.watch->history_write_ok = false;
+  s.watch->history_error = "/var/lib/gpudoctor/history.db: samples: database or disk is full";
+  s.watch->history_pending_rows = 80;
+  auto fs = run(s);
+  auto f = with_id(fs, "history.write_failed");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0]->severity, Severity::warning);
+  std::string ev;
+  for (const auto& e : f[0]->evidence) ev += e + "\n";
+  EXPECT_NE(ev.find("database or disk is full"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("database: /var/lib/gpudoctor/history.db"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("80"), std::string::npos) << ev;
+}
+
 TEST(Rules, CriticalFindingsComeFirst) {
   auto s = healthy();
   s.nvml.gpus.pop_back();

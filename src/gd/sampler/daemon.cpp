@@ -56,6 +56,7 @@ class Watch {
   void tick();
   void flush();
   void publish();
+  void maintain_store();
   bool wait_until(SteadyClock::time_point t);  // false when asked to stop
   void record(store::EventRow e) { m_pending_events.push_back(std::move(e)); }
 
@@ -72,6 +73,8 @@ class Watch {
   std::vector<store::GpuIdentity> m_pending_inventory;
   std::vector<store::EventRow> m_pending_events;
   std::string m_last_store_error;
+  std::string m_history_error;  // the latest failed write's message, "" after a good one
+  std::string m_maintain_error;
   LiveState m_state;
   std::mutex m_text_mutex;
   std::shared_ptr<const std::string> m_text = std::make_shared<std::string>();
@@ -88,11 +91,12 @@ void Watch::open_store() {
   std::string notice;
   auto s = store::Store::open(path, &notice);
   if (!notice.empty()) log(notice);
+  if (s && (*s)->read_only()) s = make_error(fmt::format("history database {} is read-only", path));
   if (!s) {
     if (s.error().message != m_last_store_error) log(s.error().message + " (keeping samples in memory, retrying)");
     m_last_store_error = s.error().message;
     m_state.history_ok = false;
-    m_next_store_retry = SteadyClock::now() + std::chrono::seconds(30);
+    m_next_store_retry = SteadyClock::now() + std::chrono::seconds(5);
     return;
   }
   m_store = std::move(*s);
@@ -159,6 +163,9 @@ void Watch::tick() {
   next.probes = std::move(runs);
   next.nvml = m_snap.nvml;
   next.findings.clear();
+  m_snap.watch = model::WatchInfo{m_o.db_path.empty() ? store::default_db_path() : m_o.db_path, m_state.history_ok,
+                                  m_history_error.empty() ? m_last_store_error : m_history_error,
+                                  m_state.history_pending_rows, m_state.history_write_errors_total};
   for (auto& f : rule::evaluate({m_snap, std::nullopt}))
     if (f.severity != model::Severity::ok) next.findings.push_back(std::move(f));
   next.sample_unix_s = static_cast<double>(wall_ms) / 1000.0;
@@ -202,15 +209,27 @@ void Watch::flush() {
     m_pending_samples.clear(), m_pending_inventory.clear(), m_pending_events.clear();
     m_state.history_ok = true;
     m_state.history_pending_rows = 0;
+    m_history_error.clear();
     return;
   }
   ++m_state.history_write_errors_total;
+  m_history_error = err->message;
   if (m_state.history_ok) log(err->message + " (keeping samples in memory, retrying every tick)");
   m_state.history_ok = false;
-  if (err->kind == store::WriteError::Kind::corrupt) {
-    m_store.reset();  // reopening moves the corrupt file aside
+  if (err->kind == store::WriteError::Kind::corrupt || err->kind == store::WriteError::Kind::read_only) {
+    m_store.reset();  // reopening moves a corrupt file aside, or finds the filesystem writable again
     m_next_store_retry = SteadyClock::now();
   }
+}
+
+// Packs finished hours into blocks and roll-ups, applies retention (bounded
+// work per call; a backlog goes on at the next tick).
+void Watch::maintain_store() {
+  auto rep = m_store->maintain(now_ms() / 1000, m_o.retention);
+  std::string err = rep ? "" : rep.error().message;
+  if (!err.empty() && err != m_maintain_error) log("history maintenance: " + err);
+  m_maintain_error = err;
+  if (rep && rep->more) m_last_prune = {};
 }
 
 void Watch::publish() {
@@ -298,9 +317,9 @@ int Watch::run() {
     tick();
     ++m_ticks;
     if (m_o.max_ticks && m_ticks >= *m_o.max_ticks) break;
-    if (m_store && SteadyClock::now() - m_last_prune > std::chrono::hours(1)) {
+    if (m_store && m_state.history_ok && SteadyClock::now() - m_last_prune >= std::chrono::minutes(1)) {
       m_last_prune = SteadyClock::now();
-      m_store->prune_samples(now_ms() / 1000 - std::int64_t{m_o.retention_days} * 86400);
+      maintain_store();
     }
     auto elapsed = SteadyClock::now() - start;
     std::uint64_t next_k = static_cast<std::uint64_t>(elapsed / m_o.interval) + 1;

@@ -12,6 +12,7 @@
 
 #include "gd/probe/probe.hpp"
 #include "gd/sampler/metrics_text.hpp"
+#include "gd/store/store.hpp"
 
 namespace gd::sampler {
 
@@ -25,7 +26,7 @@ struct WatchOptions {
   std::string listen;    // "ADDR:PORT"; "" = no HTTP server
   std::string textfile;  // "" = none
   MetricsCompat compat = MetricsCompat::none;
-  int retention_days = 30;
+  store::Retention retention;  // raw / minute / hour roll-up days
   std::optional<std::uint64_t> max_ticks;  // stop after N ticks (tests, benchmarks)
   bool quiet = false;
 };

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "gd/store/gpu_metrics.hpp"
+#include "gd/store/sqlite_stmt.hpp"
 
 namespace gd::store {
 
@@ -40,55 +41,14 @@ CREATE TABLE events(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, type TEXT NO
 CREATE INDEX events_ts ON events(ts_ms);
 CREATE INDEX events_type_ts ON events(type, ts_ms);
 )sql",
+    // 2: finished hours of `samples` packed per GPU (kind 0: raw, one hour per
+    // block), and roll-ups (kind 1: per minute, one day per block; kind 2: per
+    // hour, seven days per block); `data` is block_codec's encoding.
+    R"sql(
+CREATE TABLE blocks(kind INTEGER NOT NULL, t0 INTEGER NOT NULL, gpu INTEGER NOT NULL, rows INTEGER NOT NULL,
+                    data BLOB NOT NULL, PRIMARY KEY(kind, t0, gpu));
+)sql",
 };
-
-// One prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql) { m_rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &m_s, nullptr); }
-  ~Stmt() { sqlite3_finalize(m_s); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return m_rc == SQLITE_OK; }
-  sqlite3_stmt* get() { return m_s; }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(m_s, i, v); }
-  void bind(int i, const std::string& v) {
-    sqlite3_bind_text(m_s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int i, const std::optional<std::int64_t>& v) {
-    if (v)
-      sqlite3_bind_int64(m_s, i, *v);
-    else
-      sqlite3_bind_null(m_s, i);
-  }
-  int step() { return sqlite3_step(m_s); }
-  void reset() { sqlite3_reset(m_s), sqlite3_clear_bindings(m_s); }
-  std::int64_t i64(int c) { return sqlite3_column_int64(m_s, c); }
-  std::optional<std::int64_t> opt(int c) {
-    if (sqlite3_column_type(m_s, c) == SQLITE_NULL) return std::nullopt;
-    return sqlite3_column_int64(m_s, c);
-  }
-  std::string text(int c) {
-    auto* p = sqlite3_column_text(m_s, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(m_s, c))) : "";
-  }
-
- private:
-  sqlite3_stmt* m_s = nullptr;
-  int m_rc = SQLITE_OK;
-};
-
-Error db_error(sqlite3* db, std::string_view what) {
-  return make_error(fmt::format("{}: {}", what, sqlite3_errmsg(db)));
-}
-
-bool exec(sqlite3* db, const char* sql, std::string* err = nullptr) {
-  char* msg = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg);
-  if (rc != SQLITE_OK && err) *err = msg ? msg : sqlite3_errstr(rc);
-  sqlite3_free(msg);
-  return rc == SQLITE_OK;
-}
 
 bool is_corrupt_code(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
 
@@ -190,6 +150,21 @@ Result<bool> Store::migrate() {
   return true;
 }
 
+Result<bool> Store::load_gpu_names() {
+  Stmt s(m_db, "SELECT id, bus_id FROM gpus");
+  m_gpu_names.clear();
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) m_gpu_names[s.i64(0)] = s.text(1);
+  if (rc != SQLITE_DONE) return db_error(m_db, "gpus");
+  return true;
+}
+
+std::optional<std::int64_t> Store::find_gpu(const std::string& bus_id) const {
+  for (const auto& [id, bus] : m_gpu_names)
+    if (bus == bus_id) return id;
+  return std::nullopt;
+}
+
 Result<std::int64_t> Store::gpu_id(const std::string& bus_id) {
   if (auto it = m_gpu_ids.find(bus_id); it != m_gpu_ids.end()) return it->second;
   Stmt ins(m_db, "INSERT OR IGNORE INTO gpus(bus_id) VALUES(?)");
@@ -260,46 +235,6 @@ Result<std::vector<GpuIdentity>> Store::inventory() {
   return out;
 }
 
-Result<std::vector<SampleRow>> Store::samples(const SampleQuery& q) {
-  std::string sql = fmt::format(
-      "SELECT s.ts, g.bus_id{} FROM samples s JOIN gpus g ON g.id = s.gpu "
-      "WHERE s.ts >= ?1 AND s.ts < ?2{} ORDER BY s.ts, g.bus_id",
-      [] {
-        std::string c;
-        for (const auto& m : gpu_metrics()) c += fmt::format(", s.{}", m.column);
-        return c;
-      }(),
-      q.gpu ? " AND g.bus_id = ?3" : "");
-  Stmt s(m_db, sql);
-  if (!s.ok()) return db_error(m_db, "samples");
-  s.bind(1, q.since), s.bind(2, q.until);
-  if (q.gpu) s.bind(3, *q.gpu);
-  std::vector<SampleRow> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    SampleRow r{s.i64(0), s.text(1), {}};
-    for (size_t i = 0; i < gpu_metrics().size(); ++i) r.values.push_back(s.opt(static_cast<int>(i) + 2));
-    out.push_back(std::move(r));
-  }
-  if (rc != SQLITE_DONE) return db_error(m_db, "samples");
-  return out;
-}
-
-Result<std::vector<std::pair<std::string, std::int64_t>>> Store::max_per_gpu(std::size_t metric, std::int64_t since,
-                                                                             std::int64_t until) {
-  if (metric >= gpu_metrics().size()) return make_error("no such metric");
-  Stmt s(m_db, fmt::format("SELECT g.bus_id, MAX(s.{}) FROM samples s JOIN gpus g ON g.id = s.gpu "
-                           "WHERE s.ts >= ? AND s.ts < ? GROUP BY s.gpu ORDER BY g.bus_id",
-                           gpu_metrics()[metric].column));
-  s.bind(1, since), s.bind(2, until);
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW)
-    if (auto v = s.opt(1)) out.emplace_back(s.text(0), *v);
-  if (rc != SQLITE_DONE) return db_error(m_db, "max");
-  return out;
-}
-
 Result<std::vector<EventRow>> Store::events(std::int64_t since_ms, std::int64_t until_ms,
                                             const std::vector<std::string>& types) {
   std::string in;
@@ -317,13 +252,6 @@ Result<std::vector<EventRow>> Store::events(std::int64_t since_ms, std::int64_t 
   return out;
 }
 
-Result<std::int64_t> Store::prune_samples(std::int64_t before) {
-  Stmt s(m_db, "DELETE FROM samples WHERE ts < ?");
-  s.bind(1, before);
-  if (s.step() != SQLITE_DONE) return db_error(m_db, "prune");
-  return static_cast<std::int64_t>(sqlite3_changes(m_db));
-}
-
 Result<std::string> Store::integrity_check() {
   Stmt s(m_db, "PRAGMA integrity_check");
   std::string out;
@@ -336,6 +264,8 @@ Result<std::string> Store::integrity_check() {
 void Store::limit_size(std::int64_t max_bytes) {
   exec(m_db, fmt::format("PRAGMA max_page_count = {}", std::max<std::int64_t>(1, max_bytes / 4096)).c_str());
 }
+
+bool Store::read_only() const { return sqlite3_db_readonly(m_db, "main") == 1; }
 
 void Store::checkpoint() { sqlite3_wal_checkpoint_v2(m_db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr); }
 

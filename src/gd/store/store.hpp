@@ -1,17 +1,23 @@
 // The history database of `watch`: SQLite in WAL mode (synchronous=NORMAL),
-// schema versioned by numbered migrations. One row per GPU per sample with a
-// column per metric (gpu_metrics()), an inventory of GPUs by bus id, and
-// events. Errors are values; a full or read-only disk is reported as
-// WriteError::Kind so the caller keeps the rows in memory and retries.
+// schema versioned by numbered migrations. Each tick lands in `samples` (one
+// row per GPU, a column per metric of gpu_metrics()); maintain() later packs
+// every finished hour into compressed per-GPU blocks (block_codec.hpp) with
+// per-minute and per-hour roll-ups (rollup.hpp), and drops what is past
+// retention. Also an inventory of GPUs by bus id, and events. Errors are
+// values; a full or read-only disk is reported as WriteError::Kind so the
+// caller keeps the rows in memory and retries.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "gd/store/rollup.hpp"
 #include "gd/util/result.hpp"
 
 struct sqlite3;
@@ -51,6 +57,41 @@ struct SampleQuery {
   std::int64_t until = INT64_MAX;  // exclusive
 };
 
+enum class Resolution { raw, minute, hour };
+std::string_view resolution_name(Resolution r);
+std::optional<Resolution> parse_resolution(std::string_view s);
+
+// How long each resolution is kept, in days (docs/watch.md, "Retention").
+struct Retention {
+  int raw_days = 30;
+  int minute_days = 90;
+  int hour_days = 730;
+};
+
+struct MaintainReport {
+  int hours_packed = 0;
+  std::int64_t rows_packed = 0;
+  std::int64_t blocks_deleted = 0;
+  bool more = false;  // finished hours still wait in `samples` (the next call goes on)
+};
+
+struct HistoryQuery {
+  std::optional<std::string> gpu;        // bus id
+  std::int64_t since = 0;                // unix seconds, inclusive
+  std::int64_t until = INT64_MAX;        // exclusive
+  std::optional<Resolution> resolution;  // nullopt = auto: raw where raw exists, else minute, else hour
+  std::vector<std::size_t> metrics;      // gpu_metrics() indexes; empty = all
+};
+
+// One row of `history`: a raw sample (every stat = the value, count 1) or a
+// roll-up bucket starting at ts.
+struct HistoryRow {
+  std::int64_t ts = 0;
+  std::string bus_id;
+  Resolution resolution = Resolution::raw;
+  std::vector<std::optional<MetricStat>> values;  // gpu_metrics() order; the metrics not asked for are nullopt
+};
+
 class Store {
  public:
   ~Store();
@@ -72,16 +113,30 @@ class Store {
                                   std::vector<EventRow>& events);
 
   Result<std::vector<GpuIdentity>> inventory();
-  // Rows ordered by ts, then bus id.
+  // Raw rows (recent and packed), ordered by ts, then bus id.
   Result<std::vector<SampleRow>> samples(const SampleQuery& q);
+  // Calls visit for each row of the query, ordered by ts then bus id (auto:
+  // hour roll-ups, then minute roll-ups, then raw rows, each where the finer
+  // one does not reach back). A roll-up row is visited when its bucket
+  // overlaps [since, until); the current hour's come from its raw rows.
+  // Returns the number of rows visited.
+  Result<std::int64_t> history(const HistoryQuery& q, const std::function<void(const HistoryRow&)>& visit);
+  // Per (bus id, metric) the figures over the query's range (`history
+  // --summary`): whole hours from the hour roll-ups (the same figures their
+  // raw rows give, without decoding them), the partial hours at the edges at
+  // q.resolution.
+  Result<std::map<std::pair<std::string, std::size_t>, MetricStat>> summarize(const HistoryQuery& q);
   // Maximum of one metric per bus id over [since, until).
   Result<std::vector<std::pair<std::string, std::int64_t>>> max_per_gpu(std::size_t metric, std::int64_t since,
                                                                         std::int64_t until);
   // Events in [since_ms, until_ms) of the given types (empty: all), by id.
   Result<std::vector<EventRow>> events(std::int64_t since_ms, std::int64_t until_ms,
                                        const std::vector<std::string>& types);
-  // Deletes samples older than `before` (unix seconds); returns rows deleted.
-  Result<std::int64_t> prune_samples(std::int64_t before);
+  // Packs finished hours (ts < the hour of now_s) from `samples` into blocks
+  // and roll-ups, at most max_hours of them, each in its own transaction
+  // (crash-safe, and idempotent: rows are either still in `samples` or in
+  // their block); then deletes blocks wholly past their retention.
+  Result<MaintainReport> maintain(std::int64_t now_s, const Retention& r, int max_hours = 4);
 
   // "ok", or what PRAGMA integrity_check reported.
   Result<std::string> integrity_check();
@@ -90,6 +145,8 @@ class Store {
   void limit_size(std::int64_t max_bytes);
   // Copies the WAL into the main file and truncates it.
   void checkpoint();
+  // True when SQLite opened the file read-only (a read-only filesystem or file).
+  bool read_only() const;
   int schema_version() const { return m_version; }
   const std::string& path() const { return m_path; }
 
@@ -97,11 +154,21 @@ class Store {
   Store(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
   Result<bool> migrate();
   Result<std::int64_t> gpu_id(const std::string& bus_id);
+  Result<bool> load_gpu_names();
+  std::optional<std::int64_t> find_gpu(const std::string& bus_id) const;
+  struct Chunk;
+  using ChunkFn = std::function<void(const Chunk&)>;
+  Result<bool> raw_chunks(const HistoryQuery& q, std::span<const std::size_t> cols, const ChunkFn& fn);
+  Result<bool> rollup_chunks(Resolution res, const HistoryQuery& q, std::span<const std::size_t> cols,
+                             const ChunkFn& fn);
+  Result<bool> pack_hour(std::int64_t hour);
+  Result<std::optional<std::int64_t>> oldest(Resolution res);
 
   sqlite3* m_db = nullptr;
   std::string m_path;
   int m_version = 0;
-  std::map<std::string, std::int64_t> m_gpu_ids;  // bus id -> gpus.id, committed rows only
+  std::map<std::string, std::int64_t> m_gpu_ids;    // bus id -> gpus.id, committed rows only
+  std::map<std::int64_t, std::string> m_gpu_names;  // gpus.id -> bus id, loaded per query
 };
 
 // The default database path: /var/lib/gpudoctor/history.db as root, else

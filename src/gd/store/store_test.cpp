@@ -1,6 +1,7 @@
 #include "gd/store/store.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,7 +39,7 @@ SampleRow row(std::int64_t ts, const std::string& bus, std::int64_t temp) {
 TEST_F(StoreTest, CreatesMigratesAndRoundTrips) {
   auto s = Store::open(db());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 1);
+  EXPECT_EQ((*s)->schema_version(), 2);
   std::vector<EventRow> ev = {{0, 1000, "daemon_start", "", "{}"}, {0, 5000, "gpu_lost", "0000:3b:00.0", "{}"}};
   auto err = (*s)->write({row(1, "0000:3b:00.0", 40), row(1, "0000:5e:00.0", 50), row(2, "0000:3b:00.0", 70)},
                          {{"0000:3b:00.0", "GPU-a", "123", "V100"}}, ev);
@@ -61,7 +62,6 @@ TEST_F(StoreTest, CreatesMigratesAndRoundTrips) {
   ASSERT_EQ(inv->size(), 2u);
   EXPECT_EQ((*inv)[0].uuid, "GPU-a");
   EXPECT_EQ(*(*s)->integrity_check(), "ok");
-  EXPECT_EQ(*(*s)->prune_samples(2), 2);
 }
 
 TEST_F(StoreTest, EveryMetricHasAColumn) {
@@ -84,7 +84,7 @@ TEST_F(StoreTest, ReopenKeepsDataAndVersion) {
   }
   auto s = Store::open(db());
   ASSERT_TRUE(s);
-  EXPECT_EQ((*s)->schema_version(), 1);
+  EXPECT_EQ((*s)->schema_version(), 2);
   EXPECT_EQ((*s)->samples({})->size(), 1u);
   EXPECT_EQ((*s)->events(0, INT64_MAX, {})->size(), 1u);
 }
@@ -143,6 +143,193 @@ TEST_F(StoreTest, FullDiskIsAWriteErrorAndWritingResumes) {
   (*s)->limit_size(1 << 30);
   EXPECT_FALSE((*s)->write(rows, {}, ev));
   EXPECT_EQ((*s)->events(0, INT64_MAX, {})->size(), 1u);
+}
+
+// 8 GPUs... kept small: 2 GPUs, every 10 s from `from` for `secs`, temperature varying.
+std::vector<SampleRow> ticks(std::int64_t from, std::int64_t secs) {
+  std::vector<SampleRow> rows;
+  for (std::int64_t t = from; t < from + secs; t += 10)
+    for (const char* bus : {"0000:01:00.0", "0000:02:00.0"}) {
+      auto r = row(t, bus, 30 + (t / 10) % 50);
+      r.values[*metric_index("energy_millijoules")] = t * 1000;
+      rows.push_back(std::move(r));
+    }
+  return rows;
+}
+
+constexpr std::int64_t k_t0 = 1'764'201'600;  // 2025-11-27T00:00:00Z, an hour boundary
+
+TEST_F(StoreTest, MaintainPacksFinishedHoursLosslessly) {
+  auto s = Store::open(db());
+  ASSERT_TRUE(s);
+  std::vector<EventRow> none;
+  auto rows = ticks(k_t0, 3 * 3600 + 600);
+  ASSERT_FALSE((*s)->write(rows, {}, none));
+  auto before = (*s)->samples({});
+  ASSERT_EQ(before->size(), rows.size());
+  auto rep = (*s)->maintain(k_t0 + 3 * 3600 + 600, {}, 2);
+  ASSERT_TRUE(rep) << rep.error().message;
+  EXPECT_EQ(rep->hours_packed, 2);
+  EXPECT_TRUE(rep->more);
+  rep = (*s)->maintain(k_t0 + 3 * 3600 + 600, {});
+  EXPECT_EQ(rep->hours_packed, 1);  // the current hour stays in `samples`
+  EXPECT_FALSE(rep->more);
+  EXPECT_EQ(rep->rows_packed, 2 * 360);
+  auto after = (*s)->samples({});
+  ASSERT_TRUE(after) << after.error().message;
+  ASSERT_EQ(after->size(), before->size());
+  for (std::size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ((*after)[i].ts, (*before)[i].ts);
+    EXPECT_EQ((*after)[i].bus_id, (*before)[i].bus_id);
+    EXPECT_EQ((*after)[i].values, (*before)[i].values) << i;
+  }
+  EXPECT_EQ((*s)->maintain(k_t0 + 3 * 3600 + 600, {})->hours_packed, 0);  // nothing left: a no-op
+  auto one = (*s)->samples({std::string("0000:02:00.0"), k_t0 + 3590, k_t0 + 3610});
+  ASSERT_EQ(one->size(), 2u);  // across a block boundary, one GPU
+  EXPECT_EQ((*one)[0].ts, k_t0 + 3590);
+  auto mx = (*s)->max_per_gpu(*metric_index("temp_celsius"), k_t0, k_t0 + 3600);
+  ASSERT_EQ(mx->size(), 2u);
+  EXPECT_EQ((*mx)[1].second, 79);
+  EXPECT_EQ(*(*s)->integrity_check(), "ok");
+}
+
+TEST_F(StoreTest, RollupsPerMinuteAndHour) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  ASSERT_FALSE((*s)->write(ticks(k_t0, 2 * 3600), {}, none));
+  ASSERT_TRUE((*s)->maintain(k_t0 + 7200, {}));
+  std::size_t temp = *metric_index("temp_celsius");
+  std::vector<HistoryRow> got;
+  auto n = (*s)->history({std::string("0000:01:00.0"), k_t0, k_t0 + 120, Resolution::minute, {temp}},
+                         [&](const HistoryRow& r) { got.push_back(r); });
+  ASSERT_TRUE(n) << n.error().message;
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].ts, k_t0);
+  EXPECT_EQ(got[0].resolution, Resolution::minute);
+  // k_t0 / 10 % 50 == 10: the first minute's temperatures are 40..45.
+  ASSERT_TRUE(got[0].values[temp]);
+  EXPECT_EQ(got[0].values[temp]->min, 40);
+  EXPECT_EQ(got[0].values[temp]->max, 45);
+  EXPECT_EQ(got[0].values[temp]->count, 6);
+  EXPECT_DOUBLE_EQ(got[0].values[temp]->avg(), 42.5);
+  EXPECT_FALSE(got[0].values[*metric_index("power_milliwatts")]);
+  got.clear();
+  ASSERT_TRUE((*s)->history({std::nullopt, k_t0, k_t0 + 7200, Resolution::hour, {temp}},
+                            [&](const HistoryRow& r) { got.push_back(r); }));
+  ASSERT_EQ(got.size(), 4u);  // 2 hours x 2 GPUs
+  EXPECT_EQ(got[0].values[temp]->count, 360);
+  EXPECT_EQ(got[0].values[temp]->min, 30);
+  EXPECT_EQ(got[0].values[temp]->max, 79);
+}
+
+TEST_F(StoreTest, LateRowsOfAPackedHourAreMergedAndRollupsRedone) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  auto rows = ticks(k_t0, 3600);
+  std::vector<SampleRow> late(rows.begin() + 100, rows.begin() + 140);
+  rows.erase(rows.begin() + 100, rows.begin() + 140);
+  ASSERT_FALSE((*s)->write(rows, {}, none));
+  ASSERT_TRUE((*s)->maintain(k_t0 + 3700, {}));
+  ASSERT_FALSE((*s)->write(late, {}, none));  // buffered during a full disk, written later
+  ASSERT_TRUE((*s)->maintain(k_t0 + 3700, {}));
+  EXPECT_EQ((*s)->samples({})->size(), 720u);
+  std::size_t temp = *metric_index("temp_celsius");
+  std::vector<HistoryRow> got;
+  ASSERT_TRUE((*s)->history({std::string("0000:01:00.0"), k_t0, k_t0 + 3600, Resolution::hour, {temp}},
+                            [&](const HistoryRow& r) { got.push_back(r); }));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].values[temp]->count, 360);  // counted once each, not twice
+}
+
+TEST_F(StoreTest, RetentionDropsRawFirstAndAutoFallsBackToRollups) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  ASSERT_FALSE((*s)->write(ticks(k_t0, 3 * 86400), {}, none));
+  std::int64_t now = k_t0 + 3 * 86400 + 60;
+  Retention r{1, 2, 30};
+  auto rep = (*s)->maintain(now, r, 1000);
+  ASSERT_TRUE(rep) << rep.error().message;
+  EXPECT_EQ(rep->hours_packed, 72);
+  EXPECT_GT(rep->blocks_deleted, 0);
+  std::size_t temp = *metric_index("temp_celsius");
+  std::map<Resolution, std::int64_t> first, last;
+  ASSERT_TRUE((*s)->history({std::string("0000:01:00.0"), k_t0, now, std::nullopt, {temp}}, [&](const HistoryRow& h) {
+    if (!first.contains(h.resolution)) first[h.resolution] = h.ts;
+    last[h.resolution] = h.ts;
+  }));
+  // raw: the last day only; minute: the day before; hour: the first day (minute blocks of day 1 expired).
+  EXPECT_EQ(first[Resolution::raw], k_t0 + 2 * 86400);
+  EXPECT_EQ(first[Resolution::minute], k_t0 + 86400);
+  EXPECT_EQ(last[Resolution::minute], k_t0 + 2 * 86400 - 60);
+  EXPECT_EQ(first[Resolution::hour], k_t0);
+  EXPECT_EQ(last[Resolution::hour], k_t0 + 86400 - 3600);
+  EXPECT_EQ((*s)->samples({std::nullopt, k_t0, k_t0 + 86400})->size(), 0u);
+}
+
+TEST_F(StoreTest, SummaryFromHourRollupsEqualsTheRawRows) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  ASSERT_FALSE((*s)->write(ticks(k_t0, 5 * 3600 + 900), {}, none));
+  ASSERT_TRUE((*s)->maintain(k_t0 + 5 * 3600 + 900, {}));  // 5 hours packed, the last 15 minutes not
+  std::size_t temp = *metric_index("temp_celsius"), energy = *metric_index("energy_millijoules");
+  HistoryQuery q{std::nullopt, k_t0 + 1234, k_t0 + 5 * 3600 + 777, Resolution::raw, {temp, energy}};
+  std::map<std::pair<std::string, std::size_t>, MetricStat> want;
+  ASSERT_TRUE((*s)->history(q, [&](const HistoryRow& r) {
+    for (auto m : {temp, energy}) {
+      auto [it, fresh] = want.try_emplace({r.bus_id, m}, *r.values[m]);
+      if (!fresh) it->second = combine_stats(it->second, *r.values[m]);
+    }
+  }));
+  auto got = (*s)->summarize(q);
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_EQ(got->size(), 4u);
+  for (const auto& [k, w] : want) {
+    const auto& g = got->at(k);
+    EXPECT_EQ(std::tie(g.min, g.max, g.sum, g.count), std::tie(w.min, w.max, w.sum, w.count)) << k.first << k.second;
+  }
+  EXPECT_EQ(got->at({"0000:01:00.0", temp}).count, (18770 - 1240) / 10 + 1);  // ticks t0+1240 .. t0+18770
+}
+
+TEST_F(StoreTest, AFailedPackRollsBackAndIsRedoneLater) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  auto rows = ticks(k_t0, 2 * 3600);
+  std::uint64_t x = 88172645463325252ull;  // xorshift: incompressible values, so the blocks need new pages
+  for (auto& r : rows)
+    for (std::size_t m = 1; m < 12; ++m) x ^= x << 13, x ^= x >> 7, x ^= x << 17, r.values[m] = x >> 20;
+  ASSERT_FALSE((*s)->write(rows, {}, none));
+  (*s)->checkpoint();
+  auto before = (*s)->samples({});
+  (*s)->limit_size(static_cast<std::int64_t>(fs::file_size(db())));  // no room for the blocks: SQLITE_FULL
+  auto rep = (*s)->maintain(k_t0 + 2 * 3600, {});
+  ASSERT_FALSE(rep);
+  EXPECT_NE(rep.error().message.find("full"), std::string::npos) << rep.error().message;
+  EXPECT_EQ((*s)->samples({})->size(), rows.size());  // nothing lost, nothing half-packed
+  (*s)->limit_size(1 << 30);
+  rep = (*s)->maintain(k_t0 + 2 * 3600, {});
+  ASSERT_TRUE(rep) << rep.error().message;
+  EXPECT_EQ(rep->hours_packed, 2);
+  auto after = (*s)->samples({});
+  ASSERT_EQ(after->size(), before->size());
+  EXPECT_EQ(after->back().values, before->back().values);
+  EXPECT_EQ(*(*s)->integrity_check(), "ok");
+}
+
+TEST_F(StoreTest, ADamagedBlockIsAnErrorThatNamesIt) {
+  auto s = Store::open(db());
+  std::vector<EventRow> none;
+  ASSERT_FALSE((*s)->write(ticks(k_t0, 3600), {}, none));
+  ASSERT_TRUE((*s)->maintain(k_t0 + 3600, {}));
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "UPDATE blocks SET data = x'0102' WHERE kind = 0", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto rows = (*s)->samples({});
+  ASSERT_FALSE(rows);
+  EXPECT_NE(rows.error().message.find("block kind 0"), std::string::npos) << rows.error().message;
 }
 
 TEST(DefaultDbPath, FollowsXdgWhenNotRoot) {
