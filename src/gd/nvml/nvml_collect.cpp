@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -188,13 +190,91 @@ std::optional<NvmlApi> load_and_init(Emitter& em, const std::string& library_pat
   return std::move(*api);
 }
 
-// One sample: the system line and a line per GPU.
-void emit_sample(Emitter& em, const NvmlApi& a) {
+// One sample: the system line and a line per GPU. Returns the GPU count.
+unsigned emit_sample(Emitter& em, const NvmlApi& a) {
   json sys = collect_system(em, a);
   em.line({{"system", sys}});
   unsigned count = sys.value("device_count", 0u);
   for (unsigned i = 0; i < count && i < 1024; ++i) em.line({{"gpu", model::to_json(collect_gpu(em, a, i))}});
+  return count;
 }
+
+// Xid events through NVML's event API where the library has it: one event set
+// with XidCriticalError registered on every GPU that supports it.
+class XidEvents {
+ public:
+  XidEvents(Emitter& em, const NvmlApi& a) : m_em(em), m_a(a) {}
+  void close() {
+    if (m_set) m_a.event_set_free.fn(m_set);
+    m_set = nullptr;
+  }
+
+  // Registers GPUs 0..count-1 (the count of the first sample, so that opening
+  // adds no nvmlDeviceGetCount call of its own).
+  void open(unsigned count) {
+    const NvmlApi& a = m_a;
+    if (!a.event_set_create || !a.event_set_free || !a.register_events || !a.event_wait) {
+      m_em.line({{"xid_events", {{"registered", 0}, {"reason", "the library lacks the event API"}}}});
+      return;
+    }
+    m_em.call(a.event_set_create.name);
+    int r = a.event_set_create.fn(&m_set);
+    if (r != k_success) {
+      m_set = nullptr;
+      m_em.line({{"xid_events", {{"registered", 0}, {"reason", "nvmlEventSetCreate returned " + std::to_string(r)}}}});
+      return;
+    }
+    json registered = json::array();
+    for (unsigned i = 0; i < count && i < 1024; ++i)
+      if (register_gpu(i)) registered.push_back(i);
+    m_em.line({{"xid_events", {{"registered", registered.size()}, {"gpus", registered}}}});
+  }
+
+  // Every queued Xid, without waiting (timeout 0): one {"xid":...} line each.
+  void poll() {
+    if (!m_set) return;
+    for (int k = 0; k < 256; ++k) {
+      nvmlEventData_t d{};
+      m_em.call(m_a.event_wait.name);
+      if (m_a.event_wait.fn(m_set, &d, 0) != k_success) return;
+      if (!(d.eventType & k_event_type_xid_critical_error)) continue;
+      json x = {{"code", d.eventData}};
+      for (const auto& [dev, index, bus] : m_gpus)
+        if (dev == d.device) x["gpu"] = index, x["bus_id"] = bus;
+      m_em.line({{"xid", x}});
+    }
+  }
+
+ private:
+  bool register_gpu(unsigned i) {
+    const NvmlApi& a = m_a;
+    nvmlDevice_t d = nullptr;
+    m_em.call(a.handle_by_index.name, i);
+    if (a.handle_by_index.fn(i, &d) != k_success) return false;
+    unsigned long long types = k_event_type_xid_critical_error;
+    if (a.supported_events) {
+      m_em.call(a.supported_events.name, i);
+      if (a.supported_events.fn(d, &types) != k_success) return false;
+    }
+    if (!(types & k_event_type_xid_critical_error)) return false;
+    m_em.call(a.register_events.name, i);
+    if (a.register_events.fn(d, k_event_type_xid_critical_error, m_set) != k_success) return false;
+    std::string bus;
+    nvmlPciInfo_t pci{};
+    if (a.pci_info && a.pci_info.fn(d, &pci) == k_success) {
+      bool v1 = std::strcmp(a.pci_info.name, "nvmlDeviceGetPciInfo") == 0;
+      std::string raw = v1 ? cstr(pci.busIdLegacy, sizeof pci.busIdLegacy) : cstr(pci.busId, sizeof pci.busId);
+      bus = model::normalize_bus_id(raw).value_or(raw);
+    }
+    m_gpus.emplace_back(d, i, bus);
+    return true;
+  }
+
+  Emitter& m_em;
+  const NvmlApi& m_a;
+  nvmlEventSet_t m_set = nullptr;
+  std::vector<std::tuple<nvmlDevice_t, unsigned, std::string>> m_gpus;
+};
 
 }  // namespace
 
@@ -213,6 +293,8 @@ int sampler_main(const std::string& library_path, int in_fd, int out_fd) {
   Emitter em(out_fd);
   auto api = load_and_init(em, library_path);
   if (!api) return 0;
+  XidEvents xids(em, *api);
+  bool first = true;
   std::string pending;
   char buf[256];
   while (true) {
@@ -223,10 +305,13 @@ int sampler_main(const std::string& library_path, int in_fd, int out_fd) {
     size_t pos;
     while ((pos = pending.find('\n')) != std::string::npos) {
       pending.erase(0, pos + 1);
-      emit_sample(em, *api);
+      unsigned count = emit_sample(em, *api);
+      if (first) xids.open(count), first = false;
+      xids.poll();
       em.line({{"done", true}});
     }
   }
+  xids.close();
   em.call(api->shutdown.name);
   api->shutdown.fn();
   return 0;

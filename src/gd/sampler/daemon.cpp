@@ -16,10 +16,12 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "gd/host/log_follower.hpp"
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/rule/rule.hpp"
 #include "gd/sampler/nvml_sampler.hpp"
 #include "gd/sampler/tick_events.hpp"
+#include "gd/sampler/xid_feed.hpp"
 #include "gd/store/gpu_metrics.hpp"
 #include "gd/store/store.hpp"
 
@@ -30,6 +32,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t k_max_pending_samples = 200000;  // about 7 hours of 8 GPUs at 1 s
 constexpr std::size_t k_max_pending_events = 20000;
+constexpr std::size_t k_kernel_log_bytes_per_tick = 1 << 20;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -43,7 +46,11 @@ bool slow_probe(std::string_view name) { return name == "libs" || name == "kerne
 
 class Watch {
  public:
-  explicit Watch(WatchOptions o) : m_o(std::move(o)), m_root(m_o.root), m_ctx{m_root, m_o.probe} {}
+  explicit Watch(WatchOptions o)
+      : m_o(std::move(o)),
+        m_root(m_o.root),
+        m_ctx{m_root, m_o.probe},
+        m_xids(std::max<std::int64_t>(5000, 2 * m_o.interval.count())) {}
 
   int run();
 
@@ -53,6 +60,8 @@ class Watch {
   }
   void open_store();
   void load_nvml_and_slow_probes();
+  void follow_kernel_log();
+  void collect_xids(std::int64_t wall_ms);
   void tick();
   void flush();
   void publish();
@@ -81,7 +90,54 @@ class Watch {
   std::string m_stop_signal;
   std::uint64_t m_ticks = 0;
   SteadyClock::time_point m_last_prune{};
+  std::optional<host::LogFollower> m_kernel_log;
+  LineAssembler m_kernel_lines;
+  XidTracker m_xids;
+  std::string m_xid_status;
 };
+
+void Watch::follow_kernel_log() {
+  const std::string& file = m_o.probe.kernel_log_file;
+  if (file == "-") {
+    log("--kernel-log -: standard input is read once at start, not followed");
+  } else if (!file.empty()) {
+    m_kernel_log = host::LogFollower::file(file);
+  } else if (auto k = host::LogFollower::kmsg(m_root)) {
+    m_kernel_log = std::move(*k);
+  } else {
+    log(k.error().message + ": new Xid lines are not followed (NVML events still are)");
+    return;
+  }
+  if (m_kernel_log) log("following " + m_kernel_log->describe() + " for new Xid lines");
+}
+
+void Watch::collect_xids(std::int64_t wall_ms) {
+  std::vector<XidSighting> seen;
+  if (m_kernel_log) {
+    std::string text;
+    std::vector<std::string> problems;
+    m_kernel_log->poll(text, k_kernel_log_bytes_per_tick, problems);
+    for (const auto& p : problems) log(p);
+    if (!text.empty())
+      for (const auto& e : parse_new_kernel_lines(m_kernel_lines.feed(text), wall_ms / 1000))
+        seen.push_back(sighting_from_kernel(e, wall_ms));
+  }
+  if (m_sampler) {
+    for (auto& x : m_sampler->take_xids())
+      seen.push_back({XidSighting::Source::nvml, x.bus_id, static_cast<int>(x.code), std::nullopt, std::nullopt, "",
+                      wall_ms});
+    if (m_sampler->xid_events_status() != m_xid_status) {
+      m_xid_status = m_sampler->xid_events_status();
+      log("NVML Xid events: " + m_xid_status);
+    }
+  }
+  for (const auto& s : seen)
+    if (auto e = m_xids.add(s)) {
+      log(fmt::format("{} {} {}", e->type, e->gpu, e->detail));
+      record(std::move(*e));
+    }
+  m_state.xid_errors = m_xids.counts();
+}
 
 void Watch::open_store() {
   std::string path = m_o.db_path.empty() ? store::default_db_path() : m_o.db_path;
@@ -157,6 +213,8 @@ void Watch::tick() {
   }
   m_snap.probes = runs;
   next.probes = std::move(runs);
+  collect_xids(wall_ms);
+  next.xid_errors = m_state.xid_errors;
   next.nvml = m_snap.nvml;
   next.findings.clear();
   for (auto& f : rule::evaluate({m_snap, std::nullopt}))
@@ -283,6 +341,7 @@ int Watch::run() {
     return std::string(buf);
   }();
   open_store();
+  follow_kernel_log();  // before the kernel_log probe reads it: no line falls between the two
   load_nvml_and_slow_probes();
   record(node_event(now_ms(), "daemon_start",
                     nlohmann::json{{"version", GD_VERSION},

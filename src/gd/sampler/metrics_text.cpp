@@ -71,6 +71,12 @@ void render_health(std::string& out, const LiveState& s) {
     for (const auto& [bus, g] : s.gpus) f.add(fmt::format(R"(gpu="{}")", escape_label(bus)), g.lost ? 1 : 0);
   }
   {
+    Family f(out, "gpudoctor_xid_errors_total", "counter",
+             "Xid errors since the daemon started, by GPU and Xid code (kernel log and NVML events, deduplicated).");
+    for (const auto& [key, n] : s.xid_errors)
+      f.add(fmt::format(R"(gpu="{}",xid="{}")", escape_label(key.first), key.second), static_cast<double>(n));
+  }
+  {
     Family f(out, "gpudoctor_finding_active", "gauge", "1 for every active finding (warning or critical).");
     for (const auto& x : s.findings)
       f.add(fmt::format(R"(id="{}",severity="{}",gpu="{}")", escape_label(x.id), model::severity_name(x.severity),

@@ -24,8 +24,9 @@ class NvmlSamplerTest : public ::testing::Test {
     ::unsetenv("GPUDOCTOR_SIM_SCENARIO");
     fs::remove_all(dir);
   }
-  void scenario(const std::string& faults, int temp = 41) {
-    std::ofstream(dir / "nvml.json") << R"({"driver_version":"550.54.15","faults":[)" << faults << R"(],
+  void scenario(const std::string& faults, int temp = 41, const std::string& extra = "") {
+    std::ofstream(dir / "nvml.json") << R"({"driver_version":"550.54.15",)" << extra << R"("faults":[)" << faults
+                                     << R"(],
       "gpus":[{"name":"NVIDIA H100","uuid":"GPU-0","bus_id":"00000000:3B:00.0","temperature_c":)"
                                      << temp << R"(},
               {"name":"NVIDIA H100","uuid":"GPU-1","bus_id":"00000000:5E:00.0","temperature_c":50}]})";
@@ -55,6 +56,27 @@ TEST_F(NvmlSamplerTest, OneWorkerAnswersManySamples) {
   }
   EXPECT_EQ(s.workers_started(), 1u);  // NVML initialised once
   EXPECT_EQ(s.hangs(), 0u);
+}
+
+TEST_F(NvmlSamplerTest, ReportsNvmlXidEventsWithoutWaiting) {
+  scenario("", 41, R"("xid_events":[{"gpu":1,"xid":48,"at_sample":3}],)");
+  NvmlSampler s(options());
+  std::vector<std::size_t> seen;
+  for (int i = 1; i <= 4; ++i) {
+    auto t0 = Clock::now();
+    ASSERT_EQ(s.sample().state, model::NvmlState::ok);
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+    auto xids = s.take_xids();
+    seen.push_back(xids.size());
+    if (i == 3) {
+      ASSERT_EQ(xids.size(), 1u);
+      EXPECT_EQ(xids[0].code, 48u);
+      EXPECT_EQ(xids[0].gpu_index, 1u);
+      EXPECT_EQ(xids[0].bus_id, "0000:5e:00.0");
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::size_t>{0, 0, 1, 0}));
+  EXPECT_EQ(s.xid_events_status(), "registered on 2 GPUs");
 }
 
 TEST_F(NvmlSamplerTest, HangMidRunIsCutAtTheDeadlineAndTheWorkerReplacedAfterBackOff) {
