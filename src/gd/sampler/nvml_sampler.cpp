@@ -149,12 +149,13 @@ bool NvmlSampler::read_answer(Clock::time_point deadline, model::NvmlInfo& info,
       break;
     }
     m_pending.append(buf, static_cast<size_t>(r));
-    size_t pos;
-    while (!done && (pos = m_pending.find('\n')) != std::string::npos) {
-      std::string line = m_pending.substr(0, pos);
-      m_pending.erase(0, pos + 1);
+    size_t start = 0, pos;
+    while (!done && (pos = m_pending.find('\n', start)) != std::string::npos) {
+      std::string_view line(m_pending.data() + start, pos - start);
+      start = pos + 1;
       if (!take_xid_line(line)) nvml::apply_worker_line(line, info, done);
     }
+    m_pending.erase(0, start);  // once per read, not once per line
   }
   return true;
 }
