@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "gd/host/kernel_log_source.hpp"
+
 namespace gd::host {
 namespace {
 
@@ -97,6 +99,20 @@ TEST(LogFollowerKmsg, OnlyOnTheLiveRoot) {
   auto k = LogFollower::kmsg(HostRoot("/tmp"));
   ASSERT_FALSE(k);
   EXPECT_NE(k.error().message.find("live root"), std::string::npos);
+}
+
+TEST(LogFollowerKmsg, LiveRootStartsAtTheEndAndNeverBlocks) {
+  auto k = LogFollower::kmsg(HostRoot("/"));
+  if (!k) GTEST_SKIP() << k.error().message;  // no CAP_SYSLOG here, or no /dev/kmsg
+  std::string out;
+  std::vector<std::string> problems;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) k->poll(out, 1 << 20, problems);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  auto whole = read_kmsg(HostRoot("/"));  // every record since boot
+  ASSERT_TRUE(whole) << whole.error().message;
+  if (whole->text.size() > 1000) EXPECT_LT(out.size(), whole->text.size() / 2) << "read from the first record";
+  EXPECT_EQ(k->describe(), "/dev/kmsg");
 }
 
 }  // namespace
