@@ -17,6 +17,7 @@ struct Fault {
   std::optional<unsigned> gpu;     // index into Scenario::gpus; nullopt: all GPUs and system calls
   std::optional<int> return_code;  // nvmlReturn_t to return; SUCCESS means "behave normally"
   bool hang = false;               // the call never returns
+  bool crash = false;              // the call kills the process with SIGSEGV (a crashing library)
   // Delayed start (a wedge mid-run): the fault applies from the
   // (after_calls + 1)-th call it matches in this process, and only once
   // after_ms have passed since the scenario was loaded (nvmlInit).

@@ -403,7 +403,9 @@ Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_coun
   }
   fault.return_code = parse_return(obj, path, names);
   fault.hang = read_bool(obj, "hang", path).value_or(false);
-  if (!fault.return_code && !fault.hang) fail(path, "needs \"return\" or \"hang\": true");
+  fault.crash = read_bool(obj, "crash", path).value_or(false);
+  if (!fault.return_code && !fault.hang && !fault.crash)
+    fail(path, "needs \"return\", \"hang\": true or \"crash\": true");
   fault.after_calls = read_u64(obj, "after_calls", path).value_or(0);
   fault.after_ms = read_u64(obj, "after_ms", path).value_or(0);
   fault.at = parse_moment(obj, path, "at");

@@ -2,6 +2,7 @@
 
 #include "failure_model.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -83,6 +84,11 @@ std::optional<nvmlReturn_t> Simulator::apply_fault(std::unique_lock<std::mutex>&
                                                    std::optional<unsigned> gpu) const {
   const Fault* fault = find_fault(m_scenario->faults, symbol, gpu, now());
   if (!fault) return std::nullopt;
+  if (fault->crash) {
+    lock.unlock();
+    ::raise(SIGSEGV);  // the process's own handler runs first, as with a real crash
+    std::abort();      // SIGSEGV ignored: still die
+  }
   if (fault->hang) {
     lock.unlock();
     hang_forever();

@@ -103,6 +103,17 @@ TEST_F(NvmlSamplerTest, HangMidRunIsCutAtTheDeadlineAndTheWorkerReplacedAfterBac
   EXPECT_EQ(s.workers_started(), 2u);
 }
 
+TEST_F(NvmlSamplerTest, CrashInACallIsNamedThroughTheSignalHandler) {
+  scenario(R"({"call":"nvmlDeviceGetPowerUsage","gpu":1,"crash":true,"at_sample":2})");
+  NvmlSampler s(options());
+  ASSERT_EQ(s.sample().state, model::NvmlState::ok);
+  auto dead = s.sample();
+  EXPECT_EQ(dead.state, model::NvmlState::worker_failed);
+  EXPECT_EQ(dead.hung_call, "nvmlDeviceGetPowerUsage");  // the marker the fatal-signal handler wrote
+  EXPECT_EQ(dead.hung_gpu, 1u);
+  ASSERT_EQ(dead.gpus.size(), 1u);  // GPU 0 was reported before the crash
+}
+
 TEST_F(NvmlSamplerTest, CrashedWorkerIsReportedAndReplaced) {
   scenario("");
   NvmlSampler s(options());
