@@ -257,6 +257,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0"}],
                                "faults": [{"call": "*", "return": 15, "at_ms": 5, "at_sample": 2}]})",
                                 "faults[0]: give at_ms or at_sample, not both"},
+                      Malformed{R"({"cuda": {"faults": [{"call": "cuInit", "return": 100, "at_ms": 5}]}})",
+                                "cuda.faults[0]: at_ms and at_sample apply to NVML faults only"},
                       Malformed{R"({"gpus": [)",
                                 "invalid JSON: parse error at line 1, column 11: syntax error while parsing value - "
                                 "unexpected end of input; expected '[', '{', or a literal"}));

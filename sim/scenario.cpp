@@ -409,6 +409,8 @@ Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_coun
   fault.after_calls = read_u64(obj, "after_calls", path).value_or(0);
   fault.after_ms = read_u64(obj, "after_ms", path).value_or(0);
   fault.at = parse_moment(obj, path, "at");
+  if (&names == &k_cuda_names && (fault.at.ms || fault.at.sample))
+    fail(path, "at_ms and at_sample apply to NVML faults only");
   fault.loaded_at = std::chrono::steady_clock::now();
   return fault;
 }
