@@ -14,12 +14,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-#include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -794,8 +794,8 @@ TEST_F(NvmlSim, ReadingsRampAndStepBySample) {
   }
   EXPECT_EQ(temps, (std::vector<unsigned>{40, 50, 60, 70, 80, 80}));
   EXPECT_EQ(masks, (std::vector<unsigned long long>{0, 0, 0x40, 0x40, 0x40, 0x40}));
-  EXPECT_EQ(fan_returns, (std::vector<int>{k_success, k_success, k_success, k_not_supported, k_not_supported,
-                                           k_not_supported}));
+  EXPECT_EQ(fan_returns,
+            (std::vector<int>{k_success, k_success, k_success, k_not_supported, k_not_supported, k_not_supported}));
 }
 
 TEST_F(NvmlSim, ClockIsSharedThroughTheStateFile) {
@@ -803,8 +803,9 @@ TEST_F(NvmlSim, ClockIsSharedThroughTheStateFile) {
       "over_time": {"temperature_c": [{"set": 90, "at_ms": 5000}, {"set": 99, "at_ms": 600000}]}})"}));
   fs::path state = file.string() + ".state";
   // Another process started the clock 10 s ago.
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::ofstream(state) << nlohmann::json{{"clock_started_unix_ms", now_ms - 10000}}.dump();
   ASSERT_EQ(sim().init(), k_success);
   EXPECT_EQ(temperature(handle(0)), 90u);
@@ -857,8 +858,8 @@ TEST_F(NvmlSim, FaultsStartAtASample) {
 }
 
 TEST_F(NvmlSim, FaultsStartAtATimeOfTheSharedClock) {
-  fs::path file = use_scenario(scenario({numbered_gpu(0)},
-                               R"("faults": [{"call": "nvmlDeviceGetTemperature", "return": 15, "at_ms": 300}])"));
+  fs::path file = use_scenario(
+      scenario({numbered_gpu(0)}, R"("faults": [{"call": "nvmlDeviceGetTemperature", "return": 15, "at_ms": 300}])"));
   ASSERT_EQ(sim().init(), k_success);
   unsigned t = 0;
   auto get = sim().fn<DeviceTempFn>("nvmlDeviceGetTemperature");
@@ -904,8 +905,10 @@ TEST_F(NvmlSim, XidEventsAreDeliveredOnceAndLogged) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(45));
 
   std::string log = read_file(m_dir / "kern.log");
-  EXPECT_NE(log.find("] NVRM: Xid (PCI:5b0a:3b:1f): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.\n"),
-            std::string::npos) << log;
+  EXPECT_NE(
+      log.find("] NVRM: Xid (PCI:5b0a:3b:1f): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.\n"),
+      std::string::npos)
+      << log;
   EXPECT_NE(log.find("] NVRM: GPU 5b0a:3b:1f.0: GPU has fallen off the bus.\n"), std::string::npos) << log;
   EXPECT_NE(log.find("] NVRM: Xid (PCI:0000:01:00): 13, pid=4242, name=python3, "), std::string::npos) << log;
   auto state = nlohmann::json::parse(read_file(m_dir / "nvml.json.state"));

@@ -281,7 +281,8 @@ Moment parse_moment(const json& obj, const std::string& path, std::string_view p
   Moment m;
   m.ms = read_u64(obj, std::string(prefix) + "_ms", path);
   m.sample = read_u64(obj, std::string(prefix) + "_sample", path);
-  if (m.ms && m.sample) fail(path, "give " + std::string(prefix) + "_ms or " + std::string(prefix) + "_sample, not both");
+  if (m.ms && m.sample)
+    fail(path, "give " + std::string(prefix) + "_ms or " + std::string(prefix) + "_sample, not both");
   return m;
 }
 
@@ -330,7 +331,8 @@ std::vector<Timeline> parse_over_time(const json& gpu, const std::string& path, 
     if (!r) fail(child(p, key), "not a reading that can change (one of: " + reading_keys() + ")");
     if (!list.is_array()) expected(child(p, key), "an array of changes", list);
     Timeline t{r, r->get(parsed), {}};
-    for (std::size_t i = 0; i < list.size(); ++i) t.changes.push_back(parse_change(list[i], element(child(p, key), i), *r));
+    for (std::size_t i = 0; i < list.size(); ++i)
+      t.changes.push_back(parse_change(list[i], element(child(p, key), i), *r));
     out.push_back(std::move(t));
   }
   return out;
@@ -345,8 +347,8 @@ Gpu parse_gpu(const json& obj, const std::string& path) {
   parse_thermal_and_power(obj, path, gpu);
   parse_load(obj, path, gpu);
   parse_health(obj, path, gpu);
-  gpu.event_types = read_hex_or_u64(obj, "event_types", path, std::numeric_limits<std::uint64_t>::max())
-                        .value_or(gpu.event_types);
+  gpu.event_types =
+      read_hex_or_u64(obj, "event_types", path, std::numeric_limits<std::uint64_t>::max()).value_or(gpu.event_types);
   gpu.over_time = parse_over_time(obj, path, gpu);
   return gpu;
 }

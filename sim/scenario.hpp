@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "fault.hpp"
-#include "timeline.hpp"
 #include "gd/util/result.hpp"
+#include "timeline.hpp"
 
 namespace gd::sim {
 

@@ -5,13 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cstddef>
 #include <string>
-#include <algorithm>
-#include <chrono>
 #include <thread>
 
 namespace gd::sim {
@@ -65,8 +65,7 @@ SimTime Simulator::now() const {
   SimTime t;
   t.sample = m_scenario->samples;
   if (m_scenario->clock_started_unix_ms) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                   .count();
     t.elapsed_ms = std::max<std::int64_t>(0, ms - *m_scenario->clock_started_unix_ms);
   }

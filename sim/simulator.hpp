@@ -8,11 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gd/nvml/nvml_abi.hpp"
 #include "scenario.hpp"

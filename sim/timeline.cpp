@@ -35,25 +35,25 @@ std::optional<T> narrow(std::optional<std::uint64_t> v) {
   return static_cast<T>(*v);
 }
 
-#define GD_READING(key, max, field, type)                                                  \
-  Reading {                                                                                \
-    key, max, [](const Gpu& g) { return widen(g.field); },                                 \
-        [](Gpu& g, std::optional<std::uint64_t> v) { g.field = narrow<type>(v); }          \
+#define GD_READING(key, max, field, type)                                         \
+  Reading {                                                                       \
+    key, max, [](const Gpu& g) { return widen(g.field); },                        \
+        [](Gpu& g, std::optional<std::uint64_t> v) { g.field = narrow<type>(v); } \
   }
-#define GD_PLAIN_READING(key, max, field, type)                                            \
-  Reading {                                                                                \
-    key, max, [](const Gpu& g) { return std::optional<std::uint64_t>(g.field); },          \
+#define GD_PLAIN_READING(key, max, field, type)                                                    \
+  Reading {                                                                                        \
+    key, max, [](const Gpu& g) { return std::optional<std::uint64_t>(g.field); },                  \
         [](Gpu& g, std::optional<std::uint64_t> v) { g.field = static_cast<type>(v.value_or(0)); } \
   }
-#define GD_ROWS_READING(key, field)                                                                      \
-  Reading {                                                                                              \
-    key, k_u32,                                                                                          \
-        [](const Gpu& g) {                                                                               \
+#define GD_ROWS_READING(key, field)                                                                     \
+  Reading {                                                                                             \
+    key, k_u32,                                                                                         \
+        [](const Gpu& g) {                                                                              \
           return g.remapped_rows ? std::optional<std::uint64_t>(g.remapped_rows->field) : std::nullopt; \
-        },                                                                                               \
-        [](Gpu& g, std::optional<std::uint64_t> v) {                                                     \
-          if (g.remapped_rows) g.remapped_rows->field = static_cast<unsigned>(v.value_or(0));            \
-        }                                                                                                \
+        },                                                                                              \
+        [](Gpu& g, std::optional<std::uint64_t> v) {                                                    \
+          if (g.remapped_rows) g.remapped_rows->field = static_cast<unsigned>(v.value_or(0));           \
+        }                                                                                               \
   }
 
 const std::array k_readings{
@@ -109,9 +109,9 @@ std::optional<double> ramp_progress(const Change& c, const SimTime& now) {
 }
 
 double noise(const Change& c, const SimTime& now, unsigned gpu_index, std::string_view key) {
-  std::uint64_t slot = c.period_ms > 0 ? static_cast<std::uint64_t>(std::max<std::int64_t>(now.elapsed_ms.value_or(0), 0)) /
-                                             c.period_ms
-                                       : now.sample;
+  std::uint64_t slot =
+      c.period_ms > 0 ? static_cast<std::uint64_t>(std::max<std::int64_t>(now.elapsed_ms.value_or(0), 0)) / c.period_ms
+                      : now.sample;
   std::uint64_t h = splitmix(c.seed ^ splitmix(slot ^ splitmix(gpu_index ^ key_hash(key))));
   std::uint64_t span = c.amplitude * 2 + 1;
   return static_cast<double>(h % span) - static_cast<double>(c.amplitude);
@@ -126,14 +126,24 @@ std::string process_name() {
 
 std::string default_xid_message(unsigned long long xid) {
   switch (xid) {
-    case 13: return "Graphics SM Warp Exception on (GPC 0, TPC 0, SM 0): Out Of Range Address";
-    case 31: return "Ch 00000008, intr 00000000. MMU Fault: ENGINE GRAPHICS GPCCLIENT_T1_0 faulted @ 0x7f4c_3a000000. Fault is of type FAULT_PDE ACCESS_TYPE_READ";
-    case 48: return "An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at partition 0, subpartition 0.";
-    case 63: return "Row Remapper: New row marked for remapping, reset gpu to activate.";
-    case 79: return "GPU has fallen off the bus.";
-    case 94: return "Contained: SM (0x1). RST: No, D-RST: No";
-    case 95: return "Uncontained: FBHUB. RST: Yes, D-RST: No";
-    default: return "Xid event.";
+    case 13:
+      return "Graphics SM Warp Exception on (GPC 0, TPC 0, SM 0): Out Of Range Address";
+    case 31:
+      return "Ch 00000008, intr 00000000. MMU Fault: ENGINE GRAPHICS GPCCLIENT_T1_0 faulted @ 0x7f4c_3a000000. Fault "
+             "is of type FAULT_PDE ACCESS_TYPE_READ";
+    case 48:
+      return "An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at partition 0, "
+             "subpartition 0.";
+    case 63:
+      return "Row Remapper: New row marked for remapping, reset gpu to activate.";
+    case 79:
+      return "GPU has fallen off the bus.";
+    case 94:
+      return "Contained: SM (0x1). RST: No, D-RST: No";
+    case 95:
+      return "Uncontained: FBHUB. RST: Yes, D-RST: No";
+    default:
+      return "Xid event.";
   }
 }
 

@@ -107,7 +107,7 @@ void LogFollower::poll_file(std::string& out, std::size_t max_bytes, std::vector
   };
   if (!drain()) return;
   struct stat st {};
-  if (::stat(m_path.c_str(), &st) != 0) return;  // removed: keep what we have, wait for a new file
+  if (::stat(m_path.c_str(), &st) != 0) return;    // removed: keep what we have, wait for a new file
   if (st.st_dev != m_dev || st.st_ino != m_ino) {  // rotated: the old file is read to its end
     close();
     if (open_file(false, problems)) drain();

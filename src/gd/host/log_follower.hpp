@@ -55,7 +55,7 @@ class LogFollower {
   dev_t m_dev = 0;
   ino_t m_ino = 0;
   std::uint64_t m_offset = 0;
-  bool m_started = false;     // the first open happened (later opens read from the start)
+  bool m_started = false;      // the first open happened (later opens read from the start)
   std::string m_last_problem;  // reported once
 };
 

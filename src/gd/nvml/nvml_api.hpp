@@ -50,7 +50,7 @@ struct NvmlApi {
   Sym<EventSetFreeFn> event_set_free;
   Sym<DeviceUllFn> supported_events;
   Sym<DeviceRegisterEventsFn> register_events;
-  Sym<EventSetWaitFn> event_wait;  // _v2, else the plain name (fills the first 24 bytes)
+  Sym<EventSetWaitFn> event_wait;    // _v2, else the plain name (fills the first 24 bytes)
   std::vector<std::string> missing;  // optional symbols not exported
 };
 

@@ -102,9 +102,9 @@ class MarkerWatchdog {
     }
   }
   static void on_fatal_signal(int sig) {
-    if (MarkerWatchdog* w = s_self; w && w->m_marker_len > 0)
-      [[maybe_unused]] auto n = ::write(w->m_fd, w->m_marker, w->m_marker_len);  // async-signal-safe
-    ::raise(sig);  // SA_RESETHAND: the default action now
+    if (MarkerWatchdog* w = s_self; w && w->m_marker_len > 0) [[maybe_unused]]
+      auto n = ::write(w->m_fd, w->m_marker, w->m_marker_len);  // async-signal-safe
+    ::raise(sig);                                               // SA_RESETHAND: the default action now
   }
 
   static inline MarkerWatchdog* s_self = nullptr;

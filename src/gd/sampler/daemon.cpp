@@ -130,8 +130,8 @@ void Watch::collect_xids(std::int64_t wall_ms) {
   }
   if (m_sampler) {
     for (auto& x : m_sampler->take_xids())
-      seen.push_back({XidSighting::Source::nvml, x.bus_id, static_cast<int>(x.code), std::nullopt, std::nullopt, "",
-                      wall_ms});
+      seen.push_back(
+          {XidSighting::Source::nvml, x.bus_id, static_cast<int>(x.code), std::nullopt, std::nullopt, "", wall_ms});
     if (m_sampler->xid_events_status() != m_xid_status) {
       m_xid_status = m_sampler->xid_events_status();
       log("NVML Xid events: " + m_xid_status);

@@ -43,12 +43,12 @@ std::vector<model::KernelEvent> parse_new_kernel_lines(std::string_view lines, s
 struct XidSighting {
   enum class Source { kernel_log, nvml };
   Source source = Source::kernel_log;
-  std::string bus_id;       // lowercase sysfs form; "" when unknown
-  std::optional<int> xid;   // nullopt: fallen off the bus without an Xid number
+  std::string bus_id;      // lowercase sysfs form; "" when unknown
+  std::optional<int> xid;  // nullopt: fallen off the bus without an Xid number
   std::optional<int> pid;
   std::optional<std::string> process;
-  std::string message;      // the kernel log's "NVRM: ..." text; "" from NVML
-  std::int64_t ts_ms = 0;   // when watch saw it (unix ms)
+  std::string message;     // the kernel log's "NVRM: ..." text; "" from NVML
+  std::int64_t ts_ms = 0;  // when watch saw it (unix ms)
 };
 
 XidSighting sighting_from_kernel(const model::KernelEvent& e, std::int64_t ts_ms);

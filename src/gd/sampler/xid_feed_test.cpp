@@ -74,7 +74,7 @@ TEST(XidTracker, SameXidThroughBothSourcesIsOneEvent) {
 TEST(XidTracker, RepeatsAndOtherGpusOrCodesAreSeparate) {
   XidTracker t(5000);
   EXPECT_TRUE(t.add(xid(Source::nvml, "0000:3b:00.0", 13, 1000)));
-  EXPECT_TRUE(t.add(xid(Source::nvml, "0000:3b:00.0", 13, 1100)));        // same source: a second Xid
+  EXPECT_TRUE(t.add(xid(Source::nvml, "0000:3b:00.0", 13, 1100)));         // same source: a second Xid
   EXPECT_FALSE(t.add(xid(Source::kernel_log, "0000:3b:00.0", 13, 1200)));  // pairs with the first
   EXPECT_FALSE(t.add(xid(Source::kernel_log, "0000:3b:00.0", 13, 1300)));  // pairs with the second
   EXPECT_TRUE(t.add(xid(Source::kernel_log, "0000:3b:00.0", 13, 1400)));   // nothing left to pair with
