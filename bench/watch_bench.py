@@ -70,9 +70,15 @@ def cpu_per_sample(tmp):
 
 
 def proc_cpu(pid):
-    """utime + stime of one process in seconds, from /proc/PID/stat."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of one process in seconds: the sum over its threads of
+    /proc/PID/task/TID/schedstat's first field (nanoseconds on a CPU), finer
+    than /proc/PID/stat's utime + stime (10 ms ticks); exited threads are not
+    counted, and the daemon's threads live as long as it does."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
 
 
 def proc_tree(pid):
@@ -92,8 +98,8 @@ def vm_hwm_mb(pid):
 
 
 def daemon_share(tmp):
-    """Steady state: CPU of the daemon and its worker from /proc/PID/stat over a
-    minute after a 5 s warm-up; peak RSS from each process's own VmHWM (the
+    """Steady state: CPU of the daemon and its worker (schedstat) over a minute
+    after a 5 s warm-up; peak RSS from each process's own VmHWM (the
     children's ru_maxrss would include this Python process, which the forked
     child carries until its exec)."""
     secs = 20 if QUICK else 60
@@ -105,17 +111,18 @@ def daemon_share(tmp):
     try:
         time.sleep(5)
         pids = proc_tree(p.pid)
-        c0, t0 = sum(proc_cpu(x) for x in pids), time.time()
+        c0, t0 = [proc_cpu(x) for x in pids], time.time()
         time.sleep(secs)
-        pids = proc_tree(p.pid)
-        cpu, wall = sum(proc_cpu(x) for x in pids) - c0, time.time() - t0
+        c1, wall = [proc_cpu(x) for x in pids], time.time() - t0
+        cpu = sum(c1) - sum(c0)
         rss = max(vm_hwm_mb(x) for x in pids)
+        split = ", ".join(f"{b - a:.3f} s" for a, b in zip(c0, c1))
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait()
     total, total_wall = children_cpu() - c0_all, time.time() - t_start
-    print(f"daemon CPU share at 1 s, 8 GPUs, steady state: {cpu / wall * 100:.3f} % of one core ({cpu:.2f} s CPU in "
-          f"{wall:.1f} s after a 5 s warm-up, daemon + worker, /proc/PID/stat)")
+    print(f"daemon CPU share at 1 s, 8 GPUs, steady state: {cpu / wall * 100:.3f} % of one core ({cpu:.3f} s CPU in "
+          f"{wall:.1f} s after a 5 s warm-up, daemon + worker: {split}; /proc/PID/task/*/schedstat)")
     print(f"  including start and stop: {total / total_wall * 100:.3f} % ({total:.3f} s CPU in {total_wall:.1f} s)")
     print(f"peak RSS (VmHWM) of the largest process, daemon or worker: {rss:.1f} MB")
 
