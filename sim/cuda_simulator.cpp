@@ -1,5 +1,7 @@
 #include "cuda_simulator.hpp"
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -78,6 +80,11 @@ std::optional<CUresult> CudaSimulator::apply_fault(std::unique_lock<std::mutex>&
                                                    std::optional<unsigned> gpu) const {
   const Fault* fault = find_fault(m_scenario->cuda.faults, symbol, gpu);
   if (!fault) return std::nullopt;
+  if (fault->crash) {
+    lock.unlock();
+    ::raise(SIGSEGV);
+    std::abort();
+  }
   if (fault->hang) {
     lock.unlock();
     hang_forever();

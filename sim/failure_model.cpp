@@ -31,34 +31,6 @@ std::vector<bool> lost_of(const State& s, std::size_t gpu_count) {
   return lost;
 }
 
-std::string process_name() {
-  std::ifstream in("/proc/self/comm");
-  std::string name;
-  std::getline(in, name);
-  return name.empty() ? "unknown" : name;
-}
-
-// The lines the real driver writes when a GPU falls off the bus.
-void append_kernel_log(const std::filesystem::path& log, const Gpu& gpu) {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  char stamp[32];
-  std::snprintf(stamp, sizeof stamp, "[%5ld.%06ld]", static_cast<long>(ts.tv_sec), ts.tv_nsec / 1000);
-  char dev[48], bdf[48];
-  std::snprintf(dev, sizeof dev, "PCI:%04x:%02x:%02x", gpu.pci.domain, gpu.pci.bus, gpu.pci.device);
-  std::snprintf(bdf, sizeof bdf, "%04x:%02x:%02x.0", gpu.pci.domain, gpu.pci.bus, gpu.pci.device);
-  std::string text = std::string(stamp) + " NVRM: Xid (" + dev + "): 79, pid=" + std::to_string(::getpid()) +
-                     ", name=" + process_name() + ", GPU has fallen off the bus.\n" + stamp + " NVRM: GPU " + bdf +
-                     ": GPU has fallen off the bus.\n";
-  int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    complain(log.string(), "cannot append the Xid 79 line");
-    return;
-  }
-  [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
-  ::close(fd);
-}
-
 }  // namespace
 
 bool all_persistent(const Scenario& scenario, const State& state) {
@@ -100,7 +72,10 @@ void on_init(Scenario& scenario) {
     return;
   }
   scenario.lost = lost_of(*updated, scenario.gpus.size());
-  if (newly_lost && m.kernel_log) append_kernel_log(*m.kernel_log, scenario.gpus[victim]);
+  if (newly_lost && scenario.kernel_log) {
+    XidEvent e{victim, 79, {}, ::getpid(), std::nullopt, std::nullopt};
+    append_to_log(scenario.kernel_log->string(), xid_log_lines(scenario.gpus[victim], e));
+  }
 }
 
 }  // namespace gd::sim

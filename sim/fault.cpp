@@ -43,6 +43,11 @@ constexpr std::string_view k_calls[] = {
     "nvmlDeviceGetCurrPcieLinkWidth",
     "nvmlDeviceGetMaxPcieLinkGeneration",
     "nvmlDeviceGetMaxPcieLinkWidth",
+    "nvmlDeviceGetSupportedEventTypes",
+    "nvmlDeviceRegisterEvents",
+    "nvmlEventSetCreate",
+    "nvmlEventSetWait",
+    "nvmlEventSetFree",
 };
 
 // Every faultable libcuda symbol, in normalize_call() form.
@@ -79,7 +84,8 @@ bool is_known_cuda_call(std::string_view name) {
   return std::find(std::begin(k_cuda_calls), std::end(k_cuda_calls), name) != std::end(k_cuda_calls);
 }
 
-const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbol, std::optional<unsigned> gpu) {
+const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbol, std::optional<unsigned> gpu,
+                        const SimTime& now) {
   std::string call = normalize_call(symbol);
   for (const Fault& fault : faults) {
     if (fault.gpu && fault.gpu != gpu) continue;
@@ -87,6 +93,7 @@ const Fault* find_fault(const std::vector<Fault>& faults, std::string_view symbo
     if (fault.after_ms > 0 &&
         std::chrono::steady_clock::now() - fault.loaded_at < std::chrono::milliseconds(fault.after_ms))
       continue;
+    if (!fault.at.reached(now)) continue;
     if (fault.matched < fault.after_calls) {
       ++fault.matched;
       continue;

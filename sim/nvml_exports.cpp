@@ -417,3 +417,33 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkGeneration(nvmlDevice_t devic
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxPcieLinkWidth(nvmlDevice_t device, unsigned* width) {
   return device_query(__func__, device, [&](const DeviceContext& c) { return put(width, c.gpu.pcie.max_width); });
 }
+
+// ---- events ----------------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t* set) {
+  return guarded([&] { return Simulator::instance().event_set_create(__func__, set); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+  return guarded([&] { return Simulator::instance().event_set_free(__func__, set); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device, unsigned long long* types) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(types, std::optional<unsigned long long>(c.gpu.event_types));
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long types,
+                                                    nvmlEventSet_t set) {
+  return guarded([&] { return Simulator::instance().register_events(__func__, device, types, set); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t* data, unsigned timeout_ms) {
+  return guarded([&] { return Simulator::instance().event_set_wait(__func__, set, data, timeout_ms, false); });
+}
+#ifndef GD_SIM_LEGACY
+GD_SIM_EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t* data, unsigned timeout_ms) {
+  return guarded([&] { return Simulator::instance().event_set_wait(__func__, set, data, timeout_ms, true); });
+}
+#endif

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -232,9 +233,37 @@ INSTANTIATE_TEST_SUITE_P(
                       Malformed{R"({"faults": [{"call": "nvmlInit", "gpu": 0, "hang": true}]})",
                                 "faults[0].gpu: 0 is not an index into gpus (0 listed)"},
                       Malformed{R"([1, 2])", "top level: expected an object, got array"},
+                      Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0",
+                               "over_time": {"temprature_c": []}}]})",
+                                "gpus[0].over_time.temprature_c: not a reading that can change (one of: "
+                                "temperature_c, power_mw, energy_mj, memory_used_bytes, utilization_gpu, "
+                                "utilization_memory, clocks_mhz.graphics, clocks_mhz.sm, clocks_mhz.mem, "
+                                "clock_event_reasons, pstate, fan_percent, ecc_errors.corrected_volatile, "
+                                "ecc_errors.corrected_aggregate, ecc_errors.uncorrected_volatile, "
+                                "ecc_errors.uncorrected_aggregate, remapped_rows.correctable, "
+                                "remapped_rows.uncorrectable, pcie.gen, pcie.width)"},
+                      Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0",
+                               "over_time": {"temperature_c": [{"ramp_to": 90, "from_ms": 0, "to_sample": 3}]}}]})",
+                                "gpus[0].over_time.temperature_c[0]: a ramp needs from_ms and to_ms, or from_sample "
+                                "and to_sample"},
+                      Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0",
+                               "over_time": {"utilization_gpu": [{"set": 101, "at_ms": 5}]}}]})",
+                                "gpus[0].over_time.utilization_gpu[0].set: value 101 is out of range (at most 100)"},
+                      Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0",
+                               "over_time": {"temperature_c": [{"set": 90}]}}]})",
+                                "gpus[0].over_time.temperature_c[0]: \"set\" needs at_ms or at_sample"},
+                      Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0"}],
+                               "xid_events": [{"gpu": 0, "xid": 79}]})",
+                                "xid_events[0]: needs at_ms or at_sample"},
+                      Malformed{R"({"gpus": [{"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0"}],
+                               "faults": [{"call": "*", "return": 15, "at_ms": 5, "at_sample": 2}]})",
+                                "faults[0]: give at_ms or at_sample, not both"},
+                      Malformed{R"({"cuda": {"faults": [{"call": "cuInit", "return": 100, "at_ms": 5}]}})",
+                                "cuda.faults[0]: at_ms and at_sample apply to NVML faults only"},
                       Malformed{R"({"gpus": [)",
                                 "invalid JSON: parse error at line 1, column 11: syntax error while parsing value - "
-                                "unexpected end of input; expected '[', '{', or a literal"}));
+                                "unexpected end of input; expected '[', '{', or a literal"}),
+    [](const ::testing::TestParamInfo<Malformed>& info) { return "case" + std::to_string(info.index); });
 
 TEST_F(NvmlSim, UnreadableScenarioFailsInit) {
   setenv("GPUDOCTOR_SIM_SCENARIO", (m_dir / "absent.json").c_str(), 1);
@@ -744,3 +773,187 @@ TEST_F(NvmlSim, ConcurrentCallsAreSafe) {
 }
 
 }  // namespace
+
+// ---- readings that change, timed faults, Xid events ------------------------------------
+
+unsigned temperature(nvmlDevice_t gpu) {
+  unsigned t = 0;
+  EXPECT_EQ(sim().fn<DeviceTempFn>("nvmlDeviceGetTemperature")(gpu, 0, &t), k_success);
+  return t;
+}
+
+TEST_F(NvmlSim, ReadingsRampAndStepBySample) {
+  init_with(scenario({R"({"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0", "temperature_c": 40,
+      "clock_event_reasons": 0, "fan_percent": 30,
+      "over_time": {"temperature_c": [{"ramp_to": 80, "from_sample": 1, "to_sample": 5}],
+                    "clock_event_reasons": [{"set": "0x40", "at_sample": 3}],
+                    "fan_percent": [{"set": null, "at_sample": 4}]}})"}));
+  auto reasons = sim().fn<DeviceUllFn>("nvmlDeviceGetCurrentClocksEventReasons");
+  auto fan = sim().fn<DeviceUintFn>("nvmlDeviceGetFanSpeed");
+  std::vector<unsigned> temps;
+  std::vector<unsigned long long> masks;
+  std::vector<int> fan_returns;
+  for (int sample = 1; sample <= 6; ++sample) {
+    count();  // one sample
+    nvmlDevice_t gpu = handle(0);
+    temps.push_back(temperature(gpu));
+    unsigned long long r = 99;
+    EXPECT_EQ(reasons(gpu, &r), k_success);
+    masks.push_back(r);
+    unsigned f = 0;
+    fan_returns.push_back(fan(gpu, &f));
+  }
+  EXPECT_EQ(temps, (std::vector<unsigned>{40, 50, 60, 70, 80, 80}));
+  EXPECT_EQ(masks, (std::vector<unsigned long long>{0, 0, 0x40, 0x40, 0x40, 0x40}));
+  EXPECT_EQ(fan_returns,
+            (std::vector<int>{k_success, k_success, k_success, k_not_supported, k_not_supported, k_not_supported}));
+}
+
+TEST_F(NvmlSim, ClockIsSharedThroughTheStateFile) {
+  fs::path file = use_scenario(scenario({R"({"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0", "temperature_c": 40,
+      "over_time": {"temperature_c": [{"set": 90, "at_ms": 5000}, {"set": 99, "at_ms": 600000}]}})"}));
+  fs::path state = file.string() + ".state";
+  // Another process started the clock 10 s ago.
+  auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::ofstream(state) << nlohmann::json{{"clock_started_unix_ms", now_ms - 10000}}.dump();
+  ASSERT_EQ(sim().init(), k_success);
+  EXPECT_EQ(temperature(handle(0)), 90u);
+  sim().reset();
+
+  // No clock yet: this init starts it, and the step is still ahead.
+  fs::remove(state);
+  ASSERT_EQ(sim().init(), k_success);
+  EXPECT_EQ(temperature(handle(0)), 40u);
+  auto doc = nlohmann::json::parse(read_file(state));
+  ASSERT_TRUE(doc["clock_started_unix_ms"].is_number_integer());
+  EXPECT_LE(std::llabs(doc["clock_started_unix_ms"].get<long long>() - now_ms), 5000);
+}
+
+TEST_F(NvmlSim, NoiseIsSeededAndBounded) {
+  std::string gpu = R"({"name": "a", "uuid": "GPU-a", "bus_id": "0:1:0.0", "temperature_c": 50,
+      "over_time": {"temperature_c": [{"noise": 3, "seed": 7}]}})";
+  auto run = [&] {
+    init_with(scenario({gpu}));
+    std::vector<unsigned> temps;
+    for (int i = 0; i < 40; ++i) {
+      count();
+      temps.push_back(temperature(handle(0)));
+    }
+    sim().reset();
+    return temps;
+  };
+  std::vector<unsigned> first = run(), second = run();
+  EXPECT_EQ(first, second);
+  std::set<unsigned> distinct(first.begin(), first.end());
+  EXPECT_GE(distinct.size(), 4u);  // it does vary
+  for (unsigned t : first) {
+    EXPECT_GE(t, 47u);
+    EXPECT_LE(t, 53u);
+  }
+}
+
+TEST_F(NvmlSim, FaultsStartAtASample) {
+  init_with(scenario({numbered_gpu(0), numbered_gpu(1)},
+                     R"("faults": [{"call": "*", "gpu": 1, "return": "GPU_IS_LOST", "at_sample": 3}])"));
+  auto by_index = sim().fn<HandleByIndexFn>("nvmlDeviceGetHandleByIndex_v2");
+  std::vector<int> returns;
+  for (int sample = 1; sample <= 4; ++sample) {
+    count();
+    nvmlDevice_t gpu = nullptr;
+    returns.push_back(by_index(1, &gpu));
+  }
+  EXPECT_EQ(returns, (std::vector<int>{k_success, k_success, k_gpu_is_lost, k_gpu_is_lost}));
+  EXPECT_EQ(temperature(handle(0)), 30u);  // GPU 0 unaffected
+}
+
+TEST_F(NvmlSim, FaultsStartAtATimeOfTheSharedClock) {
+  fs::path file = use_scenario(
+      scenario({numbered_gpu(0)}, R"("faults": [{"call": "nvmlDeviceGetTemperature", "return": 15, "at_ms": 300}])"));
+  ASSERT_EQ(sim().init(), k_success);
+  unsigned t = 0;
+  auto get = sim().fn<DeviceTempFn>("nvmlDeviceGetTemperature");
+  EXPECT_EQ(get(handle(0), 0, &t), k_success);
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  EXPECT_EQ(get(handle(0), 0, &t), k_gpu_is_lost);
+  sim().reset();
+  ASSERT_EQ(sim().init(), k_success);  // a new process keeps the clock: still past 300 ms
+  EXPECT_EQ(get(handle(0), 0, &t), k_gpu_is_lost);
+}
+
+TEST_F(NvmlSim, XidEventsAreDeliveredOnceAndLogged) {
+  init_with(scenario({k_full_gpu, numbered_gpu(1)},
+                     R"("kernel_log": "kern.log", "xid_events": [
+                          {"gpu": 0, "xid": 79, "at_sample": 2},
+                          {"gpu": 1, "xid": 13, "at_sample": 2, "pid": 4242, "process": "python3"}])"));
+  auto create = sim().fn<EventSetCreateFn>("nvmlEventSetCreate");
+  auto reg = sim().fn<DeviceRegisterEventsFn>("nvmlDeviceRegisterEvents");
+  auto supported = sim().fn<DeviceUllFn>("nvmlDeviceGetSupportedEventTypes");
+  auto wait = sim().fn<EventSetWaitFn>("nvmlEventSetWait_v2");
+  auto free_set = sim().fn<EventSetFreeFn>("nvmlEventSetFree");
+  count();  // sample 1
+  nvmlEventSet_t set = nullptr;
+  ASSERT_EQ(create(&set), k_success);
+  unsigned long long types = 0;
+  EXPECT_EQ(supported(handle(0), &types), k_success);
+  EXPECT_EQ(types, k_event_type_xid_critical_error);
+  EXPECT_EQ(reg(handle(0), k_event_type_xid_critical_error, set), k_success);  // GPU 1 not registered
+  EXPECT_EQ(reg(handle(0), 0x4, set), k_not_supported);
+  nvmlEventData_t d{};
+  EXPECT_EQ(wait(set, &d, 0), k_timeout);
+  EXPECT_FALSE(fs::exists(m_dir / "kern.log"));
+
+  count();  // sample 2: both events are due
+  EXPECT_EQ(wait(set, &d, 0), k_success);
+  EXPECT_EQ(d.device, handle(0));
+  EXPECT_EQ(d.eventType, k_event_type_xid_critical_error);
+  EXPECT_EQ(d.eventData, 79u);
+  EXPECT_EQ(d.gpuInstanceId, 0xFFFFFFFFu);
+  EXPECT_EQ(wait(set, &d, 0), k_timeout);  // once only; GPU 1's Xid is not registered on this set
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(wait(set, &d, 50), k_timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(45));
+
+  std::string log = read_file(m_dir / "kern.log");
+  EXPECT_NE(
+      log.find("] NVRM: Xid (PCI:5b0a:3b:1f): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus.\n"),
+      std::string::npos)
+      << log;
+  EXPECT_NE(log.find("] NVRM: GPU 5b0a:3b:1f.0: GPU has fallen off the bus.\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("] NVRM: Xid (PCI:0000:01:00): 13, pid=4242, name=python3, "), std::string::npos) << log;
+  auto state = nlohmann::json::parse(read_file(m_dir / "nvml.json.state"));
+  EXPECT_EQ(state["xid_events_logged"], (nlohmann::json{0, 1}));
+
+  // Another process (simulated by a full shutdown) does not log them again,
+  // and a set created after an event's time does not receive it.
+  sim().reset();
+  ASSERT_EQ(sim().init(), k_success);
+  count(), count(), count();
+  EXPECT_EQ(read_file(m_dir / "kern.log"), log);
+  ASSERT_EQ(create(&set), k_success);
+  EXPECT_EQ(reg(handle(0), k_event_type_xid_critical_error, set), k_success);
+  EXPECT_EQ(wait(set, &d, 0), k_timeout);
+  EXPECT_EQ(free_set(set), k_success);
+  EXPECT_EQ(free_set(set), k_invalid_argument);
+}
+
+TEST_F(NvmlSim, LegacyLibraryWaitsWithTheOldCall) {
+  ASSERT_TRUE(legacy_sim().loaded()) << dlerror();
+  EXPECT_FALSE(legacy_sim().has("nvmlEventSetWait_v2"));
+  use_scenario(scenario({k_full_gpu}, R"("xid_events": [{"gpu": 0, "xid": 48, "at_sample": 1}])"));
+  ASSERT_EQ(legacy_sim().fn<InitFn>("nvmlInit")(), k_success);
+  nvmlEventSet_t set = nullptr;
+  ASSERT_EQ(legacy_sim().fn<EventSetCreateFn>("nvmlEventSetCreate")(&set), k_success);
+  nvmlDevice_t gpu = nullptr;
+  ASSERT_EQ(legacy_sim().fn<HandleByIndexFn>("nvmlDeviceGetHandleByIndex")(0, &gpu), k_success);
+  ASSERT_EQ(legacy_sim().fn<DeviceRegisterEventsFn>("nvmlDeviceRegisterEvents")(gpu, 0x8, set), k_success);
+  unsigned n = 0;
+  ASSERT_EQ(legacy_sim().fn<CountFn>("nvmlDeviceGetCount")(&n), k_success);
+  nvmlEventData_t d{};
+  d.gpuInstanceId = 7;
+  EXPECT_EQ(legacy_sim().fn<EventSetWaitFn>("nvmlEventSetWait")(set, &d, 0), k_success);
+  EXPECT_EQ(d.eventData, 48u);
+  EXPECT_EQ(d.gpuInstanceId, 7u);  // the v1 call writes the first 24 bytes only
+  EXPECT_EQ(legacy_sim().shutdown(), k_success);
+}

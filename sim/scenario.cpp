@@ -277,6 +277,70 @@ void parse_health(const json& obj, const std::string& path, Gpu& gpu) {
   gpu.pcie = parse_pcie(obj, path);
 }
 
+// "<prefix>_ms" or "<prefix>_sample" (not both); an empty Moment when neither.
+Moment parse_moment(const json& obj, const std::string& path, std::string_view prefix) {
+  Moment m;
+  m.ms = read_u64(obj, std::string(prefix) + "_ms", path);
+  m.sample = read_u64(obj, std::string(prefix) + "_sample", path);
+  if (m.ms && m.sample)
+    fail(path, "give " + std::string(prefix) + "_ms or " + std::string(prefix) + "_sample, not both");
+  return m;
+}
+
+// A reading's value in a change: an integer, a "0x..." string, or null (set only).
+std::optional<double> change_value(const json& obj, std::string_view key, const std::string& path,
+                                   const Reading& reading) {
+  auto v = read_hex_or_u64(obj, key, path, reading.max);
+  return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt;
+}
+
+Change parse_change(const json& obj, const std::string& path, const Reading& reading) {
+  if (!obj.is_object()) expected(path, "an object", obj);
+  Change c;
+  if (obj.contains("set")) {
+    c.kind = Change::Kind::set;
+    c.from = parse_moment(obj, path, "at");
+    if (!c.from.ms && !c.from.sample) fail(path, "\"set\" needs at_ms or at_sample");
+    c.value = change_value(obj, "set", path, reading);
+  } else if (obj.contains("ramp_to")) {
+    c.kind = Change::Kind::ramp;
+    c.from = parse_moment(obj, path, "from");
+    c.to = parse_moment(obj, path, "to");
+    bool ms = c.from.ms && c.to.ms, samples = c.from.sample && c.to.sample;
+    if (!ms && !samples) fail(path, "a ramp needs from_ms and to_ms, or from_sample and to_sample");
+    if (ms ? *c.to.ms < *c.from.ms : *c.to.sample < *c.from.sample) fail(path, "the ramp ends before it starts");
+    c.value = change_value(obj, "ramp_to", path, reading);
+    if (!c.value) fail(child(path, "ramp_to"), "expected a number, got null");
+  } else if (obj.contains("noise")) {
+    c.kind = Change::Kind::noise;
+    c.amplitude = read_u64(obj, "noise", path, k_u32_max).value_or(0);
+    c.seed = read_u64(obj, "seed", path).value_or(0);
+    c.period_ms = read_u64(obj, "period_ms", path).value_or(0);
+  } else {
+    fail(path, "expected \"set\", \"ramp_to\" or \"noise\"");
+  }
+  return c;
+}
+
+std::vector<Timeline> parse_over_time(const json& gpu, const std::string& path, const Gpu& parsed) {
+  std::vector<Timeline> out;
+  const json* obj = read_object(gpu, "over_time", path);
+  if (!obj) return out;
+  std::string p = child(path, "over_time");
+  for (const auto& [key, list] : obj->items()) {
+    const Reading* r = find_reading(key);
+    if (!r) fail(child(p, key), "not a reading that can change (one of: " + reading_keys() + ")");
+    if (!list.is_array()) expected(child(p, key), "an array of changes", list);
+    Timeline t{r, r->get(parsed), {}};
+    for (std::size_t i = 0; i < list.size(); ++i)
+      t.changes.push_back(parse_change(list[i], element(child(p, key), i), *r));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+bool timed(const Moment& m) { return m.ms.has_value(); }
+
 Gpu parse_gpu(const json& obj, const std::string& path) {
   if (!obj.is_object()) expected(path, "an object", obj);
   Gpu gpu;
@@ -284,6 +348,9 @@ Gpu parse_gpu(const json& obj, const std::string& path) {
   parse_thermal_and_power(obj, path, gpu);
   parse_load(obj, path, gpu);
   parse_health(obj, path, gpu);
+  gpu.event_types =
+      read_hex_or_u64(obj, "event_types", path, std::numeric_limits<std::uint64_t>::max()).value_or(gpu.event_types);
+  gpu.over_time = parse_over_time(obj, path, gpu);
   return gpu;
 }
 
@@ -339,9 +406,14 @@ Fault parse_fault(const json& obj, const std::string& path, std::size_t gpu_coun
   }
   fault.return_code = parse_return(obj, path, names);
   fault.hang = read_bool(obj, "hang", path).value_or(false);
-  if (!fault.return_code && !fault.hang) fail(path, "needs \"return\" or \"hang\": true");
+  fault.crash = read_bool(obj, "crash", path).value_or(false);
+  if (!fault.return_code && !fault.hang && !fault.crash)
+    fail(path, "needs \"return\", \"hang\": true or \"crash\": true");
   fault.after_calls = read_u64(obj, "after_calls", path).value_or(0);
   fault.after_ms = read_u64(obj, "after_ms", path).value_or(0);
+  fault.at = parse_moment(obj, path, "at");
+  if (&names == &k_cuda_names && (fault.at.ms || fault.at.sample))
+    fail(path, "at_ms and at_sample apply to NVML faults only");
   fault.loaded_at = std::chrono::steady_clock::now();
   return fault;
 }
@@ -406,6 +478,50 @@ std::optional<FailureModel> parse_failure_model(const json& root, const std::fil
   return m;
 }
 
+std::filesystem::path relative_to(const std::filesystem::path& file, const std::string& name) {
+  std::filesystem::path path(name);
+  return path.is_absolute() ? path : file.parent_path() / path;
+}
+
+std::vector<XidEvent> parse_xid_events(const json& root, std::size_t gpu_count) {
+  std::vector<XidEvent> out;
+  const json* list = member(root, "xid_events");
+  if (!list) return out;
+  if (!list->is_array()) expected("xid_events", "an array", *list);
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    std::string path = element("xid_events", i);
+    const json& obj = (*list)[i];
+    if (!obj.is_object()) expected(path, "an object", obj);
+    XidEvent e;
+    auto gpu = read_u32(obj, "gpu", path);
+    if (!gpu) fail(child(path, "gpu"), "missing (required)");
+    if (*gpu >= gpu_count) fail(child(path, "gpu"), std::to_string(*gpu) + " is not an index into gpus");
+    e.gpu = *gpu;
+    auto xid = read_u64(obj, "xid", path, 0xffffffff);
+    if (!xid) fail(child(path, "xid"), "missing (required)");
+    e.xid = *xid;
+    e.at = parse_moment(obj, path, "at");
+    if (!e.at.ms && !e.at.sample) fail(path, "needs at_ms or at_sample");
+    e.pid = read_int(obj, "pid", path);
+    e.process = read_string(obj, "process", path, 256);
+    e.message = read_string(obj, "message", path, 4096);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool uses_clock(const Scenario& s) {
+  for (const Fault& f : s.faults)
+    if (timed(f.at)) return true;
+  for (const XidEvent& e : s.xid_events)
+    if (timed(e.at)) return true;
+  for (const Gpu& g : s.gpus)
+    for (const Timeline& t : g.over_time)
+      for (const Change& c : t.changes)
+        if (timed(c.from) || c.period_ms > 0) return true;
+  return false;
+}
+
 Scenario parse_root(const json& root, const std::filesystem::path& file) {
   if (!root.is_object()) fail("top level", "expected an object, got " + describe(root));
   Scenario scenario;
@@ -419,7 +535,12 @@ Scenario parse_root(const json& root, const std::filesystem::path& file) {
   scenario.faults = parse_faults(root, scenario.gpus.size());
   scenario.cuda = parse_cuda(root, scenario);
   scenario.failure_model = parse_failure_model(root, file, scenario.gpus.size());
+  scenario.xid_events = parse_xid_events(root, scenario.gpus.size());
+  if (auto log = read_string(root, "kernel_log", "", 4096)) scenario.kernel_log = relative_to(file, *log);
+  if (!scenario.kernel_log && scenario.failure_model) scenario.kernel_log = scenario.failure_model->kernel_log;
+  scenario.uses_clock = uses_clock(scenario);
   scenario.lost.assign(scenario.gpus.size(), false);
+  scenario.xid_logged.assign(scenario.xid_events.size(), false);
   return scenario;
 }
 

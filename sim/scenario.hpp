@@ -13,6 +13,7 @@
 
 #include "fault.hpp"
 #include "gd/util/result.hpp"
+#include "timeline.hpp"
 
 namespace gd::sim {
 
@@ -83,6 +84,10 @@ struct Gpu {
   std::optional<RemappedRows> remapped_rows;
   std::optional<unsigned> recovery_action;  // field 230 (nvmlDeviceGetFieldValues); absent: not supported
   PcieLink pcie;
+  // nvmlDeviceGetSupportedEventTypes; default XidCriticalError (0x8).
+  unsigned long long event_types = 0x8;
+  // "over_time": readings that change; applied before every call on this GPU.
+  std::vector<Timeline> over_time;
 };
 
 // The seed's failure model (issue: fix/churn/demo): while persistence is off
@@ -117,6 +122,16 @@ struct Scenario {
   std::vector<Gpu> gpus;
   CudaSection cuda;
   std::optional<FailureModel> failure_model;
+  std::vector<XidEvent> xid_events;
+  // Where Xid events (and the failure model's lines) are appended; absolute.
+  std::optional<std::filesystem::path> kernel_log;
+  bool uses_clock = false;  // some change, fault or Xid event is timed in ms
+  // Run-time, not from the file: when the scenario's clock started (state
+  // file, shared by processes), this process's samples, Xid events it knows
+  // are in the kernel log.
+  std::optional<std::int64_t> clock_started_unix_ms;
+  std::uint64_t samples = 0;
+  std::vector<bool> xid_logged;
   // Run-time, not from the file: GPUs lost by the failure model, as seen by
   // this process at its last nvmlInit. Lost GPUs are missing from the count.
   std::vector<bool> lost;

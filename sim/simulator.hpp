@@ -6,10 +6,13 @@
 
 #include <array>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gd/nvml/nvml_abi.hpp"
 #include "scenario.hpp"
@@ -17,6 +20,13 @@
 // What an nvmlDevice_t points at: one per possible GPU, never freed.
 struct nvmlDevice_st {
   unsigned index;
+};
+
+// What an nvmlEventSet_t points at: registrations and delivered Xid events.
+struct nvmlEventSet_st {
+  std::map<unsigned, unsigned long long> registered;  // GPU index -> event types
+  gd::sim::SimTime created;                           // events due before this are not delivered
+  std::vector<bool> delivered;                        // per Scenario::xid_events
 };
 
 namespace gd::sim {
@@ -58,6 +68,17 @@ class Simulator {
   // the GPU it lands on.
   nvmlReturn_t handle_by_index(std::string_view symbol, unsigned index, nvmlDevice_t* device);
 
+  // nvmlEventSetCreate / nvmlEventSetFree / nvmlDeviceRegisterEvents.
+  nvmlReturn_t event_set_create(std::string_view symbol, nvmlEventSet_t* set);
+  nvmlReturn_t event_set_free(std::string_view symbol, nvmlEventSet_t set);
+  nvmlReturn_t register_events(std::string_view symbol, nvmlDevice_t device, unsigned long long types,
+                               nvmlEventSet_t set);
+  // nvmlEventSetWait(_v2): the next due Xid event registered on `set`, else
+  // waits up to timeout_ms (the lock released) and returns TIMEOUT. The v1
+  // call fills only the first 24 bytes of data.
+  nvmlReturn_t event_set_wait(std::string_view symbol, nvmlEventSet_t set, nvmlEventData_t* data, unsigned timeout_ms,
+                              bool v2);
+
  private:
   Simulator();
 
@@ -68,11 +89,19 @@ class Simulator {
   std::optional<nvmlReturn_t> apply_fault(std::unique_lock<std::mutex>& lock, std::string_view symbol,
                                           std::optional<unsigned> gpu) const;
   std::optional<unsigned> index_of(nvmlDevice_t device) const;
+  // This call's moment: the scenario's clock and this process's samples.
+  SimTime now() const;
+  // Before every call: counts a sample (nvmlDeviceGetCount*) and writes due Xid lines.
+  SimTime advance(std::string_view symbol);
+  bool known_set(nvmlEventSet_t set) const;
+  // Fills data with the next due event for `set`; false when none.
+  bool next_event(nvmlEventSet_t set, nvmlEventData_t* data, bool v2);
 
   std::mutex m_mutex;
   unsigned m_references = 0;
   std::optional<Scenario> m_scenario;
   std::array<nvmlDevice_st, k_max_gpus> m_devices;
+  std::vector<std::unique_ptr<nvmlEventSet_st>> m_event_sets;
 };
 
 // Never returns; the process can still be killed by any signal.

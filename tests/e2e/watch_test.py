@@ -16,12 +16,19 @@ Usage: watch_test.py GPUDOCTOR SIM_LIB SOURCE_DIR [PART ...]   (parts: prometheu
    gpudoctor_nvml_up 0; when the simulator recovers the daemon does too.
 4. A file-size limit on the daemon (a full disk): sampling and serving go on,
    gpudoctor_history_write_ok 0.
-5. A real small filesystem (tmpfs, mounted here; we need root): filled up
+5. A GPU heats up (a ramp), throttles (HW slowdown + HW thermal bits set at a
+   time) and falls off the bus (GPU_IS_LOST and an Xid 79 at a time): the
+   history shows the rising temperature, the events the thermal finding, the
+   gpu_lost and one xid event (seen through NVML events and the kernel log);
+   /metrics shows gpudoctor_gpu_lost 1 and the Xid counter.
+6. Xid lines appended to a followed --kernel-log file (with binary junk, a
+   1 MB line, then a rotation) become xid events and counter increments.
+7. A real small filesystem (tmpfs, mounted here; we need root): filled up
    mid-run, then read-only: sampling and /metrics go on, write_ok 0 and the
    history.write_failed finding is served; when space returns / the volume is
    remounted read-write, writing resumes and the rows buffered meanwhile land.
 Skips part 1's Prometheus step (not the rest) when prometheus is not installed,
-and part 5 (reported as SKIPPED with the reason) when mounting is not permitted.
+and part 7 (reported as SKIPPED with the reason) when mounting is not permitted.
 """
 import json
 import os
@@ -77,7 +84,7 @@ def wait_for(fn, timeout, step=0.2):
     return None
 
 
-def scenario(tmp, gpus=None, faults=None):
+def scenario(tmp, gpus=None, faults=None, extra=None, gpu0=None):
     d = json.load(open(os.path.join(SCEN, "nvml.json")))
     if gpus:
         base = d["gpus"][0]
@@ -89,6 +96,8 @@ def scenario(tmp, gpus=None, faults=None):
             g["minor"] = i
             d["gpus"].append(g)
     d["faults"] = faults or []
+    d.update(extra or {})
+    d["gpus"][0].update(gpu0 or {})
     path = os.path.join(tmp, "nvml.json")
     with open(path + ".new", "w") as f:
         json.dump(d, f)
@@ -420,7 +429,98 @@ def part_tmpfs_volume(tmp):
             run_cmd(["umount", "-l", vol])
 
 
+def events_of(tmp, *types):
+    args = [GD, "events", "--db", os.path.join(tmp, "history.db"), "--format", "json"]
+    for t in types:
+        args += ["--type", t]
+    out = subprocess.run(args, capture_output=True, text=True)
+    return json.loads(out.stdout or "[]")
+
+
+def part_heat_throttle_lost(tmp):
+    bus = "0000:18:00.0"
+    scenario(tmp, gpu0={"temperature_c": 40, "clock_event_reasons": 0, "over_time": {
+        "temperature_c": [{"ramp_to": 90, "from_ms": 0, "to_ms": 4000}],
+        "clock_event_reasons": [{"set": "0x48", "at_ms": 3000}]}},
+        faults=[{"call": "*", "gpu": 0, "return": "GPU_IS_LOST", "at_ms": 5500}],
+        extra={"kernel_log": "kern.log", "xid_events": [{"gpu": 0, "xid": 79, "at_ms": 5500}]})
+    open(os.path.join(tmp, "kern.log"), "w").close()
+    port = free_port()
+    w = start_watch(tmp, port, "500ms", ["--timeout", "2", "--kernel-log", os.path.join(tmp, "kern.log")])
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        lost = wait_for(lambda: (t := get(url)) and f'\ngpudoctor_gpu_lost{{gpu="{bus}"}} 1\n' in t and t, 30)
+        check("gpudoctor_gpu_lost 1 after the GPU falls off", bool(lost), open(os.path.join(tmp, "watch.log")).read()[-800:])
+        counted = wait_for(lambda: (t := get(url)) and f'gpudoctor_xid_errors_total{{gpu="{bus}",xid="79"}} 1\n' in t and t, 10)
+        check("Xid 79 counted once (NVML event + kernel log line)", bool(counted),
+              "\n".join(l for l in get(url).splitlines() if "xid" in l))
+        if counted:
+            pt = subprocess.run(["promtool", "check", "metrics"], input=counted, capture_output=True, text=True)
+            check("promtool check metrics with the Xid counter", pt.returncode == 0, pt.stdout + pt.stderr)
+    finally:
+        check("clean stop after the GPU was lost", stop(w) == 0)
+    hist = subprocess.run([GD, "history", "--db", os.path.join(tmp, "history.db"), "--gpu", bus, "--metric",
+                           "temp_celsius", "--since", "10m", "--format", "json"], capture_output=True, text=True)
+    temps = [r["temp_celsius"] for r in json.loads(hist.stdout or "[]") if r["temp_celsius"] is not None]
+    check("history shows the temperature rising", len(temps) >= 3 and temps == sorted(temps) and temps[0] < 60
+          and temps[-1] >= 80, str(temps))
+    ev = events_of(tmp)
+    raised = [e for e in ev if e["type"] == "finding_raised" and e["gpu"] == bus]
+    ids = [e["detail"]["id"] for e in raised]
+    check("finding_raised thermal.throttled (critical)", any(e["detail"]["id"] == "thermal.throttled"
+          and e["detail"]["severity"] == "critical" for e in raised), str(ids))
+    check("finding_raised thermal.hot", "thermal.hot" in ids, str(ids))
+    types = [(e["type"], e["gpu"]) for e in ev]
+    check("gpu_lost event", ("gpu_lost", bus) in types, str(types))
+    xids = [e for e in ev if e["type"] == "xid"]
+    wlog = open(os.path.join(tmp, "watch.log")).read()
+    check("NVML Xid events registered (so the Xid came both ways)", "NVML Xid events: registered on 8 GPUs" in wlog,
+          wlog[-600:])
+    check("one xid event for the Xid 79", len(xids) == 1 and xids[0]["gpu"] == bus and xids[0]["detail"]["code"] == 79,
+          str(xids))
+    check("fallen_off_bus event from the kernel log", ("fallen_off_bus", bus) in types, str(types))
+    order = [e["detail"]["id"] if e["type"] == "finding_raised" else e["type"] for e in ev
+             if e["gpu"] == bus and e["type"] in ("finding_raised", "gpu_lost")]
+    check("hot and throttled before lost", "gpu_lost" in order and "thermal.throttled" in order
+          and order.index("thermal.throttled") < order.index("gpu_lost")
+          and order.index("thermal.hot") < order.index("gpu_lost"), str(order))
+
+
+def part_followed_kernel_log(tmp):
+    scenario(tmp)
+    log = os.path.join(tmp, "kern.log")
+    with open(log, "w") as f:
+        f.write("[   10.000000] NVRM: Xid (PCI:0000:2a:00): 48, pid=1, name=old, before watch started\n")
+    port = free_port()
+    w = start_watch(tmp, port, "300ms", ["--timeout", "2", "--kernel-log", log])
+    url = f"http://127.0.0.1:{port}/metrics"
+    series = 'gpudoctor_xid_errors_total{gpu="0000:2a:00.0",xid="48"}'
+    try:
+        check("metrics served", wait_for(lambda: "\ngpudoctor_nvml_up 1\n" in get(url), 20))
+        with open(log, "ab") as f:
+            f.write(bytes(range(256)) * 64 + b"\n")
+            f.write(b"y" * (1 << 20) + b"\n")
+            f.write(b"[   20.000000] NVRM: Xid (PCI:0000:2a:00): 48, pid=4242, name=train.py, An uncorrectable "
+                    b"double bit error (DBE) has been detected on GPU in the framebuffer at partition 1.\n")
+        one = wait_for(lambda: metric(get(url), series) == 1, 10)
+        check("Xid line appended to the followed file counted (the old one not)", bool(one),
+              "\n".join(l for l in get(url).splitlines() if "xid" in l))
+        os.rename(log, log + ".1")
+        with open(log, "w") as f:
+            f.write("[   30.000000] NVRM: Xid (PCI:0000:2a:00): 48, pid=4243, name=train.py, again after rotation\n")
+        two = wait_for(lambda: metric(get(url), series) == 2, 10)
+        check("Xid line in the rotated-in file counted", bool(two))
+        check("daemon alive after junk and rotation", w.poll() is None)
+    finally:
+        check("clean stop", stop(w) == 0)
+    xids = events_of(tmp, "xid")
+    check("two xid events with code, pid and process",
+          [(e["gpu"], e["detail"]["code"], e["detail"].get("pid"), e["detail"].get("process")) for e in xids]
+          == [("0000:2a:00.0", 48, 4242, "train.py"), ("0000:2a:00.0", 48, 4243, "train.py")], str(xids))
+
+
 PARTS = {"prometheus": part_prometheus, "kill9": part_kill9, "kill9_packing": part_kill9_packing, "hang": part_hang, "full_disk": part_full_disk,
+         "heat_throttle_lost": part_heat_throttle_lost, "followed_kernel_log": part_followed_kernel_log,
          "volume": part_tmpfs_volume}
 for name in ONLY or [n for n in PARTS if n != "volume"]:
     part = PARTS[name]

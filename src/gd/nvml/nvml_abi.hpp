@@ -11,6 +11,7 @@ extern "C" {
 
 typedef int nvmlReturn_t;  // C enum, 4 bytes on Linux
 typedef struct nvmlDevice_st* nvmlDevice_t;
+typedef struct nvmlEventSet_st* nvmlEventSet_t;
 typedef int nvmlEnableState_t;  // 0 disabled, 1 enabled
 typedef int nvmlTemperatureSensors_t;
 typedef int nvmlTemperatureThresholds_t;
@@ -40,8 +41,19 @@ struct nvmlUtilization_t {  // percent
   unsigned int memory;
 };
 
+struct nvmlEventData_t {  // filled by nvmlEventSetWait_v2; the plain (v1) call fills the first 24 bytes
+  nvmlDevice_t device;
+  unsigned long long eventType;  // one nvmlEventType* bit
+  unsigned long long eventData;  // XidCriticalError: the Xid (999 = unknown Xid)
+  unsigned int gpuInstanceId;    // MIG; 0xFFFFFFFF otherwise
+  unsigned int computeInstanceId;
+};
+
 }  // extern "C"
 
+static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
+static_assert(offsetof(nvmlEventData_t, eventData) == 16, "nvmlEventData_t.eventData offset");
+static_assert(offsetof(nvmlEventData_t, gpuInstanceId) == 24, "nvmlEventData_t.gpuInstanceId offset");
 static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t layout");
 static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId offset");
 static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t layout");
@@ -85,6 +97,9 @@ inline constexpr int k_memory_error_uncorrected = 1;
 inline constexpr int k_ecc_counter_volatile = 0;
 inline constexpr int k_ecc_counter_aggregate = 1;
 
+// nvmlEventType* bits (unsigned long long)
+inline constexpr unsigned long long k_event_type_xid_critical_error = 0x8;
+
 // Function pointer types, one per symbol gpudoctor resolves. The symbol name
 // to dlsym is given beside each in nvml_symbols.hpp.
 using InitFn = nvmlReturn_t (*)();
@@ -109,6 +124,10 @@ using DevicePstateFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPstates_t*);
 using DeviceEccModeFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlEnableState_t*, nvmlEnableState_t*);
 using DeviceEccCountFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemoryErrorType_t, nvmlEccCounterType_t,
                                           unsigned long long*);
+using EventSetCreateFn = nvmlReturn_t (*)(nvmlEventSet_t*);
+using EventSetFreeFn = nvmlReturn_t (*)(nvmlEventSet_t);
+using DeviceRegisterEventsFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long, nvmlEventSet_t);
+using EventSetWaitFn = nvmlReturn_t (*)(nvmlEventSet_t, nvmlEventData_t*, unsigned);  // timeout in ms
 using DeviceRemappedRowsFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned*, unsigned*, unsigned*, unsigned*);
 
 // nvmlDeviceGetFieldValues(dev, count, values): 40-byte records, one per field.

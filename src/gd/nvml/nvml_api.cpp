@@ -70,6 +70,11 @@ Result<NvmlApi> load_nvml(const std::string& path) {
   a.pcie_width = resolve<DeviceUintFn>(h, {"nvmlDeviceGetCurrPcieLinkWidth"}, m);
   a.pcie_max_gen = resolve<DeviceUintFn>(h, {"nvmlDeviceGetMaxPcieLinkGeneration"}, m);
   a.pcie_max_width = resolve<DeviceUintFn>(h, {"nvmlDeviceGetMaxPcieLinkWidth"}, m);
+  a.event_set_create = resolve<EventSetCreateFn>(h, {"nvmlEventSetCreate"}, m);
+  a.event_set_free = resolve<EventSetFreeFn>(h, {"nvmlEventSetFree"}, m);
+  a.supported_events = resolve<DeviceUllFn>(h, {"nvmlDeviceGetSupportedEventTypes"}, m);
+  a.register_events = resolve<DeviceRegisterEventsFn>(h, {"nvmlDeviceRegisterEvents"}, m);
+  a.event_wait = resolve<EventSetWaitFn>(h, {"nvmlEventSetWait_v2", "nvmlEventSetWait"}, m);
   return a;
 }
 

@@ -47,6 +47,11 @@ struct NvmlApi {
   Sym<DeviceFieldValuesFn> field_values;
   Sym<DeviceUintFn> pcie_gen, pcie_width, pcie_max_gen, pcie_max_width;
   Sym<DeviceSetEnableFn> set_persistence;
+  Sym<EventSetCreateFn> event_set_create;
+  Sym<EventSetFreeFn> event_set_free;
+  Sym<DeviceUllFn> supported_events;
+  Sym<DeviceRegisterEventsFn> register_events;
+  Sym<EventSetWaitFn> event_wait;    // _v2, else the plain name (fills the first 24 bytes)
   std::vector<std::string> missing;  // optional symbols not exported
 };
 

@@ -1,11 +1,19 @@
 #include "gd/nvml/nvml_collect.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,18 +28,125 @@ namespace {
 
 using nlohmann::json;
 
+// The sampler's call markers without a write per call: the marker of the
+// call in progress is kept here (formatted), and a watchdog thread writes it
+// only when that call has run for 20-40 ms (a hang), or a fatal signal's
+// handler writes it (a crash). ~30 markers per GPU per sample were most of
+// the long-lived worker's CPU as one write() each.
+class MarkerWatchdog {
+ public:
+  explicit MarkerWatchdog(int fd) : m_fd(fd), m_thread([this] { run(); }) {
+    s_self = this;
+    struct sigaction sa {};
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND;
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::sigaction(sig, &sa, nullptr);
+  }
+  ~MarkerWatchdog() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_wake.notify_one();
+    m_thread.join();
+    s_self = nullptr;
+  }
+
+  void set(const char* text, std::size_t n) {
+    std::lock_guard lock(m_mutex);
+    std::memcpy(m_marker, text, n);
+    m_marker_len = n;
+    ++m_seq;
+  }
+  // Between begin() and end() a call may hang: the watchdog looks.
+  void begin() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_busy = true;
+    }
+    m_wake.notify_one();
+  }
+  void end() {
+    std::lock_guard lock(m_mutex);
+    m_busy = false;
+  }
+  // Writes a whole line, never interleaved with a marker.
+  void write(std::string_view line) {
+    std::lock_guard lock(m_mutex);
+    util::write_line(m_fd, line);
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(m_mutex);
+    std::uint64_t seen = 0, written = 0;
+    while (!m_stop) {
+      m_wake.wait(lock, [&] { return m_stop || m_busy; });
+      seen = m_seq;
+      while (!m_stop && m_busy) {
+        m_wake.wait_for(lock, std::chrono::milliseconds(20));
+        if (m_busy && m_seq == seen && written != m_seq && m_marker_len > 0) {
+          write_all(m_marker, m_marker_len);  // the same call for 20+ ms: report it
+          written = m_seq;
+        }
+        seen = m_seq;
+      }
+    }
+  }
+  void write_all(const char* p, std::size_t n) {
+    while (n > 0) {
+      ssize_t w = ::write(m_fd, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return;
+      p += w, n -= static_cast<std::size_t>(w);
+    }
+  }
+  static void on_fatal_signal(int sig) {
+    if (MarkerWatchdog* w = s_self; w && w->m_marker_len > 0) [[maybe_unused]]
+      auto n = ::write(w->m_fd, w->m_marker, w->m_marker_len);  // async-signal-safe
+    ::raise(sig);                                               // SA_RESETHAND: the default action now
+  }
+
+  static inline MarkerWatchdog* s_self = nullptr;
+  int m_fd;
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  char m_marker[192] = {};
+  std::size_t m_marker_len = 0;
+  std::uint64_t m_seq = 0;
+  bool m_busy = false, m_stop = false;
+  std::thread m_thread;  // last: started once the rest is initialised
+};
+
 class Emitter {
  public:
-  explicit Emitter(int fd) : m_fd(fd) {}
-  void line(const json& j) { util::write_line(m_fd, j.dump(-1, ' ', false, json::error_handler_t::replace)); }
+  explicit Emitter(int fd, MarkerWatchdog* watchdog = nullptr) : m_fd(fd), m_watchdog(watchdog) {}
+  void line(const json& j) {
+    std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (m_watchdog)
+      m_watchdog->write(text);
+    else
+      util::write_line(m_fd, text);
+  }
+  // The marker before every NVML call, formatted without a JSON object (symbol
+  // names need no escaping): written at once, or handed to the watchdog.
   void call(const char* name, std::optional<unsigned> gpu = std::nullopt) {
-    json j = {{"call", name}};
-    if (gpu) j["gpu"] = *gpu;
-    line(j);
+    char buf[192];
+    int n = gpu ? std::snprintf(buf, sizeof buf, "{\"call\":\"%s\",\"gpu\":%u}\n", name, *gpu)
+                : std::snprintf(buf, sizeof buf, "{\"call\":\"%s\"}\n", name);
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buf) return;
+    if (m_watchdog) return m_watchdog->set(buf, static_cast<std::size_t>(n));
+    for (int off = 0; off < n;) {
+      ssize_t w = ::write(m_fd, buf + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return;
+      off += static_cast<int>(w);
+    }
   }
 
  private:
   int m_fd;
+  MarkerWatchdog* m_watchdog;
 };
 
 // Runs one per-GPU query: marks the call, maps NOT_SUPPORTED/missing symbol to
@@ -200,13 +315,91 @@ std::optional<NvmlApi> load_and_init(Emitter& em, const std::string& library_pat
   return std::move(*api);
 }
 
-// One sample: the system line and a line per GPU.
-void emit_sample(Emitter& em, const NvmlApi& a) {
+// One sample: the system line and a line per GPU. Returns the GPU count.
+unsigned emit_sample(Emitter& em, const NvmlApi& a) {
   json sys = collect_system(em, a);
   em.line({{"system", sys}});
   unsigned count = sys.value("device_count", 0u);
   for (unsigned i = 0; i < count && i < 1024; ++i) em.line({{"gpu", model::to_json(collect_gpu(em, a, i))}});
+  return count;
 }
+
+// Xid events through NVML's event API where the library has it: one event set
+// with XidCriticalError registered on every GPU that supports it.
+class XidEvents {
+ public:
+  XidEvents(Emitter& em, const NvmlApi& a) : m_em(em), m_a(a) {}
+  void close() {
+    if (m_set) m_a.event_set_free.fn(m_set);
+    m_set = nullptr;
+  }
+
+  // Registers GPUs 0..count-1 (the count of the first sample, so that opening
+  // adds no nvmlDeviceGetCount call of its own).
+  void open(unsigned count) {
+    const NvmlApi& a = m_a;
+    if (!a.event_set_create || !a.event_set_free || !a.register_events || !a.event_wait) {
+      m_em.line({{"xid_events", {{"registered", 0}, {"reason", "the library lacks the event API"}}}});
+      return;
+    }
+    m_em.call(a.event_set_create.name);
+    int r = a.event_set_create.fn(&m_set);
+    if (r != k_success) {
+      m_set = nullptr;
+      m_em.line({{"xid_events", {{"registered", 0}, {"reason", "nvmlEventSetCreate returned " + std::to_string(r)}}}});
+      return;
+    }
+    json registered = json::array();
+    for (unsigned i = 0; i < count && i < 1024; ++i)
+      if (register_gpu(i)) registered.push_back(i);
+    m_em.line({{"xid_events", {{"registered", registered.size()}, {"gpus", registered}}}});
+  }
+
+  // Every queued Xid, without waiting (timeout 0): one {"xid":...} line each.
+  void poll() {
+    if (!m_set) return;
+    for (int k = 0; k < 256; ++k) {
+      nvmlEventData_t d{};
+      m_em.call(m_a.event_wait.name);
+      if (m_a.event_wait.fn(m_set, &d, 0) != k_success) return;
+      if (!(d.eventType & k_event_type_xid_critical_error)) continue;
+      json x = {{"code", d.eventData}};
+      for (const auto& [dev, index, bus] : m_gpus)
+        if (dev == d.device) x["gpu"] = index, x["bus_id"] = bus;
+      m_em.line({{"xid", x}});
+    }
+  }
+
+ private:
+  bool register_gpu(unsigned i) {
+    const NvmlApi& a = m_a;
+    nvmlDevice_t d = nullptr;
+    m_em.call(a.handle_by_index.name, i);
+    if (a.handle_by_index.fn(i, &d) != k_success) return false;
+    unsigned long long types = k_event_type_xid_critical_error;
+    if (a.supported_events) {
+      m_em.call(a.supported_events.name, i);
+      if (a.supported_events.fn(d, &types) != k_success) return false;
+    }
+    if (!(types & k_event_type_xid_critical_error)) return false;
+    m_em.call(a.register_events.name, i);
+    if (a.register_events.fn(d, k_event_type_xid_critical_error, m_set) != k_success) return false;
+    std::string bus;
+    nvmlPciInfo_t pci{};
+    if (a.pci_info && a.pci_info.fn(d, &pci) == k_success) {
+      bool v1 = std::strcmp(a.pci_info.name, "nvmlDeviceGetPciInfo") == 0;
+      std::string raw = v1 ? cstr(pci.busIdLegacy, sizeof pci.busIdLegacy) : cstr(pci.busId, sizeof pci.busId);
+      bus = model::normalize_bus_id(raw).value_or(raw);
+    }
+    m_gpus.emplace_back(d, i, bus);
+    return true;
+  }
+
+  Emitter& m_em;
+  const NvmlApi& m_a;
+  nvmlEventSet_t m_set = nullptr;
+  std::vector<std::tuple<nvmlDevice_t, unsigned, std::string>> m_gpus;
+};
 
 }  // namespace
 
@@ -222,9 +415,14 @@ int worker_main(const std::string& library_path, int out_fd) {
 }
 
 int sampler_main(const std::string& library_path, int in_fd, int out_fd) {
-  Emitter em(out_fd);
+  MarkerWatchdog watchdog(out_fd);
+  Emitter em(out_fd, &watchdog);
+  watchdog.begin();
   auto api = load_and_init(em, library_path);
+  watchdog.end();
   if (!api) return 0;
+  XidEvents xids(em, *api);
+  bool first = true;
   std::string pending;
   char buf[256];
   while (true) {
@@ -235,12 +433,19 @@ int sampler_main(const std::string& library_path, int in_fd, int out_fd) {
     size_t pos;
     while ((pos = pending.find('\n')) != std::string::npos) {
       pending.erase(0, pos + 1);
-      emit_sample(em, *api);
+      watchdog.begin();
+      unsigned count = emit_sample(em, *api);
+      if (first) xids.open(count), first = false;
+      xids.poll();
+      watchdog.end();
       em.line({{"done", true}});
     }
   }
+  watchdog.begin();
+  xids.close();
   em.call(api->shutdown.name);
   api->shutdown.fn();
+  watchdog.end();
   return 0;
 }
 

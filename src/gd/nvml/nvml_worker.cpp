@@ -1,5 +1,7 @@
 #include "gd/nvml/nvml_worker.hpp"
 
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 #include "gd/model/json_io.hpp"
@@ -23,7 +25,35 @@ void apply_system(const json& sys, model::NvmlInfo& out) {
 
 }  // namespace
 
+// {"call":"NAME"} or {"call":"NAME","gpu":N}, most of the protocol, read
+// without a JSON parser; false for anything else (the parser decides).
+static bool apply_call_line(std::string_view line, model::NvmlInfo& out) {
+  constexpr std::string_view k_prefix = R"({"call":")", k_gpu = R"(,"gpu":)";
+  if (!line.starts_with(k_prefix)) return false;
+  std::string_view rest = line.substr(k_prefix.size());
+  auto quote = rest.find('"');
+  if (quote == std::string_view::npos) return false;
+  std::string_view name = rest.substr(0, quote), tail = rest.substr(quote + 1);
+  if (name.find('\\') != std::string_view::npos) return false;
+  std::optional<unsigned> gpu;
+  if (tail != "}") {
+    if (!tail.starts_with(k_gpu) || !tail.ends_with('}')) return false;
+    std::string_view digits = tail.substr(k_gpu.size(), tail.size() - k_gpu.size() - 1);
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty()) return false;
+    gpu = v;
+  }
+  if (out.hung_call)
+    out.hung_call->assign(name);  // reuses the string's buffer: no allocation per line
+  else
+    out.hung_call.emplace(name);
+  out.hung_gpu = gpu;
+  return true;
+}
+
 bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) {
+  if (apply_call_line(line, out)) return true;
   json j = json::parse(line.begin(), line.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return false;
   if (auto it = j.find("call"); it != j.end() && it->is_string()) {

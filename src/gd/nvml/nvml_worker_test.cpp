@@ -143,5 +143,23 @@ TEST(WorkerLines, GarbageLinesAreRejected) {
   EXPECT_TRUE(done);
 }
 
+TEST(WorkerLines, CallMarkersWithAndWithoutGpu) {
+  model::NvmlInfo info;
+  bool done = false;
+  EXPECT_TRUE(apply_worker_line(R"({"call":"nvmlDeviceGetTemperature","gpu":3})", info, done));
+  EXPECT_EQ(info.hung_call, "nvmlDeviceGetTemperature");
+  EXPECT_EQ(info.hung_gpu, 3u);
+  EXPECT_TRUE(apply_worker_line(R"({"call":"nvmlSystemGetDriverVersion"})", info, done));
+  EXPECT_EQ(info.hung_call, "nvmlSystemGetDriverVersion");
+  EXPECT_EQ(info.hung_gpu, std::nullopt);
+  // Other spellings still go through the JSON parser.
+  EXPECT_TRUE(apply_worker_line(R"({"gpu": 1, "call": "nvmlShutdown"})", info, done));
+  EXPECT_EQ(info.hung_call, "nvmlShutdown");
+  EXPECT_EQ(info.hung_gpu, 1u);
+  EXPECT_FALSE(apply_worker_line(R"({"call":"x","gpu":})", info, done));
+  EXPECT_FALSE(apply_worker_line(R"({"call":"x)", info, done));
+  EXPECT_FALSE(done);
+}
+
 }  // namespace
 }  // namespace gd::nvml

@@ -1,5 +1,6 @@
 #include "gd/sampler/daemon.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,10 +17,12 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "gd/host/log_follower.hpp"
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/rule/rule.hpp"
 #include "gd/sampler/nvml_sampler.hpp"
 #include "gd/sampler/tick_events.hpp"
+#include "gd/sampler/xid_feed.hpp"
 #include "gd/store/gpu_metrics.hpp"
 #include "gd/store/store.hpp"
 
@@ -30,11 +33,16 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t k_max_pending_samples = 200000;  // about 7 hours of 8 GPUs at 1 s
 constexpr std::size_t k_max_pending_events = 20000;
+constexpr std::size_t k_kernel_log_bytes_per_tick = 1 << 20;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// The cheap host probes run at most this often (every tick when the interval
+// is longer): sysfs/procfs change rarely, and they were most of a tick's CPU.
+constexpr std::chrono::seconds k_host_probe_period{30};
 
 bool cheap_probe(std::string_view name) {
   return name == "pci" || name == "driver" || name == "devnodes" || name == "persistenced";
@@ -43,7 +51,11 @@ bool slow_probe(std::string_view name) { return name == "libs" || name == "kerne
 
 class Watch {
  public:
-  explicit Watch(WatchOptions o) : m_o(std::move(o)), m_root(m_o.root), m_ctx{m_root, m_o.probe} {}
+  explicit Watch(WatchOptions o)
+      : m_o(std::move(o)),
+        m_root(m_o.root),
+        m_ctx{m_root, m_o.probe},
+        m_xids(std::max<std::int64_t>(5000, 2 * m_o.interval.count())) {}
 
   int run();
 
@@ -53,6 +65,8 @@ class Watch {
   }
   void open_store();
   void load_nvml_and_slow_probes();
+  void follow_kernel_log();
+  void collect_xids(std::int64_t wall_ms);
   void tick();
   void flush();
   void publish();
@@ -81,10 +95,58 @@ class Watch {
   sigset_t m_signals{};
   bool m_stop = false;
   bool m_reload = false;
+  bool m_reloaded = false;  // the next tick re-runs the host probes
   std::string m_stop_signal;
   std::uint64_t m_ticks = 0;
   SteadyClock::time_point m_last_prune{};
+  std::optional<host::LogFollower> m_kernel_log;
+  LineAssembler m_kernel_lines;
+  XidTracker m_xids;
+  std::string m_xid_status;
 };
+
+void Watch::follow_kernel_log() {
+  const std::string& file = m_o.probe.kernel_log_file;
+  if (file == "-") {
+    log("--kernel-log -: standard input is read once at start, not followed");
+  } else if (!file.empty()) {
+    m_kernel_log = host::LogFollower::file(file);
+  } else if (auto k = host::LogFollower::kmsg(m_root)) {
+    m_kernel_log = std::move(*k);
+  } else {
+    log(k.error().message + ": new Xid lines are not followed (NVML events still are)");
+    return;
+  }
+  if (m_kernel_log) log("following " + m_kernel_log->describe() + " for new Xid lines");
+}
+
+void Watch::collect_xids(std::int64_t wall_ms) {
+  std::vector<XidSighting> seen;
+  if (m_kernel_log) {
+    std::string text;
+    std::vector<std::string> problems;
+    m_kernel_log->poll(text, k_kernel_log_bytes_per_tick, problems);
+    for (const auto& p : problems) log(p);
+    if (!text.empty())
+      for (const auto& e : parse_new_kernel_lines(m_kernel_lines.feed(text), wall_ms / 1000))
+        seen.push_back(sighting_from_kernel(e, wall_ms));
+  }
+  if (m_sampler) {
+    for (auto& x : m_sampler->take_xids())
+      seen.push_back(
+          {XidSighting::Source::nvml, x.bus_id, static_cast<int>(x.code), std::nullopt, std::nullopt, "", wall_ms});
+    if (m_sampler->xid_events_status() != m_xid_status) {
+      m_xid_status = m_sampler->xid_events_status();
+      log("NVML Xid events: " + m_xid_status);
+    }
+  }
+  for (const auto& s : seen)
+    if (auto e = m_xids.add(s)) {
+      log(fmt::format("{} {} {}", e->type, e->gpu, e->detail));
+      record(std::move(*e));
+    }
+  m_state.xid_errors = m_xids.counts();
+}
 
 void Watch::open_store() {
   std::string path = m_o.db_path.empty() ? store::default_db_path() : m_o.db_path;
@@ -134,8 +196,16 @@ void Watch::tick() {
   auto wall_ms = now_ms();
   LiveState next = m_state;
   std::vector<model::ProbeRun> runs;
+  auto every = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(k_host_probe_period / m_o.interval));
+  bool host_probes = m_ticks % every == 0 || m_reloaded;
+  m_reloaded = false;
   for (const auto& p : probe::probe_table()) {
     if (!cheap_probe(p.name) && p.name != "nvml") continue;
+    if (p.name != "nvml" && !host_probes) {
+      for (const auto& r : m_state.probes)
+        if (r.name == p.name) runs.push_back(r);  // the last run's duration and success stand
+      continue;
+    }
     model::ProbeRun run{std::string(p.name), true, "", 0};
     auto t0 = SteadyClock::now();
     if (p.name == "nvml") {
@@ -161,6 +231,8 @@ void Watch::tick() {
   }
   m_snap.probes = runs;
   next.probes = std::move(runs);
+  collect_xids(wall_ms);
+  next.xid_errors = m_state.xid_errors;
   next.nvml = m_snap.nvml;
   next.findings.clear();
   m_snap.watch = model::WatchInfo{m_o.db_path.empty() ? store::default_db_path() : m_o.db_path, m_state.history_ok,
@@ -262,6 +334,9 @@ bool Watch::wait_until(SteadyClock::time_point t) {
 }
 
 int Watch::run() {
+  // At most two malloc arenas: the HTTP threads' own arenas were a few MB of
+  // RSS for a daemon that allocates little.
+  ::mallopt(M_ARENA_MAX, 2);
   ::sigemptyset(&m_signals);
   for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaddset(&m_signals, s);
   ::pthread_sigmask(SIG_BLOCK, &m_signals, nullptr);  // before any thread: all inherit it
@@ -302,6 +377,7 @@ int Watch::run() {
     return std::string(buf);
   }();
   open_store();
+  follow_kernel_log();  // before the kernel_log probe reads it: no line falls between the two
   load_nvml_and_slow_probes();
   record(node_event(now_ms(), "daemon_start",
                     nlohmann::json{{"version", GD_VERSION},
@@ -332,6 +408,7 @@ int Watch::run() {
       m_store.reset();
       open_store();
       load_nvml_and_slow_probes();
+      m_reloaded = true;
       record(node_event(now_ms(), "daemon_reload"));
     }
   }

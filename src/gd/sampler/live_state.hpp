@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gd/model/finding.hpp"
@@ -34,6 +35,8 @@ struct LiveState {
   std::uint64_t history_write_errors_total = 0;
   bool history_ok = true;
   std::uint64_t history_pending_rows = 0;
+  // Xids recorded since start (kernel log and NVML events, deduplicated), by (bus id, code).
+  std::map<std::pair<std::string, int>, std::uint64_t> xid_errors;
 };
 
 }  // namespace gd::sampler

@@ -1,5 +1,7 @@
 #include "gd/sampler/metrics_text.hpp"
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "gd/store/gpu_metrics.hpp"
@@ -41,17 +43,23 @@ std::string dcgm_labels(const LiveState& s, const model::NvmlGpu& g) {
 bool answered(const model::NvmlGpu& g) { return g.handle_return == 0 && g.bus_id; }
 
 void render_gpu_metrics(std::string& out, const LiveState& s, MetricsCompat compat) {
+  std::vector<std::string> labels;  // once per GPU, not once per metric and GPU
+  for (const auto& g : s.nvml.gpus) labels.push_back(gpu_labels(g));
   for (const auto& m : store::gpu_metrics()) {
     Family f(out, m.prom, m.type, m.help);
-    for (const auto& g : s.nvml.gpus)
-      if (auto v = m.get(g); v && answered(g)) f.add(gpu_labels(g), static_cast<double>(*v) * m.prom_scale);
+    for (std::size_t i = 0; i < s.nvml.gpus.size(); ++i)
+      if (auto v = m.get(s.nvml.gpus[i]); v && answered(s.nvml.gpus[i]))
+        f.add(labels[i], static_cast<double>(*v) * m.prom_scale);
   }
   if (compat != MetricsCompat::dcgm) return;
+  labels.clear();
+  for (const auto& g : s.nvml.gpus) labels.push_back(dcgm_labels(s, g));
   for (const auto& m : store::gpu_metrics()) {
     if (m.dcgm.empty()) continue;
     Family f(out, m.dcgm, m.type, fmt::format("{} (dcgm-exporter compatible)", m.help));
-    for (const auto& g : s.nvml.gpus)
-      if (auto v = m.get(g); v && answered(g)) f.add(dcgm_labels(s, g), static_cast<double>(*v) * m.dcgm_scale);
+    for (std::size_t i = 0; i < s.nvml.gpus.size(); ++i)
+      if (auto v = m.get(s.nvml.gpus[i]); v && answered(s.nvml.gpus[i]))
+        f.add(labels[i], static_cast<double>(*v) * m.dcgm_scale);
   }
 }
 
@@ -69,6 +77,12 @@ void render_health(std::string& out, const LiveState& s) {
   {
     Family f(out, "gpudoctor_gpu_lost", "gauge", "Whether a GPU seen before no longer answers NVML (1) or does (0).");
     for (const auto& [bus, g] : s.gpus) f.add(fmt::format(R"(gpu="{}")", escape_label(bus)), g.lost ? 1 : 0);
+  }
+  {
+    Family f(out, "gpudoctor_xid_errors_total", "counter",
+             "Xid errors since the daemon started, by GPU and Xid code (kernel log and NVML events, deduplicated).");
+    for (const auto& [key, n] : s.xid_errors)
+      f.add(fmt::format(R"(gpu="{}",xid="{}")", escape_label(key.first), key.second), static_cast<double>(n));
   }
   {
     Family f(out, "gpudoctor_finding_active", "gauge", "1 for every active finding (warning or critical).");

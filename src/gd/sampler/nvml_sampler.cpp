@@ -11,6 +11,9 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gd/model/json_io.hpp"
 
 #include "gd/nvml/nvml_worker.hpp"
 #include "gd/util/line_worker.hpp"
@@ -146,14 +149,36 @@ bool NvmlSampler::read_answer(Clock::time_point deadline, model::NvmlInfo& info,
       break;
     }
     m_pending.append(buf, static_cast<size_t>(r));
-    size_t pos;
-    while (!done && (pos = m_pending.find('\n')) != std::string::npos) {
-      std::string line = m_pending.substr(0, pos);
-      m_pending.erase(0, pos + 1);
-      nvml::apply_worker_line(line, info, done);
+    size_t start = 0, pos;
+    while (!done && (pos = m_pending.find('\n', start)) != std::string::npos) {
+      std::string_view line(m_pending.data() + start, pos - start);
+      start = pos + 1;
+      if (!take_xid_line(line)) nvml::apply_worker_line(line, info, done);
     }
+    m_pending.erase(0, start);  // once per read, not once per line
   }
   return true;
+}
+
+bool NvmlSampler::take_xid_line(std::string_view line) {
+  if (!line.starts_with("{\"xid")) return false;
+  auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+  if (!j.is_object()) return false;
+  if (auto x = j.find("xid"); x != j.end() && x->is_object()) {
+    NvmlXid xid;
+    xid.gpu_index = model::json_field<unsigned>(*x, "gpu");
+    xid.bus_id = model::json_field<std::string>(*x, "bus_id").value_or("");
+    xid.code = model::json_field<unsigned long long>(*x, "code").value_or(0);
+    if (m_xids.size() < 4096) m_xids.push_back(std::move(xid));
+    return true;
+  }
+  if (auto e = j.find("xid_events"); e != j.end() && e->is_object()) {
+    auto n = model::json_field<unsigned>(*e, "registered").value_or(0);
+    m_xid_status = n > 0 ? fmt::format("registered on {} GPUs", n)
+                         : model::json_field<std::string>(*e, "reason").value_or("no GPU supports them");
+    return true;
+  }
+  return false;
 }
 
 model::NvmlInfo NvmlSampler::sample() {

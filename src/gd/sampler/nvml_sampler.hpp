@@ -10,6 +10,9 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "gd/model/snapshot.hpp"
 
@@ -23,6 +26,13 @@ struct SamplerOptions {
   double timeout_s = 10;   // deadline for one sample (the first one includes nvmlInit)
   double backoff_min_s = 1;
   double backoff_max_s = 300;
+};
+
+// An Xid NVML's event API reported (XidCriticalError) during a sample.
+struct NvmlXid {
+  std::optional<unsigned> gpu_index;
+  std::string bus_id;  // lowercase sysfs form; "" when the worker could not tell
+  unsigned long long code = 0;
 };
 
 class NvmlSampler {
@@ -41,6 +51,12 @@ class NvmlSampler {
   unsigned hangs() const { return m_hangs; }
   bool has_wedged_worker() const { return m_wedged > 0; }
   pid_t worker_pid() const { return m_pid; }
+  // Xids the worker reported since the last call (nvmlEventSetWait_v2 with
+  // timeout 0 after every sample, so a sample never waits for events).
+  std::vector<NvmlXid> take_xids() { return std::exchange(m_xids, {}); }
+  // How the current worker's Xid event registration went: "registered on N
+  // GPUs" or why not; "" until it reported.
+  const std::string& xid_events_status() const { return m_xid_status; }
 
  private:
   bool start(model::NvmlInfo& info);
@@ -48,6 +64,7 @@ class NvmlSampler {
   void reap_wedged();
   void back_off();
   bool read_answer(Clock::time_point deadline, model::NvmlInfo& info, bool& done, bool& eof);
+  bool take_xid_line(std::string_view line);
 
   SamplerOptions m_o;
   pid_t m_pid = -1;
@@ -60,6 +77,8 @@ class NvmlSampler {
   std::optional<std::string> m_last_hung_call;
   std::optional<unsigned> m_last_hung_gpu;
   unsigned m_started = 0, m_hangs = 0;
+  std::vector<NvmlXid> m_xids;
+  std::string m_xid_status;
 };
 
 }  // namespace gd::sampler

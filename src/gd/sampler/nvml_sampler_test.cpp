@@ -24,8 +24,9 @@ class NvmlSamplerTest : public ::testing::Test {
     ::unsetenv("GPUDOCTOR_SIM_SCENARIO");
     fs::remove_all(dir);
   }
-  void scenario(const std::string& faults, int temp = 41) {
-    std::ofstream(dir / "nvml.json") << R"({"driver_version":"550.54.15","faults":[)" << faults << R"(],
+  void scenario(const std::string& faults, int temp = 41, const std::string& extra = "") {
+    std::ofstream(dir / "nvml.json") << R"({"driver_version":"550.54.15",)" << extra << R"("faults":[)" << faults
+                                     << R"(],
       "gpus":[{"name":"NVIDIA H100","uuid":"GPU-0","bus_id":"00000000:3B:00.0","temperature_c":)"
                                      << temp << R"(},
               {"name":"NVIDIA H100","uuid":"GPU-1","bus_id":"00000000:5E:00.0","temperature_c":50}]})";
@@ -57,6 +58,27 @@ TEST_F(NvmlSamplerTest, OneWorkerAnswersManySamples) {
   EXPECT_EQ(s.hangs(), 0u);
 }
 
+TEST_F(NvmlSamplerTest, ReportsNvmlXidEventsWithoutWaiting) {
+  scenario("", 41, R"("xid_events":[{"gpu":1,"xid":48,"at_sample":3}],)");
+  NvmlSampler s(options());
+  std::vector<std::size_t> seen;
+  for (int i = 1; i <= 4; ++i) {
+    auto t0 = Clock::now();
+    ASSERT_EQ(s.sample().state, model::NvmlState::ok);
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+    auto xids = s.take_xids();
+    seen.push_back(xids.size());
+    if (i == 3) {
+      ASSERT_EQ(xids.size(), 1u);
+      EXPECT_EQ(xids[0].code, 48u);
+      EXPECT_EQ(xids[0].gpu_index, 1u);
+      EXPECT_EQ(xids[0].bus_id, "0000:5e:00.0");
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<std::size_t>{0, 0, 1, 0}));
+  EXPECT_EQ(s.xid_events_status(), "registered on 2 GPUs");
+}
+
 TEST_F(NvmlSamplerTest, HangMidRunIsCutAtTheDeadlineAndTheWorkerReplacedAfterBackOff) {
   // Two GPUs: 2 temperature calls per sample; the 5th call (3rd sample) hangs.
   scenario(R"({"call":"nvmlDeviceGetTemperature","hang":true,"after_calls":4})");
@@ -79,6 +101,17 @@ TEST_F(NvmlSamplerTest, HangMidRunIsCutAtTheDeadlineAndTheWorkerReplacedAfterBac
   auto back = s.sample();
   EXPECT_EQ(back.state, model::NvmlState::ok) << back.load_error;
   EXPECT_EQ(s.workers_started(), 2u);
+}
+
+TEST_F(NvmlSamplerTest, CrashInACallIsNamedThroughTheSignalHandler) {
+  scenario(R"({"call":"nvmlDeviceGetPowerUsage","gpu":1,"crash":true,"at_sample":2})");
+  NvmlSampler s(options());
+  ASSERT_EQ(s.sample().state, model::NvmlState::ok);
+  auto dead = s.sample();
+  EXPECT_EQ(dead.state, model::NvmlState::worker_failed);
+  EXPECT_EQ(dead.hung_call, "nvmlDeviceGetPowerUsage");  // the marker the fatal-signal handler wrote
+  EXPECT_EQ(dead.hung_gpu, 1u);
+  ASSERT_EQ(dead.gpus.size(), 1u);  // GPU 0 was reported before the crash
 }
 
 TEST_F(NvmlSamplerTest, CrashedWorkerIsReportedAndReplaced) {
