@@ -3,7 +3,8 @@
 # processes at all. Usage: bench/churn_bench.sh [BUILD_DIR] [LAUNCHES]
 # Prints launches/s and CPU per launch for: /bin/true (1 and 2 spawners in
 # parallel, posix_spawn loop compiled here), the churn child without a
-# library, the child with the simulated NVML, and `gpudoctor churn` -j 1 / -j 2.
+# library, the child with the simulated NVML, and `gpudoctor churn` -j 1 / -j 2
+# with its fork server (default) and with --exec.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -66,5 +67,8 @@ measure "/bin/true, 2 spawners in parallel" bash -c "'$tmp/spawn' $half /bin/tru
 measure "churn child, no library (exec + its own loading)" "$tmp/spawn" "$N" "$CHILD" nvml /nonexistent
 measure "churn child with the simulated NVML, 1 spawner" "$tmp/spawn" "$N" "$CHILD" nvml "$LIB"
 for j in 1 2; do
-  measure "gpudoctor churn -j $j" "$GD" churn --root "$tmp/node/root" -n "$N" -j "$j" --no-progress
+  measure "gpudoctor churn -j $j (fork server, the default)" "$GD" churn --root "$tmp/node/root" -n "$N" -j "$j" --no-progress
+done
+for j in 1 2; do
+  measure "gpudoctor churn --exec -j $j (a new executable per launch)" "$GD" churn --root "$tmp/node/root" -n "$N" -j "$j" --exec --no-progress
 done

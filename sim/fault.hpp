@@ -26,7 +26,7 @@ struct Fault {
   std::chrono::steady_clock::time_point loaded_at{};
   // From this moment of the scenario's clock (shared by processes) or this
   // process's sample on; unset: from the start.
-  Moment at;
+  Moment at{};
   mutable std::uint64_t matched = 0;
 };
 

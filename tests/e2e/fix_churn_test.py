@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 GD, SIM_DIR = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -168,6 +169,30 @@ with tempfile.TemporaryDirectory() as tmp:
     check("dev_char ok after", ("container.dev_char_links_missing", "ok") in findings(root, env))
     again = gd(["fix", "--root", root, "--yes", "--json"] + only, env)
     check("second fix plans nothing", json.loads(again.stdout)["actions"] == [], again.stdout)
+
+# 8. churn's fork server and --exec: a library that crashes or hangs in a launch costs that launch only.
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp, persistence=True)
+    doc = json.load(open(os.path.join(tmp, "nvml.json")))
+    for flags in ([], ["--exec"]):
+        doc["faults"] = [{"call": "nvmlDeviceGetCount", "crash": True}]
+        json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+        r = gd(["churn", "--root", root, "-n", "20", "-j", "2", "--json"] + flags, env)
+        out = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+        check(f"churn {flags}: every crashing launch counted", out.get("crashed") == 20 and out.get("launched") == 20,
+              (r.returncode, r.stderr[-300:], out))
+        doc["faults"] = [{"call": "nvmlInit", "hang": True}]
+        json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+        t0 = time.time()
+        r = gd(["churn", "--root", root, "-n", "4", "-j", "2", "--timeout", "0.5", "--json"] + flags, env)
+        out = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+        check(f"churn {flags}: hung launches killed at the deadline", out.get("hung") == 4 and time.time() - t0 < 20,
+              (r.returncode, r.stderr[-300:], out, time.time() - t0))
+    doc["faults"] = []
+    json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+    r = gd(["churn", "--root", root, "-n", "50", "-j", "2", "--exec", "--json"], env)
+    out = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    check("churn --exec runs every launch", r.returncode == 0 and out.get("succeeded") == 50, (r.returncode, out))
 
 print(f"fix/churn: {passed} passed, {len(failures)} failed")
 for f in failures:

@@ -1,5 +1,15 @@
 #include "gd/churn/churn.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -7,9 +17,12 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "gd/util/subprocess.hpp"
+
+extern char** environ;
 
 namespace gd::churn {
 
@@ -62,7 +75,7 @@ bool record(Shared& sh, unsigned launch_no, const util::RunResult& r) {
   return false;
 }
 
-void worker(Shared& sh, const ChurnOptions& o, const std::vector<std::string>& argv) {
+void exec_worker(Shared& sh, const ChurnOptions& o, const std::vector<std::string>& argv) {
   auto timeout = std::chrono::milliseconds(static_cast<long long>(o.process_timeout_s * 1000));
   while (!sh.stop) {
     unsigned i = sh.next.fetch_add(1);
@@ -73,15 +86,145 @@ void worker(Shared& sh, const ChurnOptions& o, const std::vector<std::string>& a
   }
 }
 
+// One fork server (`gpudoctor-churn-child --fork-server`): a byte on its stdin
+// starts one launch, one line on its stdout reports it.
+class ForkServer {
+ public:
+  explicit ForkServer(std::vector<std::string> argv) : m_argv(std::move(argv)) {}
+  ~ForkServer() { stop(); }
+
+  // One launch; fills r like util::run would (out = the child's line).
+  void launch(std::chrono::milliseconds timeout, util::RunResult& r) {
+    auto t0 = Clock::now();
+    if (m_pid < 0 && !start(r.err)) return;
+    r.started = true;
+    char go = 'g';
+    if (::write(m_in, &go, 1) != 1) {
+      stop();
+      return;  // died since the last launch: counted as crashed, restarted next time
+    }
+    auto deadline = t0 + timeout;
+    while (true) {
+      auto nl = m_buf.find('\n');
+      if (nl != std::string::npos) {
+        r.out = m_buf.substr(0, nl);
+        m_buf.erase(0, nl + 1);
+        r.exit_code = 0;
+        break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        r.timed_out = true;
+        stop();
+        break;
+      }
+      pollfd p{m_out, POLLIN, 0};
+      int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+      if (n < 0 && errno != EINTR) break;
+      if (n <= 0) continue;
+      char buf[4096];
+      ssize_t got = ::read(m_out, buf, sizeof buf);
+      if (got <= 0) {
+        stop();  // the server died: this launch has no line (crashed)
+        break;
+      }
+      m_buf.append(buf, static_cast<std::size_t>(got));
+    }
+    r.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+
+ private:
+  bool start(std::string& error) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) {
+      error = std::strerror(errno);
+      return false;
+    }
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+      error = std::strerror(errno);
+      ::close(in[0]);
+      ::close(in[1]);
+      return false;
+    }
+    std::vector<char*> cargv;
+    for (auto& a : m_argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    ::posix_spawn_file_actions_init(&fa);
+    ::posix_spawnattr_init(&attr);
+    ::posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    ::posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    ::posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    ::posix_spawnattr_setpgroup(&attr, 0);
+    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    int rc = ::posix_spawn(&m_pid, cargv[0], &fa, &attr, cargv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&fa);
+    ::posix_spawnattr_destroy(&attr);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (rc != 0) {
+      error = fmt::format("cannot run {}: {}", m_argv[0], std::strerror(rc));
+      ::close(in[1]);
+      ::close(out[0]);
+      m_pid = -1;
+      return false;
+    }
+    m_in = in[1];
+    m_out = out[0];
+    m_buf.clear();
+    return true;
+  }
+
+  // Closes its stdin (it exits), kills its process group (a hung launch),
+  // and reaps it; one stuck in the kernel is abandoned after a grace period.
+  void stop() {
+    if (m_in >= 0) ::close(m_in);
+    if (m_out >= 0) ::close(m_out);
+    m_in = m_out = -1;
+    if (m_pid > 0) {
+      ::kill(-m_pid, SIGKILL);
+      for (int i = 0; i < 100; ++i) {
+        pid_t w = ::waitpid(m_pid, nullptr, WNOHANG);
+        if (w == m_pid || (w < 0 && errno == ECHILD)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+    m_pid = -1;
+  }
+
+  std::vector<std::string> m_argv;
+  pid_t m_pid = -1;
+  int m_in = -1;
+  int m_out = -1;
+  std::string m_buf;
+};
+
+void fork_worker(Shared& sh, const ChurnOptions& o, const std::vector<std::string>& argv) {
+  auto timeout = std::chrono::milliseconds(static_cast<long long>(o.process_timeout_s * 1000));
+  ForkServer server(argv);
+  while (!sh.stop) {
+    unsigned i = sh.next.fetch_add(1);
+    if (i >= o.launches) break;
+    util::RunResult r;
+    server.launch(timeout, r);
+    if (record(sh, i + 1, r)) sh.stop = true;
+    ++sh.done;
+  }
+}
+
 // The minimal child executable beside gpudoctor when present, else
-// `gpudoctor __churn-child`.
+// `gpudoctor __churn-child` / `__churn-fork-server`.
 std::vector<std::string> child_argv(const ChurnOptions& o) {
   std::string mode = o.mode == Mode::cuda ? "cuda" : "nvml";
   std::string self = o.worker_exe.empty() ? util::self_exe() : o.worker_exe;
   auto small = std::filesystem::path(self).parent_path() / "gpudoctor-churn-child";
   std::error_code ec;
-  if (std::filesystem::exists(small, ec)) return {small.string(), mode, o.library};
-  return {self, "__churn-child", mode, o.library};
+  if (std::filesystem::exists(small, ec)) {
+    if (o.exec_each) return {small.string(), mode, o.library};
+    return {small.string(), "--fork-server", mode, o.library};
+  }
+  return {self, o.exec_each ? "__churn-child" : "__churn-fork-server", mode, o.library};
 }
 
 }  // namespace
@@ -99,7 +242,9 @@ ChurnResult run_churn(const ChurnOptions& o, const std::function<void(const Chur
   std::vector<std::string> argv = child_argv(o);
   auto start = Clock::now();
   std::vector<std::thread> threads;
-  for (unsigned t = 0; t < std::max(1u, o.jobs); ++t) threads.emplace_back(worker, std::ref(sh), std::cref(o), argv);
+  ::signal(SIGPIPE, SIG_IGN);  // a fork server that died: a write error, not our death
+  auto* run = o.exec_each ? exec_worker : fork_worker;
+  for (unsigned t = 0; t < std::max(1u, o.jobs); ++t) threads.emplace_back(run, std::ref(sh), std::cref(o), argv);
   while (progress && sh.done < o.launches && !sh.stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::lock_guard lock(sh.mutex);

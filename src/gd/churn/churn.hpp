@@ -20,6 +20,7 @@ struct ChurnOptions {
   std::string library;            // file each child dlopens
   double process_timeout_s = 30;  // a child running longer counts as hung and is killed
   std::string worker_exe;         // gpudoctor binary run as the child (empty: this one)
+  bool exec_each = false;         // exec a new child per launch (loads the library each time), not the fork server
   std::optional<unsigned> expected_count;  // GPUs answering before the run (else: the first child's count)
 };
 
@@ -37,7 +38,7 @@ struct ChurnResult {
   unsigned hung = 0;                         // children killed at process_timeout_s
   unsigned crashed = 0;                      // children that died or printed nothing usable
   std::vector<double> init_ms;               // per successful launch, in launch-completion order
-  std::vector<double> overhead_ms;           // wall per launch minus its init time (spawn, load, teardown)
+  std::vector<double> overhead_ms;           // wall per launch minus its init time (start, teardown)
   double elapsed_s = 0;
   std::optional<unsigned> first_count;       // GPUs the first successful child saw
   std::optional<unsigned> lost_at_launch;    // launch number at which fewer GPUs answered
@@ -55,5 +56,11 @@ double quantile(std::vector<double> values, double q);
 // The child process: `gpudoctor __churn-child nvml|cuda LIB`. Prints one JSON
 // line {"ret":R,"init_ms":T,"count":N,"lost":[...]} and returns 0.
 int churn_child_main(const std::string& mode, const std::string& library);
+
+// The fork server (`gpudoctor-churn-child --fork-server nvml|cuda LIB`): loads
+// the library once; each byte read on stdin forks one process that runs the
+// same cycle and exits; one JSON line per request on stdout
+// ({"crashed": "signal N"} when that process died without reporting).
+int churn_zygote_main(const std::string& mode, const std::string& library);
 
 }  // namespace gd::churn

@@ -30,6 +30,7 @@ struct ChurnCli {
   std::string mode = "nvml";
   bool json = false;
   bool no_progress = false;
+  bool exec_each = false;
 };
 
 struct Inventory {
@@ -114,7 +115,7 @@ void print_text(const churn::ChurnResult& r, const Inventory& before, const Inve
   fmt::print("launched {} processes in {:.1f} s ({:.0f}/s){}\n", thousands(r.launched), r.elapsed_s,
              r.elapsed_s > 0 ? r.launched / r.elapsed_s : 0, r.stopped_early ? ", stopped early" : "");
   fmt::print("init latency: p50 {}  p95 {}  p99 {}  max {}\n", q(0.5), q(0.95), q(0.99), q(1.0));
-  fmt::print("gpudoctor overhead per launch (spawn, load, teardown): p50 {}\n",
+  fmt::print("gpudoctor overhead per launch (start, teardown): p50 {}\n",
              rule::format_ms(churn::quantile(r.overhead_ms, 0.5)));
   for (const auto& [code, n] : r.failures_by_code) fmt::print("failed: {} x {}\n", n, model::nvml_return_label(code));
   if (r.hung) fmt::print("hung (killed): {}\n", r.hung);
@@ -143,6 +144,7 @@ int do_churn(ChurnCli& c) {
   o.library = lib;
   o.process_timeout_s = c.node.probe.timeout_s;
   o.worker_exe = c.node.probe.worker_exe;
+  o.exec_each = c.exec_each;
   o.expected_count = static_cast<unsigned>(before.bus_ids.size());
   bool bar = !c.no_progress && !c.json && ::isatty(2);
   auto r = churn::run_churn(o, bar ? draw_progress : std::function<void(const churn::ChurnProgress&)>{});
@@ -167,6 +169,9 @@ void setup_churn(CLI::App& sub, int& exit_code) {
   sub.add_option("-j,--jobs", c->jobs, "Processes running at a time")->check(CLI::Range(1u, 1024u));
   sub.add_option("--mode", c->mode, "What each process initialises: nvml (nvmlInit) or cuda")
       ->check(CLI::IsMember({"nvml", "cuda"}));
+  sub.add_flag("--exec", c->exec_each,
+               "Exec a new child per launch (the library is loaded each time) instead of forking each launch from a "
+               "process that loaded it once");
   sub.add_flag("--json", c->json, "Print the result as JSON");
   sub.add_flag("--no-progress", c->no_progress, "No progress bar");
   sub.callback([c, &exit_code] { exit_code = do_churn(*c); });

@@ -42,6 +42,8 @@ int run(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "__nvml-set-persistence") == 0)
     return nvml::set_persistence_main(argv[2], 1);
   if (argc == 4 && std::strcmp(argv[1], "__churn-child") == 0) return churn::churn_child_main(argv[2], argv[3]);
+  if (argc == 4 && std::strcmp(argv[1], "__churn-fork-server") == 0)
+    return churn::churn_zygote_main(argv[2], argv[3]);
 
   CLI::App app{"gpudoctor: diagnoses, watches and repairs NVIDIA GPU nodes", "gpudoctor"};
   app.require_subcommand(1);

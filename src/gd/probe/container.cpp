@@ -343,7 +343,8 @@ DockerConfig parse_docker_config(std::string_view text) {
   if (j.is_discarded()) {
     // Say where: the first byte nlohmann stops at.
     try {
-      (void)nlohmann::json::parse(text);
+      auto ignored = nlohmann::json::parse(text);
+      (void)ignored;
     } catch (const nlohmann::json::parse_error& e) {
       std::size_t pos = std::min<std::size_t>(e.byte, text.size());
       std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + pos, '\n'));

@@ -140,7 +140,9 @@ TEST(Inside, NvmlBlockedAndSubsetOfGpus) {
     p.driver = "nvidia";
     c.pci.gpus.push_back(p);
   }
-  c.driver.gpus.push_back(model::DriverGpu{"9e65:00:00.0"});
+  model::DriverGpu given;
+  given.bus_id = "9e65:00:00.0";
+  c.driver.gpus.push_back(given);
   c.nvml.state = model::NvmlState::ok;
   c.nvml.init_return = 0;
   c.nvml.device_count = 1;
