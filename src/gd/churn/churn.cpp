@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +20,6 @@
 #include <nlohmann/json.hpp>
 
 #include "gd/util/subprocess.hpp"
-
-extern char** environ;
 
 namespace gd::churn {
 
@@ -146,30 +143,16 @@ class ForkServer {
       ::close(in[1]);
       return false;
     }
-    std::vector<char*> cargv;
-    for (auto& a : m_argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    ::posix_spawn_file_actions_init(&fa);
-    ::posix_spawnattr_init(&attr);
-    ::posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    ::posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    ::posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    ::posix_spawnattr_setpgroup(&attr, 0);
-    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    int rc = ::posix_spawn(&m_pid, cargv[0], &fa, &attr, cargv.data(), environ);
-    ::posix_spawn_file_actions_destroy(&fa);
-    ::posix_spawnattr_destroy(&attr);
+    auto pid = util::spawn_in_group(m_argv, in[0], out[1], -1);
     ::close(in[0]);
     ::close(out[1]);
-    if (rc != 0) {
-      error = fmt::format("cannot run {}: {}", m_argv[0], std::strerror(rc));
+    if (!pid) {
+      error = pid.error().message;
       ::close(in[1]);
       ::close(out[0]);
-      m_pid = -1;
       return false;
     }
+    m_pid = *pid;
     m_in = in[1];
     m_out = out[0];
     m_buf.clear();

@@ -113,11 +113,31 @@ int Child::wait_status(Clock::time_point deadline) {
   return -1;
 }
 
-Result<Child> spawn(const std::vector<std::string>& argv) {
+Result<pid_t> spawn_in_group(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
   if (argv.empty()) return make_error("spawn: empty argv");
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&fa);
+  ::posix_spawnattr_init(&attr);
+  const int fds[3] = {in_fd, out_fd, err_fd};
+  for (int target = 0; target < 3; ++target) {
+    if (fds[target] >= 0) ::posix_spawn_file_actions_adddup2(&fa, fds[target], target);
+    else ::posix_spawn_file_actions_addopen(&fa, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
+  }
+  ::posix_spawnattr_setpgroup(&attr, 0);  // own process group: killed as one
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, cargv[0], &fa, &attr, cargv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&fa);
+  ::posix_spawnattr_destroy(&attr);
+  if (rc != 0) return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+  return pid;
+}
+
+Result<Child> spawn(const std::vector<std::string>& argv) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return make_error(fmt::format("pipe: {}", std::strerror(errno)));
   if (::pipe2(err, O_CLOEXEC) != 0) {
@@ -125,30 +145,15 @@ Result<Child> spawn(const std::vector<std::string>& argv) {
     ::close(out[1]);
     return make_error(fmt::format("pipe: {}", std::strerror(errno)));
   }
-  // posix_spawnp (a vfork-style clone in glibc) instead of fork: no copy of
-  // the parent's page tables, which made each `churn` launch several ms
-  // slower, and exec failures come back as the return value.
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  ::posix_spawn_file_actions_init(&fa);
-  ::posix_spawnattr_init(&attr);
-  ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  ::posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  ::posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  ::posix_spawnattr_setpgroup(&attr, 0);  // own process group: killed as one
-  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, cargv[0], &fa, &attr, cargv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&fa);
-  ::posix_spawnattr_destroy(&attr);
+  auto pid = spawn_in_group(argv, -1, out[1], err[1]);
   ::close(out[1]);
   ::close(err[1]);
-  if (rc != 0) {
+  if (!pid) {
     ::close(out[0]);
     ::close(err[0]);
-    return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+    return make_error(pid.error().message);
   }
-  return Child(pid, out[0], err[0]);
+  return Child(*pid, out[0], err[0]);
 }
 
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout, std::size_t max_output) {

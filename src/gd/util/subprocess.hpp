@@ -50,6 +50,11 @@ class Child {
 // /dev/null, stdout and stderr as pipes, in its own process group.
 Result<Child> spawn(const std::vector<std::string>& argv);
 
+// The primitive under spawn: posix_spawnp (no copy of the parent's page
+// tables) of argv in its own process group, with in_fd / out_fd / err_fd as
+// its 0 / 1 / 2 (-1: /dev/null). The caller keeps and closes its fds.
+Result<pid_t> spawn_in_group(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd);
+
 struct RunResult {
   bool started = false;
   bool timed_out = false;
