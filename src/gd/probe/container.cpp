@@ -24,30 +24,15 @@ namespace {
 constexpr std::string_view k_cli_name = "nvidia-container-cli";
 constexpr std::size_t k_config_cap = 1 << 20;
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // "Key:   value" -> value when the line starts with key.
 std::optional<std::string> field(std::string_view line, std::string_view key) {
-  line = trim(line);
+  line = util::trim(line);
   if (line.substr(0, key.size()) != key) return std::nullopt;
-  auto rest = trim(line.substr(key.size()));
+  auto rest = util::trim(line.substr(key.size()));
   if (rest.empty() || rest.front() != ':') return std::nullopt;
-  rest = trim(rest.substr(1));
+  rest = util::trim(rest.substr(1));
   if (rest.empty()) return std::nullopt;
   return std::string(rest);
-}
-
-template <class F> void for_each_line(std::string_view text, F&& f) {
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    f(text.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
 }
 
 std::string toml_error(const toml::parse_error& e) {
@@ -106,15 +91,22 @@ void check_inside(const host::HostRoot& root, model::ContainerInfo& c) {
   c.inside = !c.inside_evidence.empty();
 }
 
-void read_toolkit(const host::HostRoot& root, model::ContainerInfo& c) {
-  constexpr std::string_view path = "/etc/nvidia-container-runtime/config.toml";
-  if (!root.exists(path)) return;
-  c.toolkit_config = std::string(path);
+// A configuration file's text: nullopt when absent, or unreadable (named in problems).
+std::optional<std::string> read_config(const host::HostRoot& root, std::string_view path, model::ContainerInfo& c) {
+  if (!root.exists(path)) return std::nullopt;
   auto text = root.read_file(path, k_config_cap);
   if (!text) {
     c.problems.push_back(text.error().message);
-    return;
+    return std::nullopt;
   }
+  return std::move(*text);
+}
+
+void read_toolkit(const host::HostRoot& root, model::ContainerInfo& c) {
+  constexpr std::string_view path = "/etc/nvidia-container-runtime/config.toml";
+  if (root.exists(path)) c.toolkit_config = std::string(path);
+  auto text = read_config(root, path, c);
+  if (!text) return;
   auto cfg = parse_toolkit_config(*text);
   if (!cfg.error.empty()) c.problems.push_back(fmt::format("{}: {}", path, cfg.error));
   c.toolkit_no_cgroups = cfg.no_cgroups;
@@ -128,13 +120,9 @@ void read_toolkit(const host::HostRoot& root, model::ContainerInfo& c) {
 
 void read_docker(const host::HostRoot& root, model::ContainerInfo& c) {
   constexpr std::string_view path = "/etc/docker/daemon.json";
-  if (!root.exists(path)) return;
-  c.docker_config = std::string(path);
-  auto text = root.read_file(path, k_config_cap);
-  if (!text) {
-    c.problems.push_back(text.error().message);
-    return;
-  }
+  if (root.exists(path)) c.docker_config = std::string(path);
+  auto text = read_config(root, path, c);
+  if (!text) return;
   auto cfg = parse_docker_config(*text);
   if (!cfg.error.empty()) c.problems.push_back(fmt::format("{}: {}", path, cfg.error));
   for (auto& rt : cfg.runtimes) {
@@ -170,6 +158,7 @@ void read_cgroup_driver_elsewhere(const host::HostRoot& root, model::ContainerIn
 }
 
 void read_cdi(const host::HostRoot& root, model::ContainerInfo& c) {
+  std::set<std::string> seen;  // resolved paths: /var/run is usually a link to /run
   for (std::string_view dir : {"/etc/cdi", "/var/run/cdi", "/run/cdi"}) {
     auto names = root.list_dir(dir);
     if (!names) continue;
@@ -177,14 +166,8 @@ void read_cdi(const host::HostRoot& root, model::ContainerInfo& c) {
     for (const auto& n : *names) {
       if (!(util::ends_with(n, ".yaml") || util::ends_with(n, ".yml") || util::ends_with(n, ".json"))) continue;
       std::string p = host::join(dir, n);
-      // /var/run is usually a link to /run: report each file once.
       auto resolved = root.resolve(p);
-      std::string key = resolved ? *resolved : p;
-      bool dup = std::any_of(c.cdi_specs.begin(), c.cdi_specs.end(), [&](const auto& s) {
-        auto r = root.resolve(s.path);
-        return (r ? *r : s.path) == key;
-      });
-      if (dup) continue;
+      if (!seen.insert(resolved ? *resolved : p).second) continue;
       auto text = root.read_file(p, 8 << 20);
       if (!text) {
         c.problems.push_back(text.error().message);
@@ -220,19 +203,12 @@ std::optional<std::string> dev_numbers(const host::HostRoot& root, const std::st
 std::optional<unsigned> uvm_major_from(const host::HostRoot& root) {
   auto text = root.read_file("/proc/devices", 64 * 1024);
   if (!text) return std::nullopt;
-  std::optional<unsigned> out;
-  for_each_line(*text, [&](std::string_view line) {
-    line = trim(line);
-    auto sp = line.find(' ');
-    if (sp == std::string_view::npos || trim(line.substr(sp)) != "nvidia-uvm") return;
-    unsigned v = 0;
-    for (char ch : line.substr(0, sp)) {
-      if (!std::isdigit(static_cast<unsigned char>(ch))) return;
-      v = v * 10 + static_cast<unsigned>(ch - '0');
-    }
-    out = v;
-  });
-  return out;
+  for (auto line : util::lines(*text)) {
+    auto words = util::split_ws(line);
+    if (words.size() != 2 || words[1] != "nvidia-uvm") continue;
+    if (auto major = util::parse_u64(words[0]); major && *major <= 4095) return static_cast<unsigned>(*major);
+  }
+  return std::nullopt;
 }
 
 void check_dev_char(const host::HostRoot& root, const model::Snapshot& snap, model::ContainerInfo& c) {
@@ -303,23 +279,23 @@ void run_cli(const host::HostRoot& root, const ProbeOptions& options, const mode
 void parse_container_cli_output(std::string_view out, std::string_view err, model::ContainerCli& cli) {
   std::vector<std::string> errors;
   auto scan = [&](std::string_view text) {
-    for_each_line(text, [&](std::string_view line) {
+    for (auto line : util::lines(text)) {
       if (auto v = field(line, "NVRM version")) cli.nvrm_version = *v;
       else if (auto v2 = field(line, "CUDA version")) cli.cuda_version = *v2;
       else if (field(line, "Device Index")) ++cli.devices;
-      auto t = trim(line);
+      auto t = util::trim(line);
       if (t.substr(0, k_cli_name.size() + 1) == fmt::format("{}:", k_cli_name) && t.size() <= 4096)
         errors.emplace_back(t);
-    });
+    }
   };
   scan(out);
   scan(err);
   if (errors.empty() && cli.exit_code.value_or(0) != 0) {
     // No "nvidia-container-cli:" line: keep the last non-empty stderr line.
     std::string last;
-    for_each_line(err, [&](std::string_view line) {
-      if (!trim(line).empty()) last = std::string(trim(line).substr(0, 4096));
-    });
+    for (auto line : util::lines(err)) {
+      if (!util::trim(line).empty()) last = std::string(util::trim(line).substr(0, 4096));
+    }
     if (!last.empty()) errors.push_back(last);
   }
   cli.error = fmt::format("{}", fmt::join(errors, "\n"));
@@ -339,17 +315,14 @@ ToolkitConfig parse_toolkit_config(std::string_view text) {
 
 DockerConfig parse_docker_config(std::string_view text) {
   DockerConfig out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    // Say where: the first byte nlohmann stops at.
-    try {
-      auto ignored = nlohmann::json::parse(text);
-      (void)ignored;
-    } catch (const nlohmann::json::parse_error& e) {
-      std::size_t pos = std::min<std::size_t>(e.byte, text.size());
-      std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + pos, '\n'));
-      out.error = fmt::format("line {}: not valid JSON (Docker will refuse to start)", line);
-    }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // Say where: the line of the byte nlohmann stopped at.
+    std::size_t pos = std::min<std::size_t>(e.byte, text.size());
+    std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + pos, '\n'));
+    out.error = fmt::format("line {}: not valid JSON (Docker will refuse to start)", line);
     return out;
   }
   if (!j.is_object()) {
@@ -388,16 +361,15 @@ std::optional<bool> parse_containerd_systemd_cgroup(std::string_view text, std::
 }
 
 std::optional<std::string> parse_kubelet_cgroup_driver(std::string_view text) {
-  std::optional<std::string> out;
-  for_each_line(text, [&](std::string_view line) {
-    if (out || line.empty() || std::isspace(static_cast<unsigned char>(line.front()))) return;  // top level only
+  for (auto line : util::lines(text)) {
+    if (line.empty() || std::isspace(static_cast<unsigned char>(line.front()))) continue;  // top level only
     if (auto v = field(line, "cgroupDriver")) {
       std::string s = *v;
       if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) s = s.substr(1, s.size() - 2);
-      out = s;
+      return s;
     }
-  });
-  return out;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> cdi_driver_versions(std::string_view text, bool& nvidia) {
@@ -423,20 +395,15 @@ std::vector<std::string> cdi_driver_versions(std::string_view text, bool& nvidia
 }
 
 std::optional<std::string> container_cgroup_evidence(std::string_view proc_1_cgroup) {
-  std::optional<std::string> out;
-  for_each_line(proc_1_cgroup, [&](std::string_view line) {
-    if (out) return;
+  for (auto line : util::lines(proc_1_cgroup)) {
     auto colon = line.rfind(':');
-    if (colon == std::string_view::npos) return;
+    if (colon == std::string_view::npos) continue;
     auto path = line.substr(colon + 1);
     for (std::string_view marker : {"/docker", "/kubepods", "/containerd", "/libpod", "/lxc/", "/cri-containerd",
                                     "/crio-", "/actions_job"})
-      if (path.find(marker) != std::string_view::npos) {
-        out = std::string(trim(line).substr(0, 200));
-        return;
-      }
-  });
-  return out;
+      if (path.find(marker) != std::string_view::npos) return std::string(util::trim(line).substr(0, 200));
+  }
+  return std::nullopt;
 }
 
 model::ContainerInfo read_container(const host::HostRoot& root, const ProbeOptions& options,
