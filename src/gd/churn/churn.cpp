@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -93,7 +92,7 @@ class ForkServer {
   // One launch; fills r like util::run would (out = the child's line).
   void launch(std::chrono::milliseconds timeout, util::RunResult& r) {
     auto t0 = Clock::now();
-    if (m_pid < 0 && !start(r.err)) return;
+    if (m_child.pid() <= 0 && !start(r.err)) return;
     r.started = true;
     char go = 'g';
     if (::write(m_in, &go, 1) != 1) {
@@ -115,12 +114,12 @@ class ForkServer {
         stop();
         break;
       }
-      pollfd p{m_out, POLLIN, 0};
+      pollfd p{m_child.out_fd(), POLLIN, 0};
       int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
       if (n < 0 && errno != EINTR) break;
       if (n <= 0) continue;
       char buf[4096];
-      ssize_t got = ::read(m_out, buf, sizeof buf);
+      ssize_t got = ::read(m_child.out_fd(), buf, sizeof buf);
       if (got <= 0) {
         stop();  // the server died: this launch has no line (crashed)
         break;
@@ -152,34 +151,24 @@ class ForkServer {
       ::close(out[0]);
       return false;
     }
-    m_pid = *pid;
+    m_child = util::Child(*pid, out[0], -1);
     m_in = in[1];
-    m_out = out[0];
     m_buf.clear();
     return true;
   }
 
-  // Closes its stdin (it exits), kills its process group (a hung launch),
-  // and reaps it; one stuck in the kernel is abandoned after a grace period.
+  // Closes its stdin, kills its process group (a hung launch) and reaps it;
+  // one stuck in the kernel is abandoned after the grace period.
   void stop() {
     if (m_in >= 0) ::close(m_in);
-    if (m_out >= 0) ::close(m_out);
-    m_in = m_out = -1;
-    if (m_pid > 0) {
-      ::kill(-m_pid, SIGKILL);
-      for (int i = 0; i < 100; ++i) {
-        pid_t w = ::waitpid(m_pid, nullptr, WNOHANG);
-        if (w == m_pid || (w < 0 && errno == ECHILD)) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-    }
-    m_pid = -1;
+    m_in = -1;
+    if (m_child.pid() > 0) m_child.kill_and_reap(std::chrono::milliseconds(200));
+    m_child = util::Child();
   }
 
   std::vector<std::string> m_argv;
-  pid_t m_pid = -1;
+  util::Child m_child;  // owns the server's stdout
   int m_in = -1;
-  int m_out = -1;
   std::string m_buf;
 };
 

@@ -28,6 +28,7 @@ class Child {
   ~Child();
 
   pid_t pid() const { return m_pid; }
+  int out_fd() const { return m_out; }  // for callers that read stdout themselves
   // Reads stdout/stderr until both reach EOF (true) or the deadline passes
   // (false). Chunks are handed over as they arrive.
   bool drain(Clock::time_point deadline, const std::function<void(std::string_view)>& on_out,
