@@ -369,11 +369,11 @@ def part_tmpfs_volume(tmp):
                                                         and m("gpudoctor_history_write_ok") == 1, 20)))
         # Fill the volume until the kernel says ENOSPC.
         fill = os.path.join(vol, "fill")
-        with open(fill, "wb") as f:
+        # Unbuffered: a buffered writer keeps the short write's rest and raises ENOSPC again when it closes.
+        with open(fill, "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\xa5" * 65536)
-                    f.flush()
             except OSError:
                 pass
         check("tmpfs full: history_write_ok 0", bool(wait_for(lambda: m("gpudoctor_history_write_ok") == 0, 20)),
