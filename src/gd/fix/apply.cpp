@@ -1,7 +1,5 @@
 #include "gd/fix/apply.hpp"
 
-#include <fstream>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -11,8 +9,6 @@
 namespace gd::fix {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 std::chrono::milliseconds ms(double s) { return std::chrono::milliseconds(static_cast<long long>(s * 1000)); }
 
@@ -38,24 +34,15 @@ ActionResult run_commands(const Action& a, const ApplyOptions& o) {
   return r;
 }
 
+// Written inside the root only: parents created there, a link at the name
+// replaced rather than followed (HostRoot is sealed).
 ActionResult write_file(const Action& a, const host::HostRoot& root) {
   auto existing = root.read_file(a.path, 1 << 20);
   if (existing && *existing == a.content) return {false, true, a.path + " already in place"};
-  fs::path target = root.path(a.path);
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  fs::path tmp = target;
-  tmp += ".gpudoctor-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << a.content;
-    if (!out.flush()) return {true, false, fmt::format("{}: cannot write", a.path)};
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return {true, false, fmt::format("{}: {}", a.path, ec.message())};
-  }
+  auto slash = a.path.rfind('/');
+  if (auto made = root.make_dirs(a.path.substr(0, slash == 0 ? 1 : slash)); !made)
+    return {true, false, made.error().message};
+  if (auto w = root.write_file_atomic(a.path, a.content, 0644); !w) return {true, false, w.error().message};
   return {true, true, "wrote " + a.path};
 }
 
@@ -64,22 +51,14 @@ ActionResult write_file(const Action& a, const host::HostRoot& root) {
 ActionResult make_links(const Action& a, const host::HostRoot& root) {
   std::vector<std::string> made, kept;
   for (const auto& [link, target] : a.links) {
-    fs::path p = root.path(link);
-    std::error_code ec;
-    if (fs::is_symlink(fs::symlink_status(p, ec)) && fs::read_symlink(p, ec) == fs::path(target)) {
+    if (root.kind(link) == host::FileKind::symlink && root.read_link(link).value_or("") == target) {
       kept.push_back(link);
       continue;
     }
-    fs::create_directories(p.parent_path(), ec);
-    fs::path tmp = p;
-    tmp += ".gpudoctor-tmp";
-    fs::remove(tmp, ec);
-    fs::create_symlink(target, tmp, ec);
-    if (!ec) fs::rename(tmp, p, ec);
-    if (ec) {
-      fs::remove(tmp, ec);
-      return {!made.empty(), false, fmt::format("{} -> {}: {}", link, target, ec.message())};
-    }
+    auto slash = link.rfind('/');
+    auto done = root.make_dirs(link.substr(0, slash == 0 ? 1 : slash));
+    if (done) done = root.symlink_atomic(link, target);
+    if (!done) return {!made.empty(), false, fmt::format("{} -> {}: {}", link, target, done.error().message)};
     made.push_back(fmt::format("{} -> {}", link, target));
   }
   if (made.empty()) return {false, true, fmt::format("{} link(s) already in place", kept.size())};

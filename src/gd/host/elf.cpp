@@ -312,10 +312,11 @@ Result<ElfInfo> parse_elf(const ByteSource& src, std::uint16_t machine) {
 
 Result<ElfInfo> read_elf(const HostRoot& host, std::string_view host_path, std::uint16_t machine) {
   auto fail = [&](std::string why) { return make_error(fmt::format("{}: {}", host_path, why)); };
-  auto resolved = host.resolve(host_path);
+  auto resolved = host.resolve(host_path);  // a dangling link or loop named as such
   if (!resolved) return resolved.error();
-  Fd f{::open(host.path(*resolved).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
-  if (f.fd < 0) return fail(std::strerror(errno));
+  auto opened = host.open(*resolved, O_RDONLY | O_NONBLOCK);
+  if (!opened) return fail(opened.error().message.substr(opened.error().message.rfind(": ") + 2));
+  Fd f{opened->release()};
   struct stat st {};
   if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return fail("not a regular file");
   ByteSource src{static_cast<std::uint64_t>(st.st_size),

@@ -1,10 +1,13 @@
 #include "gd/host/host_root.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +18,8 @@
 namespace gd::host {
 
 namespace {
+
+constexpr int k_max_links = 40;
 
 FileKind kind_of(const struct stat& st) {
   if (S_ISREG(st.st_mode)) return FileKind::regular;
@@ -29,7 +34,70 @@ FileKind kind_of(const struct stat& st) {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+// The components of a path, in order, empty ones and "." dropped.
+std::vector<std::string> components(std::string_view path) {
+  std::vector<std::string> out;
+  for (auto part : util::split(path, '/'))
+    if (!part.empty() && part != ".") out.emplace_back(part);
+  return out;
+}
+
+std::string host_path_of(const std::vector<std::string>& names) {
+  if (names.empty()) return "/";
+  std::string out;
+  for (const auto& n : names) out += "/" + n;
+  return out;
+}
+
+// A path relative to the root descriptor for openat2: "proc/modules", "." for the root.
+std::string relative(std::string_view host_path) {
+  while (!host_path.empty() && host_path.front() == '/') host_path.remove_prefix(1);
+  return host_path.empty() ? std::string(".") : std::string(host_path);
+}
+
+int dup_fd(int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+std::atomic<int> g_forced{-1};  // -1: detect; else a Resolver
+
+int openat2_in_root(int root_fd, const std::string& rel, int flags, mode_t mode) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  for (int attempt = 0;; ++attempt) {
+    long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN || attempt >= 8) return static_cast<int>(fd);  // EAGAIN: raced a rename
+  }
+}
+
+Resolver detect_resolver() {
+  int fd = openat2_in_root(AT_FDCWD, "/", O_PATH | O_DIRECTORY, 0);
+  if (fd < 0) return Resolver::walk;  // ENOSYS (kernel < 5.6), EPERM (seccomp): walk instead
+  ::close(fd);
+  return Resolver::openat2;
+}
+
+Status write_all(int fd, std::string_view data, std::string_view what) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return make_error(fmt::format("{}: write failed: {}", what, errno_text(n < 0 ? errno : ENOSPC)));
+    off += static_cast<std::size_t>(n);
+  }
+  return ok_status();
+}
+
+std::string temp_name(std::string_view name) { return fmt::format(".{}.gpudoctor-tmp-{}", name, ::getpid()); }
+
 }  // namespace
+
+struct HostRoot::Located {
+  util::Fd dir;           // the directory that holds the entry
+  std::string name;       // its name there; "" when the entry is that directory itself
+  std::string host_path;  // where it is, as a host path, links resolved
+  bool exists = false;
+};
 
 std::string join(std::string_view dir, std::string_view name) {
   std::string out(dir);
@@ -61,115 +129,235 @@ HostRoot::HostRoot(std::filesystem::path root) : m_root(std::move(root)) {
   auto canon = std::filesystem::weakly_canonical(m_root, ec);
   if (!ec) m_root = canon;
   m_live = (m_root == "/");
+  m_root_fd = std::make_shared<util::Fd>(::open(m_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!*m_root_fd) m_root_error = fmt::format("root {}: {}", m_root.string(), errno_text(errno));
 }
 
-std::filesystem::path HostRoot::path(std::string_view host_path) const {
+Resolver HostRoot::resolver() {
+  int forced = g_forced.load();
+  if (forced >= 0) return static_cast<Resolver>(forced);
+  static const Resolver detected = detect_resolver();
+  return detected;
+}
+
+void HostRoot::force_resolver_for_tests(std::optional<Resolver> r) { g_forced = r ? static_cast<int>(*r) : -1; }
+
+std::filesystem::path HostRoot::display_path(std::string_view host_path) const {
   std::string norm = normalize(host_path);
   if (m_live) return norm;
   return m_root / std::string_view(norm).substr(1);
 }
 
-Result<std::string> HostRoot::read_file(std::string_view host_path, std::size_t max_bytes) const {
-  auto p = path(host_path);
-  int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return make_error(fmt::format("{}: {}", host_path, errno_text(errno)));
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return make_error(fmt::format("{}: not a regular file", host_path));
+// The walk: one component at a time from the root's descriptor, each link read
+// and followed by hand (absolute targets restart at the root, ".." stops there).
+Result<HostRoot::Located> HostRoot::locate(std::string_view host_path, bool follow_last) const {
+  if (!*m_root_fd) return make_error(m_root_error);
+  std::vector<util::Fd> stack;
+  stack.emplace_back(dup_fd(m_root_fd->get()));
+  std::vector<std::string> names;
+  auto todo = components(host_path);
+  std::reverse(todo.begin(), todo.end());
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = std::move(todo.back());
+    todo.pop_back();
+    if (c == "..") {
+      if (!names.empty()) stack.pop_back(), names.pop_back();
+      continue;
+    }
+    bool last = todo.empty();
+    std::string here = join(host_path_of(names), c);
+    struct stat st {};
+    if (::fstatat(stack.back().get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      int err = errno;
+      if (err == ENOENT && last) return Located{util::Fd(dup_fd(stack.back().get())), c, here, false};
+      if (err == ENOENT) return make_error(fmt::format("{}: {} does not exist", host_path, here));
+      return make_error(fmt::format("{}: {}: {}", host_path, here, errno_text(err)));
+    }
+    if (S_ISLNK(st.st_mode) && (!last || follow_last)) {
+      if (++links > k_max_links)
+        return make_error(fmt::format("{}: too many levels of symbolic links (loop?)", host_path));
+      char buf[4096];
+      ssize_t n = ::readlinkat(stack.back().get(), c.c_str(), buf, sizeof buf - 1);
+      if (n < 0) return make_error(fmt::format("{}: {}: {}", host_path, here, errno_text(errno)));
+      std::string_view target(buf, static_cast<std::size_t>(n));
+      if (!target.empty() && target.front() == '/') stack.resize(1), names.clear();
+      auto parts = components(target);
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
+      continue;
+    }
+    if (last) return Located{util::Fd(dup_fd(stack.back().get())), c, here, true};
+    if (!S_ISDIR(st.st_mode)) return make_error(fmt::format("{}: {}: not a directory", host_path, here));
+    int fd = ::openat(stack.back().get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return make_error(fmt::format("{}: {}: {}", host_path, here, errno_text(errno)));
+    stack.emplace_back(fd);
+    names.push_back(c);
   }
+  std::string here = host_path_of(names);
+  return Located{std::move(stack.back()), "", here, true};
+}
+
+Result<util::Fd> HostRoot::open(std::string_view host_path, int flags, mode_t mode) const {
+  if (!*m_root_fd) return make_error(m_root_error);
+  if (resolver() == Resolver::openat2) {
+    int fd = openat2_in_root(m_root_fd->get(), relative(host_path), flags, mode);
+    if (fd < 0) return make_error(fmt::format("{}: {}", host_path, errno_text(errno)));
+    return util::Fd(fd);
+  }
+  auto loc = locate(host_path, (flags & O_NOFOLLOW) == 0);
+  if (!loc) return loc.error();
+  const char* name = loc->name.empty() ? "." : loc->name.c_str();
+  int fd = ::openat(loc->dir.get(), name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return make_error(fmt::format("{}: {}", host_path, errno_text(errno)));
+  return util::Fd(fd);
+}
+
+Result<std::string> HostRoot::read_file(std::string_view host_path, std::size_t max_bytes) const {
+  auto fd = open(host_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) == 0 && !S_ISREG(st.st_mode))
+    return make_error(fmt::format("{}: not a regular file", host_path));
   std::string out;
   char buf[8192];
   while (out.size() < max_bytes) {
-    ssize_t n = ::read(fd, buf, std::min(sizeof buf, max_bytes - out.size()));
+    ssize_t n = ::read(fd->get(), buf, std::min(sizeof buf, max_bytes - out.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return make_error(fmt::format("{}: read failed: {}", host_path, errno_text(err)));
+      return make_error(fmt::format("{}: read failed: {}", host_path, errno_text(errno)));
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  ::close(fd);
   return out;
 }
 
-FileKind HostRoot::kind(std::string_view host_path) const {
+Result<struct stat> HostRoot::stat(std::string_view host_path, bool follow) const {
+  auto fd = open(host_path, O_PATH | (follow ? 0 : O_NOFOLLOW));
+  if (!fd) return fd.error();
   struct stat st {};
-  if (::lstat(path(host_path).c_str(), &st) != 0) return FileKind::missing;
-  return kind_of(st);
+  if (::fstat(fd->get(), &st) != 0) return make_error(fmt::format("{}: {}", host_path, errno_text(errno)));
+  return st;
+}
+
+FileKind HostRoot::kind(std::string_view host_path) const {
+  auto st = stat(host_path, false);
+  return st ? kind_of(*st) : FileKind::missing;
 }
 
 FileKind HostRoot::kind_followed(std::string_view host_path) const {
-  auto resolved = resolve(host_path);
-  if (!resolved) return FileKind::missing;
-  return kind(*resolved);
+  auto st = stat(host_path, true);
+  return st ? kind_of(*st) : FileKind::missing;
 }
 
 Result<std::vector<std::string>> HostRoot::list_dir(std::string_view host_path) const {
-  std::error_code ec;
+  auto fd = open(host_path, O_RDONLY | O_DIRECTORY);
+  if (!fd) return fd.error();
+  DIR* d = ::fdopendir(fd->get());
+  if (!d) return make_error(fmt::format("{}: {}", host_path, errno_text(errno)));
+  fd->release();  // the DIR owns it now
   std::vector<std::string> names;
-  std::filesystem::directory_iterator it(path(host_path), ec);
-  if (ec) return make_error(fmt::format("{}: {}", host_path, ec.message()));
-  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    if (ec) return make_error(fmt::format("{}: {}", host_path, ec.message()));
-    names.push_back(it->path().filename().string());
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
   }
+  int err = errno;
+  ::closedir(d);
+  if (err) return make_error(fmt::format("{}: {}", host_path, errno_text(err)));
   std::sort(names.begin(), names.end());
   return names;
 }
 
 Result<std::string> HostRoot::read_link(std::string_view host_path) const {
+  auto fd = open(host_path, O_PATH | O_NOFOLLOW);
+  if (!fd) return fd.error();
   char buf[4096];
-  ssize_t n = ::readlink(path(host_path).c_str(), buf, sizeof buf - 1);
-  if (n < 0) return make_error(fmt::format("{}: {}", host_path, errno_text(errno)));
+  ssize_t n = ::readlinkat(fd->get(), "", buf, sizeof buf - 1);
+  if (n < 0) return make_error(fmt::format("{}: {}", host_path, errno == ENOENT ? "not a symbolic link" : errno_text(errno)));
   return std::string(buf, static_cast<size_t>(n));
 }
 
 Result<std::string> HostRoot::resolve(std::string_view host_path) const {
-  // Walk component by component, expanding links, so links in the middle of
-  // the path are re-rooted too.
-  std::vector<std::string> todo;
-  std::string norm = normalize(host_path);
-  for (auto part : util::split(norm, '/'))
-    if (!part.empty()) todo.emplace_back(part);
-  std::reverse(todo.begin(), todo.end());
-  std::string done = "/";
-  int links = 0;
-  while (!todo.empty()) {
-    std::string part = std::move(todo.back());
-    todo.pop_back();
-    if (part == ".") continue;
-    if (part == "..") {
-      done = normalize(done + "/..");
-      continue;
-    }
-    std::string next = join(done, part);
-    FileKind k = kind(next);
-    if (k == FileKind::missing) return make_error(fmt::format("{}: {} does not exist", host_path, next));
-    if (k != FileKind::symlink) {
-      done = next;
-      continue;
-    }
-    if (++links > 40) return make_error(fmt::format("{}: too many levels of symbolic links (loop?)", host_path));
-    auto target = read_link(next);
-    if (!target) return target.error();
-    if (!target->empty() && (*target)[0] == '/') done = "/";
-    std::vector<std::string> parts;
-    for (auto p : util::split(*target, '/'))
-      if (!p.empty()) parts.emplace_back(p);
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
-  }
-  return done;
+  auto loc = locate(host_path, true);
+  if (!loc) return loc.error();
+  if (!loc->exists) return make_error(fmt::format("{}: {} does not exist", host_path, loc->host_path));
+  return loc->host_path;
 }
 
 long long HostRoot::file_size(std::string_view host_path) const {
-  auto resolved = resolve(host_path);
-  if (!resolved) return -1;
-  struct stat st {};
-  if (::stat(path(*resolved).c_str(), &st) != 0) return -1;
-  return static_cast<long long>(st.st_size);
+  auto st = stat(host_path, true);
+  return st ? static_cast<long long>(st->st_size) : -1;
+}
+
+Result<util::Fd> HostRoot::open_parent(std::string_view host_path, std::string& name) const {
+  std::string norm = normalize(host_path);
+  auto slash = norm.rfind('/');
+  name = norm.substr(slash + 1);
+  if (name.empty()) return make_error(fmt::format("{}: not a file name", host_path));
+  return open(slash == 0 ? "/" : std::string_view(norm).substr(0, slash), O_PATH | O_DIRECTORY);
+}
+
+Status HostRoot::make_dirs(std::string_view host_dir, mode_t mode) const {
+  std::string prefix;
+  for (const auto& c : components(normalize(host_dir))) {
+    prefix += "/" + c;
+    if (kind_followed(prefix) == FileKind::directory) continue;
+    std::string name;
+    auto parent = open_parent(prefix, name);
+    if (!parent) return parent.error();
+    if (::mkdirat(parent->get(), name.c_str(), mode) != 0 && errno != EEXIST)
+      return make_error(fmt::format("{}: cannot create: {}", prefix, errno_text(errno)));
+    if (kind_followed(prefix) != FileKind::directory)
+      return make_error(fmt::format("{}: not a directory", prefix));
+  }
+  return ok_status();
+}
+
+Status HostRoot::write_file_atomic(std::string_view host_path, std::string_view content, mode_t mode) const {
+  std::string name;
+  auto dir = open_parent(host_path, name);
+  if (!dir) return dir.error();
+  std::string tmp = temp_name(name);
+  ::unlinkat(dir->get(), tmp.c_str(), 0);
+  util::Fd fd(::openat(dir->get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return make_error(fmt::format("{}: cannot create: {}", host_path, errno_text(errno)));
+  auto fail = [&](Error e) {
+    ::unlinkat(dir->get(), tmp.c_str(), 0);
+    return e;
+  };
+  if (auto w = write_all(fd.get(), content, host_path); !w) return fail(w.error());
+  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0)
+    return fail(make_error(fmt::format("{}: {}", host_path, errno_text(errno))));
+  fd.reset();
+  if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0)
+    return fail(make_error(fmt::format("{}: cannot rename into place: {}", host_path, errno_text(errno))));
+  return ok_status();
+}
+
+Status HostRoot::symlink_atomic(std::string_view host_path, std::string_view target) const {
+  std::string name;
+  auto dir = open_parent(host_path, name);
+  if (!dir) return dir.error();
+  std::string tmp = temp_name(name);
+  ::unlinkat(dir->get(), tmp.c_str(), 0);
+  if (::symlinkat(std::string(target).c_str(), dir->get(), tmp.c_str()) != 0)
+    return make_error(fmt::format("{}: cannot create link: {}", host_path, errno_text(errno)));
+  if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0) {
+    int err = errno;
+    ::unlinkat(dir->get(), tmp.c_str(), 0);
+    return make_error(fmt::format("{}: cannot rename into place: {}", host_path, errno_text(err)));
+  }
+  return ok_status();
+}
+
+Status HostRoot::append_file(std::string_view host_path, std::string_view content, mode_t mode) const {
+  std::string name;
+  auto dir = open_parent(host_path, name);
+  if (!dir) return dir.error();
+  util::Fd fd(::openat(dir->get(), name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return make_error(fmt::format("{}: cannot open for appending: {}", host_path, errno_text(errno)));
+  return write_all(fd.get(), content, host_path);
 }
 
 }  // namespace gd::host

@@ -1,20 +1,36 @@
 // HostRoot: the one door to the node's files. Every read of sysfs, procfs, /dev,
-// /etc, /usr/lib and /run goes through it, so `--root DIR` makes a directory
-// tree stand in for the whole node. Paths given to it are host paths
-// ("/proc/modules"); it maps them under the root.
+// /etc, /usr/lib, /run and /var, and every write `fix` makes, goes through it,
+// so `--root DIR` makes a directory tree stand in for the whole node. Paths
+// given to it are host paths ("/proc/modules").
+//
+// It is sealed: every path resolves inside the root, symlinks included, as the
+// kernel would resolve it if the root were "/" — absolute link targets start
+// again at the root and ".." stops there. Opens use openat2(RESOLVE_IN_ROOT)
+// where the kernel has it, else a walk of the path one component at a time
+// from an open descriptor of the root (same answers; tested both ways).
+// Nothing outside the root is read, stat'ed or written through a link.
 #pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gd/util/fd.hpp"
 #include "gd/util/result.hpp"
 
 namespace gd::host {
 
 enum class FileKind { missing, regular, directory, symlink, char_device, block_device, socket, fifo, other };
+
+// How paths are resolved inside the root.
+enum class Resolver { openat2, walk };
 
 class HostRoot {
  public:
@@ -23,11 +39,20 @@ class HostRoot {
   const std::filesystem::path& root() const { return m_root; }
   // True when the root is the real "/" of this machine.
   bool is_live() const { return m_live; }
-  // Maps a host path ("/proc/modules") to the file under the root.
-  std::filesystem::path path(std::string_view host_path) const;
+  // The host path prefixed with the root, for messages and for programs that
+  // are handed the root themselves (`ldconfig -r`, `systemctl --root`). Never
+  // open it: that would follow links outside the root. Use open() and friends.
+  std::filesystem::path display_path(std::string_view host_path) const;
+
+  // Opens host_path resolved inside the root with open(2) flags (O_CLOEXEC is
+  // added). O_NOFOLLOW: a final symlink is not followed (with O_PATH the link
+  // itself is opened). O_CREAT creates the file in the resolved directory.
+  Result<util::Fd> open(std::string_view host_path, int flags, mode_t mode = 0) const;
   // Reads a whole file, at most max_bytes (the rest is dropped). Never blocks
   // on FIFOs or devices (they are refused). Error names the path and errno.
   Result<std::string> read_file(std::string_view host_path, std::size_t max_bytes = 1 << 20) const;
+  // stat(2) of the entry, after links (follow) or of the entry itself.
+  Result<struct stat> stat(std::string_view host_path, bool follow = true) const;
   // Kind of the entry itself (a symlink is not followed).
   FileKind kind(std::string_view host_path) const;
   // Kind after following symlinks inside the root.
@@ -36,16 +61,38 @@ class HostRoot {
   // Entry names of a directory, sorted; error when absent or unreadable.
   Result<std::vector<std::string>> list_dir(std::string_view host_path) const;
   Result<std::string> read_link(std::string_view host_path) const;
-  // Follows symlinks as the kernel would if the root were "/": absolute
-  // targets are re-rooted, ".." never climbs above the root. Returns the final
-  // host path; error on a loop (more than 40 links) or a dangling link.
+  // Follows symlinks as the kernel would if the root were "/". Returns the
+  // final host path; error on a loop (more than 40 links) or a dangling link.
   Result<std::string> resolve(std::string_view host_path) const;
   // Size in bytes of the entry after following links; -1 if missing.
   long long file_size(std::string_view host_path) const;
 
+  // ---- writing (only `fix` and gpudoctor's own state dir) ----
+  // Creates host_dir and its missing parents (mode for each new one).
+  Status make_dirs(std::string_view host_dir, mode_t mode = 0755) const;
+  // Writes content to a new file beside host_path and renames it over the
+  // name: readers see the old file or the new one, never half; a link at
+  // the name is replaced, never written through.
+  Status write_file_atomic(std::string_view host_path, std::string_view content, mode_t mode = 0644) const;
+  // Makes host_path a symlink to target (written as given), atomically.
+  Status symlink_atomic(std::string_view host_path, std::string_view target) const;
+  // Appends content to host_path (created with mode when missing; a final
+  // symlink is refused).
+  Status append_file(std::string_view host_path, std::string_view content, mode_t mode = 0640) const;
+
+  // The resolver in use, and a switch for tests (Resolver::walk everywhere).
+  static Resolver resolver();
+  static void force_resolver_for_tests(std::optional<Resolver> r);
+
  private:
+  struct Located;
+  Result<Located> locate(std::string_view host_path, bool follow_last) const;
+  Result<util::Fd> open_parent(std::string_view host_path, std::string& name) const;
+
   std::filesystem::path m_root;
   bool m_live = false;
+  std::shared_ptr<util::Fd> m_root_fd;  // O_PATH descriptor of the root, shared by copies
+  std::string m_root_error;             // why the root could not be opened
 };
 
 // Joins a host directory and a name: join("/sys/bus", "pci") == "/sys/bus/pci".

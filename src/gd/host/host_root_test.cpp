@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -28,8 +29,8 @@ class HostRootTest : public ::testing::Test {
 TEST_F(HostRootTest, MapsHostPathsUnderTheRoot) {
   HostRoot r(dir);
   EXPECT_FALSE(r.is_live());
-  EXPECT_EQ(r.path("/proc/modules"), dir / "proc/modules");
-  EXPECT_EQ(r.path("/../../proc//modules"), dir / "proc/modules");
+  EXPECT_EQ(r.display_path("/proc/modules"), dir / "proc/modules");
+  EXPECT_EQ(r.display_path("/../../proc//modules"), dir / "proc/modules");
   EXPECT_EQ(*r.read_file("/proc/modules"), "nvidia 1 0 - Live 0x0\n");
 }
 
@@ -78,6 +79,139 @@ TEST_F(HostRootTest, ListDirIsSorted) {
   EXPECT_EQ(*names, (std::vector<std::string>{"proc", "usr"}));
   EXPECT_FALSE(r.list_dir("/nonexistent").ok());
 }
+
+
+// ---- sealing: nothing outside the root is read, stat'ed or written ----------
+
+namespace sealed {
+
+namespace fs = std::filesystem;
+
+// A root and, beside it, an "outside" directory holding bait that a link
+// inside the root points at, absolutely or with "..".
+class SealedRoot : public ::testing::TestWithParam<Resolver> {
+ protected:
+  void SetUp() override {
+    HostRoot::force_resolver_for_tests(GetParam());
+    base = fs::temp_directory_path() / ("gd-sealed-" + std::to_string(::getpid()));
+    fs::remove_all(base);
+    root = base / "root";
+    outside = base / "outside";
+    fs::create_directories(root / "etc");
+    fs::create_directories(root / "proc");
+    fs::create_directories(outside / "dir");
+    std::ofstream(outside / "secret") << "BAIT";
+    std::ofstream(outside / "dir/file") << "BAIT";
+  }
+  void TearDown() override {
+    HostRoot::force_resolver_for_tests(std::nullopt);
+    fs::remove_all(base);
+  }
+  std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  fs::path base, root, outside;
+};
+
+TEST_P(SealedRoot, AbsoluteLinkIsReadInsideTheRootNotOnTheHost) {
+  fs::create_symlink(outside / "secret", root / "etc/hostname");  // the host's absolute path
+  HostRoot r(root);
+  EXPECT_FALSE(r.read_file("/etc/hostname").ok());
+  EXPECT_EQ(r.kind_followed("/etc/hostname"), FileKind::missing);
+  EXPECT_EQ(r.file_size("/etc/hostname"), -1);
+  EXPECT_EQ(r.kind("/etc/hostname"), FileKind::symlink);  // the link itself is inside
+  // The same absolute path inside the root is what it names.
+  fs::create_directories(root / outside.relative_path());
+  std::ofstream(root / outside.relative_path() / "secret") << "inside";
+  EXPECT_EQ(*r.read_file("/etc/hostname"), "inside");
+  EXPECT_EQ(*r.resolve("/etc/hostname"), "/" + (outside / "secret").relative_path().string());
+}
+
+TEST_P(SealedRoot, DotDotLinksStopAtTheRoot) {
+  fs::create_symlink("../../../outside/secret", root / "etc/hostname");
+  fs::create_symlink("../../outside/dir", root / "proc/escape");
+  HostRoot r(root);
+  EXPECT_FALSE(r.read_file("/etc/hostname").ok());
+  EXPECT_FALSE(r.read_file("/proc/escape/file").ok());
+  EXPECT_FALSE(r.list_dir("/proc/escape").ok());
+  EXPECT_EQ(r.kind_followed("/proc/escape"), FileKind::missing);
+  // ".." at the root is the root: ../../outside/secret names /outside/secret inside it.
+  fs::create_directories(root / "outside");
+  std::ofstream(root / "outside/secret") << "inside";
+  EXPECT_EQ(*r.read_file("/etc/hostname"), "inside");
+  EXPECT_EQ(*r.resolve("/etc/hostname"), "/outside/secret");
+}
+
+TEST_P(SealedRoot, LinkedDirectoryInTheMiddleOfAPathIsReRooted) {
+  fs::create_symlink(outside / "dir", root / "sys");
+  HostRoot r(root);
+  EXPECT_FALSE(r.read_file("/sys/file").ok());
+  EXPECT_FALSE(r.list_dir("/sys").ok());
+  EXPECT_FALSE(r.stat("/sys/file").ok());
+}
+
+TEST_P(SealedRoot, WritesNeverLeaveTheRoot) {
+  fs::create_symlink(outside / "dir", root / "etc/systemd");           // absolute: parent dir
+  fs::create_symlink("../../outside/secret", root / "etc/target.conf");  // "..": the name itself
+  HostRoot r(root);
+  // Through a linked parent whose target is missing inside the root: refused
+  // (as mkdir -p would), nothing made outside.
+  EXPECT_FALSE(r.make_dirs("/etc/systemd/system.d").ok());
+  EXPECT_FALSE(r.write_file_atomic("/etc/systemd/x.conf", "new").ok());
+  EXPECT_FALSE(fs::exists(outside / "dir/system.d"));
+  EXPECT_FALSE(fs::exists(outside / "dir/x.conf"));
+  // When the re-rooted target exists, that is where it goes.
+  fs::create_directories(root / outside.relative_path() / "dir");
+  ASSERT_TRUE(r.make_dirs("/etc/systemd/system.d").ok());
+  ASSERT_TRUE(r.write_file_atomic("/etc/systemd/system.d/x.conf", "new").ok());
+  EXPECT_TRUE(fs::exists(root / outside.relative_path() / "dir/system.d/x.conf"));
+  EXPECT_FALSE(fs::exists(outside / "dir/system.d"));
+  // A link at the name is replaced, not written through.
+  ASSERT_TRUE(r.write_file_atomic("/etc/target.conf", "new").ok());
+  EXPECT_EQ(slurp(outside / "secret"), "BAIT");
+  EXPECT_FALSE(fs::is_symlink(root / "etc/target.conf"));
+  EXPECT_EQ(slurp(root / "etc/target.conf"), "new");
+  // Appending refuses a final link.
+  fs::create_symlink(outside / "secret", root / "etc/log");
+  EXPECT_FALSE(r.append_file("/etc/log", "x").ok());
+  EXPECT_EQ(slurp(outside / "secret"), "BAIT");
+  // Links are made inside too.
+  fs::create_symlink("../../outside/dir", root / "proc/char");
+  EXPECT_FALSE(r.symlink_atomic("/proc/char/195:0", "../nvidia0").ok());
+  fs::create_directories(root / "outside/dir");
+  ASSERT_TRUE(r.symlink_atomic("/proc/char/195:0", "../nvidia0").ok());
+  EXPECT_FALSE(fs::exists(fs::symlink_status(outside / "dir/195:0")));
+  EXPECT_TRUE(fs::is_symlink(root / "outside/dir/195:0"));
+  EXPECT_EQ(slurp(outside / "dir/file"), "BAIT");
+}
+
+TEST_P(SealedRoot, CreatedFilesTakeTheirModeNotTheUmask) {
+  HostRoot r(root);
+  mode_t old = ::umask(0);
+  auto w = r.write_file_atomic("/etc/x", "1", 0640);
+  ::umask(old);
+  ASSERT_TRUE(w.ok());
+  struct stat st {};
+  ASSERT_EQ(::stat((root / "etc/x").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+TEST_P(SealedRoot, LoopsAndDanglingLinksAreErrorsNamingThePath) {
+  fs::create_symlink("b", root / "proc/a");
+  fs::create_symlink("a", root / "proc/b");
+  fs::create_symlink("/nowhere", root / "proc/dangling");
+  HostRoot r(root);
+  EXPECT_FALSE(r.read_file("/proc/a").ok());
+  EXPECT_NE(r.resolve("/proc/a").error().message.find("loop"), std::string::npos);
+  EXPECT_NE(r.resolve("/proc/dangling").error().message.find("/nowhere does not exist"), std::string::npos);
+  EXPECT_EQ(*r.read_link("/proc/dangling"), "/nowhere");
+}
+
+INSTANTIATE_TEST_SUITE_P(Resolvers, SealedRoot, ::testing::Values(Resolver::openat2, Resolver::walk),
+                         [](const auto& info) { return info.param == Resolver::openat2 ? "openat2" : "walk"; });
+
+}  // namespace sealed
 
 }  // namespace
 }  // namespace gd::host

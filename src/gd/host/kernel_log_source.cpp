@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "gd/util/fd.hpp"
+
 namespace gd::host {
 
 namespace {
@@ -52,8 +54,48 @@ std::optional<std::string> current_boot_id(const HostRoot& root) {
   return hex;
 }
 
+// The journal being read, with the files it reads (under --root each opened
+// through the HostRoot, so links cannot lead out of the root).
+struct OpenJournal {
+  std::vector<util::Fd> files;  // closed after the journal (declared first)
+  JournalPtr journal;
+};
+
+constexpr std::size_t k_max_journal_files = 1024;
+
+bool is_journal_file(std::string_view name) {
+  return name.ends_with(".journal") || name.ends_with(".journal~");
+}
+
+// ROOT/var/log/journal/*.journal and ROOT/var/log/journal/<machine-id>/*.journal.
+std::vector<util::Fd> open_journal_files(const HostRoot& root, std::string_view dir) {
+  std::vector<util::Fd> out;
+  auto add = [&](const std::string& path) {
+    if (out.size() >= k_max_journal_files || root.kind_followed(path) != FileKind::regular) return;
+    if (auto fd = root.open(path, O_RDONLY | O_NONBLOCK)) out.push_back(std::move(*fd));
+  };
+  for (const auto& name : root.list_dir(dir).value_or({})) {
+    std::string path = join(dir, name);
+    if (is_journal_file(name)) add(path);
+    else if (root.kind_followed(path) == FileKind::directory)
+      for (const auto& inner : root.list_dir(path).value_or({}))
+        if (is_journal_file(inner)) add(join(path, inner));
+  }
+  return out;
+}
+
+int dup_fd(int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+int open_files(const std::vector<util::Fd>& files, sd_journal** j) {
+  if (files.empty()) return -ENOENT;
+  std::vector<int> fds;
+  for (const auto& f : files) fds.push_back(f.get());
+  return sd_journal_open_files_fd(j, fds.data(), static_cast<unsigned>(fds.size()), 0);
+}
+
 // Opens the live journal or ROOT/var/log/journal; Error says why not.
-Result<JournalPtr> open_journal(const HostRoot& root, std::string& source) {
+Result<OpenJournal> open_journal(const HostRoot& root, std::string& source) {
+  OpenJournal out;
   sd_journal* j = nullptr;
   int r = 0;
   if (root.is_live()) {
@@ -61,14 +103,30 @@ Result<JournalPtr> open_journal(const HostRoot& root, std::string& source) {
     r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
   } else {
     auto resolved = root.resolve(k_journal_dir);
-    std::string dir = root.path(resolved ? *resolved : std::string(k_journal_dir)).string();
+    std::string dir = root.display_path(resolved ? *resolved : std::string(k_journal_dir)).string();
     source = fmt::format("journal {}", dir);
     if (!resolved || root.kind(*resolved) != FileKind::directory)
       return make_error(fmt::format("journal: no directory {}", dir));
-    r = sd_journal_open_directory(&j, dir.c_str(), 0);
+    out.files = open_journal_files(root, *resolved);
+    r = open_files(out.files, &j);
+    if (r < 0) {  // one bad file fails them all: keep the ones that open on their own
+      std::erase_if(out.files, [](const util::Fd& f) {
+        std::vector<util::Fd> one;
+        one.emplace_back(dup_fd(f.get()));
+        sd_journal* probe = nullptr;
+        bool bad = open_files(one, &probe) < 0;
+        if (probe) sd_journal_close(probe);
+        return bad;
+      });
+      r = open_files(out.files, &j);
+    }
+    if (out.files.empty())
+      return make_error(fmt::format("{}: no kernel messages (empty, unreadable by this user, or not journal files)",
+                                    source));
   }
   if (r < 0) return make_error(fmt::format("{}: cannot open: {}", source, std::strerror(-r)));
-  return JournalPtr(j);
+  out.journal = JournalPtr(j);
+  return out;
 }
 
 // The boot offset of boot_id (0 for the first seen, or for this boot).
@@ -127,7 +185,7 @@ Result<JournalRead> read_journal(const HostRoot& root, const JournalLimits& limi
   JournalRead out;
   auto journal = open_journal(root, out.source);
   if (!journal) return journal.error();
-  sd_journal* j = journal->get();
+  sd_journal* j = journal->journal.get();
   sd_journal_set_data_threshold(j, 64 * 1024);
   int r = sd_journal_add_match(j, "_TRANSPORT=kernel", 0);
   if (r >= 0) r = sd_journal_seek_tail(j);
@@ -185,8 +243,9 @@ void read_records(int fd, std::size_t max_bytes, double max_seconds, KmsgRead& o
 
 Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes, double max_seconds) {
   if (!root.is_live()) return make_error(fmt::format("{} is read on the live root only", k_kmsg));
-  int fd = ::open(root.path(k_kmsg).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return make_error(fmt::format("{}: {}", k_kmsg, std::strerror(errno)));
+  auto opened = root.open(k_kmsg, O_RDONLY | O_NONBLOCK);
+  if (!opened) return opened.error();
+  int fd = opened->release();
   ::lseek(fd, 0, SEEK_SET);  // the first record still in the buffer
   KmsgRead out;
   out.boot_time_unix_s = boot_time_unix_s();

@@ -31,9 +31,10 @@ Result<LogFollower> LogFollower::kmsg(const HostRoot& root) {
   if (!root.is_live()) return make_error(fmt::format("{} is followed on the live root only", k_kmsg));
   LogFollower f;
   f.m_kmsg = true;
-  f.m_path = root.path(k_kmsg).string();
-  f.m_fd = ::open(f.m_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (f.m_fd < 0) return make_error(fmt::format("{}: {}", k_kmsg, std::strerror(errno)));
+  f.m_path = std::string(k_kmsg);
+  auto opened = root.open(k_kmsg, O_RDONLY | O_NONBLOCK);
+  if (!opened) return opened.error();
+  f.m_fd = opened->release();
   ::lseek(f.m_fd, 0, SEEK_END);  // after the last record: only new ones count
   return f;
 }

@@ -185,9 +185,8 @@ void read_cdi(const host::HostRoot& root, model::ContainerInfo& c) {
 // root), else from NVIDIA's fixed numbering and /proc/devices.
 std::optional<std::string> dev_numbers(const host::HostRoot& root, const std::string& node,
                                        std::optional<unsigned> uvm_major) {
-  struct stat st{};
-  if (::stat(root.path(node).c_str(), &st) == 0 && S_ISCHR(st.st_mode))
-    return fmt::format("{}:{}", major(st.st_rdev), minor(st.st_rdev));
+  if (auto st = root.stat(node); st && S_ISCHR(st->st_mode))
+    return fmt::format("{}:{}", major(st->st_rdev), minor(st->st_rdev));
   std::string_view name = node;
   name.remove_prefix(std::string_view("/dev/").size());
   if (name == "nvidiactl") return "195:255";

@@ -53,7 +53,7 @@ TEST(ReadDevnodes, FixtureFilesArePresentButNotCharDevices) {
 TEST(ReadDevnodes, RealCharDeviceIsRecognised) {
   TempRoot root;
   root.write("/dev/placeholder");  // creates /dev
-  std::string node = root.host().path("/dev/nvidia0").string();
+  std::string node = root.host().display_path("/dev/nvidia0").string();
   if (::mknod(node.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) GTEST_SKIP() << "mknod not permitted here";
   root.link("nvidia0", "/dev/nvidiactl");
   auto nodes = read_devnodes(root.host(), {0}).nodes;

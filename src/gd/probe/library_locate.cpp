@@ -34,7 +34,7 @@ bool locate_library(const host::HostRoot& root, const LibraryRequest& req, model
   }
   lib.resolved_path = *r;
   lib.file_version = host::library_file_version(std::filesystem::path(*r).filename().string());
-  load_path = root.path(*r).string();
+  load_path = root.display_path(*r).string();  // links resolved inside the root: no link left to follow
   return true;
 }
 

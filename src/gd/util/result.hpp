@@ -35,4 +35,8 @@ class Result {
 
 inline Error make_error(std::string message) { return Error{std::move(message)}; }
 
+// A Result with no value: success, or an Error.
+using Status = Result<std::monostate>;
+inline Status ok_status() { return std::monostate{}; }
+
 }  // namespace gd
