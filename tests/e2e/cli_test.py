@@ -38,11 +38,43 @@ def case(name, args, exit_code, out_has=None, err_has=None, stdin=None):
 
 with tempfile.TemporaryDirectory() as tmp:
     snap_path = os.path.join(tmp, "snap.json")
+    # A root that is not a node is "could not diagnose", never "no GPU here".
+    not_a_node = os.path.join(tmp, "scenario")
+    os.makedirs(os.path.join(not_a_node, "root", "proc"))
+    for name, root in [("an empty dir", os.path.join(tmp, "empty")), ("a folder above root/", not_a_node)]:
+        os.makedirs(root, exist_ok=True)
+        for cmd in (["check"], ["collect"], ["fix"], ["churn", "-n", "1"], ["watch", "--max-ticks", "1"]):
+            case(f"{cmd[0]} --root {name}", cmd + ["--root", root], 3, err_has="is not a node root")
+    case("collect on a root with no sys/bus/pci", ["collect", "--root", os.path.join(not_a_node, "root")], 3,
+         err_has="has no sys/bus/pci")
     empty_root = os.path.join(tmp, "root")
-    os.makedirs(empty_root)
-    case("collect on an empty root", ["collect", "--root", empty_root, "--out", snap_path], 0)
+    os.makedirs(os.path.join(empty_root, "proc"))
+    os.makedirs(os.path.join(empty_root, "sys/bus/pci/devices"))
+    case("collect on a node root without GPUs", ["collect", "--root", empty_root, "--out", snap_path], 0)
     snap = json.load(open(snap_path))
     case("check --from a good snapshot", ["check", "--from", snap_path], 0, out_has="No NVIDIA GPU")
+
+    # Only a snapshot is a snapshot.
+    def write(name, text):
+        path = os.path.join(tmp, name)
+        open(path, "w").write(text)
+        return path
+    case("check --from {\"x\":1}", ["check", "--from", write("x.json", '{"x":1}')], 3,
+         err_has='no "kind": "gpudoctor-snapshot"')
+    check_json = subprocess.run([GD, "check", "--from", snap_path, "--json"], capture_output=True, text=True).stdout
+    case("check --from a saved check --json", ["check", "--from", write("check.json", check_json)], 3,
+         err_has="output of `gpudoctor check --json`, not a snapshot")
+    case("check --from an old schema", ["check", "--from", write("old.json", json.dumps(dict(snap, schema=1)))], 3,
+         err_has="schema: version 1 is not supported")
+    case("check --from a snapshot with no probes",
+         ["check", "--from", write("bare.json", '{"kind":"gpudoctor-snapshot","schema":2}')], 3, err_has="no probe results")
+    future = dict(snap, future_probe={"a": 1})
+    case("unknown keys are reported", ["check", "--from", write("future.json", json.dumps(future))], 1,
+         out_has="key future_probe is not understood")
+    fifo = os.path.join(tmp, "fifo")
+    os.mkfifo(fifo)
+    case("check --from a FIFO with no writer", ["check", "--from", fifo], 3, err_has="not a regular file")
+    case("check --from /dev/zero", ["check", "--from", "/dev/zero"], 3, err_has="not a regular file")
 
     text = open(snap_path).read()
     open(os.path.join(tmp, "trunc.json"), "w").write(text[: len(text) // 2])

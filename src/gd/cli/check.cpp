@@ -15,6 +15,7 @@
 #include "gd/cli/node_options.hpp"
 #include "gd/cli/render.hpp"
 #include "gd/cli/since_option.hpp"
+#include "gd/host/kernel_log_source.hpp"
 #include "gd/model/json_io.hpp"
 #include "gd/probe/probe.hpp"
 #include "gd/rule/rule.hpp"
@@ -43,27 +44,35 @@ void add_node_options(CLI::App& sub, NodeOptions& o) {
       ->check(since_validator());
 }
 
-model::Snapshot snapshot_node(NodeOptions& o) {
-  if (const char* llp = std::getenv("LD_LIBRARY_PATH"))
-    for (auto d : util::split(llp, ':'))
-      if (!d.empty()) o.probe.ld_library_path.emplace_back(d);
+Result<model::Snapshot> snapshot_node(NodeOptions& o) {
   host::HostRoot root(o.root);
+  if (auto node = probe::check_node_root(root); !node) return node.error();
+  if (o.probe.ld_library_path.empty())
+    if (const char* llp = std::getenv("LD_LIBRARY_PATH"))
+      for (auto d : util::split(llp, ':'))
+        if (!d.empty()) o.probe.ld_library_path.emplace_back(d);
   probe::ProbeContext ctx{root, o.probe};
   return probe::take_snapshot(ctx);
 }
 
 namespace {
 
+// A snapshot is a few MB at most; more is not a snapshot.
+constexpr std::size_t k_max_snapshot_bytes = 256u << 20;
+
+// Reads a regular file (or stdin), never a FIFO or device that could block
+// or never end, at most k_max_snapshot_bytes.
 Result<std::string> read_input(const std::string& path) {
-  std::stringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(fmt::format("{}: cannot open", path));
-  ss << in.rdbuf();
-  return ss.str();
+  std::string out;
+  auto sink = [&out](std::string_view chunk) {
+    if (out.size() <= k_max_snapshot_bytes) out.append(chunk.substr(0, k_max_snapshot_bytes + 1 - out.size()));
+  };
+  auto read = host::stream_file(path, sink, k_max_snapshot_bytes + 1);
+  if (!read) return read.error();
+  if (out.size() > k_max_snapshot_bytes)
+    return make_error(fmt::format("{}: larger than {} MiB: not a snapshot", path == "-" ? "stdin" : path,
+                                  k_max_snapshot_bytes >> 20));
+  return out;
 }
 
 struct CheckOptions {
@@ -77,18 +86,28 @@ struct CheckOptions {
 
 int do_check(CheckOptions& o) {
   model::Snapshot snap;
+  std::vector<std::string> input_problems;
   if (!o.from.empty()) {
     auto text = read_input(o.from);
-    auto parsed = text ? model::parse_snapshot(*text, o.from) : Result<model::Snapshot>(text.error());
+    std::vector<std::string> unknown;
+    auto parsed = text ? model::parse_snapshot(*text, o.from, &unknown) : Result<model::Snapshot>(text.error());
     if (!parsed) {
-      fmt::print(stderr, "gpudoctor: cannot diagnose: {}\n", parsed.error().message);
+      fmt::print(stderr, "gpudoctor: could not diagnose: {}\n", parsed.error().message);
       return k_exit_unknown;
     }
     snap = std::move(*parsed);
+    for (const auto& k : unknown)
+      input_problems.push_back(fmt::format("{}: key {} is not understood by gpudoctor {} (ignored; a newer "
+                                           "gpudoctor wrote it?)", o.from, util::printable(k, 80), GD_VERSION));
   } else {
-    snap = snapshot_node(o.node);
+    auto taken = snapshot_node(o.node);
+    if (!taken) {
+      fmt::print(stderr, "gpudoctor: could not diagnose: {}\n", taken.error().message);
+      return k_exit_unknown;
+    }
+    snap = std::move(*taken);
   }
-  auto findings = rule::evaluate(rule::RuleInput{snap, o.expect_gpus});
+  auto findings = rule::evaluate(rule::RuleInput{snap, o.expect_gpus, input_problems});
   int code = rule::exit_code_for(findings);
   if (o.json) {
     fmt::print("{}\n", dump_json(render_json(snap, findings, code)));
@@ -143,7 +162,12 @@ void setup_collect(CLI::App& sub, int& exit_code) {
   sub.add_option("-o,--out", *out, "Write the snapshot to FILE instead of stdout");
   sub.callback([o, out, &exit_code] {
     auto snap = snapshot_node(*o);
-    std::string text = dump_json(model::to_json(snap)) + "\n";
+    if (!snap) {
+      fmt::print(stderr, "gpudoctor: cannot collect: {}\n", snap.error().message);
+      exit_code = k_exit_unknown;
+      return;
+    }
+    std::string text = dump_json(model::to_json(*snap)) + "\n";
     exit_code = k_exit_ok;
     if (out->empty()) {
       fmt::print("{}", text);

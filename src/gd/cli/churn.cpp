@@ -17,6 +17,7 @@
 #include "gd/model/nvml_return.hpp"
 #include "gd/probe/library_locate.hpp"
 #include "gd/probe/nvml_probe.hpp"
+#include "gd/probe/probe.hpp"
 #include "gd/rule/facts.hpp"
 
 namespace gd::cli {
@@ -126,6 +127,10 @@ void print_text(const churn::ChurnResult& r, const Inventory& before, const Inve
 
 int do_churn(ChurnCli& c) {
   host::HostRoot root(c.node.root);
+  if (auto node = probe::check_node_root(root); !node) {
+    fmt::print(stderr, "gpudoctor churn: {}\n", node.error().message);
+    return k_exit_unknown;
+  }
   bool cuda = c.mode == "cuda";
   probe::LibraryRequest req{cuda ? "libcuda.so.1" : "libnvidia-ml.so.1",
                             cuda ? c.node.probe.cuda_override : c.node.probe.nvml_override, cuda ? "--cuda" : "--nvml",

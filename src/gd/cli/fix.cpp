@@ -70,7 +70,12 @@ bool still_present(const std::vector<model::Finding>& after, const fix::Action& 
 }
 
 int do_fix(FixCli& c) {
-  auto snap = snapshot_node(c.node);
+  auto taken = snapshot_node(c.node);
+  if (!taken) {
+    fmt::print(stderr, "gpudoctor fix: could not diagnose: {}\n", taken.error().message);
+    return k_exit_unknown;
+  }
+  const model::Snapshot& snap = *taken;
   auto findings = rule::evaluate(rule::RuleInput{snap, std::nullopt});
   host::HostRoot root(c.node.root);
   auto plan = fix::make_plan(snap, findings, fix::PlanContext{root.root().string(), root.is_live()});
@@ -99,7 +104,7 @@ int do_fix(FixCli& c) {
   fix::ApplyOptions ao{lib.value_or(""), c.node.probe.worker_exe, std::max(60.0, c.node.probe.timeout_s)};
   auto results = fix::apply_plan(plan, root, ao);
   auto after_snap = snapshot_node(c.node);
-  auto after = rule::evaluate(rule::RuleInput{after_snap, std::nullopt});
+  auto after = after_snap ? rule::evaluate(rule::RuleInput{*after_snap, std::nullopt}) : findings;
   int code = k_exit_ok;
   if (!c.json) fmt::print("Applying {} action(s):\n", plan.size());
   for (size_t i = 0; i < plan.size(); ++i) {

@@ -23,6 +23,7 @@ void add_node_options(CLI::App& sub, NodeOptions& o);
 
 // Runs every probe on the node the options describe (LD_LIBRARY_PATH from
 // this process's environment).
-model::Snapshot snapshot_node(NodeOptions& o);
+// Error when --root is not a node root (probe::check_node_root).
+Result<model::Snapshot> snapshot_node(NodeOptions& o);
 
 }  // namespace gd::cli

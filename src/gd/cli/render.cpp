@@ -110,6 +110,7 @@ std::string render_text(const model::Snapshot& s, const std::vector<model::Findi
 
 nlohmann::json render_json(const model::Snapshot& s, const std::vector<model::Finding>& findings, int exit_code) {
   nlohmann::json j;
+  j["kind"] = "gpudoctor-check";  // not a snapshot: check --from refuses it by this
   j["gpudoctor_version"] = s.gpudoctor_version;
   j["hostname"] = s.hostname;
   j["taken_at"] = s.taken_at;

@@ -92,6 +92,10 @@ int do_watch(WatchCli& c, bool timeout_given) {
     fmt::print(stderr, "gpudoctor watch: --interval {}: expected a duration of at least 100ms (10s, 1m)\n", c.interval);
     return k_exit_unknown;
   }
+  if (auto node = probe::check_node_root(host::HostRoot(c.node.root)); !node) {
+    fmt::print(stderr, "gpudoctor watch: {}\n", node.error().message);
+    return k_exit_unknown;
+  }
   sampler::WatchOptions o;
   o.root = c.node.root;
   o.probe = c.node.probe;

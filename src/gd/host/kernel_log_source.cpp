@@ -255,7 +255,8 @@ Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes, double m
   return out;
 }
 
-Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink) {
+Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
+                                  std::uint64_t max_bytes) {
   bool is_stdin = path == "-";
   std::string name = is_stdin ? "stdin" : path;
   int fd = is_stdin ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -268,7 +269,7 @@ Result<std::uint64_t> stream_file(const std::string& path, const std::function<v
   std::vector<char> buf(1 << 20);
   std::uint64_t total = 0;
   while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = total >= max_bytes ? 0 : ::read(fd, buf.data(), std::min<std::uint64_t>(buf.size(), max_bytes - total));
     if (n > 0) {
       total += static_cast<std::uint64_t>(n);
       sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));

@@ -1,10 +1,19 @@
 #include "gd/model/json_io.hpp"
 
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <set>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "gd/model/field_count.hpp"
+#include "gd/util/strings.hpp"
 
 namespace gd::model {
 
@@ -146,7 +155,7 @@ template <class V> void describe(V& v, WatchInfo& x) {
   v("history_write_errors_total", x.history_write_errors_total);
 }
 template <class V> void describe(V& v, Snapshot& x) {
-  v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
+  v("kind", x.kind); v("schema", x.schema); v("gpudoctor_version", x.gpudoctor_version); v("hostname", x.hostname);
   v("taken_at", x.taken_at); v("root", x.root); v("probes", x.probes); v("pci", x.pci); v("driver", x.driver);
   v("devnodes", x.devnodes); v("persistenced", x.persistenced); v("nvml", x.nvml);
   v("cuda", x.cuda);
@@ -226,6 +235,7 @@ std::string type_name(const json& j) {
 
 struct ReadCtx {
   std::string error;
+  std::vector<std::string> unknown_keys;  // object keys no describe() names, as paths
   void fail(const std::string& path, std::string_view what, const json& j) {
     if (error.empty()) error = fmt::format("{}: expected {}, got {}", path, what, type_name(j));
   }
@@ -237,7 +247,9 @@ struct Reader {
   const json& in;
   const std::string& path;
   ReadCtx& ctx;
+  std::vector<std::string_view> names{};  // every name the struct's describe() lists
   template <class T> void operator()(const char* name, T& value) {
+    names.emplace_back(name);
     if (!ctx.error.empty()) return;
     auto it = in.find(name);
     if (it == in.end()) return;  // missing: keep the default
@@ -311,39 +323,113 @@ template <class T> void read(const json& j, T& out, const std::string& path, Rea
     if (!j.is_object()) return ctx.fail(path, "an object", j);
     Reader r{j, path, ctx};
     describe(r, out);
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (std::find(r.names.begin(), r.names.end(), it.key()) == r.names.end() && ctx.unknown_keys.size() < 100)
+        ctx.unknown_keys.push_back(path.empty() ? it.key() : path + "." + it.key());
   }
 }
 
-template <class T> Result<T> read_top(const json& j, std::string_view what) {
+template <class T>
+Result<T> read_top(const json& j, std::string_view what, std::vector<std::string>* unknown_keys = nullptr) {
   T out{};
   ReadCtx ctx;
   if (!j.is_object()) return make_error(fmt::format("{}: expected a JSON object, got {}", what, type_name(j)));
   read(j, out, "", ctx);
   if (!ctx.error.empty()) return make_error(ctx.error);
+  if (unknown_keys) *unknown_keys = std::move(ctx.unknown_keys);
   return out;
 }
 
+// Counts the names each describe() lists and compares them with the members
+// the compiler counts, for every struct reachable from the start type.
+struct MemberCheck {
+  std::vector<std::string>& problems;
+  std::set<std::string> seen{};
+
+  template <class T> void type();
+};
+
+struct MemberCounter {
+  MemberCheck& check;
+  std::set<const void*> addresses{};
+  std::size_t named = 0;
+  template <class T> void operator()(const char*, T& member) {
+    ++named;
+    addresses.insert(&member);
+    check.type<T>();
+  }
+};
+
+template <class T> void MemberCheck::type() {
+  if constexpr (is_optional<T>::value || is_vector<T>::value) {
+    type<typename T::value_type>();
+  } else if constexpr (is_map<T>::value) {
+    type<typename T::mapped_type>();
+  } else if constexpr (std::is_class_v<T> && !std::is_same_v<T, std::string>) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(typeid(T).name(), nullptr, nullptr, &status);
+    std::string name = status == 0 && demangled ? demangled : typeid(T).name();
+    std::free(demangled);
+    if (!seen.insert(name).second) return;
+    T sample{};
+    MemberCounter counter{*this};
+    describe(counter, sample);
+    constexpr std::size_t members = field_count<T>();
+    if (counter.named != members || counter.addresses.size() != members)
+      problems.push_back(fmt::format("{}: {} members, describe() names {} ({} distinct)", name, members, counter.named,
+                                     counter.addresses.size()));
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> undescribed_members() {
+  std::vector<std::string> problems;
+  MemberCheck check{problems};
+  check.type<Snapshot>();
+  check.type<Finding>();
+  return problems;
+}
 
 json to_json(const Snapshot& s) { return write(s); }
 json to_json(const Finding& f) { return write(f); }
 json to_json(const NvmlGpu& g) { return write(g); }
 json to_json(const NvmlInfo& n) { return write(n); }
 
-Result<Snapshot> snapshot_from_json(const json& j) {
-  auto r = read_top<Snapshot>(j, "snapshot");
-  if (r && r->schema != k_snapshot_schema)
-    return make_error(fmt::format("schema: version {} is not supported (expected {})", r->schema, k_snapshot_schema));
+// What a JSON document that is not a snapshot is, for the message.
+std::string not_a_snapshot(const json& j) {
+  auto kind = j.find("kind");
+  if ((j.contains("findings") && j.contains("exit_code")) || (kind != j.end() && *kind == "gpudoctor-check"))
+    return "this is the output of `gpudoctor check --json`, not a snapshot (take one with `gpudoctor collect`)";
+  if (kind != j.end() && kind->is_string())
+    return fmt::format("kind \"{}\" is not a snapshot (expected \"{}\")", util::printable(kind->get<std::string>(), 60),
+                       k_snapshot_kind);
+  return fmt::format("not a gpudoctor snapshot: no \"kind\": \"{}\" (write one with `gpudoctor collect`)",
+                     k_snapshot_kind);
+}
+
+Result<Snapshot> snapshot_from_json(const json& j, std::vector<std::string>* unknown_keys) {
+  if (!j.is_object()) return make_error(fmt::format("expected a JSON object, got {}", type_name(j)));
+  auto kind = j.find("kind");
+  if (kind == j.end() || !kind->is_string() || kind->get<std::string>() != k_snapshot_kind)
+    return make_error(not_a_snapshot(j));
+  auto schema = j.find("schema");
+  if (schema == j.end() || !schema->is_number_integer() || schema->get<std::int64_t>() != k_snapshot_schema)
+    return make_error(fmt::format("schema: version {} is not supported (expected {})",
+                                  schema == j.end() ? "missing" : schema->dump(), k_snapshot_schema));
+  auto r = read_top<Snapshot>(j, "snapshot", unknown_keys);
+  if (r && r->probes.empty()) return make_error("the snapshot holds no probe results (nothing was gathered)");
   return r;
 }
 Result<NvmlGpu> nvml_gpu_from_json(const json& j) { return read_top<NvmlGpu>(j, "gpu"); }
 Result<NvmlInfo> nvml_info_from_json(const json& j) { return read_top<NvmlInfo>(j, "nvml"); }
 
-Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name) {
+Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name,
+                                std::vector<std::string>* unknown_keys) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded())
     return make_error(fmt::format("{}: not valid JSON (truncated or corrupt snapshot?)", source_name));
-  auto r = snapshot_from_json(j);
+  auto r = snapshot_from_json(j, unknown_keys);
   if (!r) return make_error(fmt::format("{}: {}", source_name, r.error().message));
   return r;
 }

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,11 +21,19 @@ nlohmann::json to_json(const Finding& f);
 nlohmann::json to_json(const NvmlGpu& g);
 nlohmann::json to_json(const NvmlInfo& n);
 
-Result<Snapshot> snapshot_from_json(const nlohmann::json& j);
+// A snapshot is an object with "kind": "gpudoctor-snapshot" and the current
+// "schema"; anything else (a `check --json` output, {"x":1}) is an error
+// saying what was expected. Keys no field names are listed in unknown_keys.
+Result<Snapshot> snapshot_from_json(const nlohmann::json& j, std::vector<std::string>* unknown_keys = nullptr);
 Result<NvmlGpu> nvml_gpu_from_json(const nlohmann::json& j);
 Result<NvmlInfo> nvml_info_from_json(const nlohmann::json& j);
 // Parses text; errors are prefixed with source_name (a file name or "-").
-Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name);
+Result<Snapshot> parse_snapshot(std::string_view text, std::string_view source_name,
+                                std::vector<std::string>* unknown_keys = nullptr);
+// Members of the model's structs that the JSON field lists leave out (or name
+// twice): "gd::model::NvmlGpu: 46 members, describe() names 45". Empty when
+// every member is written and read.
+std::vector<std::string> undescribed_members();
 
 std::string_view nvml_state_name(NvmlState s);
 

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "gd/model/field_count.hpp"
+
 namespace gd::model {
 namespace {
 
@@ -9,6 +14,7 @@ Snapshot sample() {
   Snapshot s;
   s.hostname = "node1";
   s.root = "/";
+  s.probes.push_back(ProbeRun{"pci", true, "", 1.5});
   PciGpu p;
   p.bus_id = "5b0a:00:00.0";
   p.vendor_id = 0x10de;
@@ -81,10 +87,59 @@ TEST(JsonIo, NonObjectAndWrongSchemaAreRejected) {
 }
 
 TEST(JsonIo, MissingFieldsKeepDefaults) {
-  auto r = parse_snapshot(R"({"schema":1,"pci":{"gpus":[{"bus_id":"0000:3b:00.0"}]}})", "x");
+  auto r = parse_snapshot(
+      R"({"kind":"gpudoctor-snapshot","schema":2,"probes":[{"name":"pci"}],"pci":{"gpus":[{"bus_id":"0000:3b:00.0"}]}})",
+      "x");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->pci.gpus.at(0).bus_id, "0000:3b:00.0");
   EXPECT_EQ(r->nvml.state, NvmlState::not_run);
+}
+
+TEST(JsonIo, WhatIsNotASnapshotIsRefusedSayingWhatWasExpected) {
+  auto msg = [](std::string_view text) {
+    auto r = parse_snapshot(text, "in.json");
+    return r ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_EQ(msg(R"({"x":1})"),
+            "in.json: not a gpudoctor snapshot: no \"kind\": \"gpudoctor-snapshot\" (write one with `gpudoctor collect`)");
+  EXPECT_NE(msg(R"({"gpudoctor_version":"0.1.0","exit_code":0,"findings":[]})").find("output of `gpudoctor check --json`"),
+            std::string::npos);
+  EXPECT_NE(msg(R"({"kind":"gpudoctor-check"})").find("output of `gpudoctor check --json`"), std::string::npos);
+  EXPECT_NE(msg(R"({"kind":"gpudoctor-history"})").find("kind \"gpudoctor-history\" is not a snapshot"), std::string::npos);
+  EXPECT_NE(msg(R"({"kind":"gpudoctor-snapshot"})").find("schema: version missing"), std::string::npos);
+  EXPECT_NE(msg(R"({"kind":"gpudoctor-snapshot","schema":1})").find("schema: version 1 is not supported (expected 2)"),
+            std::string::npos);
+  EXPECT_NE(msg(R"({"kind":"gpudoctor-snapshot","schema":2})").find("no probe results"), std::string::npos);
+  EXPECT_NE(msg("[]").find("expected a JSON object"), std::string::npos);
+}
+
+TEST(JsonIo, UnknownKeysAreListedWithTheirPaths) {
+  auto j = to_json(sample());
+  j["future_probe"] = {{"a", 1}};
+  j["nvml"]["gpus"][0]["hbm_temp_celsius"] = 40;
+  std::vector<std::string> unknown;
+  auto r = snapshot_from_json(j, &unknown);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(unknown, (std::vector<std::string>{"nvml.gpus[0].hbm_temp_celsius", "future_probe"}));
+  std::vector<std::string> none;
+  ASSERT_TRUE(snapshot_from_json(to_json(sample()), &none).ok());
+  EXPECT_TRUE(none.empty());
+}
+
+struct ThreeMembers {
+  int a = 0;
+  std::optional<std::string> b;
+  std::vector<PciGpu> c;
+};
+
+TEST(JsonIo, FieldCountCountsMembers) {
+  EXPECT_EQ(field_count<ThreeMembers>(), 3u);
+  EXPECT_EQ(field_count<ProbeRun>(), 4u);
+}
+
+TEST(JsonIo, EveryMemberOfEveryModelStructIsWrittenAndRead) {
+  auto problems = undescribed_members();
+  EXPECT_TRUE(problems.empty()) << fmt::format("{}", fmt::join(problems, "\n"));
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 
 namespace gd::model {
 
-inline constexpr int k_snapshot_schema = 1;
+// What `collect` writes: {"kind": "gpudoctor-snapshot", "schema": 2, ...}.
+inline constexpr const char* k_snapshot_kind = "gpudoctor-snapshot";
+inline constexpr int k_snapshot_schema = 2;
 
 // How a probe run went. "Not present" (no GPU, no daemon) is ok=true.
 struct ProbeRun {
@@ -356,6 +358,7 @@ struct WatchInfo {
 };
 
 struct Snapshot {
+  std::string kind = k_snapshot_kind;
   int schema = k_snapshot_schema;
   std::string gpudoctor_version;
   std::string hostname;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "gd/probe/container.hpp"
 #include "gd/probe/cuda_probe.hpp"
@@ -87,6 +88,17 @@ std::string host_name(const host::HostRoot& root) {
 }  // namespace
 
 std::span<const ProbeEntry> probe_table() { return k_probes; }
+
+Status check_node_root(const host::HostRoot& root) {
+  if (root.is_live()) return ok_status();
+  std::vector<std::string> missing;
+  for (const char* dir : {"/sys/bus/pci", "/proc"})
+    if (root.kind_followed(dir) != host::FileKind::directory) missing.push_back(std::string(dir).substr(1));
+  if (missing.empty()) return ok_status();
+  return make_error(fmt::format("{} is not a node root: it has no {} (a --root holds the node's sys/, proc/, dev/, "
+                                "etc/, usr/lib; did you mean a directory inside it?)",
+                                root.root().string(), fmt::join(missing, " and no ")));
+}
 
 model::Snapshot take_snapshot(const ProbeContext& ctx) {
   model::Snapshot s;

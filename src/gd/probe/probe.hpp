@@ -42,4 +42,10 @@ std::span<const ProbeEntry> probe_table();
 // Runs every probe, timing each; never throws.
 model::Snapshot take_snapshot(const ProbeContext& ctx);
 
+// A --root must look like a node: it has /proc and /sys/bus/pci. Anything
+// else (an empty dir, a scenario folder one level above its root/) would read
+// as "no GPU here", a verdict nothing supports. Error: "DIR is not a node
+// root: it has no sys/bus/pci and no proc". The live root always passes.
+Status check_node_root(const host::HostRoot& root);
+
 }  // namespace gd::probe

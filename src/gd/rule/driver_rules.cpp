@@ -186,6 +186,7 @@ void rule_probe_problems(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto& p : s.persistenced.problems) ev.push_back(p);
   for (const auto& p : s.kernel_log.problems) ev.push_back(p);
   for (const auto& p : s.libs.problems) ev.push_back(p);
+  for (const auto& p : in.input_problems) ev.push_back(p);
   if (ev.empty()) return;
   Finding f;
   f.id = "probe.problems";

@@ -15,6 +15,7 @@ namespace gd::rule {
 struct RuleInput {
   const model::Snapshot& snap;
   std::optional<unsigned> expect_gpus;  // --expect-gpus
+  std::vector<std::string> input_problems = {};  // about the input itself (a snapshot's unknown keys)
 };
 
 struct RuleEntry {
