@@ -189,7 +189,8 @@ def main():
              "The seed at its worst: 4 GPUs on PCI, NVML finds none ('No devices were found'), no persistenced",
              lambda r: v100_node(r, seed),
              nvml_doc("460.32.03", [], init_delay_ms=1200),
-             {"expect_text": ["5b0a:00:00.0 has fallen off the bus", "nvidia-persistenced is not running"]})
+             {"expect_text": ["5b0a:00:00.0 has fallen off the bus", "nvidia-persistenced is not running",
+                              "NVML answers for 0 of 4 GPU(s)"]})
 
     scenario("nvml-hang-init", "NVML hangs inside nvmlInit_v2 (wedged driver); --timeout 2",
              lambda r: v100_node(r, seed, with_persistenced=True),
@@ -563,7 +564,8 @@ def container_scenarios():
              "gpudoctor inside a Docker container given one of the host's four V100s (docker run --gpus device=1): "
              "the other three are not reported as fallen off",
              lambda r: inside(r, [1]), nvml_doc("460.32.03", [sim_gpu(V100, AZURE_V100_BUSES[1], 0, seed, True)]),
-             {"expect_text": ["Running inside a container with 1 of the host's 4 GPU(s)"]})
+             {"expect_text": ["Running inside a container with 1 of the host's 4 GPU(s)",
+                              "1 of 4 GPU(s) on the PCI bus answer through NVML; 3 not given to this container"]})
 
     scenario("container-nvml-unknown-error",
              "Inside a container after `systemctl daemon-reload` on a cgroup-v2 host: 'Failed to initialize NVML: "

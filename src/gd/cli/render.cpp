@@ -32,7 +32,13 @@ std::string headline(const model::Snapshot& s) {
   parts.push_back(fmt::format("{} NVIDIA GPU(s) on PCI", s.pci.gpus.size()));
   if (s.driver.kernel_version) parts.push_back(fmt::format("kernel module {}", *s.driver.kernel_version));
   if (s.nvml.init_ms) parts.push_back(fmt::format("nvmlInit {}", rule::format_ms(*s.nvml.init_ms)));
-  parts.push_back(fmt::format("NVML {}", model::nvml_state_name(s.nvml.state)));
+  // "NVML ok" only when it answers for every GPU this host's driver should have.
+  auto a = rule::account_gpus(s);
+  std::size_t expected = a.on_pci - a.other_driver.size() - a.not_given.size();
+  if (s.nvml.state == model::NvmlState::ok && a.answering.size() != expected)
+    parts.push_back(fmt::format("NVML answers for {} of {} GPU(s)", a.answering.size(), expected));
+  else
+    parts.push_back(fmt::format("NVML {}", model::nvml_state_name(s.nvml.state)));
   std::string root = s.root == "/" ? "" : fmt::format(" (root {})", s.root);
   return fmt::format("gpudoctor {} — {}{}: {}\n", s.gpudoctor_version, s.hostname.empty() ? "node" : s.hostname, root,
                      fmt::join(parts, ", "));

@@ -1,6 +1,9 @@
 #include "gd/rule/facts.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace gd::rule {
 
@@ -21,6 +24,46 @@ std::vector<std::string> nvml_bus_ids(const model::Snapshot& s) {
   for (const auto& g : s.nvml.gpus)
     if (g.handle_return == 0 && g.bus_id) out.push_back(*g.bus_id);
   return out;
+}
+
+GpuAccounting account_gpus(const model::Snapshot& s) {
+  GpuAccounting a;
+  auto ids = nvml_bus_ids(s);
+  std::set<std::string> answered(ids.begin(), ids.end());
+  std::set<std::string> given;
+  for (const auto& g : s.driver.gpus) given.insert(g.bus_id);
+  a.on_pci = s.pci.gpus.size();
+  for (const auto& g : s.pci.gpus) {
+    if (answered.count(g.bus_id)) a.answering.push_back(g.bus_id);
+    else if (!g.driver.empty() && g.driver != "nvidia") a.other_driver.push_back(fmt::format("{} ({})", g.bus_id, g.driver));
+    else if (s.container.inside && !given.count(g.bus_id)) a.not_given.push_back(g.bus_id);
+    else a.unanswered.push_back(g.bus_id);
+  }
+  return a;
+}
+
+std::string accounting_text(const GpuAccounting& a) {
+  std::string out = a.answering.size() == a.on_pci && a.on_pci > 0
+                        ? fmt::format("All {} GPU(s) on the PCI bus answer through NVML", a.on_pci)
+                        : fmt::format("{} of {} GPU(s) on the PCI bus answer through NVML", a.answering.size(), a.on_pci);
+  if (!a.other_driver.empty())
+    out += fmt::format("; {} bound to another driver: {}", a.other_driver.size(), fmt::join(a.other_driver, ", "));
+  if (!a.not_given.empty())
+    out += fmt::format("; {} not given to this container: {}", a.not_given.size(), fmt::join(a.not_given, ", "));
+  if (!a.unanswered.empty())
+    out += fmt::format("; {} not answering: {}", a.unanswered.size(), fmt::join(a.unanswered, ", "));
+  return out;
+}
+
+bool nvml_answers_for(const model::Snapshot& s, std::string_view bus_id) {
+  if (!nvml_answered(s)) return false;
+  for (const auto& g : s.nvml.gpus) {
+    if (g.handle_return != 0 || g.bus_id != bus_id) continue;
+    for (const auto& [call, code] : g.call_errors)
+      if (code == 15 || code == 16) return false;
+    return true;
+  }
+  return false;
 }
 
 bool persistenced_running(const model::Snapshot& s) { return s.persistenced.process_alive; }

@@ -72,20 +72,13 @@ void explain(const model::Snapshot& s, Finding& f) {
   if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
 }
 
+// GPUs for this host's driver (inside a container: the ones given to it) that NVML has no record of.
 std::vector<const model::PciGpu*> unanswered_pci_gpus(const model::Snapshot& s) {
-  auto answered = nvml_bus_ids(s);
-  std::set<std::string> seen(answered.begin(), answered.end());
-  // Inside a container the PCI bus shows every GPU of the host, but only the
-  // ones given to it appear in /proc/driver/nvidia/gpus.
-  std::set<std::string> given;
-  if (s.container.inside)
-    for (const auto& g : s.driver.gpus) given.insert(g.bus_id);
+  auto a = account_gpus(s);
+  std::set<std::string> ids(a.unanswered.begin(), a.unanswered.end());
   std::vector<const model::PciGpu*> out;
-  for (const auto& g : s.pci.gpus) {
-    if (seen.count(g.bus_id)) continue;
-    if (s.container.inside && !given.count(g.bus_id)) continue;
-    if (g.driver == "nvidia" || g.driver.empty()) out.push_back(&g);
-  }
+  for (const auto& g : s.pci.gpus)
+    if (ids.count(g.bus_id)) out.push_back(&g);
   return out;
 }
 
@@ -169,7 +162,7 @@ void fell_off_from_nvml(const RuleInput& in, std::vector<Finding>& out) {
   if (missing.empty() && lost.empty() && s.nvml.state == model::NvmlState::ok) {
     Finding f;
     f.id = "gpu.fell_off_bus";
-    f.summary = fmt::format("All {} GPU(s) on the PCI bus answer through NVML", s.pci.gpus.size());
+    f.summary = accounting_text(account_gpus(s));
     out.push_back(std::move(f));
   }
 }
@@ -185,23 +178,41 @@ void rule_gpu_count(const RuleInput& in, std::vector<Finding>& out) {
   if (!in.expect_gpus) return;
   const auto& s = in.snap;
   unsigned expected = *in.expect_gpus;
-  auto pci = static_cast<unsigned>(s.pci.gpus.size());
-  auto answering = static_cast<unsigned>(nvml_bus_ids(s).size());
+  auto a = account_gpus(s);
+  // Inside a container the PCI bus shows the host's GPUs; the ones given to it are what it has.
+  auto present = static_cast<unsigned>(s.container.inside ? s.driver.gpus.size() : a.on_pci - a.other_driver.size());
+  auto answering = static_cast<unsigned>(a.answering.size());
   Finding f;
   f.id = "gpu.count";
   f.evidence.push_back(fmt::format("--expect-gpus {}", expected));
   f.evidence.push_back(pci_list(s));
-  f.evidence.push_back(fmt::format("GPUs answering through NVML: {}", answering));
-  if (pci == expected && answering == expected) {
+  f.evidence.push_back(accounting_text(a));
+  if (present == expected && answering == expected) {
     f.summary = fmt::format("{} GPU(s) expected, {} present and answering", expected, expected);
   } else {
     f.severity = Severity::critical;
-    f.summary = fmt::format("{} GPU(s) expected, {} on the PCI bus, {} answering through NVML", expected, pci, answering);
-    f.cause = pci < expected ? "GPUs are missing from the PCI bus: not seated, not powered, disabled in firmware, or "
-                               "(in a VM) not passed through"
-                             : "GPUs on the bus do not answer the driver; see the other findings";
+    f.summary = fmt::format("{} GPU(s) expected, {} {}, {} answering through NVML", expected, present,
+                            s.container.inside ? "given to this container" : "on the PCI bus for this host's driver",
+                            answering);
+    std::vector<std::string> why;
+    if (present < expected && a.on_pci < expected)
+      why.emplace_back("GPUs are missing from the PCI bus: not seated, not powered, disabled in firmware, or (in a "
+                       "VM) not passed through");
+    if (!a.other_driver.empty())
+      why.push_back(fmt::format("{} bound to another driver ({}): passed to a VM (vfio-pci) or claimed by nouveau, "
+                                "not usable by this host's NVIDIA driver",
+                                a.other_driver.size() == 1 ? "one is" : fmt::format("{} are", a.other_driver.size()),
+                                fmt::join(a.other_driver, ", ")));
+    if (!a.not_given.empty())
+      why.push_back(fmt::format("this container was given {} of the host's {} GPU(s)", s.driver.gpus.size(), a.on_pci));
+    if (!a.unanswered.empty())
+      why.push_back(fmt::format("{} on the bus do not answer the driver: see gpu.fell_off_bus",
+                                fmt::join(a.unanswered, ", ")));
+    if (why.empty()) why.emplace_back("the GPUs present differ from the number expected");
+    f.cause = fmt::format("{}.", fmt::join(why, "; "));
     f.fix = {"Compare with the other findings (gpu.fell_off_bus, driver.*) for the GPUs that do not answer",
-             "If GPUs are absent from PCI: check BIOS settings, power and seating, or the VM's device assignment"};
+             "If GPUs are absent from PCI: check BIOS settings, power and seating, or the VM's device assignment",
+             "If a GPU is bound to vfio-pci on purpose, expect that many fewer: --expect-gpus N"};
   }
   out.push_back(std::move(f));
 }

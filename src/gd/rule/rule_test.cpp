@@ -233,5 +233,45 @@ TEST(Rules, CriticalFindingsComeFirst) {
                              [](const Finding& a, const Finding& b) { return a.severity > b.severity; }));
 }
 
+TEST(Rules, SummariesClaimOnlyWhatHoldsWithAGpuOnVfio) {
+  auto s = healthy();
+  s.pci.gpus[3].driver = "vfio-pci";  // passed to a VM: NVML rightly does not list it
+  s.nvml.gpus.pop_back();
+  s.nvml.device_count = 3;
+  auto fs = run(s, 4);
+  auto fell = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(fell.size(), 1u);
+  EXPECT_EQ(fell[0]->severity, Severity::ok);
+  EXPECT_FALSE(contains(fell[0]->summary, "All")) << fell[0]->summary;
+  EXPECT_EQ(fell[0]->summary,
+            "3 of 4 GPU(s) on the PCI bus answer through NVML; 1 bound to another driver: bd71:00:00.0 (vfio-pci)");
+  auto count = with_id(fs, "gpu.count");
+  ASSERT_EQ(count.size(), 1u);
+  EXPECT_EQ(count[0]->severity, Severity::critical);
+  EXPECT_TRUE(contains(count[0]->cause, "bound to another driver (bd71:00:00.0 (vfio-pci))")) << count[0]->cause;
+  EXPECT_EQ(with_id(run(s, 3), "gpu.count")[0]->severity, Severity::ok);
+}
+
+TEST(Rules, SummariesInsideAContainerGivenOneOfFour) {
+  auto s = healthy();
+  s.container.inside = true;
+  model::DriverGpu given;
+  given.bus_id = k_buses[0];
+  s.driver.gpus = {given};
+  s.nvml.gpus.resize(1);
+  s.nvml.device_count = 1;
+  auto fs = run(s, 1);
+  auto fell = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(fell.size(), 1u);
+  EXPECT_EQ(fell[0]->severity, Severity::ok);
+  EXPECT_TRUE(contains(fell[0]->summary, "1 of 4 GPU(s) on the PCI bus answer through NVML; 3 not given to this "
+                                         "container")) << fell[0]->summary;
+  EXPECT_EQ(with_id(fs, "gpu.count")[0]->severity, Severity::ok);  // 1 given, 1 answering
+  auto fs2 = run(s, 2);
+  auto two = with_id(fs2, "gpu.count");
+  EXPECT_EQ(two[0]->severity, Severity::critical);
+  EXPECT_TRUE(contains(two[0]->cause, "this container was given 1 of the host's 4 GPU(s)")) << two[0]->cause;
+}
+
 }  // namespace
 }  // namespace gd::rule

@@ -105,6 +105,16 @@ Finding group_finding(const model::Snapshot& s, std::string_view id, const std::
   if (auto it = s.kernel_log.gpu_uuids.find(bus); it != s.kernel_log.gpu_uuids.end())
     f.evidence.push_back(fmt::format("kernel log: {} is {}", bus, it->second));
   add_catalogue(events, f);
+  bool this_boot = std::any_of(events.begin(), events.end(), [](const auto* e) { return e->boot.value_or(0) == 0; });
+  if (id == "xid.fallen_off_bus" && this_boot && !bus.empty() && nvml_answers_for(s, bus)) {
+    // A GPU that fell off the bus does not answer again before a reboot or reset.
+    f.severity = Severity::warning;
+    f.summary += "; NVML answers for it now, so the log is likely from another boot";
+    f.evidence.push_back(fmt::format("NVML answers for {} now (handle and PCI info, no GPU_IS_LOST)", bus));
+    f.cause = "A GPU that fell off the bus stays lost until a reboot or GPU reset, yet this one answers: the "
+              "log's boot boundaries were not recognised (a saved log without 'Linux version' or '-- Boot' "
+              "lines?) or the GPU was reset since. " + f.cause;
+  }
   bool all_earlier = std::all_of(events.begin(), events.end(), [](const auto* e) { return e->boot.value_or(0) < 0; });
   if (all_earlier) {
     f.cause +=

@@ -90,11 +90,24 @@ TEST(XidRules, FallenOffInThisBootIsCritical) {
   e.boot = 0;
   e.message = "NVRM: The NVIDIA GPU 0000:2a:00.0 (PCI ID: 10de:2330) installed in this system has fallen off the bus";
   s.kernel_log.events = {e};
+  s.nvml.gpus[1].call_errors["nvmlDeviceGetTemperature"] = 15;  // GPU_IS_LOST, as after a real fall
   auto fs_f = run(s);
   auto f = with_id(fs_f, "xid.fallen_off_bus");
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0]->severity, Severity::critical);
   EXPECT_TRUE(f[0]->needs_reboot);
+}
+
+TEST(XidRules, FallenOffThisBootForAGpuNvmlAnswersForIsALogOfAnotherBoot) {
+  auto s = node();
+  s.kernel_log.events = {xid(79, "0000:2a:00.0", 0)};
+  auto fs = run(s);
+  auto f = with_id(fs, "xid.fallen_off_bus");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0]->severity, Severity::warning);
+  EXPECT_NE(f[0]->summary.find("NVML answers for it now, so the log is likely from another boot"), std::string::npos);
+  EXPECT_TRUE(any_contains(f[0]->evidence, "NVML answers for 0000:2a:00.0 now"));
+  EXPECT_EQ(exit_code_for(fs), 1);
 }
 
 TEST(XidRules, KernelLogFeedsGpuFellOffBus) {
