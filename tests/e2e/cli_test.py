@@ -71,6 +71,16 @@ with tempfile.TemporaryDirectory() as tmp:
     future = dict(snap, future_probe={"a": 1})
     case("unknown keys are reported", ["check", "--from", write("future.json", json.dumps(future))], 1,
          out_has="key future_probe is not understood")
+    # Queries never write: a file that is not our database is refused and left as it was.
+    qdir = os.path.join(tmp, "q")
+    os.makedirs(qdir)
+    notes = os.path.join(qdir, "notes.txt")
+    open(notes, "w").write("my notes\n")
+    for cmd in (["history"], ["events"]):
+        case(f"{cmd[0]} --db notes.txt", cmd + ["--db", notes], 3, err_has="is not a gpudoctor history database")
+        case(f"{cmd[0]} --db absent", cmd + ["--db", os.path.join(qdir, "absent.db")], 3, err_has="no history database")
+    if open(notes).read() != "my notes\n" or sorted(os.listdir(qdir)) != ["notes.txt"]:
+        failures.append(f"queries changed their directory: {sorted(os.listdir(qdir))}")
     fifo = os.path.join(tmp, "fifo")
     os.mkfifo(fifo)
     case("check --from a FIFO with no writer", ["check", "--from", fifo], 3, err_has="not a regular file")

@@ -114,11 +114,9 @@ int do_watch(WatchCli& c, bool timeout_given) {
   return sampler::run_watch(o);
 }
 
+// Queries never write: read-only, never created, migrated or moved aside.
 Result<std::unique_ptr<store::Store>> open_db(const std::string& db) {
-  std::string path = db.empty() ? store::default_db_path() : db;
-  if (!std::filesystem::exists(path))
-    return make_error(fmt::format("no history database at {} (is `gpudoctor watch` running?)", path));
-  return store::Store::open(path, nullptr, store::Store::Check::none);
+  return store::Store::open_for_query(db.empty() ? store::default_db_path() : db);
 }
 
 // A roll-up average: up to three decimals, no trailing zeros.

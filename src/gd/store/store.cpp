@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -123,6 +126,81 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, std::string*
   }
   std::unique_ptr<Store> store(new Store(db, path));
   if (auto m = store->migrate(); !m) return m.error();
+  return store;
+}
+
+namespace {
+
+// "file:" URI of a path: %, ?, # and non-printable bytes percent-encoded.
+std::string file_uri(const std::string& path, std::string_view query) {
+  std::string out = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x21 || c > 0x7e) out += fmt::format("%{:02X}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + "?" + std::string(query);
+}
+
+// The first 16 bytes of an SQLite file.
+constexpr std::string_view k_sqlite_magic{"SQLite format 3\0", 16};
+
+Status looks_like_sqlite(const std::string& path) {
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (ec || st.type() == fs::file_type::not_found)
+    return make_error(fmt::format("no history database at {} (is `gpudoctor watch` running?)", path));
+  if (st.type() != fs::file_type::regular) return make_error(fmt::format("{}: not a regular file", path));
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return make_error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  char head[16] = {};
+  std::size_t n = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  if (n != sizeof head || std::string_view(head, sizeof head) != k_sqlite_magic)
+    return make_error(fmt::format("{} is not a gpudoctor history database (not an SQLite file); left unchanged", path));
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open_for_query(const std::string& path) {
+  if (auto s = looks_like_sqlite(path); !s) return s.error();
+  // A live writer keeps PATH-wal: read through it. Without one, immutable:
+  // SQLite then creates no -wal/-shm beside the file.
+  bool writer = fs::exists(path + "-wal");
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(file_uri(path, writer ? "mode=ro" : "immutable=1").c_str(), &db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string err = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (db) sqlite3_close_v2(db);
+    return make_error(fmt::format("cannot open history database {}: {}", path, err));
+  }
+  sqlite3_busy_timeout(db, 2000);
+  sqlite3_extended_result_codes(db, 1);
+  std::unique_ptr<Store> store(new Store(db, path));
+  int tables = 0;
+  {
+    Stmt t(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+               "('schema_version', 'gpus', 'samples', 'events')");
+    if (!t.ok() || t.step() != SQLITE_ROW)
+      return make_error(fmt::format("{}: cannot read: {} (not a database, or corrupt)", path, sqlite3_errmsg(db)));
+    tables = static_cast<int>(t.i64(0));
+  }
+  if (tables != 4)
+    return make_error(fmt::format("{} is an SQLite database but not gpudoctor's history (no schema_version, gpus, "
+                                  "samples and events tables); left unchanged",
+                                  path));
+  Stmt v(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  if (!v.ok() || v.step() != SQLITE_ROW) return db_error(db, path);
+  store->m_version = static_cast<int>(v.i64(0));
+  constexpr int latest = static_cast<int>(std::size(k_migrations));
+  if (store->m_version > latest)
+    return make_error(fmt::format("{}: schema version {} is newer than this gpudoctor ({})", path, store->m_version,
+                                  latest));
+  if (store->m_version < latest)
+    return make_error(fmt::format("{}: written by an older gpudoctor (schema {}, this one reads {}); `gpudoctor "
+                                  "watch --db {}` upgrades it",
+                                  path, store->m_version, latest, path));
   return store;
 }
 

@@ -102,10 +102,17 @@ class Store {
   // corrupt, or that fails quick_check, is renamed to PATH.corrupt-<unix
   // time> and a new one started; `notice` then says so.
   // Check::quick runs PRAGMA quick_check (seconds on a large file: the daemon
-  // does it at start); Check::none is for queries.
+  // does it at start); Check::none skips it. Queries use open_for_query.
   enum class Check { quick, none };
   static Result<std::unique_ptr<Store>> open(const std::string& path, std::string* notice = nullptr,
                                              Check check = Check::quick);
+
+  // Opens an existing history database for queries (`history`, `events`,
+  // any reader): read-only, never created, migrated or moved aside. A file
+  // that is not an SQLite database, or is one but not gpudoctor's history, is
+  // an error naming it, and the file is left byte-identical (no -wal/-shm
+  // left behind either: without a live writer it is read immutable).
+  static Result<std::unique_ptr<Store>> open_for_query(const std::string& path);
 
   // Writes samples, inventory and events in one transaction; all or nothing.
   // On success fills each event's id.

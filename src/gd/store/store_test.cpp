@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "gd/store/gpu_metrics.hpp"
 
@@ -339,6 +341,79 @@ TEST(DefaultDbPath, FollowsXdgWhenNotRoot) {
   }
   ::setenv("XDG_STATE_HOME", "/tmp/xdg", 1);
   EXPECT_EQ(default_db_path(), "/tmp/xdg/gpudoctor/history.db");
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::vector<std::string> dir_names(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(StoreTest, QueriesRefuseWhatIsNotOurDatabaseAndLeaveItByteIdentical) {
+  auto notes = m_dir / "notes.txt";
+  std::ofstream(notes) << "my notes\n";
+  auto r = Store::open_for_query(notes.string());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("notes.txt is not a gpudoctor history database (not an SQLite file)"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(slurp(notes), "my notes\n");
+  auto empty = m_dir / "empty.db";
+  std::ofstream(empty).close();
+  EXPECT_FALSE(Store::open_for_query(empty.string()));
+  EXPECT_EQ(fs::file_size(empty), 0u);
+  // An SQLite file of someone else's.
+  auto other = m_dir / "other.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string before = slurp(other);
+  auto o = Store::open_for_query(other.string());
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().message.find("not gpudoctor's history"), std::string::npos) << o.error().message;
+  EXPECT_EQ(slurp(other), before);
+  EXPECT_FALSE(Store::open_for_query((m_dir / "absent.db").string()));
+  EXPECT_FALSE(fs::exists(m_dir / "absent.db"));
+  EXPECT_EQ(dir_names(m_dir), (std::vector<std::string>{"empty.db", "notes.txt", "other.db"}));
+}
+
+TEST_F(StoreTest, QueriesReadOurDatabaseWithoutWritingBesideIt) {
+  {
+    auto s = Store::open(db());
+    ASSERT_TRUE(s) << s.error().message;
+    std::vector<EventRow> ev = {{0, 1000, "daemon_start", "", "{}"}};
+    ASSERT_FALSE((*s)->write({row(1, "0000:3b:00.0", 40)}, {}, ev));
+  }
+  auto dir = fs::path(db()).parent_path();
+  auto names = dir_names(dir);
+  std::string before = slurp(db());
+  auto q = Store::open_for_query(db());
+  ASSERT_TRUE(q) << q.error().message;
+  auto rows = (*q)->samples({});
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), 1u);
+  q->reset();
+  EXPECT_EQ(dir_names(dir), names);  // no -wal, -shm or journal left beside it
+  EXPECT_EQ(slurp(db()), before);
+}
+
+TEST_F(StoreTest, QueriesNeverMoveACorruptDatabaseAside) {
+  std::string junk = "SQLite format 3";
+  junk.push_back('\0');
+  junk += std::string(8192, 'x');
+  std::ofstream(db(), std::ios::binary) << junk;
+  fs::create_directories(fs::path(db()).parent_path());
+  std::ofstream(db(), std::ios::binary) << junk;
+  EXPECT_FALSE(Store::open_for_query(db()));
+  EXPECT_EQ(slurp(db()), junk);
+  EXPECT_EQ(dir_names(fs::path(db()).parent_path()), (std::vector<std::string>{"history.db"}));
 }
 
 }  // namespace
