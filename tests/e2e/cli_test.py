@@ -7,6 +7,7 @@ message, or a crash (negative return code).
 """
 import json
 import os
+import pty
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,46 @@ with tempfile.TemporaryDirectory() as tmp:
     case("collect to an unwritable place", ["collect", "--root", empty_root, "--out", "/proc/nope/x.json"], 3,
          err_has="/proc/nope/x.json")
     case("list", ["list"], 0, out_has="gpu.fell_off_bus")
+    # The CLI says what went wrong.
+    case("unknown command", ["frobnicate"], 3, err_has="unknown command 'frobnicate'")
+    case("unknown command lists the commands", ["frobnicate"], 3, err_has="  check ")
+    case("--version", ["--version"], 0, out_has="gpudoctor ")
+    for bad in ("nan", "abc", "inf", "-1", "0"):
+        case(f"--timeout {bad}", ["check", "--timeout", bad], 3, err_has="--timeout")
+    case("--timeout abc says not a duration", ["check", "--timeout", "abc"], 3, err_has="not a duration")
+    case("check --help gives the exit codes", ["check", "--help"], 0, out_has="3 could not diagnose")
+    case("check --help gives the default timeout", ["check", "--help"], 0, out_has="default 10 s")
+    case("events --type bogus", ["events", "--type", "bogus"], 3, err_has="no such event type")
+    case("fix --only bogus.id", ["fix", "--only", "bogus.id"], 3, err_has="no such finding id")
+    case("history --since soon", ["history", "--since", "soon"], 3, err_has="--since")
+    # Colour only on a terminal, and never with a non-empty NO_COLOR.
+    def on_tty(args, env):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(GD, [GD] + args, env)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.waitpid(pid, 0)
+        return out.decode(errors="replace")
+    base_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    colour_cases = [("tty", base_env, True), ("tty, NO_COLOR=1", dict(base_env, NO_COLOR="1"), False),
+                    ("tty, NO_COLOR empty", dict(base_env, NO_COLOR=""), True)]
+    future_snap = os.path.join(tmp, "future.json")  # a warning, so something is coloured
+    for name, env, want in colour_cases:
+        got = "\033[" in on_tty(["check", "--from", future_snap], env)
+        if got != want:
+            failures.append(f"colour on {name}: escapes {'present' if got else 'absent'}")
+        else:
+            passed += 1
+    if "\033[" in subprocess.run([GD, "check", "--from", future_snap], capture_output=True, text=True).stdout:
+        failures.append("colour in a pipe")
 
     # gpudoctor xid: explain a pasted kernel log.
     xid79 = "[328417.550913] NVRM: Xid (PCI:0000:3B:00): 79, pid=20371, name=python3, GPU has fallen off the bus.\n"

@@ -32,7 +32,7 @@ void add_node_options(CLI::App& sub, NodeOptions& o) {
       ->check(CLI::ExistingFile);
   sub.add_option("--timeout", o.probe.timeout_s,
                  "Seconds NVML may take in all before it counts as hung (CUDA gets as long again)")
-      ->check(CLI::Range(0.1, 3600.0));
+      ->transform(timeout_validator());
   sub.add_option("--kernel-log", o.probe.kernel_log_file,
                  "Read this kernel log (dmesg, dmesg -T, syslog/journal export, kmsg records) instead of the journal")
       ->check(CLI::ExistingFile);
@@ -112,7 +112,7 @@ int do_check(CheckOptions& o) {
   if (o.json) {
     fmt::print("{}\n", dump_json(render_json(snap, findings, code)));
   } else {
-    bool color = !o.no_color && ::isatty(1) && std::getenv("NO_COLOR") == nullptr;
+    bool color = use_color(o.no_color);
     fmt::print("{}", render_text(snap, findings, code, TextOptions{color, o.verbose}));
   }
   return code;
@@ -152,6 +152,10 @@ void setup_check(CLI::App& sub, int& exit_code) {
   sub.add_flag("-v,--verbose", o->verbose, "Also print probe timings and a per-GPU table");
   sub.add_flag("--no-color", o->no_color, "Never colour the output");
   sub.add_option("--expect-gpus", o->expect_gpus, "Number of GPUs this node should have");
+  sub.footer(
+      "Exit codes: 0 healthy (every finding ok), 1 warning, 2 critical, 3 could not diagnose (bad input or usage, "
+      "not a node root, not a snapshot).\n--timeout (default 10 s) bounds the whole check: NVML, CUDA and "
+      "nvidia-container-cli together; a call still running at the deadline is reported as hung.");
   sub.callback([o, &exit_code] { exit_code = do_check(*o); });
 }
 

@@ -1,6 +1,8 @@
 #include "gd/cli/cli.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <exception>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +11,7 @@
 #include "gd/churn/churn.hpp"
 #include "gd/cuda/cuda_collect.hpp"
 #include "gd/nvml/nvml_collect.hpp"
+#include "gd/util/strings.hpp"
 
 namespace gd::cli {
 
@@ -47,6 +50,17 @@ int run(int argc, char** argv) {
 
   CLI::App app{"gpudoctor: diagnoses, watches and repairs NVIDIA GPU nodes", "gpudoctor"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("gpudoctor {}", GD_VERSION));
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::string_view word = argv[1];
+    bool known = std::any_of(std::begin(k_commands), std::end(k_commands),
+                             [&](const Command& c) { return c.name == word; });
+    if (!known) {
+      fmt::print(stderr, "gpudoctor: unknown command '{}'\ncommands:\n", util::printable(word, 40));
+      for (const auto& c : k_commands) fmt::print(stderr, "  {:<9} {}\n", c.name, c.help);
+      return k_exit_unknown;
+    }
+  }
   int exit_code = k_exit_ok;
   for (const auto& c : k_commands) {
     auto* sub = app.add_subcommand(std::string(c.name), std::string(c.help));
@@ -55,6 +69,9 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    app.exit(e);
+    return k_exit_ok;
+  } catch (const CLI::CallForVersion& e) {
     app.exit(e);
     return k_exit_ok;
   } catch (const CLI::CallForAllHelp& e) {

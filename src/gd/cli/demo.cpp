@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gd/cli/cli.hpp"
+#include "gd/cli/render.hpp"
 #include "gd/util/subprocess.hpp"
 
 namespace gd::cli {
@@ -28,6 +29,7 @@ constexpr const char* k_buses[] = {"5b0a:00:00.0", "9e65:00:00.0", "b111:00:00.0
 struct DemoCli {
   unsigned lose_after = 400;
   bool keep = false;
+  bool no_color = false;
 };
 
 void put(const fs::path& root, const std::string& rel, const std::string& text) {
@@ -38,6 +40,7 @@ void put(const fs::path& root, const std::string& rel, const std::string& text) 
 
 void build_root(const fs::path& root) {
   put(root, "etc/hostname", "hpc-v100-node\n");
+  fs::create_directories(root / "var/log");  // the failure model appends its Xid 79 line to var/log/kern.log
   put(root, "proc/modules",
       "nvidia_uvm 1048576 0 - Live 0x0 (POE)\nnvidia_modeset 1196032 0 - Live 0x0 (POE)\n"
       "nvidia 35332096 2 nvidia_uvm,nvidia_modeset, Live 0x0 (POE)\n");
@@ -94,7 +97,14 @@ json scenario(unsigned lose_after) {
                              {"kernel_log", "root/var/log/kern.log"}}}};
 }
 
-void say(const std::string& text) { fmt::print("\n\033[1m== {}\033[0m\n", text); }
+bool g_color = false;
+
+void say(const std::string& text) {
+  if (g_color)
+    fmt::print("\n\033[1m== {}\033[0m\n", text);
+  else
+    fmt::print("\n== {}\n", text);
+}
 
 int step(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {util::self_exe()};
@@ -107,8 +117,7 @@ int step(const std::vector<std::string>& args) {
 }
 
 int do_demo(const DemoCli& c) {
-  bool tty = ::isatty(1);
-  (void)tty;
+  g_color = use_color(c.no_color);
   fs::path tmp = fs::temp_directory_path() / fmt::format("gpudoctor-demo-{}", ::getpid());
   fs::path root = tmp / "root";
   build_root(root);
@@ -154,6 +163,7 @@ void setup_demo(CLI::App& sub, int& exit_code) {
   sub.add_option("--lose-after", c->lose_after, "Driver init cycles without persistence before a GPU is lost")
       ->check(CLI::Range(10u, 100000u));
   sub.add_flag("--keep", c->keep, "Keep the simulated node's files");
+  sub.add_flag("--no-color", c->no_color, "Never colour the output");
   sub.callback([c, &exit_code] { exit_code = do_demo(*c); });
 }
 

@@ -69,7 +69,40 @@ bool still_present(const std::vector<model::Finding>& after, const fix::Action& 
   });
 }
 
-int do_fix(FixCli& c) {
+// A word as a POSIX shell reads it back (for the footer a user copies).
+std::string shell_word(const std::string& w) {
+  if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,") ==
+                        std::string::npos)
+    return w;
+  std::string out = "'";
+  for (char ch : w) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// The command that applies this very plan: the same target and options, plus --yes.
+std::string apply_command(const FixCli& c, bool timeout_given) {
+  std::vector<std::string> w = {"gpudoctor", "fix", "--yes"};
+  auto add = [&w](const char* flag, const std::string& v) {
+    if (!v.empty()) w.push_back(flag), w.push_back(shell_word(v));
+  };
+  if (c.node.root != "/") add("--root", c.node.root);
+  add("--nvml", c.node.probe.nvml_override);
+  add("--cuda", c.node.probe.cuda_override);
+  if (timeout_given) add("--timeout", fmt::format("{:g}", c.node.probe.timeout_s));
+  add("--kernel-log", c.node.probe.kernel_log_file);
+  add("--container-cli", c.node.probe.container_cli);
+  add("--since", c.node.probe.since);
+  for (const auto& id : c.only) add("--only", id);
+  return util::join(w, " ");
+}
+
+int do_fix(FixCli& c, bool timeout_given) {
+  for (const auto& id : c.only)
+    if (!rule::find_rule(id)) {
+      fmt::print(stderr, "gpudoctor fix: --only {}: no such finding id (`gpudoctor list` shows them)\n",
+                 util::printable(id, 60));
+      return k_exit_unknown;
+    }
   auto taken = snapshot_node(c.node);
   if (!taken) {
     fmt::print(stderr, "gpudoctor fix: could not diagnose: {}\n", taken.error().message);
@@ -95,7 +128,7 @@ int do_fix(FixCli& c) {
     if (c.json) fmt::print("{}\n", dump_json(doc));
     else {
       print_plan(plan);
-      if (!plan.empty()) fmt::print("\nDry run: nothing was changed. Apply with: gpudoctor fix --yes\n");
+      if (!plan.empty()) fmt::print("\nDry run: nothing was changed. Apply with: {}\n", apply_command(c, timeout_given));
     }
     return k_exit_ok;
   }
@@ -133,7 +166,7 @@ void setup_fix(CLI::App& sub, int& exit_code) {
   sub.add_flag("--yes", c->yes, "Apply the plan (default: print it and change nothing)");
   sub.add_flag("--json", c->json, "Print the plan (and results) as JSON");
   sub.add_option("--only", c->only, "Only act on findings with this id (repeatable)");
-  sub.callback([c, &exit_code] { exit_code = do_fix(*c); });
+  sub.callback([c, &sub, &exit_code] { exit_code = do_fix(*c, sub.count("--timeout") > 0); });
 }
 
 }  // namespace gd::cli

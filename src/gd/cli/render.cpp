@@ -1,5 +1,9 @@
 #include "gd/cli/render.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "gd/model/json_io.hpp"
@@ -95,6 +99,11 @@ void render_verbose(std::string& out, const model::Snapshot& s) {
 
 }  // namespace
 
+bool use_color(bool no_color_flag, int fd) {
+  const char* env = std::getenv("NO_COLOR");
+  return !no_color_flag && ::isatty(fd) && !(env && *env);
+}
+
 std::string dump_json(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -142,7 +151,8 @@ std::string render_rules_markdown() {
     out += fmt::format("| `{}` | {} | {} |\n", r.id, model::severity_name(r.worst), r.summary);
   out += "\n";
   for (const auto& r : rule::rule_table())
-    out += fmt::format("## `{}`\n\n{}\n\n**How it decides:** {}\n\n", r.id, r.summary, r.details);
+    out += fmt::format("## `{}`\n\n{}\n\n**How it decides:** {}\n\n**`gpudoctor fix`:** {}.\n\n", r.id, r.summary,
+                       r.details, rule::repair_description(r.repair));
   return out;
 }
 

@@ -1,4 +1,5 @@
-// The --since option's validator, shared by check, collect and xid.
+// Validators of the time options every command shares: --since (kernel log
+// window), --until / history --since, --timeout.
 #pragma once
 
 #include <ctime>
@@ -8,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "gd/probe/kernel_log.hpp"
+#include "gd/util/time.hpp"
 
 namespace gd::cli {
 
@@ -21,6 +23,29 @@ inline CLI::Validator since_validator() {
         return std::string(m.substr(m.rfind("--since ", 0) == 0 ? 8 : 0));  // CLI11 names the option itself
       },
       "WINDOW", "since");
+}
+
+// --until (and history's --since): what util::parse_time_ms accepts.
+inline CLI::Validator time_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (util::parse_time_ms(value, util::now_unix_ms())) return std::string();
+        return "expected " + std::string(util::k_time_forms);
+      },
+      "TIME", "time");
+}
+
+// --timeout: seconds or a duration ("2", "2.5", "500ms", "1m"); never nan, inf or <= 0.
+inline CLI::Validator timeout_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        auto d = util::parse_duration(value);
+        if (!d) return "not a duration: expected seconds (10, 2.5) or 500ms, 1m";
+        if (*d < std::chrono::milliseconds(100) || *d > std::chrono::hours(1)) return "must be between 100ms and 1h";
+        value = std::to_string(static_cast<double>(d->count()) / 1000.0);  // the option stores seconds
+        return std::string();
+      },
+      "DURATION", "timeout");
 }
 
 }  // namespace gd::cli

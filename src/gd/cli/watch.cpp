@@ -1,4 +1,5 @@
 // `watch` (the daemon), `history` and `events` (queries of its database).
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -13,7 +14,11 @@
 #include "gd/sampler/daemon.hpp"
 #include "gd/store/gpu_metrics.hpp"
 #include "gd/store/store.hpp"
+#include "gd/cli/since_option.hpp"
+#include "gd/model/bus_id.hpp"
+#include "gd/model/history_event.hpp"
 #include "gd/util/strings.hpp"
+#include "gd/util/time.hpp"
 
 namespace gd::cli {
 
@@ -21,43 +26,8 @@ namespace {
 
 using nlohmann::json;
 
-// "10s", "500ms", "2m", "1h" or plain seconds; nullopt when malformed.
-std::optional<std::chrono::milliseconds> parse_duration(std::string s) {
-  double mult = 1000;
-  if (s.ends_with("ms"))
-    mult = 1, s.resize(s.size() - 2);
-  else if (s.ends_with("s"))
-    s.pop_back();
-  else if (s.ends_with("m"))
-    mult = 60e3, s.pop_back();
-  else if (s.ends_with("h"))
-    mult = 3600e3, s.pop_back();
-  else if (s.ends_with("d"))
-    mult = 86400e3, s.pop_back();
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end || !(v > 0)) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<long long>(std::llround(v * mult)));
-}
-
-// --since/--until: "2h" (ago), unix seconds ("@1700000000" or digits), or
-// ISO "2026-11-27", "2026-11-27T03:00[:00][Z]" (UTC). Unix milliseconds.
-std::optional<std::int64_t> parse_time(const std::string& s) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  if (s == "now") return now;
-  std::string digits = s.starts_with("@") ? s.substr(1) : s;
-  if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos && digits.size() >= 9)
-    return std::stoll(digits) * 1000;
-  if (auto d = parse_duration(s); d && s.find('-') == std::string::npos) return now - d->count();
-  std::tm tm{};
-  for (const char* f : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
-    tm = std::tm{};
-    const char* end = strptime(s.c_str(), f, &tm);
-    if (end && (*end == 0 || std::string_view(end) == "Z")) return static_cast<std::int64_t>(timegm(&tm)) * 1000;
-  }
-  return std::nullopt;
-}
+// --since/--until in unix milliseconds (validated by time_validator()).
+std::int64_t time_ms(const std::string& s) { return *util::parse_time_ms(s, util::now_unix_ms()); }
 
 std::string iso(std::int64_t unix_ms) {
   std::time_t t = unix_ms / 1000;
@@ -66,14 +36,6 @@ std::string iso(std::int64_t unix_ms) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-CLI::Validator time_validator() {
-  return CLI::Validator(
-      [](std::string& s) {
-        return parse_time(s) ? std::string() : "expected 2h, 7d, unix seconds or 2026-11-27[T03:00]";
-      },
-      "TIME");
 }
 
 struct WatchCli {
@@ -87,7 +49,7 @@ struct WatchCli {
 };
 
 int do_watch(WatchCli& c, bool timeout_given) {
-  auto iv = parse_duration(c.interval);
+  auto iv = util::parse_duration(c.interval);
   if (!iv || *iv < std::chrono::milliseconds(100)) {
     fmt::print(stderr, "gpudoctor watch: --interval {}: expected a duration of at least 100ms (10s, 1m)\n", c.interval);
     return k_exit_unknown;
@@ -232,9 +194,20 @@ int do_history(const HistoryCli& c) {
     return k_exit_unknown;
   }
   store::HistoryQuery q;
-  if (!c.gpu.empty()) q.gpu = c.gpu;
-  q.since = *parse_time(c.since) / 1000;
-  q.until = *parse_time(c.until) / 1000 + 1;
+  if (!c.gpu.empty()) {
+    auto known = (*db)->inventory();
+    std::vector<std::string> ids;
+    for (const auto& g : known.value_or({})) ids.push_back(g.bus_id);
+    std::string want = model::normalize_bus_id(c.gpu).value_or(c.gpu);
+    if (known && std::find(ids.begin(), ids.end(), want) == ids.end()) {
+      fmt::print(stderr, "gpudoctor history: --gpu {}: no such GPU in {} (it has: {})\n", util::printable(c.gpu, 40),
+                 (*db)->path(), ids.empty() ? "none yet" : util::join(ids, ", "));
+      return k_exit_unknown;
+    }
+    q.gpu = want;
+  }
+  q.since = time_ms(c.since) / 1000;
+  q.until = time_ms(c.until) / 1000 + 1;
   q.resolution = store::parse_resolution(c.resolution);  // "auto" -> nullopt
   q.metrics = cols;
   if (c.summary) return print_summary(**db, q, c.format);
@@ -285,13 +258,25 @@ struct EventsCli {
   std::vector<std::string> types;
 };
 
+std::string event_names() {
+  std::vector<std::string> names;
+  for (const auto& [kind, name] : model::history_event_table()) names.emplace_back(name);
+  return util::join(names, ", ");
+}
+
 int do_events(const EventsCli& c) {
+  for (const auto& t : c.types)
+    if (!model::history_event_from_name(t)) {
+      fmt::print(stderr, "gpudoctor events: --type {}: no such event type; one of: {}\n", util::printable(t, 40),
+                 event_names());
+      return k_exit_unknown;
+    }
   auto db = open_db(c.db);
   if (!db) {
     fmt::print(stderr, "gpudoctor events: {}\n", db.error().message);
     return k_exit_unknown;
   }
-  auto rows = (*db)->events(*parse_time(c.since), *parse_time(c.until) + 1000, c.types);
+  auto rows = (*db)->events(time_ms(c.since), time_ms(c.until) + 1000, c.types);
   if (!rows) {
     fmt::print(stderr, "gpudoctor events: {}\n", rows.error().message);
     return k_exit_unknown;
@@ -367,9 +352,7 @@ void setup_events(CLI::App& sub, int& exit_code) {
   sub.add_option("--since", c->since, "From (default 24h ago): 2h, 7d, unix seconds, 2026-11-27[T03:00]")
       ->check(time_validator());
   sub.add_option("--until", c->until, "To (default now)")->check(time_validator());
-  sub.add_option("--type", c->types,
-                 "Only these types: gpu_lost, gpu_back, nvml_hung, nvml_answering, finding_raised, finding_cleared, "
-                 "inventory_changed, gpu_added, daemon_start, daemon_stop, daemon_reload");
+  sub.add_option("--type", c->types, "Only these types (repeat the option): " + event_names());
   sub.add_option("--format", c->format, "table (default), json")->check(CLI::IsMember({"table", "json"}));
   sub.callback([c, &exit_code] { exit_code = do_events(*c); });
 }

@@ -11,6 +11,7 @@
 #include "gd/cli/render.hpp"
 #include "gd/cli/since_option.hpp"
 #include "gd/host/kernel_log_source.hpp"
+#include "gd/model/json_io.hpp"
 #include "gd/model/xid_catalog.hpp"
 #include "gd/probe/kernel_log.hpp"
 #include "gd/util/strings.hpp"
@@ -55,7 +56,7 @@ nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent&
                       {"action", model::xid_action_name(info.action)},
                       {"advice", info.advice},
                       {"mnemonic", info.mnemonic},
-                      {"kind", e.kind},
+                      {"kind", model::kernel_event_kind_name(e.kind)},
                       {"timestamp", e.timestamp},
                       {"boot", opt(e.boot)},
                       {"uuid", nullptr}};

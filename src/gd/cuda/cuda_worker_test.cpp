@@ -131,7 +131,7 @@ TEST(CudaWorkerLines, GarbageLinesAreRejected) {
 
 TEST(CudaSnapshot, RoundTripsThroughJson) {
   model::Snapshot s;
-  s.probes.push_back({"cuda"});
+  s.probes.push_back({"cuda", true, "", 0});
   s.cuda.state = model::CudaState::init_failed;
   s.cuda.init_return = 802;
   s.cuda.init_error_name = "CUDA_ERROR_SYSTEM_NOT_READY";

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "gd/rule/rule.hpp"
 #include "gd/util/strings.hpp"
 
 namespace gd::fix {
@@ -122,17 +123,18 @@ std::vector<Action> make_plan(const model::Snapshot& s, const std::vector<model:
   bool ldconfig_planned = false;
   for (const auto& f : findings) {
     if (f.severity == model::Severity::ok) continue;
-    if (f.id == "persistence.off") {
-      persistence_actions(s, f, ctx, out);
-    } else if (f.id == "libs.stale_ldcache" || f.id == "nvml.missing") {
-      if (!ldconfig_planned) out.push_back(ldconfig(f, ctx));
-      ldconfig_planned = true;
-    } else if (f.id == "devnodes.missing") {
-      out.push_back(devnodes(s, f, ctx));
-    } else if (f.id == "container.dev_char_links_missing") {
-      out.push_back(dev_char_links(s, f));
-    } else if (!f.fix.empty()) {
-      out.push_back(manual(f));
+    const rule::RuleEntry* entry = rule::find_rule(f.id);
+    switch (entry ? entry->repair : rule::Repair::manual) {
+      case rule::Repair::persistence: persistence_actions(s, f, ctx, out); break;
+      case rule::Repair::ldconfig:
+        if (!ldconfig_planned) out.push_back(ldconfig(f, ctx));
+        ldconfig_planned = true;
+        break;
+      case rule::Repair::devnodes: out.push_back(devnodes(s, f, ctx)); break;
+      case rule::Repair::dev_char_links: out.push_back(dev_char_links(s, f)); break;
+      case rule::Repair::manual:
+        if (!f.fix.empty()) out.push_back(manual(f));
+        break;
     }
   }
   return out;

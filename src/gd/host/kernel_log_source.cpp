@@ -255,17 +255,11 @@ Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes, double m
   return out;
 }
 
-Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
-                                  std::uint64_t max_bytes) {
-  bool is_stdin = path == "-";
-  std::string name = is_stdin ? "stdin" : path;
-  int fd = is_stdin ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return make_error(fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
-  struct stat st {};
-  if (!is_stdin && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-    ::close(fd);
-    return make_error(fmt::format("{}: not a regular file", name));
-  }
+namespace {
+
+// Reads fd (closed afterwards unless it is stdin) to EOF or max_bytes.
+Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::function<void(std::string_view)>& sink,
+                                std::uint64_t max_bytes) {
   std::vector<char> buf(1 << 20);
   std::uint64_t total = 0;
   while (true) {
@@ -277,10 +271,36 @@ Result<std::uint64_t> stream_file(const std::string& path, const std::function<v
     }
     if (n < 0 && errno == EINTR) continue;
     int err = n < 0 ? errno : 0;
-    if (!is_stdin) ::close(fd);
+    if (fd != 0) ::close(fd);
     if (err) return make_error(fmt::format("{}: read error after {} bytes: {}", name, total, std::strerror(err)));
     return total;
   }
+}
+
+}  // namespace
+
+Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
+                                  std::uint64_t max_bytes) {
+  bool is_stdin = path == "-";
+  std::string name = is_stdin ? "stdin" : path;
+  int fd = is_stdin ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return make_error(fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+  struct stat st {};
+  if (!is_stdin && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+    ::close(fd);
+    return make_error(fmt::format("{}: not a regular file", name));
+  }
+  return stream_fd(fd, name, sink, max_bytes);
+}
+
+Result<std::uint64_t> stream_root_file(const HostRoot& root, std::string_view host_path,
+                                       const std::function<void(std::string_view)>& sink, std::uint64_t max_bytes) {
+  auto fd = root.open(host_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return make_error(fmt::format("{}: not a regular file", host_path));
+  return stream_fd(fd->release(), std::string(host_path), sink, max_bytes);
 }
 
 }  // namespace gd::host

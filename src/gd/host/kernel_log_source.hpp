@@ -57,6 +57,10 @@ Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes = 64u << 
 // Streams a file ("-" = stdin) to sink in chunks of up to 1 MiB. Returns the
 // bytes read; Error names the path and errno when it cannot be opened or read
 // (directories, devices that would block and FIFOs other than stdin are refused).
+// A file of the node, through the root (sealed), streamed the same way.
+Result<std::uint64_t> stream_root_file(const HostRoot& root, std::string_view host_path,
+                                       const std::function<void(std::string_view)>& sink,
+                                       std::uint64_t max_bytes = UINT64_MAX);
 // Stops after max_bytes (what was read by then is kept).
 Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
                                   std::uint64_t max_bytes = UINT64_MAX);

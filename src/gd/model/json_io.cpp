@@ -180,12 +180,19 @@ constexpr std::pair<CudaState, std::string_view> k_cuda_states[] = {
     {CudaState::hung, "hung"},               {CudaState::worker_failed, "worker_failed"},
     {CudaState::ok, "ok"},
 };
+constexpr std::pair<KernelEventKind, std::string_view> k_kernel_event_kinds[] = {
+    {KernelEventKind::xid, "xid"},
+    {KernelEventKind::fallen_off_bus, "fallen_off_bus"},
+    {KernelEventKind::api_mismatch, "api_mismatch"},
+    {KernelEventKind::rm_init_failed, "rm_init_failed"},
+};
 constexpr std::pair<Severity, std::string_view> k_severities[] = {
     {Severity::ok, "ok"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};
 
 template <class E> constexpr auto& enum_table() {
   if constexpr (std::is_same_v<E, NvmlState>) return k_nvml_states;
   else if constexpr (std::is_same_v<E, CudaState>) return k_cuda_states;
+  else if constexpr (std::is_same_v<E, KernelEventKind>) return k_kernel_event_kinds;
   else return k_severities;
 }
 
@@ -443,6 +450,12 @@ std::string_view nvml_state_name(NvmlState s) {
 std::string_view cuda_state_name(CudaState s) {
   for (const auto& [e, name] : k_cuda_states)
     if (e == s) return name;
+  return "?";
+}
+
+std::string_view kernel_event_kind_name(KernelEventKind k) {
+  for (const auto& [e, name] : k_kernel_event_kinds)
+    if (e == k) return name;
   return "?";
 }
 

@@ -50,5 +50,6 @@ std::optional<T> json_field(const nlohmann::json& j, const char* key) {
   }
 }
 std::string_view cuda_state_name(CudaState s);
+std::string_view kernel_event_kind_name(KernelEventKind k);
 
 }  // namespace gd::model

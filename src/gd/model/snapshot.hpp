@@ -220,9 +220,17 @@ struct LibsInfo {
   std::vector<std::string> problems;  // ld.so.conf lines, unreadable dirs, named
 };
 
+// What a kernel-log event is (JSON: its name, "xid", "fallen_off_bus", ...).
+enum class KernelEventKind {
+  xid,             // NVRM: Xid (PCI:...): N, ...
+  fallen_off_bus,  // the "fallen off the bus" messages without an Xid
+  api_mismatch,    // NVRM: API mismatch: the client has the version X, but this kernel module has Y
+  rm_init_failed,  // NVRM: GPU ...: RmInitAdapter failed!
+};
+
 // One event about an NVIDIA GPU in the kernel log (docs/kernel-log.md).
 struct KernelEvent {
-  std::string kind;  // "xid" | "fallen_off_bus" (no Xid number) | "api_mismatch" | "rm_init_failed"
+  KernelEventKind kind = KernelEventKind::xid;
   std::optional<int> xid;              // the event's own Xid code (the first number); nullopt without one
   std::optional<std::string> bus_id;   // lowercase sysfs form; nullopt when the message names no GPU
   std::optional<int> pid;              // of the process the driver blamed, when known

@@ -125,10 +125,13 @@ std::string_view xid_action_name(XidAction a) {
   return "?";
 }
 
-XidInfo kernel_event_info(std::string_view kind, std::optional<int> xid) {
-  if (kind == "fallen_off_bus") return xid ? xid_info(*xid) : k_fallen_off;
-  if (kind == "api_mismatch") return k_api_mismatch;
-  if (kind == "rm_init_failed") return k_rm_init_failed;
+XidInfo kernel_event_info(KernelEventKind kind, std::optional<int> xid) {
+  switch (kind) {
+    case KernelEventKind::fallen_off_bus: return xid ? xid_info(*xid) : k_fallen_off;
+    case KernelEventKind::api_mismatch: return k_api_mismatch;
+    case KernelEventKind::rm_init_failed: return k_rm_init_failed;
+    case KernelEventKind::xid: break;
+  }
   return xid_info(xid.value_or(0));
 }
 

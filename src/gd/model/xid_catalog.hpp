@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "gd/model/finding.hpp"
+#include "gd/model/snapshot.hpp"
 
 namespace gd::model {
 
@@ -35,6 +36,6 @@ std::string_view xid_action_name(XidAction a);
 
 // Explains a kernel log event by kind ("xid", "fallen_off_bus",
 // "api_mismatch", "rm_init_failed"): Xid events use xid_info(*xid).
-XidInfo kernel_event_info(std::string_view kind, std::optional<int> xid);
+XidInfo kernel_event_info(KernelEventKind kind, std::optional<int> xid);
 
 }  // namespace gd::model

@@ -52,11 +52,11 @@ TEST(XidCatalog, TableIsSortedWithoutOverlapsAndComplete) {
 }
 
 TEST(XidCatalog, KernelEventsWithoutXid) {
-  EXPECT_EQ(kernel_event_info("fallen_off_bus", std::nullopt).action, XidAction::reboot);
-  EXPECT_EQ(kernel_event_info("fallen_off_bus", std::nullopt).severity, Severity::critical);
-  EXPECT_EQ(kernel_event_info("api_mismatch", std::nullopt).mnemonic, "API_MISMATCH");
-  EXPECT_EQ(kernel_event_info("rm_init_failed", std::nullopt).severity, Severity::critical);
-  EXPECT_EQ(kernel_event_info("xid", 31).mnemonic, "FIFO_ERROR_MMU_ERR_FLT");
+  EXPECT_EQ(kernel_event_info(KernelEventKind::fallen_off_bus, std::nullopt).action, XidAction::reboot);
+  EXPECT_EQ(kernel_event_info(KernelEventKind::fallen_off_bus, std::nullopt).severity, Severity::critical);
+  EXPECT_EQ(kernel_event_info(KernelEventKind::api_mismatch, std::nullopt).mnemonic, "API_MISMATCH");
+  EXPECT_EQ(kernel_event_info(KernelEventKind::rm_init_failed, std::nullopt).severity, Severity::critical);
+  EXPECT_EQ(kernel_event_info(KernelEventKind::xid, 31).mnemonic, "FIFO_ERROR_MMU_ERR_FLT");
 }
 
 TEST(XidCatalog, ActionNames) {

@@ -11,6 +11,7 @@
 #include "gd/host/kernel_log_source.hpp"
 #include "gd/model/bus_id.hpp"
 #include "gd/util/strings.hpp"
+#include "gd/util/time.hpp"
 
 namespace gd::probe {
 
@@ -225,28 +226,7 @@ std::optional<int> zone_offset(std::string_view z) {
   return (z[0] == '-' ? -60 : 60) * minutes;
 }
 
-std::optional<std::int64_t> iso_time(std::string_view s) {
-  auto hms = clock_fields(s.substr(11));
-  if (!hms) return std::nullopt;
-  for (int i : {0, 1, 2, 3, 5, 6, 8, 9})
-    if (!is_digit(s[i])) return std::nullopt;
-  std::string_view rest = s.substr(19);
-  if (!rest.empty() && (rest[0] == '.' || rest[0] == ',')) {
-    rest.remove_prefix(1);
-    take_digits(rest);
-  }
-  int year = to_int(s.substr(0, 4)), month = to_int(s.substr(5, 2)), day = to_int(s.substr(8, 2));
-  auto offset = zone_offset(rest);
-  if (!offset) return local_time(year, month - 1, day, (*hms)[0], (*hms)[1], (*hms)[2]);
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = (*hms)[0];
-  tm.tm_min = (*hms)[1];
-  tm.tm_sec = (*hms)[2];
-  return static_cast<std::int64_t>(timegm(&tm)) - *offset;
-}
+std::optional<std::int64_t> iso_time(std::string_view s) { return util::parse_iso_time(s); }
 
 // "Fri Nov 27 03:00:00 2026" (dmesg -T, local time).
 std::optional<std::int64_t> ctime_time(std::string_view s) {
@@ -312,7 +292,7 @@ std::optional<model::KernelEvent> parse_xid(std::string_view body) {
   auto code = take_digits(s, 6);
   if (code.empty()) return std::nullopt;
   model::KernelEvent e;
-  e.kind = "xid";
+  e.kind = model::KernelEventKind::xid;
   e.xid = to_int(code);
   e.bus_id = model::normalize_bus_id(dev);
   if (starts_with(s, ",")) s.remove_prefix(1);
@@ -336,17 +316,19 @@ std::optional<std::string> bus_after(std::string_view body, std::string_view pre
   return model::normalize_bus_id(id);
 }
 
-model::KernelEvent simple_event(std::string kind, std::optional<std::string> bus_id) {
+using model::KernelEventKind;
+
+model::KernelEvent simple_event(KernelEventKind kind, std::optional<std::string> bus_id) {
   model::KernelEvent e;
-  e.kind = std::move(kind);
+  e.kind = kind;
   e.bus_id = std::move(bus_id);
   return e;
 }
 
 bool is_continuation(std::string_view body) { return !body.empty() && (is_lower(body[0]) || body[0] == '('); }
 
-bool pending_complete(std::string_view kind, std::string_view body) {
-  if (kind == "fallen_off_bus") return contains(body, "fallen off the bus");
+bool pending_complete(KernelEventKind kind, std::string_view body) {
+  if (kind == KernelEventKind::fallen_off_bus) return contains(body, "fallen off the bus");
   return contains(body, "kernel module has the version ") || contains(body, "kernel module has the version\t");
 }
 
@@ -447,15 +429,15 @@ void KernelLogParser::nvrm(std::string_view body, const Stamp& stamp) {
   if (starts_with(body, "Xid ")) {
     if (auto e = parse_xid(body)) emit(std::move(*e), body, stamp);
   } else if (starts_with(body, "The NVIDIA GPU ")) {
-    start_pending("fallen_off_bus", body, stamp);
+    start_pending(KernelEventKind::fallen_off_bus, body, stamp);
   } else if (starts_with(body, "API mismatch")) {
-    start_pending("api_mismatch", body, stamp);
+    start_pending(KernelEventKind::api_mismatch, body, stamp);
   } else if (starts_with(body, "GPU at PCI:")) {
     gpu_uuid(body);
   } else if (contains(body, "RmInitAdapter failed")) {
-    emit(simple_event("rm_init_failed", bus_after(body, "GPU ")), body, stamp);
+    emit(simple_event(KernelEventKind::rm_init_failed, bus_after(body, "GPU ")), body, stamp);
   } else if (starts_with(body, "GPU ") && contains(body, "fallen off the bus")) {
-    emit(simple_event("fallen_off_bus", bus_after(body, "GPU ")), body, stamp);
+    emit(simple_event(KernelEventKind::fallen_off_bus, bus_after(body, "GPU ")), body, stamp);
   }
 }
 
@@ -470,8 +452,8 @@ void KernelLogParser::gpu_uuid(std::string_view body) {
   if (bus && uuid.size() > 4 && uuid.size() <= 64) m_out.gpu_uuids[*bus] = util::printable(uuid, 64);
 }
 
-void KernelLogParser::start_pending(std::string_view kind, std::string_view body, const Stamp& stamp) {
-  m_pending = Pending{std::string(kind), std::string(body.substr(0, k_max_message)), stamp, 1};
+void KernelLogParser::start_pending(KernelEventKind kind, std::string_view body, const Stamp& stamp) {
+  m_pending = Pending{kind, std::string(body.substr(0, k_max_message)), stamp, 1};
   if (pending_complete(kind, body)) flush_pending();
 }
 
@@ -488,7 +470,7 @@ void KernelLogParser::flush_pending() {
   if (!m_pending) return;
   Pending p = std::move(*m_pending);
   m_pending.reset();
-  if (p.kind == "fallen_off_bus") {
+  if (p.kind == KernelEventKind::fallen_off_bus) {
     if (!pending_complete(p.kind, p.body)) return;
     emit(simple_event(p.kind, bus_after(p.body, "The NVIDIA GPU ")), p.body, p.stamp);
   } else {
@@ -572,39 +554,6 @@ model::KernelLog parse_kernel_log(std::string_view text, const KernelLogWindow& 
 
 namespace {
 
-std::optional<std::int64_t> duration_s(std::string_view text) {
-  if (text.size() < 2) return std::nullopt;
-  auto n = util::parse_u64(text.substr(0, text.size() - 1));
-  if (!n || *n > 100'000'000) return std::nullopt;
-  switch (text.back()) {
-    case 's':
-      return static_cast<std::int64_t>(*n);
-    case 'm':
-      return static_cast<std::int64_t>(*n) * 60;
-    case 'h':
-      return static_cast<std::int64_t>(*n) * 3600;
-    case 'd':
-      return static_cast<std::int64_t>(*n) * 86400;
-    default:
-      return std::nullopt;
-  }
-}
-
-// "2026-11-27", "2026-11-27T03:00", "2026-11-27 03:00:00" as local time.
-std::optional<std::int64_t> date_s(std::string_view text) {
-  std::string full(text);
-  if (full.size() == 10) full += "T00:00:00";
-  if (full.size() == 16) full += ":00";
-  if (full.size() != 19) return std::nullopt;
-  for (std::size_t i = 0; i < full.size(); ++i) {
-    bool sep = i == 4 || i == 7 || i == 10 || i == 13 || i == 16;
-    if (!sep && !is_digit(full[i])) return std::nullopt;
-  }
-  if (full[4] != '-' || full[7] != '-' || (full[10] != 'T' && full[10] != ' ') || full[13] != ':' || full[16] != ':')
-    return std::nullopt;
-  return iso_time(full);
-}
-
 }  // namespace
 
 Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix_s) {
@@ -612,13 +561,12 @@ Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix
   if (text == "previous-boot") return w;
   if (text == "boot") return KernelLogWindow{0, std::nullopt, "this boot"};
   if (text == "all") return KernelLogWindow{std::nullopt, std::nullopt, "the whole log"};
-  if (auto d = duration_s(text))
-    return KernelLogWindow{std::nullopt, now_unix_s - *d, fmt::format("the last {}", text)};
-  if (auto t = date_s(text)) return KernelLogWindow{std::nullopt, *t, fmt::format("since {}", text)};
-  return make_error(
-      fmt::format("--since \"{}\": expected boot, previous-boot, all, a duration (90s, 30m, 2h, 7d) "
-                  "or a local date/time (2026-11-27, 2026-11-27T03:00)",
-                  util::printable(text, 40)));
+  if (auto t = util::parse_time_ms(text, now_unix_s * 1000)) {
+    bool ago = util::parse_duration(text).has_value();
+    return KernelLogWindow{std::nullopt, *t / 1000, (ago ? "the last " : "since ") + std::string(text)};
+  }
+  return make_error(fmt::format("--since \"{}\": expected boot, previous-boot, all, {}", util::printable(text, 40),
+                                util::k_time_forms));
 }
 
 // ---- reading the node's log ------------------------------------------------
@@ -684,7 +632,18 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
     if (kmsg) return parse_kmsg(*kmsg, *window, now);
     why += "; " + kmsg.error().message;
   } else {
-    why += "; /dev/kmsg is read on the live root only (pass the node's log with --kernel-log FILE)";
+    // An offline root: its syslog-style files, as the node's rsyslog wrote them.
+    for (const char* file : {"/var/log/kern.log", "/var/log/syslog", "/var/log/messages"}) {
+      if (root.kind_followed(file) != host::FileKind::regular) continue;
+      KernelLogParser parser(*window, now);
+      auto bytes = host::stream_root_file(root, file, [&parser](std::string_view chunk) { parser.feed(chunk); });
+      auto log = parser.finish();
+      log.source = fmt::format("file {} in the root", file);
+      if (bytes) return log;
+      why += "; " + bytes.error().message;
+    }
+    why += "; no /var/log/kern.log, syslog or messages in the root, and /dev/kmsg is read on the live root only "
+           "(pass the node's log with --kernel-log FILE)";
   }
   model::KernelLog log;
   log.unavailable = why;

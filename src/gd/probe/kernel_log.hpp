@@ -59,7 +59,7 @@ class KernelLogParser {
 
  private:
   struct Pending {  // a message continued on following NVRM lines
-    std::string kind;
+    model::KernelEventKind kind;
     std::string body;
     Stamp stamp;
     int lines = 0;
@@ -69,7 +69,7 @@ class KernelLogParser {
   void line(std::string_view raw);
   void nvrm(std::string_view body, const Stamp& stamp);
   void gpu_uuid(std::string_view body);
-  void start_pending(std::string_view kind, std::string_view body, const Stamp& stamp);
+  void start_pending(model::KernelEventKind kind, std::string_view body, const Stamp& stamp);
   void continue_pending(std::string_view body);
   void flush_pending();
   void emit(model::KernelEvent e, std::string_view body, const Stamp& stamp);

@@ -27,7 +27,7 @@ TEST(KernelLogParser, PlainDmesgXid) {
       "[24128.834365] NVRM: Xid (PCI:0000:01:00): 31, pid=4242, name=python3, Ch 00000003, "
       "engmask 00000101, intr 10000000\n");
   const auto& e = only(log);
-  EXPECT_EQ(e.kind, "xid");
+  EXPECT_EQ(e.kind, model::KernelEventKind::xid);
   EXPECT_EQ(e.xid, 31);
   EXPECT_EQ(e.bus_id, "0000:01:00.0");
   EXPECT_EQ(e.pid, 4242);
@@ -94,7 +94,7 @@ TEST(KernelLogParser, FallenOffBusWithoutXidMultiLine) {
       "[   5.1] NVRM: fallen off the bus and is not responding to commands.\n"
       "[   5.2] NVRM: The NVIDIA probe routine failed for 1 device(s).\n");
   const auto& e = only(log);
-  EXPECT_EQ(e.kind, "fallen_off_bus");
+  EXPECT_EQ(e.kind, model::KernelEventKind::fallen_off_bus);
   EXPECT_FALSE(e.xid);
   EXPECT_EQ(e.bus_id, "0000:b3:00.0");
   EXPECT_EQ(e.timestamp, "5.1");
@@ -110,7 +110,7 @@ TEST(KernelLogParser, FallenOffBusSingleLineAndNotSupportedIsNoEvent) {
       "[9.1] NVRM: not supported by the NVIDIA 580.126.09 driver release.\n"
       "[9.1] NVRM: Please see 'Appendix A - Supported NVIDIA GPU Products'\n");
   const auto& e = only(log);
-  EXPECT_EQ(e.kind, "fallen_off_bus");
+  EXPECT_EQ(e.kind, model::KernelEventKind::fallen_off_bus);
   EXPECT_EQ(e.bus_id, "0000:06:00.0");
 }
 
@@ -124,7 +124,7 @@ TEST(KernelLogParser, ApiMismatchBothForms) {
       "[11.0] NVRM: has the version 595.84, but this kernel module has\n"
       "[11.0] NVRM: the version 595.80.\n");
   ASSERT_EQ(log.events.size(), 2u);
-  EXPECT_EQ(log.events[0].kind, "api_mismatch");
+  EXPECT_EQ(log.events[0].kind, model::KernelEventKind::api_mismatch);
   EXPECT_EQ(log.events[0].message,
             "NVRM: API mismatch: the client has the version 535.54.03, but this kernel module has the version "
             "530.30.02.  Please");
@@ -141,7 +141,7 @@ TEST(KernelLogParser, RmInitAdapterAndUuidMap) {
       "[3.1] NVRM: GPU 0000:98:00.0: rm_init_adapter failed, device minor number 0\n"
       "[3.2] NVRM: RmInitAdapter failed! (0x26:0xffff:1375)\n");
   ASSERT_EQ(log.events.size(), 2u);
-  EXPECT_EQ(log.events[0].kind, "rm_init_failed");
+  EXPECT_EQ(log.events[0].kind, model::KernelEventKind::rm_init_failed);
   EXPECT_EQ(log.events[0].bus_id, "0000:98:00.0");
   EXPECT_FALSE(log.events[1].bus_id);
   ASSERT_EQ(log.gpu_uuids.count("0000:2b:00.0"), 1u);
@@ -306,7 +306,7 @@ TEST(KernelLogParser, JournalRecordsKeepTheirBoots) {
   ASSERT_EQ(log.events.size(), 2u);
   EXPECT_EQ(log.events[0].boot, -1);
   EXPECT_EQ(log.events[0].timestamp, "2026-11-06T21:20:00.123456Z");
-  EXPECT_EQ(log.events[1].kind, "fallen_off_bus");
+  EXPECT_EQ(log.events[1].kind, model::KernelEventKind::fallen_off_bus);
   EXPECT_EQ(log.events[1].boot, 0);
   EXPECT_EQ(log.events_outside_window, 1u);
   EXPECT_EQ(log.lines_scanned, 6u);

@@ -98,7 +98,6 @@ void rule_container_cli_failed(const RuleInput& in, std::vector<Finding>& out) {
   const auto& c = in.snap.container.cli;
   if (c.path.empty() || c.timed_out) return;
   Finding f;
-  f.id = "container.cli_failed";
   f.evidence.push_back(cli_evidence(c));
   if (c.exit_code.value_or(0) == 0 && c.error.empty()) {
     f.summary = fmt::format("nvidia-container-cli info works: driver {}, CUDA {}, {} GPU(s)",
@@ -133,7 +132,6 @@ void rule_container_cli_hung(const RuleInput& in, std::vector<Finding>& out) {
   const auto& c = in.snap.container.cli;
   if (!c.timed_out) return;
   Finding f;
-  f.id = "container.cli_hung";
   f.severity = Severity::critical;
   f.summary = fmt::format("nvidia-container-cli info did not answer in {}; `docker run --gpus` would hang the same way",
                           format_ms(c.elapsed_ms));
@@ -149,7 +147,6 @@ void rule_container_cli_hung(const RuleInput& in, std::vector<Finding>& out) {
 void rule_container_config_invalid(const RuleInput& in, std::vector<Finding>& out) {
   const auto& c = in.snap.container;
   Finding f;
-  f.id = "container.config_invalid";
   f.severity = Severity::warning;
   for (const auto& p : c.problems) f.evidence.push_back(p);
   for (const auto& r : c.docker_runtimes)
@@ -192,7 +189,6 @@ void rule_container_cdi_stale(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto& spec : s.container.cdi_specs) {
     if (spec.driver_versions.empty()) continue;
     Finding f;
-    f.id = "container.cdi_stale";
     f.evidence.push_back(fmt::format("{}: libraries of driver {}", spec.path, fmt::join(spec.driver_versions, ", ")));
     f.evidence.push_back(fmt::format("loaded kernel module: {}", *loaded));
     bool stale = std::any_of(spec.driver_versions.begin(), spec.driver_versions.end(),
@@ -220,7 +216,6 @@ void rule_container_dev_char_links(const RuleInput& in, std::vector<Finding>& ou
   auto driver = effective_cgroup_driver(c, source);
   if (driver != "systemd") return;
   Finding f;
-  f.id = "container.dev_char_links_missing";
   f.evidence.push_back(fmt::format("cgroup v2 (/sys/fs/cgroup/cgroup.controllers); cgroup driver systemd ({})", source));
   std::vector<std::string> bad;
   for (const auto& l : c.dev_char)
@@ -253,7 +248,6 @@ void rule_container_nvml_blocked(const RuleInput& in, std::vector<Finding>& out)
   int r = *s.nvml.init_return;
   if (r != 999 && r != 17) return;
   Finding f;
-  f.id = "container.nvml_blocked";
   f.severity = Severity::critical;
   f.summary = fmt::format("Inside a container NVML fails to initialise ({}): the container has lost access to its "
                           "GPU device nodes",
@@ -273,7 +267,6 @@ void rule_container_inside(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (!s.container.inside || no_nvidia_gpu(s)) return;
   Finding f;
-  f.id = "container.inside";
   for (const auto& e : s.container.inside_evidence) f.evidence.push_back(e);
   std::vector<std::string> given;
   for (const auto& g : s.driver.gpus) given.push_back(g.bus_id);

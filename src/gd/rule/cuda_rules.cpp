@@ -130,7 +130,6 @@ void add_code_evidence(const model::Snapshot& s, int code, Finding& f) {
 
 Finding init_failure(const model::Snapshot& s, int code) {
   Finding f;
-  f.id = "cuda.init_failed";
   f.severity = Severity::critical;
   f.summary = fmt::format("CUDA failed to initialise: cuInit returned {} — {}", model::cuda_result_label(code),
                           model::cuda_result_meaning(code));
@@ -156,7 +155,6 @@ Finding init_failure(const model::Snapshot& s, int code) {
 
 Finding worker_crash(const model::Snapshot& s) {
   Finding f;
-  f.id = "cuda.init_failed";
   f.severity = Severity::critical;
   f.summary = "libcuda crashed the process that initialised it";
   f.evidence.push_back(s.cuda.load_error);
@@ -176,7 +174,6 @@ void rule_cuda_missing(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.cuda.state != CudaState::library_missing || !s.driver.nvidia_loaded) return;
   Finding f;
-  f.id = "cuda.missing";
   f.severity = Severity::critical;
   f.summary =
       "libcuda.so.1 cannot be loaded: every CUDA program fails ('CUDA driver version is insufficient for "
@@ -217,7 +214,6 @@ void rule_cuda_init_failed(const RuleInput& in, std::vector<Finding>& out) {
     return;
   }
   Finding f;
-  f.id = "cuda.init_failed";
   f.summary = fmt::format("CUDA initialises: driver API {}, {} device(s), cuInit took {}",
                           c.driver_version ? cuda_version_text(*c.driver_version) : "version unknown", *c.device_count,
                           format_ms(c.init_ms.value_or(0)));
@@ -228,7 +224,6 @@ void rule_cuda_hung(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.cuda.state != CudaState::hung) return;
   Finding f;
-  f.id = "cuda.hung";
   f.severity = Severity::critical;
   std::string where = s.cuda.hung_device ? fmt::format(" on device {}", *s.cuda.hung_device) : std::string();
   f.summary = fmt::format("CUDA did not answer within {:g} s: {}{} never returned", s.cuda.timeout_s,

@@ -31,12 +31,11 @@ model::Snapshot node(CudaState state, std::optional<int> init_return = std::null
   return s;
 }
 
+// The cuda.* findings, as evaluate() gives them (ids from the table).
 std::vector<Finding> cuda_findings(const model::Snapshot& s) {
-  std::vector<Finding> out;
-  rule_cuda_missing(RuleInput{s, std::nullopt}, out);
-  rule_cuda_init_failed(RuleInput{s, std::nullopt}, out);
-  rule_cuda_hung(RuleInput{s, std::nullopt}, out);
-  return out;
+  auto all = evaluate(RuleInput{s, std::nullopt});
+  std::erase_if(all, [](const Finding& f) { return !f.id.starts_with("cuda."); });
+  return all;
 }
 
 bool mentions(const Finding& f, std::string_view text) {

@@ -32,7 +32,6 @@ void rule_driver_version_mismatch(const RuleInput& in, std::vector<Finding>& out
   bool versions_differ = user && s.driver.kernel_version && *user != *s.driver.kernel_version;
   if (!s.driver.kernel_version && !rm_mismatch) return;
   Finding f;
-  f.id = "driver.version_mismatch";
   if (!rm_mismatch && !versions_differ) {
     if (!user) return;  // nothing to compare
     f.summary = fmt::format("Kernel module and user-space libraries are both {}", *user);
@@ -62,7 +61,6 @@ void rule_driver_not_loaded(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (!has_pci_gpus(s) || s.driver.nvidia_loaded || !nouveau_gpus(s).empty()) return;
   Finding f;
-  f.id = "driver.not_loaded";
   f.severity = Severity::critical;
   f.summary = fmt::format("The NVIDIA kernel driver is not loaded; {} GPU(s) on the PCI bus are unusable",
                           s.pci.gpus.size());
@@ -82,7 +80,6 @@ void rule_driver_nouveau(const RuleInput& in, std::vector<Finding>& out) {
   auto bound = nouveau_gpus(s);
   if (bound.empty() && !(s.driver.nouveau_loaded && has_pci_gpus(s))) return;
   Finding f;
-  f.id = "driver.nouveau";
   f.severity = Severity::critical;
   f.summary = bound.empty() ? "The nouveau driver is loaded beside NVIDIA GPUs"
                             : fmt::format("The nouveau driver owns {} GPU(s): {}", bound.size(), fmt::join(bound, ", "));
@@ -108,7 +105,6 @@ void rule_persistence_off(const RuleInput& in, std::vector<Finding>& out) {
   // Inside a container the host's daemon is invisible; only NVML can tell.
   if (off.empty() && on.empty() && s.container.inside) return;
   Finding f;
-  f.id = "persistence.off";
   if (off.empty() && on.empty() && daemon) {
     f.summary = "nvidia-persistenced is running (persistence mode could not be read from NVML)";
     out.push_back(std::move(f));
@@ -155,7 +151,6 @@ void rule_devnodes_missing(const RuleInput& in, std::vector<Finding>& out) {
     if (n.path != "/dev/nvidia-uvm") only_uvm = false;
   }
   Finding f;
-  f.id = "devnodes.missing";
   if (missing.empty()) {
     f.summary = fmt::format("Device nodes present ({} checked)", s.devnodes.nodes.size());
     out.push_back(std::move(f));
@@ -189,7 +184,6 @@ void rule_probe_problems(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto& p : in.input_problems) ev.push_back(p);
   if (ev.empty()) return;
   Finding f;
-  f.id = "probe.problems";
   f.severity = Severity::warning;
   f.summary = fmt::format("{} input(s) could not be read or parsed; findings that need them may be incomplete",
                           ev.size());

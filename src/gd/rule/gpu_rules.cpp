@@ -90,7 +90,6 @@ std::string pci_list(const model::Snapshot& s) {
 
 Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std::vector<std::string>& lost) {
   Finding f;
-  f.id = "gpu.fell_off_bus";
   f.severity = Severity::critical;
   f.gpu = g.bus_id;
   f.summary = fmt::format("GPU {} has fallen off the bus: it is on PCI but the driver does not answer for it", g.bus_id);
@@ -106,15 +105,14 @@ Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std
 }
 
 // GPUs this boot's kernel log says fell off the bus, NVML has no data for,
-// and no other gpu.fell_off_bus finding names (e.g. NVML hung or failed).
-void fell_off_in_kernel_log(const model::Snapshot& s, std::vector<Finding>& out) {
+// and no finding of this rule already names (out[first..]: NVML hung or failed).
+void fell_off_in_kernel_log(const model::Snapshot& s, std::vector<Finding>& out, std::size_t first) {
   auto answered = nvml_bus_ids(s);
   for (const auto& bus : fallen_off_this_boot(s)) {
     if (std::find(answered.begin(), answered.end(), bus) != answered.end()) continue;
-    auto names_it = [&](const Finding& f) { return f.id == "gpu.fell_off_bus" && f.gpu == bus; };
-    if (std::any_of(out.begin(), out.end(), names_it)) continue;
+    auto names_it = [&](const Finding& f) { return f.gpu == bus; };
+    if (std::any_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), names_it)) continue;
     Finding f;
-    f.id = "gpu.fell_off_bus";
     f.severity = Severity::critical;
     f.gpu = bus;
     f.summary = fmt::format("GPU {} fell off the bus in this boot (kernel log) and NVML has no data for it", bus);
@@ -131,7 +129,6 @@ void fell_off_in_kernel_log(const model::Snapshot& s, std::vector<Finding>& out)
 void rule_gpu_none(const RuleInput& in, std::vector<Finding>& out) {
   if (!no_nvidia_gpu(in.snap)) return;
   Finding f;
-  f.id = "gpu.none";
   f.summary = "No NVIDIA GPU on this node: none on the PCI bus and no NVIDIA driver loaded.";
   f.evidence.push_back("/sys/bus/pci/devices: no function with vendor 0x10de and a display/3D class");
   out.push_back(std::move(f));
@@ -152,7 +149,6 @@ void fell_off_from_nvml(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto* g : missing) out.push_back(lost_finding(s, *g, lost));
   if (missing.empty() && !lost.empty()) {
     Finding f;
-    f.id = "gpu.fell_off_bus";
     f.severity = Severity::critical;
     f.summary = fmt::format("NVML reports {} lost GPU(s)", lost.size());
     f.evidence = lost;
@@ -161,7 +157,6 @@ void fell_off_from_nvml(const RuleInput& in, std::vector<Finding>& out) {
   }
   if (missing.empty() && lost.empty() && s.nvml.state == model::NvmlState::ok) {
     Finding f;
-    f.id = "gpu.fell_off_bus";
     f.summary = accounting_text(account_gpus(s));
     out.push_back(std::move(f));
   }
@@ -170,8 +165,9 @@ void fell_off_from_nvml(const RuleInput& in, std::vector<Finding>& out) {
 }  // namespace
 
 void rule_gpu_fell_off_bus(const RuleInput& in, std::vector<Finding>& out) {
+  std::size_t first = out.size();
   fell_off_from_nvml(in, out);
-  fell_off_in_kernel_log(in.snap, out);
+  fell_off_in_kernel_log(in.snap, out, first);
 }
 
 void rule_gpu_count(const RuleInput& in, std::vector<Finding>& out) {
@@ -183,7 +179,6 @@ void rule_gpu_count(const RuleInput& in, std::vector<Finding>& out) {
   auto present = static_cast<unsigned>(s.container.inside ? s.driver.gpus.size() : a.on_pci - a.other_driver.size());
   auto answering = static_cast<unsigned>(a.answering.size());
   Finding f;
-  f.id = "gpu.count";
   f.evidence.push_back(fmt::format("--expect-gpus {}", expected));
   f.evidence.push_back(pci_list(s));
   f.evidence.push_back(accounting_text(a));

@@ -24,9 +24,8 @@ constexpr unsigned k_fan_stopped_hot_celsius = 60;
 
 std::string gpu_label(const NvmlGpu& g) { return g.bus_id.value_or(fmt::format("index {}", g.index)); }
 
-Finding for_gpu(const NvmlGpu& g, std::string_view id, Severity sev) {
+Finding for_gpu(const NvmlGpu& g, Severity sev) {
   Finding f;
-  f.id = std::string(id);
   f.severity = sev;
   f.gpu = g.bus_id;
   return f;
@@ -48,12 +47,11 @@ std::vector<std::string> reason_names(std::uint64_t bits) {
   return out;
 }
 
-void ok_summary(const model::Snapshot& s, std::string_view id, const std::string& what, size_t flagged,
+void ok_summary(const model::Snapshot& s, const std::string& what, size_t flagged,
                 std::vector<Finding>& out) {
   auto n = answering(s).size();
   if (flagged || n == 0) return;
   Finding f;
-  f.id = std::string(id);
   f.summary = fmt::format("{} ({} GPU(s))", what, n);
   out.push_back(std::move(f));
 }
@@ -68,7 +66,7 @@ void rule_thermal_hot(const RuleInput& in, std::vector<Finding>& out) {
     bool shutdown = g->temp_shutdown_celsius && t >= *g->temp_shutdown_celsius;
     if (t < *g->temp_slowdown_celsius && !shutdown) continue;
     ++flagged;
-    auto f = for_gpu(*g, "thermal.hot", shutdown ? Severity::critical : Severity::warning);
+    auto f = for_gpu(*g, shutdown ? Severity::critical : Severity::warning);
     f.summary = fmt::format("GPU {} is at {} °C, at or above its {} threshold", gpu_label(*g), t,
                             shutdown ? "shutdown" : "slowdown");
     f.evidence.push_back(fmt::format("temperature {} °C; slowdown threshold {} °C; shutdown threshold {}", t,
@@ -82,7 +80,7 @@ void rule_thermal_hot(const RuleInput& in, std::vector<Finding>& out) {
              "Check the inlet temperature and the rack's cooling", "Reduce the load until it is fixed"};
     out.push_back(std::move(f));
   }
-  ok_summary(in.snap, "thermal.hot", "Temperatures below the slowdown thresholds", flagged, out);
+  ok_summary(in.snap, "Temperatures below the slowdown thresholds", flagged, out);
 }
 
 void rule_thermal_throttled(const RuleInput& in, std::vector<Finding>& out) {
@@ -91,7 +89,7 @@ void rule_thermal_throttled(const RuleInput& in, std::vector<Finding>& out) {
     auto names = reason_names(*g->clock_event_reasons);
     if (names.empty()) continue;
     bool hw = *g->clock_event_reasons & (k_hw_slowdown | k_hw_thermal | k_hw_power_brake);
-    auto f = for_gpu(*g, "thermal.throttled", hw ? Severity::critical : Severity::warning);
+    auto f = for_gpu(*g, hw ? Severity::critical : Severity::warning);
     f.summary = fmt::format("GPU {} is slowed down by {}", gpu_label(*g), fmt::join(names, ", "));
     f.evidence.push_back(fmt::format("clock event reasons 0x{:x}", *g->clock_event_reasons));
     if (g->temp_celsius) f.evidence.push_back(fmt::format("temperature {} °C", *g->temp_celsius));
@@ -112,7 +110,7 @@ void rule_thermal_fan_stopped(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto* g : answering(in.snap)) {
     if (!g->fan_percent || *g->fan_percent != 0 || !g->temp_celsius || *g->temp_celsius < k_fan_stopped_hot_celsius)
       continue;
-    auto f = for_gpu(*g, "thermal.fan_stopped", Severity::warning);
+    auto f = for_gpu(*g, Severity::warning);
     f.summary = fmt::format("GPU {} is at {} °C while its fan reads 0 %", gpu_label(*g), *g->temp_celsius);
     f.evidence.push_back(fmt::format("fan 0 %, temperature {} °C (threshold {} °C)", *g->temp_celsius,
                                      k_fan_stopped_hot_celsius));
@@ -129,7 +127,6 @@ void rule_pcie_link_degraded(const RuleInput& in, std::vector<Finding>& out) {
     if (*p.current_link_width == 0) continue;  // a lost GPU reads 0; gpu.fell_off_bus covers it
     ++flagged;
     Finding f;
-    f.id = "pcie.link_degraded";
     f.severity = Severity::warning;
     f.gpu = p.bus_id;
     f.summary = fmt::format("GPU {} runs its PCIe link at x{} of x{}", p.bus_id, *p.current_link_width,
@@ -143,7 +140,6 @@ void rule_pcie_link_degraded(const RuleInput& in, std::vector<Finding>& out) {
   }
   if (!in.snap.pci.gpus.empty() && !flagged) {
     Finding f;
-    f.id = "pcie.link_degraded";
     f.summary = fmt::format("PCIe links at full width ({} GPU(s))", in.snap.pci.gpus.size());
     out.push_back(std::move(f));
   }
@@ -181,7 +177,7 @@ void rule_memory_ecc(const RuleInput& in, std::vector<Finding>& out) {
     }
     if (sev == Severity::ok) continue;
     ++flagged;
-    auto f = for_gpu(*g, "memory.ecc", sev);
+    auto f = for_gpu(*g, sev);
     f.summary = summary;
     f.evidence = ev;
     if (g->ecc_uncorrected_aggregate)
@@ -193,7 +189,7 @@ void rule_memory_ecc(const RuleInput& in, std::vector<Finding>& out) {
     f.needs_root = true;
     out.push_back(std::move(f));
   }
-  ok_summary(in.snap, "memory.ecc", "No uncorrectable ECC errors or pending memory repairs", flagged, out);
+  ok_summary(in.snap, "No uncorrectable ECC errors or pending memory repairs", flagged, out);
 }
 
 }  // namespace gd::rule
@@ -226,7 +222,7 @@ void rule_gpu_recovery_action(const RuleInput& in, std::vector<Finding>& out) {
     if (v == 0) continue;
     ++flagged;
     const Action* a = v < std::size(k_actions) ? &k_actions[v] : nullptr;
-    auto f = for_gpu(*g, "gpu.recovery_action", a ? a->sev : Severity::critical);
+    auto f = for_gpu(*g, a ? a->sev : Severity::critical);
     f.summary = fmt::format("GPU {}: the driver's recovery action is '{}'", gpu_label(*g),
                             a ? std::string(a->name) : fmt::format("recovery action {}", v));
     f.evidence.push_back(fmt::format("NVML field 230 (GPU recovery action) = {}", v));
@@ -239,7 +235,7 @@ void rule_gpu_recovery_action(const RuleInput& in, std::vector<Finding>& out) {
     f.needs_reboot = a && a->reboot;
     out.push_back(std::move(f));
   }
-  if (read) ok_summary(in.snap, "gpu.recovery_action", "The driver asks for no recovery action", flagged, out);
+  if (read) ok_summary(in.snap, "The driver asks for no recovery action", flagged, out);
 }
 
 }  // namespace gd::rule

@@ -9,7 +9,7 @@
 namespace gd::rule {
 
 bool is_fallen_off(const model::KernelEvent& e) {
-  return e.kind == "fallen_off_bus" || (e.kind == "xid" && e.xid == 79);
+  return e.kind == model::KernelEventKind::fallen_off_bus || (e.kind == model::KernelEventKind::xid && e.xid == 79);
 }
 
 std::string boot_label(std::optional<int> boot) {

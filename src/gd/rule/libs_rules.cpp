@@ -158,7 +158,6 @@ void rule_libs_missing(const RuleInput& in, std::vector<Finding>& out) {
   if (!s.driver.nvidia_loaded || s.libs.picks.empty()) return;
   std::vector<std::string> missing, found;
   Finding f;
-  f.id = "libs.missing";
   for (auto name : k_required) {
     const auto* p = pick_of(s.libs, name);
     if (p && p->path) {
@@ -264,7 +263,6 @@ void rule_libs_stale_ldcache(const RuleInput& in, std::vector<Finding>& out) {
   if (!relevant(s)) return;
   auto items = stale_items(s.libs);
   Finding f;
-  f.id = "libs.stale_ldcache";
   if (items.critical.empty() && items.warning.empty()) {
     if (!s.libs.ld_cache_present || s.libs.entries.empty()) return;
     f.summary = fmt::format("The linker cache agrees with the library dirs ({} driver-library cache entries)",
@@ -297,7 +295,6 @@ void rule_libs_stale_ldcache(const RuleInput& in, std::vector<Finding>& out) {
 void rule_libs_empty_file(const RuleInput& in, std::vector<Finding>& out) {
   if (!relevant(in.snap)) return;
   Finding f;
-  f.id = "libs.empty_file";
   f.summary = "{} driver library file(s) are empty (0 bytes): {}{}";
   f.cause =
       "0-byte copies are left behind when a container image is built with the NVIDIA runtime (it mounts the "
@@ -315,7 +312,6 @@ void rule_libs_empty_file(const RuleInput& in, std::vector<Finding>& out) {
 void rule_libs_not_elf(const RuleInput& in, std::vector<Finding>& out) {
   if (!relevant(in.snap)) return;
   Finding f;
-  f.id = "libs.not_elf";
   f.summary = "{} driver library file(s) are not usable x86-64 ELF libraries: {}{}";
   f.cause =
       "A truncated copy (full disk, interrupted install or image layer), a file of another architecture or "
@@ -329,7 +325,6 @@ void rule_libs_dangling_link(const RuleInput& in, std::vector<Finding>& out) {
   if (!relevant(in.snap)) return;
   std::vector<std::string> links;
   Finding f;
-  f.id = "libs.dangling_link";
   f.severity = Severity::warning;
   for (const auto& e : libs.entries) {
     if (e.resolved) continue;
@@ -378,7 +373,6 @@ void rule_libs_version_mismatch(const RuleInput& in, std::vector<Finding>& out) 
   if (bad.empty()) return;
   const auto& kv = *s.driver.kernel_version;
   Finding f;
-  f.id = "libs.version_mismatch";
   f.severity = Severity::critical;
   std::vector<std::string> names, dev_links;
   bool relink = false, reinstall = false;
@@ -422,7 +416,6 @@ void rule_libs_multiple_versions(const RuleInput& in, std::vector<Finding>& out)
     if (!is_link(e) && e.resolved && e.version && !in_stubs_dir(e.path)) by_version[*e.version].push_back(e.path);
   if (by_version.size() < 2) return;
   Finding f;
-  f.id = "libs.multiple_versions";
   f.severity = Severity::warning;
   std::vector<std::string> versions, others;
   for (const auto& [v, files] : by_version) {
@@ -453,7 +446,6 @@ void rule_libs_stub_first(const RuleInput& in, std::vector<Finding>& out) {
   const auto& libs = in.snap.libs;
   if (!relevant(in.snap)) return;
   Finding f;
-  f.id = "libs.stub_first";
   std::vector<std::string> dirs;
   for (auto name : {"libcuda.so.1", "libcuda.so"}) {
     const auto* p = pick_of(libs, name);
@@ -487,7 +479,6 @@ void rule_libs_soname_mismatch(const RuleInput& in, std::vector<Finding>& out) {
   const auto& libs = in.snap.libs;
   if (!relevant(in.snap)) return;
   Finding f;
-  f.id = "libs.soname_mismatch";
   f.severity = Severity::warning;
   std::vector<std::string> names;
   for (const auto& e : libs.entries) {

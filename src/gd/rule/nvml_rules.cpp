@@ -66,7 +66,6 @@ void rule_nvml_missing(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.nvml.state != NvmlState::library_missing || !s.driver.nvidia_loaded) return;
   Finding f;
-  f.id = "nvml.missing";
   f.severity = Severity::critical;
   f.summary = "libnvidia-ml.so.1 cannot be loaded: the driver's user-space libraries are missing or broken";
   f.evidence.push_back(s.nvml.load_error);
@@ -83,7 +82,6 @@ void rule_nvml_hung(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.nvml.state != NvmlState::hung) return;
   Finding f;
-  f.id = "nvml.hung";
   f.severity = Severity::critical;
   std::string where = s.nvml.hung_gpu ? fmt::format(" on GPU index {}", *s.nvml.hung_gpu) : std::string();
   f.summary = fmt::format("NVML did not answer within {:g} s: {}{} never returned", s.nvml.timeout_s,
@@ -108,7 +106,6 @@ void rule_nvml_init_failed(const RuleInput& in, std::vector<Finding>& out) {
   // Driver not loaded: driver.not_loaded (or gpu.none) says it with more evidence.
   if (code == 9 && !s.driver.nvidia_loaded) return;
   Finding f;
-  f.id = "nvml.init_failed";
   f.severity = Severity::critical;
   f.summary = fmt::format("NVML failed to initialise: {} — {}", model::nvml_return_label(code),
                           model::nvml_return_meaning(code));
@@ -131,7 +128,6 @@ void rule_nvml_worker_failed(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.nvml.state != NvmlState::worker_failed) return;
   Finding f;
-  f.id = "nvml.worker_failed";
   f.severity = Severity::critical;
   f.summary = "The NVML library crashed the process that queried it";
   f.evidence.push_back(s.nvml.load_error);

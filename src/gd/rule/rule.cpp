@@ -27,7 +27,7 @@ constexpr RuleEntry k_rules[] = {
     {"nvml.missing", Severity::critical, "libnvidia-ml.so.1 cannot be found or loaded",
      "libnvidia-ml.so.1 looked up as the dynamic loader would (LD_LIBRARY_PATH on the live root, /etc/ld.so.cache, "
      "default dirs) inside --root, or --nvml; fires when it is absent or dlopen fails and NVIDIA GPUs are present.",
-     rule_nvml_missing},
+     rule_nvml_missing, Repair::ldconfig},
     {"nvml.hung", Severity::critical, "An NVML call did not return before the deadline (names the call)",
      "Every NVML call runs in a worker process; if the worker has not finished within --timeout (default 10 s) it is "
      "killed and the last call it started is named, with the GPU index.",
@@ -65,7 +65,7 @@ constexpr RuleEntry k_rules[] = {
      "Any GPU whose nvmlDeviceGetPersistenceMode is Disabled, or no live nvidia-persistenced (pid file + "
      "/proc/<pid>/comm) when NVML cannot tell; cites the measured nvmlInit time (>= 1 s means a cold start). "
      "Inside a container (where the host's daemon is invisible) only NVML counts.",
-     rule_persistence_off},
+     rule_persistence_off, Repair::persistence},
     {"driver.version_mismatch", Severity::critical, "Kernel module version differs from the user-space driver version",
      "Compares /proc/driver/nvidia/version (or /sys/module/nvidia/version) with the version in the resolved "
      "libnvidia-ml.so.<version> file name; also fires when nvmlInit returns LIB_RM_VERSION_MISMATCH (18).",
@@ -86,7 +86,7 @@ constexpr RuleEntry k_rules[] = {
      "another file than ldconfig would choose now (the newest non-empty ELF file with that SONAME in the same dir); "
      "no cache while libraries sit in ld.so.conf dirs. Warning: a library in a dir ldconfig scans (from ld.so.conf, or "
      "one the cache lists) is missing from the cache. Fix: sudo ldconfig. Emits ok when all agree.",
-     rule_libs_stale_ldcache},
+     rule_libs_stale_ldcache, Repair::ldconfig},
     {"libs.empty_file", Severity::critical, "0-byte driver library files",
      "Any driver library file (libcuda, libnvidia-*: ml, ptxjitcompiler, fatbinaryloader, opencl, nvvm, cfg, "
      "allocator, gpucomp) of size 0 in a library dir; critical when the loader opens it or a SONAME link leads to it, "
@@ -119,7 +119,7 @@ constexpr RuleEntry k_rules[] = {
     {"devnodes.missing", Severity::critical, "Missing /dev/nvidiactl, /dev/nvidia<N> or /dev/nvidia-uvm",
      "With the nvidia module loaded: /dev/nvidiactl and /dev/nvidia<minor> for every known minor must exist "
      "(critical); /dev/nvidia-uvm alone missing is a warning (CUDA fails, nvidia-smi works).",
-     rule_devnodes_missing},
+     rule_devnodes_missing, Repair::devnodes},
     {"probe.problems", Severity::warning, "Inputs that could not be read or parsed, named",
      "Any probe that failed and any malformed or unreadable file under /proc, /sys or /run (and /etc/ld.so.conf "
      "lines, include loops, unreadable library dirs), with its path and what was wrong.",
@@ -213,7 +213,7 @@ constexpr RuleEntry k_rules[] = {
      "(daemon.json exec-opts, containerd SystemdCgroup, kubelet cgroupDriver; Docker's default on cgroup v2 when "
      "none says): each present /dev/nvidia* node needs /dev/char/MAJ:MIN leading to it (195:N, 195:254, 195:255, "
      "nvidia-uvm's major from /proc/devices).",
-     rule_container_dev_char_links},
+     rule_container_dev_char_links, Repair::dev_char_links},
     {"container.nvml_blocked", Severity::critical,
      "Inside a container NVML fails with Unknown Error (999) or OPERATING_SYSTEM (17): device access lost",
      "gpudoctor runs inside a container (/.dockerenv, /run/.containerenv, a Kubernetes service account, or a "
@@ -233,13 +233,46 @@ constexpr RuleEntry k_rules[] = {
      rule_history_write_failed},
 };
 
+constexpr std::pair<Repair, std::pair<std::string_view, std::string_view>> k_repairs[] = {
+    {Repair::manual, {"manual", "lists the finding's fix steps; performs none of them"}},
+    {Repair::persistence,
+     {"persistence",
+      "enables and starts nvidia-persistenced (with a drop-in removing --no-persistence-mode, restarting a daemon that "
+      "runs without persistence); without a usable unit, sets persistence through NVML (lost at reboot)"}},
+    {Repair::ldconfig, {"ldconfig", "rebuilds the dynamic linker cache: ldconfig (ldconfig -r ROOT under --root)"}},
+    {Repair::devnodes, {"devnodes", "runs nvidia-modprobe -u -c=0 on the live node (listed only under --root)"}},
+    {Repair::dev_char_links, {"dev_char_links", "creates the missing /dev/char/MAJ:MIN links to the NVIDIA device nodes"}},
+};
+
 }  // namespace
 
 std::span<const RuleEntry> rule_table() { return k_rules; }
 
+std::string_view repair_name(Repair r) {
+  for (const auto& [e, t] : k_repairs)
+    if (e == r) return t.first;
+  return "?";
+}
+
+std::string_view repair_description(Repair r) {
+  for (const auto& [e, t] : k_repairs)
+    if (e == r) return t.second;
+  return "?";
+}
+
+const RuleEntry* find_rule(std::string_view id) {
+  for (const auto& r : k_rules)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
 std::vector<model::Finding> evaluate(const RuleInput& in) {
   std::vector<model::Finding> out;
-  for (const auto& r : k_rules) r.run(in, out);
+  for (const auto& r : k_rules) {
+    std::size_t first = out.size();
+    r.run(in, out);
+    for (auto i = first; i < out.size(); ++i) out[i].id = std::string(r.id);
+  }
   std::stable_sort(out.begin(), out.end(),
                    [](const model::Finding& a, const model::Finding& b) { return a.severity > b.severity; });
   return out;

@@ -1,5 +1,8 @@
-// The rule table. A rule is a pure function of the Snapshot (and the check's
-// options) that appends findings with its own id. Rules never touch the host.
+// The rule table: one entry per finding id, with the rule that raises it, how
+// `gpudoctor fix` repairs it and its documentation. A rule is a pure function
+// of the Snapshot (and the check's options) that appends findings; evaluate()
+// gives them the entry's id, so an id is written once, here. Rules never touch
+// the host.
 #pragma once
 
 #include <optional>
@@ -18,15 +21,30 @@ struct RuleInput {
   std::vector<std::string> input_problems = {};  // about the input itself (a snapshot's unknown keys)
 };
 
+// How `gpudoctor fix` answers a finding (fix::make_plan has one planner each).
+enum class Repair {
+  manual,          // the finding's own fix steps, listed, never performed
+  persistence,     // nvidia-persistenced enabled/restarted (drop-in for --no-persistence-mode), else NVML
+  ldconfig,        // the linker cache rebuilt: ldconfig (ldconfig -r ROOT)
+  devnodes,        // nvidia-modprobe creates the device nodes (live root)
+  dev_char_links,  // /dev/char/MAJ:MIN links to the NVIDIA device nodes
+};
+std::string_view repair_name(Repair r);
+// One line for docs/findings.md: what `fix` does for such a finding.
+std::string_view repair_description(Repair r);
+
 struct RuleEntry {
   std::string_view id;
   model::Severity worst;     // the most severe finding it can raise
   std::string_view summary;  // what it detects, one line (for `gpudoctor list`)
   std::string_view details;  // how it decides: inputs and thresholds (for docs/findings.md)
   void (*run)(const RuleInput&, std::vector<model::Finding>&);
+  Repair repair = Repair::manual;
 };
 
 std::span<const RuleEntry> rule_table();
+// The entry of a finding id; nullptr when no rule has it.
+const RuleEntry* find_rule(std::string_view id);
 
 // Runs every rule in table order; findings sorted critical first, stable.
 std::vector<model::Finding> evaluate(const RuleInput& in);

@@ -1,6 +1,9 @@
 #include "gd/rule/rule.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -204,6 +207,47 @@ TEST(Rules, TableIdsAreUniqueDottedAndEveryEmittedIdIsInTheTable) {
   s.nvml.gpus.pop_back();
   s.persistenced = {};
   for (const auto& f : run(s, 4)) EXPECT_TRUE(ids.count(f.id)) << f.id;
+}
+
+// A finding id is written once, in the rule table: any text in the sources
+// that looks like one (advice such as `gpudoctor fix --only ID`) must be one.
+TEST(Rules, EveryIdNamedInTheSourcesIsATableId) {
+  std::set<std::string> ids, areas;
+  for (const auto& r : rule_table()) {
+    ids.emplace(r.id);
+    areas.emplace(r.id.substr(0, r.id.find('.')));
+  }
+  std::string alternatives;
+  for (const auto& a : areas) alternatives += (alternatives.empty() ? "" : "|") + a;
+  std::regex literal(R"re("((?:[^"\\]|\\.)*)")re");
+  std::regex token("\\b(" + alternatives + ")\\.([a-z][a-z_]*)\\b");
+  const std::set<std::string> file_suffixes = {"hpp", "cpp", "json", "db", "conf", "log", "toml", "yaml", "service"};
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(GD_SOURCE_DIR) + "/src")) {
+    auto name = e.path().filename().string();
+    if (!e.is_regular_file() || name.ends_with("_test.cpp") || !(name.ends_with(".cpp") || name.ends_with(".hpp")))
+      continue;
+    ++files;
+    std::ifstream in(e.path());
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.starts_with("#include")) continue;
+      for (std::sregex_iterator l(line.begin(), line.end(), literal), end; l != end; ++l) {
+        std::string text = (*l)[1];
+        for (std::sregex_iterator t(text.begin(), text.end(), token); t != end; ++t)
+          if (!file_suffixes.count((*t)[2]))
+            EXPECT_TRUE(ids.count((*t)[0])) << e.path().string() << ":" << n << ": " << (*t)[0] << " is no rule id";
+      }
+    }
+  }
+  EXPECT_GT(files, 50u);
+}
+
+TEST(Rules, EveryRepairIsDocumentedAndPlannedRepairsHaveTheirEntries) {
+  for (const auto& r : rule_table()) EXPECT_NE(repair_description(r.repair), "?") << r.id;
+  EXPECT_EQ(find_rule("persistence.off")->repair, Repair::persistence);
+  EXPECT_EQ(find_rule("libs.stale_ldcache")->repair, Repair::ldconfig);
+  EXPECT_EQ(find_rule("no.such"), nullptr);
 }
 
 TEST(Rules, HistoryWriteFailedOnlyUnderWatchAndWhileFailing) {

@@ -10,7 +10,6 @@ void rule_history_write_failed(const RuleInput& in, std::vector<model::Finding>&
   const auto& w = in.snap.watch;
   if (!w || w->history_write_ok) return;
   model::Finding f;
-  f.id = "history.write_failed";
   f.severity = model::Severity::warning;
   f.summary = fmt::format("watch cannot write its history database {}", w->history_path);
   f.evidence = {fmt::format("database: {}", w->history_path),

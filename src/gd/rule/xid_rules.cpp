@@ -15,6 +15,7 @@ namespace gd::rule {
 
 using model::Finding;
 using model::KernelEvent;
+using model::KernelEventKind;
 using model::Severity;
 
 namespace {
@@ -23,7 +24,7 @@ enum class Family { none, fallen_off_bus, memory, gsp, nvlink, critical, app_err
 
 Family family_of(const KernelEvent& e) {
   if (is_fallen_off(e)) return Family::fallen_off_bus;
-  if (e.kind != "xid" || !e.xid) return Family::none;
+  if (e.kind != KernelEventKind::xid || !e.xid) return Family::none;
   int x = *e.xid;
   if (x == 48 || x == 63 || x == 64 || x == 92 || x == 94 || x == 95 || x == 140) return Family::memory;
   if (x == 119 || x == 120) return Family::gsp;
@@ -55,9 +56,9 @@ std::string codes_text(const std::vector<const KernelEvent*>& events, bool short
   std::vector<std::pair<std::string, int>> counts;
   for (const auto* e : events) {
     auto info = model::kernel_event_info(e->kind, e->xid);
-    std::string label = e->xid && e->kind == "xid"    ? (short_labels ? fmt::format("Xid {}", *e->xid)
+    std::string label = e->xid && e->kind == KernelEventKind::xid    ? (short_labels ? fmt::format("Xid {}", *e->xid)
                                                                       : fmt::format("Xid {} ({})", *e->xid, info.meaning))
-                        : e->kind == "fallen_off_bus" ? std::string("a 'fallen off the bus' message")
+                        : e->kind == KernelEventKind::fallen_off_bus ? std::string("a 'fallen off the bus' message")
                                                       : std::string(info.mnemonic);
     auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == label; });
     if (it == counts.end())
@@ -78,7 +79,7 @@ void add_catalogue(const std::vector<const KernelEvent*>& events, Finding& f) {
     worst = std::max(worst, info.action);
     if (std::find(mnemonics.begin(), mnemonics.end(), info.mnemonic) != mnemonics.end()) continue;
     mnemonics.emplace_back(info.mnemonic);
-    std::string cause = e->kind == "xid" ? fmt::format("Xid {} {}: {}.", info.first, info.mnemonic, info.meaning)
+    std::string cause = e->kind == KernelEventKind::xid ? fmt::format("Xid {} {}: {}.", info.first, info.mnemonic, info.meaning)
                                          : fmt::format("{}: {}.", info.mnemonic, info.meaning);
     if (std::find(causes.begin(), causes.end(), cause) == causes.end()) causes.push_back(cause);
     if (std::find(f.fix.begin(), f.fix.end(), info.advice) == f.fix.end()) f.fix.emplace_back(info.advice);
@@ -88,14 +89,13 @@ void add_catalogue(const std::vector<const KernelEvent*>& events, Finding& f) {
   f.needs_reboot = worst == model::XidAction::reboot;
 }
 
-Finding group_finding(const model::Snapshot& s, std::string_view id, const std::string& bus,
+Finding group_finding(const model::Snapshot& s, Family family, const std::string& bus,
                       const std::vector<const KernelEvent*>& events) {
   Finding f;
-  f.id = std::string(id);
   if (!bus.empty()) f.gpu = bus;
   for (const auto* e : events) f.severity = std::max(f.severity, current_severity(*e));
   std::string who = bus.empty() ? "A GPU (not named)" : fmt::format("GPU {}", bus);
-  if (id == "xid.fallen_off_bus")
+  if (family == Family::fallen_off_bus)
     f.summary =
         fmt::format("{} fell off the bus in {} (kernel log: {}, last at {})", who, boots_text(events),
                     codes_text(events, true), events.back()->timestamp.empty() ? "?" : events.back()->timestamp);
@@ -106,7 +106,7 @@ Finding group_finding(const model::Snapshot& s, std::string_view id, const std::
     f.evidence.push_back(fmt::format("kernel log: {} is {}", bus, it->second));
   add_catalogue(events, f);
   bool this_boot = std::any_of(events.begin(), events.end(), [](const auto* e) { return e->boot.value_or(0) == 0; });
-  if (id == "xid.fallen_off_bus" && this_boot && !bus.empty() && nvml_answers_for(s, bus)) {
+  if (family == Family::fallen_off_bus && this_boot && !bus.empty() && nvml_answers_for(s, bus)) {
     // A GPU that fell off the bus does not answer again before a reboot or reset.
     f.severity = Severity::warning;
     f.summary += "; NVML answers for it now, so the log is likely from another boot";
@@ -126,9 +126,9 @@ Finding group_finding(const model::Snapshot& s, std::string_view id, const std::
   return f;
 }
 
-void run_family(const RuleInput& in, std::string_view id, Family family, std::vector<Finding>& out) {
+void run_family(const RuleInput& in, Family family, std::vector<Finding>& out) {
   for (const auto& [bus, events] : group_by_gpu(in.snap, family))
-    out.push_back(group_finding(in.snap, id, bus, events));
+    out.push_back(group_finding(in.snap, family, bus, events));
 }
 
 bool kernel_log_read(const model::Snapshot& s) {
@@ -149,27 +149,26 @@ std::string version_after(std::string_view text, std::string_view marker) {
 }  // namespace
 
 void rule_xid_fallen_off_bus(const RuleInput& in, std::vector<Finding>& out) {
-  run_family(in, "xid.fallen_off_bus", Family::fallen_off_bus, out);
+  run_family(in, Family::fallen_off_bus, out);
 }
 void rule_xid_memory(const RuleInput& in, std::vector<Finding>& out) {
-  run_family(in, "xid.memory", Family::memory, out);
+  run_family(in, Family::memory, out);
 }
-void rule_xid_gsp(const RuleInput& in, std::vector<Finding>& out) { run_family(in, "xid.gsp", Family::gsp, out); }
+void rule_xid_gsp(const RuleInput& in, std::vector<Finding>& out) { run_family(in, Family::gsp, out); }
 void rule_xid_nvlink(const RuleInput& in, std::vector<Finding>& out) {
-  run_family(in, "xid.nvlink", Family::nvlink, out);
+  run_family(in, Family::nvlink, out);
 }
 void rule_xid_app_error(const RuleInput& in, std::vector<Finding>& out) {
-  run_family(in, "xid.app_error", Family::app_error, out);
+  run_family(in, Family::app_error, out);
 }
 
 void rule_xid_critical(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
-  run_family(in, "xid.critical", Family::critical, out);
+  run_family(in, Family::critical, out);
   bool any = std::any_of(s.kernel_log.events.begin(), s.kernel_log.events.end(),
                          [](const KernelEvent& e) { return family_of(e) != Family::none; });
   if (any || !kernel_log_read(s) || no_nvidia_gpu(s)) return;
   Finding f;
-  f.id = "xid.critical";
   f.summary = fmt::format("No Xid or fallen-off-bus event in the kernel log ({}; {}, {} lines)", s.kernel_log.window,
                           s.kernel_log.source, s.kernel_log.lines_scanned);
   out.push_back(std::move(f));
@@ -178,11 +177,10 @@ void rule_xid_critical(const RuleInput& in, std::vector<Finding>& out) {
 void rule_kernel_log_api_mismatch(const RuleInput& in, std::vector<Finding>& out) {
   std::vector<const KernelEvent*> events;
   for (const auto& e : in.snap.kernel_log.events)
-    if (e.kind == "api_mismatch") events.push_back(&e);
+    if (e.kind == KernelEventKind::api_mismatch) events.push_back(&e);
   if (events.empty()) return;
   const auto& last = *events.back();
   Finding f;
-  f.id = "kernel_log.api_mismatch";
   for (const auto* e : events) f.severity = std::max(f.severity, current_severity(*e));
   f.summary = fmt::format("The kernel module refused a client of another driver version ({} vs module {}) in {}",
                           version_after(last.message, "has the version "),
@@ -203,9 +201,9 @@ void rule_kernel_log_api_mismatch(const RuleInput& in, std::vector<Finding>& out
 void rule_kernel_log_adapter_init_failed(const RuleInput& in, std::vector<Finding>& out) {
   Groups groups;
   for (const auto& e : in.snap.kernel_log.events)
-    if (e.kind == "rm_init_failed") groups[e.bus_id.value_or("")].push_back(&e);
+    if (e.kind == KernelEventKind::rm_init_failed) groups[e.bus_id.value_or("")].push_back(&e);
   for (const auto& [bus, events] : groups) {
-    Finding f = group_finding(in.snap, "kernel_log.adapter_init_failed", bus, events);
+    Finding f = group_finding(in.snap, Family::none, bus, events);
     f.fix.emplace_back(
         "Check the GSP firmware files exist for the loaded driver version "
         "(/lib/firmware/nvidia/<version>/gsp_*.bin) and that the BIOS maps the GPU's BARs "

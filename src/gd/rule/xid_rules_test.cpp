@@ -40,7 +40,7 @@ model::Snapshot node() {
 
 KernelEvent xid(int code, const char* bus, int boot) {
   KernelEvent e;
-  e.kind = "xid";
+  e.kind = model::KernelEventKind::xid;
   e.xid = code;
   e.bus_id = bus;
   e.boot = boot;
@@ -85,7 +85,7 @@ TEST(XidRules, FallenOffInThePreviousBootIsAWarningOnThatGpu) {
 TEST(XidRules, FallenOffInThisBootIsCritical) {
   auto s = node();
   KernelEvent e;
-  e.kind = "fallen_off_bus";
+  e.kind = model::KernelEventKind::fallen_off_bus;
   e.bus_id = "0000:2a:00.0";
   e.boot = 0;
   e.message = "NVRM: The NVIDIA GPU 0000:2a:00.0 (PCI ID: 10de:2330) installed in this system has fallen off the bus";
@@ -176,13 +176,13 @@ TEST(XidRules, OkWhenTheLogWasReadAndQuietNothingWhenUnavailable) {
 TEST(XidRules, ApiMismatchAndAdapterInit) {
   auto s = node();
   KernelEvent api;
-  api.kind = "api_mismatch";
+  api.kind = model::KernelEventKind::api_mismatch;
   api.boot = 0;
   api.message =
       "NVRM: API mismatch: the client has the version 535.54.03, but this kernel module has the version "
       "530.30.02.  Please";
   KernelEvent init;
-  init.kind = "rm_init_failed";
+  init.kind = model::KernelEventKind::rm_init_failed;
   init.bus_id = "0000:18:00.0";
   init.boot = 0;
   init.message = "NVRM: GPU 0000:18:00.0: RmInitAdapter failed! (0x62:0x65:1792)";

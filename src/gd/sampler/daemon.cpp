@@ -163,7 +163,7 @@ void Watch::open_store() {
   }
   m_store = std::move(*s);
   m_last_store_error.clear();
-  if (!notice.empty()) record(node_event(now_ms(), "history_moved_aside", nlohmann::json{{"message", notice}}.dump()));
+  if (!notice.empty()) record(node_event(now_ms(), model::HistoryEvent::history_moved_aside, nlohmann::json{{"message", notice}}.dump()));
   if (auto inv = m_store->inventory())
     for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false});
 }
@@ -379,7 +379,7 @@ int Watch::run() {
   open_store();
   follow_kernel_log();  // before the kernel_log probe reads it: no line falls between the two
   load_nvml_and_slow_probes();
-  record(node_event(now_ms(), "daemon_start",
+  record(node_event(now_ms(), model::HistoryEvent::daemon_start,
                     nlohmann::json{{"version", GD_VERSION},
                                    {"interval_s", std::chrono::duration<double>(m_o.interval).count()},
                                    {"pid", ::getpid()}}
@@ -409,10 +409,10 @@ int Watch::run() {
       open_store();
       load_nvml_and_slow_probes();
       m_reloaded = true;
-      record(node_event(now_ms(), "daemon_reload"));
+      record(node_event(now_ms(), model::HistoryEvent::daemon_reload));
     }
   }
-  record(node_event(now_ms(), "daemon_stop",
+  record(node_event(now_ms(), model::HistoryEvent::daemon_stop,
                     nlohmann::json{{"signal", m_stop_signal.empty() ? "max-ticks" : m_stop_signal},
                                    {"ticks", m_ticks},
                                    {"missed_ticks", m_state.missed_ticks_total}}

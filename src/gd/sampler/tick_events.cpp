@@ -12,8 +12,10 @@ using nlohmann::json;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-store::EventRow event(std::int64_t ts, std::string type, std::string gpu, const json& detail) {
-  return {0, ts, std::move(type), std::move(gpu), dump(detail)};
+using model::HistoryEvent;
+
+store::EventRow event(std::int64_t ts, HistoryEvent type, std::string gpu, const json& detail) {
+  return {0, ts, std::string(model::history_event_name(type)), std::move(gpu), dump(detail)};
 }
 
 bool lost_code(int r) { return r == 15 || r == 16; }  // GPU_IS_LOST, RESET_REQUIRED
@@ -25,11 +27,11 @@ void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, Ti
     json d = {{"timeout_s", next.nvml.timeout_s}};
     if (next.nvml.hung_call) d["call"] = *next.nvml.hung_call;
     if (next.nvml.hung_gpu) d["gpu_index"] = *next.nvml.hung_gpu;
-    out.events.push_back(event(ts, "nvml_hung", "", d));
+    out.events.push_back(event(ts, HistoryEvent::nvml_hung, "", d));
   } else if (up && !was_up && prev.samples_total > 0) {
-    out.events.push_back(event(ts, "nvml_answering", "", {{"after", "recovered"}}));
+    out.events.push_back(event(ts, HistoryEvent::nvml_answering, "", {{"after", "recovered"}}));
   } else if (!up && was_up && next.nvml.state != model::NvmlState::hung) {
-    out.events.push_back(event(ts, "nvml_failed", "", {{"error", next.nvml.load_error}}));
+    out.events.push_back(event(ts, HistoryEvent::nvml_failed, "", {{"error", next.nvml.load_error}}));
   }
 }
 
@@ -45,11 +47,11 @@ void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
     auto it = next.gpus.find(*g.bus_id);
     if (it == next.gpus.end()) {
       out.events.push_back(
-          event(ts, "gpu_added", *g.bus_id, {{"uuid", id.uuid}, {"serial", id.serial}, {"model", id.model}}));
+          event(ts, HistoryEvent::gpu_added, *g.bus_id, {{"uuid", id.uuid}, {"serial", id.serial}, {"model", id.model}}));
       out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
       it = next.gpus.emplace(*g.bus_id, id).first;
     } else if (!id.uuid.empty() && (it->second.uuid != id.uuid || it->second.serial != id.serial)) {
-      out.events.push_back(event(ts, "inventory_changed", *g.bus_id,
+      out.events.push_back(event(ts, HistoryEvent::inventory_changed, *g.bus_id,
                                  {{"old", {{"uuid", it->second.uuid}, {"serial", it->second.serial}}},
                                   {"new", {{"uuid", id.uuid}, {"serial", id.serial}}}}));
       out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
@@ -60,8 +62,8 @@ void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
   }
   for (auto& [bus, g] : next.gpus) {
     bool lost = !answering.contains(bus);
-    if (lost && !g.lost) out.events.push_back(event(ts, "gpu_lost", bus, {{"uuid", g.uuid}}));
-    if (!lost && g.lost) out.events.push_back(event(ts, "gpu_back", bus, {{"uuid", g.uuid}}));
+    if (lost && !g.lost) out.events.push_back(event(ts, HistoryEvent::gpu_lost, bus, {{"uuid", g.uuid}}));
+    if (!lost && g.lost) out.events.push_back(event(ts, HistoryEvent::gpu_back, bus, {{"uuid", g.uuid}}));
     g.lost = lost;
   }
 }
@@ -75,12 +77,12 @@ void diff_findings(const LiveState& prev, const LiveState& next, std::int64_t ts
     now.insert(finding_key(f));
     if (!before.contains(finding_key(f)))
       out.events.push_back(
-          event(ts, "finding_raised", f.gpu.value_or(""),
+          event(ts, HistoryEvent::finding_raised, f.gpu.value_or(""),
                 {{"id", f.id}, {"severity", model::severity_name(f.severity)}, {"summary", f.summary}}));
   }
   for (const auto& f : prev.findings)
     if (!now.contains(finding_key(f)))
-      out.events.push_back(event(ts, "finding_cleared", f.gpu.value_or(""), {{"id", f.id}, {"summary", f.summary}}));
+      out.events.push_back(event(ts, HistoryEvent::finding_cleared, f.gpu.value_or(""), {{"id", f.id}, {"summary", f.summary}}));
 }
 
 }  // namespace
@@ -93,8 +95,8 @@ TickChanges diff_tick(const LiveState& prev, LiveState& next, std::int64_t ts_ms
   return out;
 }
 
-store::EventRow node_event(std::int64_t ts_ms, std::string type, std::string detail_json) {
-  return {0, ts_ms, std::move(type), "", std::move(detail_json)};
+store::EventRow node_event(std::int64_t ts_ms, model::HistoryEvent type, std::string detail_json) {
+  return {0, ts_ms, std::string(model::history_event_name(type)), "", std::move(detail_json)};
 }
 
 }  // namespace gd::sampler

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "gd/model/history_event.hpp"
 #include "gd/sampler/live_state.hpp"
 #include "gd/store/store.hpp"
 
@@ -22,6 +23,6 @@ struct TickChanges {
 TickChanges diff_tick(const LiveState& prev, LiveState& next, std::int64_t ts_ms);
 
 // A node event (daemon_start, daemon_stop, ...) with a JSON detail.
-store::EventRow node_event(std::int64_t ts_ms, std::string type, std::string detail_json = "{}");
+store::EventRow node_event(std::int64_t ts_ms, model::HistoryEvent type, std::string detail_json = "{}");
 
 }  // namespace gd::sampler

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gd/model/history_event.hpp"
 #include "gd/probe/kernel_log.hpp"
 
 namespace gd::sampler {
@@ -40,7 +41,7 @@ std::vector<model::KernelEvent> parse_new_kernel_lines(std::string_view lines, s
   probe::KernelLogParser parser(all, now_unix_s);
   parser.feed(lines);
   for (auto& e : parser.finish().events)
-    if (e.kind == "xid" || e.kind == "fallen_off_bus") out.push_back(std::move(e));
+    if (e.kind == model::KernelEventKind::xid || e.kind == model::KernelEventKind::fallen_off_bus) out.push_back(std::move(e));
   return out;
 }
 
@@ -65,7 +66,7 @@ std::optional<store::EventRow> XidTracker::add(const XidSighting& s) {
   if (s.pid) d["pid"] = *s.pid;
   if (s.process) d["process"] = *s.process;
   if (!s.message.empty()) d["message"] = s.message;
-  return store::EventRow{0, s.ts_ms, s.xid ? "xid" : "fallen_off_bus", s.bus_id,
+  return store::EventRow{0, s.ts_ms, std::string(model::history_event_name(s.xid ? model::HistoryEvent::xid : model::HistoryEvent::fallen_off_bus)), s.bus_id,
                          d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 

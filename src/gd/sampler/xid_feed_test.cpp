@@ -45,7 +45,7 @@ TEST(KernelLines, FindsXidAndFallenOffLines) {
   EXPECT_EQ(events[0].bus_id, "0000:3b:00.0");
   EXPECT_EQ(events[0].pid, 1234);
   EXPECT_EQ(events[0].process, "python3");
-  EXPECT_EQ(events[1].kind, "fallen_off_bus");
+  EXPECT_EQ(events[1].kind, model::KernelEventKind::fallen_off_bus);
   EXPECT_EQ(events[1].xid, std::nullopt);
   EXPECT_EQ(events[2].xid, 13);
   EXPECT_EQ(events[2].bus_id, "0000:86:00.0");

@@ -1,0 +1,35 @@
+// The kinds of event `watch` records in its history (the events table's
+// `type` column, `events --type`): one enum, one name table.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+namespace gd::model {
+
+enum class HistoryEvent {
+  daemon_start,
+  daemon_stop,
+  daemon_reload,
+  history_moved_aside,  // a corrupt database was moved aside and a new one started
+  nvml_hung,
+  nvml_answering,
+  nvml_failed,
+  gpu_added,  // a bus id seen for the first time
+  inventory_changed,  // another UUID or serial at a bus id
+  gpu_lost,
+  gpu_back,
+  finding_raised,
+  finding_cleared,
+  xid,
+  fallen_off_bus,  // the kernel log's fallen-off-the-bus message without an Xid
+};
+
+std::string_view history_event_name(HistoryEvent e);
+std::optional<HistoryEvent> history_event_from_name(std::string_view name);
+// Every kind with its name, in declaration order.
+std::span<const std::pair<HistoryEvent, std::string_view>> history_event_table();
+
+}  // namespace gd::model
