@@ -129,6 +129,26 @@ with tempfile.TemporaryDirectory() as tmp:
     check("Xid 79 appended", "NVRM: Xid (PCI:bd71:00:00): 79," in kern, kern)
     after = findings(root, env)
     check("check names the fallen GPU", ("gpu.fell_off_bus", "critical") in after, after)
+    # fix --yes before the reboot: persistence goes on, the lost GPU stays lost; the cause must stay the one of
+    # the moment of the loss (persistence off), told with both times, never "replace the card".
+    os.makedirs(os.path.join(root, "proc/sys/kernel/random"), exist_ok=True)
+    open(os.path.join(root, "proc/stat"), "w").write(f"cpu 0 0 0 0\nbtime {int(time.time() - time.monotonic())}\n")
+    open(os.path.join(root, "proc/sys/kernel/random/boot_id"), "w").write("0b2a6f1e-1111-2222-3333-444455556666\n")
+    klog = ["--kernel-log", os.path.join(tmp, "kern.log")]
+    f = gd(["fix", "--root", root, "--yes", "--only", "persistence.off"] + klog, env)
+    rec_path = os.path.join(root, "var/lib/gpudoctor/changes.jsonl")
+    recs = [json.loads(l) for l in open(rec_path)] if os.path.exists(rec_path) else []
+    check("fix records its change under the node's state dir", len(recs) == 1 and recs[0]["finding"] ==
+          "persistence.off" and recs[0]["boot_id"] == "0b2a6f1e-1111-2222-3333-444455556666", (f.stdout, recs))
+    if os.path.exists(rec_path):
+        check("change record is 0640", stat.S_IMODE(os.stat(rec_path).st_mode) == 0o640, oct(os.stat(rec_path).st_mode))
+    doc = json.loads(gd(["check", "--root", root, "--json"] + klog, env).stdout)
+    lost = [x for x in doc["findings"] if x["id"] == "gpu.fell_off_bus" and x["severity"] == "critical"]
+    cause = lost[0]["cause"] if lost else ""
+    check("after fix: the cause is still persistence off at the loss", "while persistence was off" in cause and
+          "gpudoctor fix turned persistence on at" in cause and "power delivery" not in cause, cause)
+    check("after fix: no 'replace the card'", lost and not any("replace" in x for x in lost[0]["fix"]),
+          lost[0]["fix"] if lost else doc)
 
 # 5. churn with persistence on: nothing counts, nothing is lost.
 with tempfile.TemporaryDirectory() as tmp:

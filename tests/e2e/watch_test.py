@@ -484,6 +484,22 @@ def part_heat_throttle_lost(tmp):
     check("hot and throttled before lost", "gpu_lost" in order and "thermal.throttled" in order
           and order.index("thermal.throttled") < order.index("gpu_lost")
           and order.index("thermal.hot") < order.index("gpu_lost"), str(order))
+    # No data is not "cleared": the lost GPU's thermal findings stay raised.
+    cleared = [e["detail"]["id"] for e in ev if e["type"] == "finding_cleared" and e["gpu"] == bus]
+    check("a lost GPU's findings are not cleared", not any(i.startswith("thermal.") for i in cleared), str(cleared))
+    lost_ev = [e for e in ev if e["type"] == "gpu_lost" and e["gpu"] == bus]
+    check("gpu_lost carries its evidence", lost_ev and ("nvml_errors" in lost_ev[0]["detail"] or "not_listed_by_nvml" in lost_ev[0]["detail"])
+          and "persistence_mode" in lost_ev[0]["detail"], str(lost_ev))
+    check("finding_raised carries its evidence", raised and all(e["detail"].get("evidence") for e in raised),
+          str(raised[:1]))
+    # A restart does not record the same loss again.
+    w = start_watch(tmp, free_port(), "500ms", ["--timeout", "2", "--max-ticks", "4"])
+    check("restart: clean exit", w.wait(timeout=60) == 0)
+    again = [e for e in events_of(tmp, "gpu_lost") if e["gpu"] == bus]
+    check("restart: the loss is recorded once", len(again) == 1, str(again))
+    bad = subprocess.run([GD, "history", "--db", os.path.join(tmp, "history.db"), "--gpu", "0000:99:00.0"],
+                         capture_output=True, text=True)
+    check("history --gpu absent says so", bad.returncode == 3 and "no such GPU" in bad.stderr, bad.stderr)
 
 
 def part_followed_kernel_log(tmp):

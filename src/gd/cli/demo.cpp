@@ -145,6 +145,9 @@ int do_demo(const DemoCli& c) {
   step({"check", "--root", r, "--no-color"});
   say("4. Reboot (simulated): the lost GPU is back, the counters and the legacy persistence setting are reset");
   fs::remove(tmp / "nvml.json.state");
+  // The new boot starts the kernel log anew, as a real reboot would.
+  std::ofstream(root / "var/log/kern.log", std::ios::app)
+      << "[    0.000000] Linux version 5.15.0-1034-azure (demo) #41-Ubuntu SMP\n";
   say("5. Repair: turn persistence on");
   step({"fix", "--root", r, "--yes"});
   say("6. The same autotuner again, ten times as many launches");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -136,6 +137,20 @@ int do_fix(FixCli& c, bool timeout_given) {
   auto lib = probe::locate_nvml(root, c.node.probe, located);
   fix::ApplyOptions ao{lib.value_or(""), c.node.probe.worker_exe, std::max(60.0, c.node.probe.timeout_s)};
   auto results = fix::apply_plan(plan, root, ao);
+  // What was changed, and when, for the diagnoses that come after (the
+  // cause of a loss is judged by the state at the time of the loss).
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (!results[i].performed || !results[i].ok) continue;
+    const auto* entry = rule::find_rule(plan[i].finding_id);
+    std::string before;
+    for (const auto& f : findings)
+      if (f.id == plan[i].finding_id && (!plan[i].gpu || f.gpu == plan[i].gpu)) before = f.summary;
+    model::ChangeRecord rec{std::time(nullptr), snap.state.boot_id.value_or(""), plan[i].finding_id,
+                            std::string(rule::repair_name(entry ? entry->repair : rule::Repair::manual)), before,
+                            results[i].detail};
+    if (auto w = fix::record_change(root, rec); !w)
+      fmt::print(stderr, "gpudoctor fix: the change was made but not recorded: {}\n", w.error().message);
+  }
   auto after_snap = snapshot_node(c.node);
   auto after = after_snap ? rule::evaluate(rule::RuleInput{*after_snap, std::nullopt}) : findings;
   int code = k_exit_ok;

@@ -29,14 +29,7 @@ using nlohmann::json;
 // --since/--until in unix milliseconds (validated by time_validator()).
 std::int64_t time_ms(const std::string& s) { return *util::parse_time_ms(s, util::now_unix_ms()); }
 
-std::string iso(std::int64_t unix_ms) {
-  std::time_t t = unix_ms / 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso(std::int64_t unix_ms) { return util::format_utc(unix_ms / 1000); }
 
 struct WatchCli {
   NodeOptions node;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "gd/model/json_io.hpp"
 #include "gd/util/strings.hpp"
 #include "gd/util/subprocess.hpp"
 
@@ -94,6 +95,14 @@ ActionResult set_persistence(const ApplyOptions& o) {
 }
 
 }  // namespace
+
+Status record_change(const host::HostRoot& root, const model::ChangeRecord& change) {
+  if (auto d = root.make_dirs(model::k_state_dir, 0750); !d) return d;
+  return root.append_file(model::k_changes_file, model::to_json(change).dump(-1, ' ', false,
+                                                                             nlohmann::json::error_handler_t::replace) +
+                                                     "\n",
+                          0640);
+}
 
 std::vector<ActionResult> apply_plan(const std::vector<Action>& plan, const host::HostRoot& root,
                                      const ApplyOptions& options) {

@@ -23,6 +23,10 @@ struct ActionResult {
   std::string detail;      // what happened, one line
 };
 
+// Appends a change to the node's record (model::k_changes_file, created 0640
+// in a 0750 dir inside the root), so later diagnoses know what was changed when.
+Status record_change(const host::HostRoot& root, const model::ChangeRecord& change);
+
 std::vector<ActionResult> apply_plan(const std::vector<Action>& plan, const host::HostRoot& root,
                                      const ApplyOptions& options);
 

@@ -16,6 +16,7 @@ constexpr std::pair<HistoryEvent, std::string_view> k_events[] = {
     {HistoryEvent::inventory_changed, "inventory_changed"},
     {HistoryEvent::gpu_lost, "gpu_lost"},
     {HistoryEvent::gpu_back, "gpu_back"},
+    {HistoryEvent::persistence_changed, "persistence_changed"},
     {HistoryEvent::finding_raised, "finding_raised"},
     {HistoryEvent::finding_cleared, "finding_cleared"},
     {HistoryEvent::xid, "xid"},

@@ -21,6 +21,7 @@ enum class HistoryEvent {
   inventory_changed,  // another UUID or serial at a bus id
   gpu_lost,
   gpu_back,
+  persistence_changed,  // a GPU's persistence mode went on or off
   finding_raised,
   finding_cleared,
   xid,

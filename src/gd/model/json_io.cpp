@@ -120,12 +120,22 @@ template <class V> void describe(V& v, LibsInfo& x) {
 }
 template <class V> void describe(V& v, KernelEvent& x) {
   v("kind", x.kind); v("xid", x.xid); v("bus_id", x.bus_id); v("pid", x.pid); v("process", x.process);
-  v("message", x.message); v("boot", x.boot); v("timestamp", x.timestamp);
+  v("message", x.message); v("boot", x.boot); v("timestamp", x.timestamp); v("unix_s", x.unix_s);
+}
+template <class V> void describe(V& v, GpuInitMarks& x) { v("bus_id", x.bus_id); v("boot", x.boot); v("lines", x.lines); }
+template <class V> void describe(V& v, ChangeRecord& x) {
+  v("ts_unix_s", x.ts_unix_s); v("boot_id", x.boot_id); v("finding", x.finding); v("action", x.action);
+  v("before", x.before); v("detail", x.detail);
+}
+template <class V> void describe(V& v, StateInfo& x) {
+  v("dir", x.dir); v("changes", x.changes); v("boot_id", x.boot_id); v("boot_time_unix_s", x.boot_time_unix_s);
+  v("problems", x.problems);
 }
 template <class V> void describe(V& v, KernelLog& x) {
   v("source", x.source); v("unavailable", x.unavailable); v("window", x.window);
   v("lines_scanned", x.lines_scanned); v("lines_cut", x.lines_cut);
   v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
+  v("init_marks", x.init_marks);
   v("problems", x.problems);
 }
 template <class V> void describe(V& v, ContainerCli& x) {
@@ -162,6 +172,7 @@ template <class V> void describe(V& v, Snapshot& x) {
   v("libs", x.libs);
   v("kernel_log", x.kernel_log);
   v("container", x.container);
+  v("state", x.state);
   v("watch", x.watch);
 }
 template <class V> void describe(V& v, Finding& x) {
@@ -402,6 +413,8 @@ json to_json(const Snapshot& s) { return write(s); }
 json to_json(const Finding& f) { return write(f); }
 json to_json(const NvmlGpu& g) { return write(g); }
 json to_json(const NvmlInfo& n) { return write(n); }
+json to_json(const ChangeRecord& c) { return write(c); }
+Result<ChangeRecord> change_record_from_json(const json& j) { return read_top<ChangeRecord>(j, "change record"); }
 
 // What a JSON document that is not a snapshot is, for the message.
 std::string not_a_snapshot(const json& j) {

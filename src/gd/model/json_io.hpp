@@ -20,6 +20,8 @@ nlohmann::json to_json(const Snapshot& s);
 nlohmann::json to_json(const Finding& f);
 nlohmann::json to_json(const NvmlGpu& g);
 nlohmann::json to_json(const NvmlInfo& n);
+nlohmann::json to_json(const ChangeRecord& c);
+Result<ChangeRecord> change_record_from_json(const nlohmann::json& j);
 
 // A snapshot is an object with "kind": "gpudoctor-snapshot" and the current
 // "schema"; anything else (a `check --json` output, {"x":1}) is an error

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gd::model {
@@ -238,6 +239,17 @@ struct KernelEvent {
   std::string message;                 // from "NVRM:" on; multi-line messages joined with spaces
   std::optional<int> boot;             // 0 = this boot (a file: its latest boot), -1 = the one before, ...
   std::string timestamp;               // as the log wrote it: "12345.678901", "2026-11-27T03:00:00Z"
+  std::optional<std::int64_t> unix_s;  // wall-clock time, when the stamp (or the boot time) tells it
+};
+
+// "NVRM: GPU at PCI:<id>: GPU-<uuid>" lines of one GPU in one boot. The open
+// driver prints that line once per initialisation of the GPU, just before its
+// first Xid (successful initialisations print nothing), so the count is a
+// lower bound of the initialisations that ended in an Xid.
+struct GpuInitMarks {
+  std::string bus_id;
+  int boot = 0;
+  unsigned lines = 0;
 };
 
 // The kernel log as read: its NVIDIA events inside the age window.
@@ -250,6 +262,7 @@ struct KernelLog {
   std::uint64_t events_outside_window = 0;
   std::vector<KernelEvent> events;               // log order, deduplicated
   std::map<std::string, std::string> gpu_uuids;  // bus id -> "GPU-<uuid>", from "NVRM: GPU at PCI:..."
+  std::vector<GpuInitMarks> init_marks;          // "GPU at PCI" lines per GPU and boot
   std::vector<std::string> problems;             // unreadable or partly read sources, named
 };
 
@@ -355,6 +368,31 @@ struct ContainerInfo {
   std::vector<std::string> problems;  // config files that do not parse, named with file and line
 };
 
+// gpudoctor's state dir on the node (inside --root) and the record of its changes.
+inline constexpr std::string_view k_state_dir = "/var/lib/gpudoctor";
+inline constexpr std::string_view k_changes_file = "/var/lib/gpudoctor/changes.jsonl";
+
+// A change gpudoctor made to the node (`fix --yes`), as recorded at the time
+// in the node's state dir (/var/lib/gpudoctor/changes.jsonl, inside --root).
+struct ChangeRecord {
+  std::int64_t ts_unix_s = 0;
+  std::string boot_id;  // the boot it was made in ("" when unknown)
+  std::string finding;  // the finding it answered: "persistence.off"
+  std::string action;   // what was done: the repair's name ("persistence", "ldconfig", ...)
+  std::string before;   // the finding's summary before the change
+  std::string detail;   // what happened
+};
+
+// gpudoctor's own records on the node, and when this boot began, so rules can
+// place an event before or after a change.
+struct StateInfo {
+  std::string dir;                              // "/var/lib/gpudoctor"
+  std::vector<ChangeRecord> changes;            // oldest first, at most the last 1000
+  std::optional<std::string> boot_id;           // /proc/sys/kernel/random/boot_id
+  std::optional<std::int64_t> boot_time_unix_s;  // /proc/stat btime
+  std::vector<std::string> problems;            // unreadable or malformed records, named
+};
+
 // What `gpudoctor watch` knows about itself when it runs the rules: its
 // history database as of the latest write (absent in `check` / `collect`).
 struct WatchInfo {
@@ -382,6 +420,7 @@ struct Snapshot {
   LibsInfo libs;
   KernelLog kernel_log;
   ContainerInfo container;
+  StateInfo state;
   std::optional<WatchInfo> watch;
 };
 

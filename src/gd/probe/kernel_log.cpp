@@ -1,6 +1,7 @@
 #include "gd/probe/kernel_log.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <cstring>
 #include <ctime>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "gd/host/kernel_log_source.hpp"
+#include "gd/probe/state.hpp"
 #include "gd/model/bus_id.hpp"
 #include "gd/util/strings.hpp"
 #include "gd/util/time.hpp"
@@ -449,7 +451,13 @@ void KernelLogParser::gpu_uuid(std::string_view body) {
   auto bus = model::normalize_bus_id(s.substr(0, sep));
   std::string_view uuid = s.substr(sep + 2);
   uuid = uuid.substr(0, uuid.find_first_of(" ,"));
-  if (bus && uuid.size() > 4 && uuid.size() <= 64) m_out.gpu_uuids[*bus] = util::printable(uuid, 64);
+  if (!bus || uuid.size() <= 4 || uuid.size() > 64) return;
+  m_out.gpu_uuids[*bus] = util::printable(uuid, 64);
+  auto& marks = m_out.init_marks;
+  auto it = std::find_if(marks.begin(), marks.end(),
+                         [&](const model::GpuInitMarks& m) { return m.bus_id == *bus && m.boot == m_boot; });
+  if (it != marks.end()) ++it->lines;
+  else if (marks.size() < 4096) marks.push_back({*bus, m_boot, 1});
 }
 
 void KernelLogParser::start_pending(KernelEventKind kind, std::string_view body, const Stamp& stamp) {
@@ -488,7 +496,15 @@ void KernelLogParser::emit(model::KernelEvent e, std::string_view body, const St
     return;
   }
   e.boot = m_boot;
-  if (!m_seen.insert(fmt::format("{}\x1f{}", e.timestamp, e.message)).second) return;  // a duplicate
+  e.unix_s = unix_s;
+  // The same record read twice (a log saved twice into one file) has the same
+  // kernel time stamp: key on it (microseconds), or on a sub-second wall
+  // stamp. A syslog stamp alone (whole seconds) cannot tell a repeat from a
+  // duplicate: such lines are all kept.
+  std::string key;
+  if (stamp.mono_s) key = fmt::format("{:.6f}", *stamp.mono_s);
+  else if (stamp.text.find('.') != std::string::npos) key = stamp.text;
+  if (!key.empty() && !m_seen.insert(key.append("\x1f").append(e.message)).second) return;  // a duplicate
   if (m_out.events.size() >= k_kernel_log_max_events) {
     ++m_dropped;
     return;
@@ -536,7 +552,16 @@ model::KernelLog KernelLogParser::finish() {
   if (!m_records) {
     prune_old_boots();
     for (auto& e : m_out.events) e.boot = *e.boot - m_boot;
+    for (auto& m : m_out.init_marks) m.boot -= m_boot;
   }
+  if (m_last_boot_time_unix_s)
+    for (auto& e : m_out.events)
+      if (e.boot == 0 && !e.unix_s)
+        if (double mono = 0; std::sscanf(e.timestamp.c_str(), "%lf", &mono) == 1 && mono >= 0 && mono < 1e9 &&
+                             e.timestamp.find_first_not_of("0123456789.") == std::string::npos)
+          e.unix_s = *m_last_boot_time_unix_s + static_cast<std::int64_t>(mono);
+  if (m_window.min_boot)
+    std::erase_if(m_out.init_marks, [&](const model::GpuInitMarks& m) { return m.boot < *m_window.min_boot; });
   if (m_dropped)
     m_out.problems.push_back(
         fmt::format("kernel log: {} event(s) beyond the first {} were not kept", m_dropped, k_kernel_log_max_events));
@@ -573,8 +598,10 @@ Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix
 
 namespace {
 
-model::KernelLog read_file_log(const std::string& file, const KernelLogWindow& window, std::int64_t now) {
+model::KernelLog read_file_log(const std::string& file, const KernelLogWindow& window, std::int64_t now,
+                               std::optional<std::int64_t> boot_time) {
   KernelLogParser parser(window, now);
+  if (boot_time) parser.set_last_boot_time(*boot_time);
   auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); });
   auto log = parser.finish();
   log.source = fmt::format("file {}", file);
@@ -623,7 +650,9 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
     log.problems.push_back(window.error().message);
     return log;
   }
-  if (!options.file.empty()) return read_file_log(options.file, *window, now);
+  std::optional<std::int64_t> boot_time;
+  if (auto stat = root.read_file("/proc/stat", 1 << 20)) boot_time = parse_boot_time(*stat);
+  if (!options.file.empty()) return read_file_log(options.file, *window, now, boot_time);
   auto journal = host::read_journal(root, journal_limits(*window));
   if (journal) return parse_journal(*journal, *window, now);
   std::string why = journal.error().message;
@@ -636,6 +665,7 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
     for (const char* file : {"/var/log/kern.log", "/var/log/syslog", "/var/log/messages"}) {
       if (root.kind_followed(file) != host::FileKind::regular) continue;
       KernelLogParser parser(*window, now);
+      if (boot_time) parser.set_last_boot_time(*boot_time);
       auto bytes = host::stream_root_file(root, file, [&parser](std::string_view chunk) { parser.feed(chunk); });
       auto log = parser.finish();
       log.source = fmt::format("file {} in the root", file);

@@ -46,6 +46,10 @@ class KernelLogParser {
   // Wall-clock time at which the log's latest boot started (the live
   // /dev/kmsg knows it): lets --since durations judge monotonic stamps.
   void set_boot_time(std::int64_t unix_s) { m_boot_time_unix_s = unix_s; }
+  // When the node's current boot began (its /proc/stat btime): at finish(),
+  // events of the log's latest boot that carry only a monotonic stamp get
+  // their wall-clock time from it. Earlier boots are left without one.
+  void set_last_boot_time(std::int64_t unix_s) { m_last_boot_time_unix_s = unix_s; }
   // Ends the input. Boot offsets of text become relative to its last boot.
   model::KernelLog finish();
 
@@ -80,6 +84,7 @@ class KernelLogParser {
   KernelLogWindow m_window;
   std::int64_t m_now_unix_s;
   std::optional<std::int64_t> m_boot_time_unix_s;
+  std::optional<std::int64_t> m_last_boot_time_unix_s;
   model::KernelLog m_out;
   std::string m_partial;   // a line started in an earlier chunk
   bool m_cutting = false;  // skipping the rest of an over-long line

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 namespace gd::probe {
 namespace {
 
@@ -152,6 +154,30 @@ TEST(KernelLogParser, DeduplicatesSameBootTextAndTime) {
   std::string line = "[5.0] NVRM: Xid (PCI:0000:01:00): 13, pid=1, name=a, x\n";
   auto log = parse(line + line + "[6.0] NVRM: Xid (PCI:0000:01:00): 13, pid=1, name=a, x\n");
   EXPECT_EQ(log.events.size(), 2u);
+}
+
+// Three Xids in one syslog second are three events: the kernel's own stamp
+// decides, not the syslog second; without one every line counts.
+TEST(KernelLogParser, DistinctXidsInOneSyslogSecondAreDistinct) {
+  std::string text;
+  for (int i = 0; i < 3; ++i)
+    text += fmt::format("Nov 27 03:00:00 node kernel: [12345.{:06}] NVRM: Xid (PCI:0000:01:00): 13, pid=1, name=a, x\n",
+                        100 + i);
+  text += "Nov 27 03:00:00 node kernel: [12345.000100] NVRM: Xid (PCI:0000:01:00): 13, pid=1, name=a, x\n";  // a copy
+  EXPECT_EQ(parse(text).events.size(), 3u);
+  std::string no_kernel_stamp;
+  for (int i = 0; i < 524; ++i) no_kernel_stamp += "Nov 27 03:00:00 node kernel: NVRM: Xid (PCI:0000:01:00): 13, x\n";
+  EXPECT_EQ(parse(no_kernel_stamp).events.size(), 524u);
+}
+
+TEST(KernelLogParser, GpuAtPciLinesAreCountedPerGpuAndBoot) {
+  std::string uuid = "NVRM: GPU at PCI:0000:2b:00: GPU-0b11d014-1685-04bd-26ed-5fc0bc1c44ae\n";
+  auto log = parse("[1.0] " + uuid + "[2.0] " + uuid + "[3.0] " + uuid + "[0.0] Linux version 6.1\n[1.0] " + uuid);
+  ASSERT_EQ(log.init_marks.size(), 2u);
+  EXPECT_EQ(log.init_marks[0].boot, -1);
+  EXPECT_EQ(log.init_marks[0].lines, 3u);
+  EXPECT_EQ(log.init_marks[1].boot, 0);
+  EXPECT_EQ(log.init_marks[1].lines, 1u);
 }
 
 // Two boots in one dmesg-style file: the monotonic clock starts again.

@@ -19,6 +19,7 @@
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/probe/pci.hpp"
 #include "gd/probe/persistenced.hpp"
+#include "gd/probe/state.hpp"
 
 namespace gd::probe {
 
@@ -37,6 +38,7 @@ void run_libs(const ProbeContext& c, model::Snapshot& s) {
 }
 
 void run_container(const ProbeContext& c, model::Snapshot& s) { s.container = read_container(c.root, c.options, s); }
+void run_state(const ProbeContext& c, model::Snapshot& s) { s.state = read_state(c.root); }
 
 void run_devnodes(const ProbeContext& c, model::Snapshot& s) {
   std::set<unsigned> minors;
@@ -62,6 +64,8 @@ constexpr ProbeEntry k_probes[] = {
      "container runtime: nvidia-container-cli info, toolkit config.toml, daemon.json, CDI specs, cgroup v2 "
      "/dev/char links, inside-a-container evidence",
      run_container},
+    {"state", "gpudoctor's own records in /var/lib/gpudoctor (changes fix made) and this boot's id and start time",
+     run_state},
 };
 
 std::string now_iso8601() {

@@ -173,14 +173,15 @@ void rule_devnodes_missing(const RuleInput& in, std::vector<Finding>& out) {
 void rule_probe_problems(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   std::vector<std::string> ev;
-  for (const auto& p : s.probes)
-    if (!p.ok) ev.push_back(fmt::format("probe {} failed: {}", p.name, p.error));
+  for (const auto& p : s.probes)  // NVML and CUDA have findings of their own (nvml.hung, cuda.init_failed, ...)
+    if (!p.ok && p.name != "nvml" && p.name != "cuda") ev.push_back(fmt::format("probe {} failed: {}", p.name, p.error));
   for (const auto& g : s.pci.gpus)
     for (const auto& p : g.problems) ev.push_back(p);
   for (const auto& p : s.driver.problems) ev.push_back(p);
   for (const auto& p : s.persistenced.problems) ev.push_back(p);
   for (const auto& p : s.kernel_log.problems) ev.push_back(p);
   for (const auto& p : s.libs.problems) ev.push_back(p);
+  for (const auto& p : s.state.problems) ev.push_back(p);
   for (const auto& p : in.input_problems) ev.push_back(p);
   if (ev.empty()) return;
   Finding f;

@@ -5,7 +5,14 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "gd/model/nvml_return.hpp"
+
 namespace gd::rule {
+
+namespace {
+constexpr double k_cold_init_ms = 500;  // real cold starts: 1-3 s per GPU (the seed's node: 4-5 s)
+constexpr double k_warm_init_ms = 100;
+}  // namespace
 
 bool has_pci_gpus(const model::Snapshot& s) { return !s.pci.gpus.empty(); }
 
@@ -75,9 +82,27 @@ std::string format_ms(double ms) {
 
 std::optional<std::string> init_time_evidence(const model::Snapshot& s) {
   if (!s.nvml.init_ms) return std::nullopt;
-  return fmt::format("nvmlInit took {} ({})", format_ms(*s.nvml.init_ms),
-                     *s.nvml.init_ms >= 1000 ? "slow: the driver initialised the GPUs for this process"
-                                             : "fast: the GPUs were already initialised");
+  std::string took = format_ms(*s.nvml.init_ms);
+  if (s.nvml.init_return && *s.nvml.init_return != 0)
+    return fmt::format("nvmlInit failed after {} (returned {})", took, model::nvml_return_name(*s.nvml.init_return));
+  bool any_off = false, all_on = !s.nvml.gpus.empty();
+  for (const auto& g : s.nvml.gpus) {
+    if (!g.persistence_mode) all_on = false;
+    else if (!*g.persistence_mode) any_off = true, all_on = false;
+  }
+  if (any_off && !persistenced_running(s))
+    return fmt::format("nvmlInit took {}: with persistence off the driver initialised the GPUs for this process (a "
+                       "cold start, paid by every process that opens them)",
+                       took);
+  if (all_on || persistenced_running(s))
+    return fmt::format("nvmlInit took {}: persistence keeps the GPUs initialised (a warm start){}", took,
+                       *s.nvml.init_ms >= k_cold_init_ms ? "; slow for one" : "");
+  // Persistence unknown: a cold start costs 1-3 s per GPU on real drivers, a warm one tens of ms.
+  if (*s.nvml.init_ms >= k_cold_init_ms)
+    return fmt::format("nvmlInit took {}: slow, as when the driver initialises the GPUs for this process", took);
+  if (*s.nvml.init_ms < k_warm_init_ms)
+    return fmt::format("nvmlInit took {}: fast, as when the GPUs were already initialised", took);
+  return fmt::format("nvmlInit took {}: cannot tell a cold start from a warm one (persistence mode unknown)", took);
 }
 
 std::optional<std::string> user_space_version(const model::Snapshot& s) {

@@ -9,6 +9,7 @@
 #include "gd/rule/facts.hpp"
 #include "gd/rule/kernel_log_facts.hpp"
 #include "gd/rule/rule.hpp"
+#include "gd/util/time.hpp"
 
 namespace gd::rule {
 
@@ -46,29 +47,89 @@ bool persistence_off(const model::Snapshot& s) {
   return !any_on;
 }
 
-void explain(const model::Snapshot& s, Finding& f) {
-  f.needs_root = true;
-  f.needs_reboot = true;
-  if (persistence_off(s)) {
-    f.cause =
-        "Persistence mode is off and nvidia-persistenced is not running, so the driver initialises the GPUs for "
-        "every process that opens them and tears them down when it exits. Workloads that launch many short GPU "
-        "processes (autotuners, test suites, per-job health checks) repeat this cycle thousands of times; this is "
-        "the known way such a node loses GPUs until reboot (nvidia-smi hangs, then 'No devices were found' while "
-        "lspci still lists the cards). Overheating, failing cards or the driver version are not required for it.";
+// The latest change of this boot with which `gpudoctor fix` turned persistence on.
+const model::ChangeRecord* persistence_fix_this_boot(const model::Snapshot& s) {
+  const auto& st = s.state;
+  for (auto it = st.changes.rbegin(); it != st.changes.rend(); ++it) {
+    if (it->finding != "persistence.off") continue;
+    bool this_boot = st.boot_id && !it->boot_id.empty()
+                         ? it->boot_id == *st.boot_id
+                         : st.boot_time_unix_s && it->ts_unix_s >= *st.boot_time_unix_s;
+    if (this_boot) return &*it;
+  }
+  return nullptr;
+}
+
+// When the kernel log says this GPU fell off the bus in this boot (the latest time).
+std::optional<std::int64_t> loss_time(const model::Snapshot& s, const std::optional<std::string>& bus) {
+  std::optional<std::int64_t> t;
+  if (!bus) return t;
+  for (const auto* e : fallen_off_events(s, *bus))
+    if (e->boot == 0 && e->unix_s) t = std::max(t.value_or(*e->unix_s), *e->unix_s);
+  return t;
+}
+
+void seed_cause(const model::Snapshot& s, Finding& f, const model::ChangeRecord* fixed) {
+  std::string when;
+  if (fixed) {
+    auto lost = loss_time(s, f.gpu);
+    when = lost ? fmt::format("The GPU was lost at {} while persistence was off; gpudoctor fix turned persistence on "
+                              "at {}, after the loss. ",
+                              util::format_utc(*lost), util::format_utc(fixed->ts_unix_s))
+                : fmt::format("Persistence was off until gpudoctor fix turned it on at {} (the time of the loss is "
+                              "not in the kernel log; nothing says it came after). ",
+                              util::format_utc(fixed->ts_unix_s));
+  }
+  f.cause = when +
+            (fixed ? "Persistence mode was off and nvidia-persistenced was not running, so the driver initialised the "
+                     "GPUs for every process that opened them and tore them down when it exited."
+                   : "Persistence mode is off and nvidia-persistenced is not running, so the driver initialises the "
+                     "GPUs for every process that opens them and tears them down when it exits.") +
+            " Workloads that launch many short GPU "
+            "processes (autotuners, test suites, per-job health checks) repeat this cycle thousands of times; this is "
+            "the known way such a node loses GPUs until reboot (nvidia-smi hangs, then 'No devices were found' while "
+            "lspci still lists the cards). Overheating, failing cards or the driver version are not required for it.";
+  if (fixed) {
+    f.evidence.push_back(fmt::format("gpudoctor fix at {}: {} (before: {})", util::format_utc(fixed->ts_unix_s),
+                                     fixed->detail, fixed->before.empty() ? "?" : fixed->before));
+    f.fix = {"Reboot the node: a GPU that fell off the bus cannot be recovered without one",
+             "Persistence is on now (gpudoctor fix); after the reboot verify it stays on: gpudoctor check"};
+  } else {
+    f.evidence.push_back("nvidia-persistenced is not running; persistence mode is off");
     f.fix = {"Reboot the node: a GPU that fell off the bus cannot be recovered without one",
              "After the reboot, keep the GPUs initialised: sudo systemctl enable --now nvidia-persistenced",
              "Verify: gpudoctor check (persistence.off must be ok)"};
-    f.evidence.push_back(persistenced_running(s) ? "nvidia-persistenced is running"
-                                                 : "nvidia-persistenced is not running; persistence mode is off");
+  }
+}
+
+void explain(const model::Snapshot& s, Finding& f) {
+  f.needs_root = true;
+  f.needs_reboot = true;
+  const model::ChangeRecord* fixed = persistence_off(s) ? nullptr : persistence_fix_this_boot(s);
+  auto lost = loss_time(s, f.gpu);
+  bool lost_after_fix = fixed && lost && *lost > fixed->ts_unix_s;
+  if (persistence_off(s) || (fixed && !lost_after_fix)) {
+    seed_cause(s, f, fixed);
   } else {
     f.cause =
         "The GPU stopped answering the driver. NVIDIA names power delivery, overheating, seating and system "
         "firmware as the usual causes; the kernel log's Xid 79 lines show when it happened.";
+    if (lost_after_fix)
+      f.cause = fmt::format("The GPU was lost at {}, after gpudoctor fix turned persistence on at {}: the "
+                            "per-process init/teardown pattern does not explain it. ",
+                            util::format_utc(*lost), util::format_utc(fixed->ts_unix_s)) +
+                f.cause;
     f.fix = {"Reboot the node to recover the GPU",
              "If it recurs: check power cables and PSU, cooling, reseat the card, update the system BIOS; "
              "replace the card if it keeps failing"};
   }
+  if (lost) f.evidence.push_back(fmt::format("kernel log: lost at {}", util::format_utc(*lost)));
+  for (const auto& m : s.kernel_log.init_marks)
+    if (f.gpu && m.bus_id == *f.gpu && m.boot == 0 && m.lines > 1)
+      f.evidence.push_back(fmt::format("kernel log, this boot: {} 'GPU at PCI:{}' lines: the driver initialised this "
+                                       "GPU anew at least {} times (it prints that line once per initialisation, "
+                                       "before its first Xid)",
+                                       m.lines, m.bus_id, m.lines));
   if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
 }
 

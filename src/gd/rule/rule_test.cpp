@@ -317,5 +317,100 @@ TEST(Rules, SummariesInsideAContainerGivenOneOfFour) {
   EXPECT_TRUE(contains(two[0]->cause, "this container was given 1 of the host's 4 GPU(s)")) << two[0]->cause;
 }
 
+// The seed node after `fix --yes` but before the reboot: persistence is on
+// now, the GPU lost while it was off is still lost.
+model::Snapshot seed_after_fix(std::optional<std::int64_t> lost_at, std::int64_t fixed_at) {
+  auto s = healthy();
+  s.nvml.gpus.pop_back();
+  s.nvml.device_count = 3;
+  s.persistenced = {};
+  s.state.boot_id = "0b2a6f1e-1111-2222-3333-444455556666";
+  s.state.boot_time_unix_s = 1764300000;
+  s.state.changes.push_back({fixed_at, *s.state.boot_id, "persistence.off", "persistence",
+                             "Persistence mode is off on 4 of 4 GPU(s) and nvidia-persistenced is not running",
+                             "persistence turned on for 3 GPU(s), already on for 0"});
+  model::KernelEvent e;
+  e.kind = model::KernelEventKind::xid;
+  e.xid = 79;
+  e.bus_id = "bd71:00:00.0";
+  e.boot = 0;
+  e.unix_s = lost_at;
+  e.message = "NVRM: Xid (PCI:bd71:00:00): 79, pid=1, name=a, GPU has fallen off the bus.";
+  s.kernel_log.events.push_back(e);
+  s.kernel_log.source = "file kern.log";
+  return s;
+}
+
+TEST(Rules, CauseComesFromTheMomentOfTheLossNotFromPersistenceNow) {
+  auto fs = run(seed_after_fix(1764303600, 1764307200));  // lost 01:00, fixed 02:00
+  auto lost = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_TRUE(contains(lost[0]->cause, "lost at 2025-11-28T04:20:00Z while persistence was off; gpudoctor fix turned "
+                                       "persistence on at 2025-11-28T05:20:00Z, after the loss"))
+      << lost[0]->cause;
+  EXPECT_FALSE(contains(lost[0]->cause, "power delivery")) << lost[0]->cause;
+  EXPECT_FALSE(contains(lost[0]->fix.back(), "replace the card"));
+  // The time of the loss unknown: still the seed's cause, saying what is not known.
+  auto fs_unknown = run(seed_after_fix(std::nullopt, 1764307200));
+  auto unknown = with_id(fs_unknown, "gpu.fell_off_bus");
+  EXPECT_TRUE(contains(unknown[0]->cause, "the time of the loss is not in the kernel log")) << unknown[0]->cause;
+  // Lost after persistence was turned on: not the init/teardown pattern.
+  auto fs_after = run(seed_after_fix(1764310800, 1764307200));
+  auto after = with_id(fs_after, "gpu.fell_off_bus");
+  EXPECT_TRUE(contains(after[0]->cause, "after gpudoctor fix turned persistence on")) << after[0]->cause;
+  EXPECT_TRUE(contains(after[0]->cause, "power delivery"));
+  // A fix of another boot says nothing about this one.
+  auto other = seed_after_fix(1764303600, 1764307200);
+  other.state.changes[0].boot_id = "ffffffff-1111-2222-3333-444455556666";
+  auto fs_other = run(other);
+  EXPECT_TRUE(contains(with_id(fs_other, "gpu.fell_off_bus")[0]->cause, "power delivery"));
+}
+
+TEST(Rules, InitTimeEvidenceNeverContradictsItself) {
+  auto s = healthy();
+  for (auto& g : s.nvml.gpus) g.persistence_mode = false;
+  s.persistenced = {};
+  s.nvml.init_ms = 3;  // fast, yet persistence is off: a cold start all the same
+  auto fs_off = run(s);
+  auto pers = with_id(fs_off, "persistence.off");
+  ASSERT_EQ(pers.size(), 1u);
+  for (const auto& e : pers[0]->evidence) EXPECT_FALSE(contains(e, "fast")) << e;
+  EXPECT_TRUE(std::any_of(pers[0]->evidence.begin(), pers[0]->evidence.end(),
+                          [](const std::string& e) { return contains(e, "cold start"); }));
+  auto failed = healthy();
+  failed.nvml.state = model::NvmlState::init_failed;
+  failed.nvml.init_return = 9;
+  failed.nvml.init_ms = 2;
+  failed.nvml.gpus.clear();
+  auto fs_failed = run(failed);
+  auto f = with_id(fs_failed, "nvml.init_failed");
+  ASSERT_EQ(f.size(), 1u);
+  for (const auto& e : f[0]->evidence) EXPECT_FALSE(contains(e, "already initialised")) << e;
+  EXPECT_TRUE(std::any_of(f[0]->evidence.begin(), f[0]->evidence.end(),
+                          [](const std::string& e) { return contains(e, "nvmlInit failed after 2 ms"); }));
+  auto unknown = healthy();
+  for (auto& g : unknown.nvml.gpus) g.persistence_mode.reset();
+  unknown.persistenced = {};
+  unknown.nvml.init_ms = 250;
+  auto fs = run(unknown, 4);
+  bool cannot_tell = false;
+  for (const auto& x : fs)
+    for (const auto& e : x.evidence) cannot_tell = cannot_tell || contains(e, "cannot tell a cold start");
+  EXPECT_TRUE(cannot_tell || with_id(fs, "persistence.off").empty());
+}
+
+TEST(Rules, AHungNvmlIsNotAProbeProblemWithAFileCause) {
+  auto s = healthy();
+  s.nvml.state = model::NvmlState::hung;
+  s.nvml.hung_call = "nvmlDeviceGetTemperature";
+  s.probes = {{"nvml", false, "", 10000}, {"pci", true, "", 1}};  // as watch records a hung sample
+  auto fs = run(s);
+  EXPECT_TRUE(with_id(fs, "probe.problems").empty());
+  EXPECT_EQ(with_id(fs, "nvml.hung").size(), 1u);
+  s.probes.push_back({"driver", false, "/proc/modules: read failed", 1});
+  auto fs2 = run(s);
+  EXPECT_EQ(with_id(fs2, "probe.problems").size(), 1u);
+}
+
 }  // namespace
 }  // namespace gd::rule

@@ -45,7 +45,7 @@ std::int64_t now_ms() {
 constexpr std::chrono::seconds k_host_probe_period{30};
 
 bool cheap_probe(std::string_view name) {
-  return name == "pci" || name == "driver" || name == "devnodes" || name == "persistenced";
+  return name == "pci" || name == "driver" || name == "devnodes" || name == "persistenced" || name == "state";
 }
 bool slow_probe(std::string_view name) { return name == "libs" || name == "kernel_log"; }
 
@@ -165,7 +165,10 @@ void Watch::open_store() {
   m_last_store_error.clear();
   if (!notice.empty()) record(node_event(now_ms(), model::HistoryEvent::history_moved_aside, nlohmann::json{{"message", notice}}.dump()));
   if (auto inv = m_store->inventory())
-    for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false});
+    for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false, std::nullopt});
+  if (auto lost = m_store->lost_gpus())
+    for (const auto& bus : *lost)
+      if (auto it = m_state.gpus.find(bus); it != m_state.gpus.end()) it->second.lost = true;
 }
 
 void Watch::load_nvml_and_slow_probes() {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@ struct KnownGpu {
   std::string model;
   std::string serial;
   bool lost = false;
+  std::optional<bool> persistence;  // as last sampled
 };
 
 struct LiveState {

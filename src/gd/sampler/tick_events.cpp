@@ -35,6 +35,24 @@ void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, Ti
   }
 }
 
+const char* on_off(bool b) { return b ? "on" : "off"; }
+
+// What the loss of a GPU is recorded with: the codes NVML gave for it, its
+// last persistence mode, how many GPUs NVML counted.
+json loss_evidence(const LiveState& next, const std::string& bus, const KnownGpu& g) {
+  json d = {{"uuid", g.uuid}, {"nvml_device_count", next.nvml.device_count.value_or(0)}};
+  if (g.persistence) d["persistence_mode"] = on_off(*g.persistence);
+  for (const auto& x : next.nvml.gpus) {
+    if (x.bus_id != bus) continue;
+    json errors = json::object();
+    if (x.handle_return != 0) errors["nvmlDeviceGetHandleByIndex"] = x.handle_return;
+    for (const auto& [call, r] : x.call_errors) errors[call] = r;
+    d["nvml_errors"] = errors;
+  }
+  if (!d.contains("nvml_errors")) d["not_listed_by_nvml"] = true;
+  return d;
+}
+
 void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
   if (next.nvml.state != model::NvmlState::ok) return;  // no verdict on GPUs while NVML does not answer
   std::set<std::string> answering;
@@ -43,12 +61,19 @@ void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
     bool lost = lost_code(g.handle_return);
     for (const auto& [call, r] : g.call_errors) lost = lost || lost_code(r);
     if (!lost) answering.insert(*g.bus_id);
-    KnownGpu id{g.uuid.value_or(""), g.name.value_or(""), g.serial.value_or(""), false};
+    if (auto known = next.gpus.find(*g.bus_id); !lost && known != next.gpus.end() && g.persistence_mode) {
+      if (known->second.persistence && *known->second.persistence != *g.persistence_mode)
+        out.events.push_back(event(ts, HistoryEvent::persistence_changed, *g.bus_id,
+                                   {{"from", on_off(*known->second.persistence)}, {"to", on_off(*g.persistence_mode)}}));
+      known->second.persistence = g.persistence_mode;
+    }
+    KnownGpu id{g.uuid.value_or(""), g.name.value_or(""), g.serial.value_or(""), false, std::nullopt};
     auto it = next.gpus.find(*g.bus_id);
     if (it == next.gpus.end()) {
       out.events.push_back(
           event(ts, HistoryEvent::gpu_added, *g.bus_id, {{"uuid", id.uuid}, {"serial", id.serial}, {"model", id.model}}));
       out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
+      id.persistence = g.persistence_mode;
       it = next.gpus.emplace(*g.bus_id, id).first;
     } else if (!id.uuid.empty() && (it->second.uuid != id.uuid || it->second.serial != id.serial)) {
       out.events.push_back(event(ts, HistoryEvent::inventory_changed, *g.bus_id,
@@ -56,13 +81,14 @@ void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
                                   {"new", {{"uuid", id.uuid}, {"serial", id.serial}}}}));
       out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
       bool lost_before = it->second.lost;
+      id.persistence = g.persistence_mode;
       it->second = id;
       it->second.lost = lost_before;
     }
   }
   for (auto& [bus, g] : next.gpus) {
     bool lost = !answering.contains(bus);
-    if (lost && !g.lost) out.events.push_back(event(ts, HistoryEvent::gpu_lost, bus, {{"uuid", g.uuid}}));
+    if (lost && !g.lost) out.events.push_back(event(ts, HistoryEvent::gpu_lost, bus, loss_evidence(next, bus, g)));
     if (!lost && g.lost) out.events.push_back(event(ts, HistoryEvent::gpu_back, bus, {{"uuid", g.uuid}}));
     g.lost = lost;
   }
@@ -70,15 +96,31 @@ void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
 
 std::string finding_key(const model::Finding& f) { return f.id + "|" + f.gpu.value_or(""); }
 
-void diff_findings(const LiveState& prev, const LiveState& next, std::int64_t ts, TickChanges& out) {
+// Whether this tick could judge the finding again: not while NVML does not
+// answer, nor for a GPU that is lost (no data is not "cleared").
+bool reassessed(const LiveState& next, const model::Finding& f) {
+  if (next.nvml.state != model::NvmlState::ok) return false;
+  if (!f.gpu) return true;
+  auto it = next.gpus.find(*f.gpu);
+  return it == next.gpus.end() || !it->second.lost;
+}
+
+void diff_findings(const LiveState& prev, LiveState& next, std::int64_t ts, TickChanges& out) {
   std::set<std::string> before, now;
   for (const auto& f : prev.findings) before.insert(finding_key(f));
+  for (const auto& f : next.findings) now.insert(finding_key(f));
+  for (const auto& f : prev.findings)
+    if (!now.contains(finding_key(f)) && !reassessed(next, f)) {
+      next.findings.push_back(f);  // still active: nothing says otherwise
+      now.insert(finding_key(f));
+    }
   for (const auto& f : next.findings) {
-    now.insert(finding_key(f));
     if (!before.contains(finding_key(f)))
-      out.events.push_back(
-          event(ts, HistoryEvent::finding_raised, f.gpu.value_or(""),
-                {{"id", f.id}, {"severity", model::severity_name(f.severity)}, {"summary", f.summary}}));
+      out.events.push_back(event(ts, HistoryEvent::finding_raised, f.gpu.value_or(""),
+                                 {{"id", f.id},
+                                  {"severity", model::severity_name(f.severity)},
+                                  {"summary", f.summary},
+                                  {"evidence", f.evidence}}));
   }
   for (const auto& f : prev.findings)
     if (!now.contains(finding_key(f)))

@@ -83,7 +83,50 @@ TEST(TickEvents, FindingsRaisedAndCleared) {
   next.findings = {f};
   EXPECT_EQ(types(diff_tick(prev, next, 1)), std::vector<std::string>{"finding_raised 0000:3b:00.0"});
   LiveState after;
+  after.nvml.state = model::NvmlState::ok;
   EXPECT_EQ(types(diff_tick(next, after, 2)), std::vector<std::string>{"finding_cleared 0000:3b:00.0"});
+}
+
+// No data is not "cleared": a hang or a lost GPU keeps the findings it cannot re-judge.
+TEST(TickEvents, NoDataClearsNothing) {
+  LiveState a = state({gpu("0000:3b:00.0", "GPU-a"), gpu("0000:5e:00.0", "GPU-b")});
+  diff_tick(LiveState{}, a, 0);
+  model::Finding hot;
+  hot.id = "thermal.hot";
+  hot.severity = model::Severity::critical;
+  hot.gpu = "0000:5e:00.0";
+  hot.evidence = {"temperature 92 C >= shutdown 90 C"};
+  a.findings = {hot};
+  LiveState hung = a;
+  hung.nvml = {};
+  hung.nvml.state = model::NvmlState::hung;
+  hung.findings.clear();  // the rules had no temperature to judge
+  auto c = diff_tick(a, hung, 1);
+  EXPECT_EQ(types(c), std::vector<std::string>{"nvml_hung"});
+  ASSERT_EQ(hung.findings.size(), 1u);  // still active
+  LiveState lost = state({gpu("0000:3b:00.0", "GPU-a")});
+  lost.gpus = a.gpus;
+  auto l = diff_tick(a, lost, 2);
+  EXPECT_EQ(types(l), std::vector<std::string>{"gpu_lost 0000:5e:00.0"});
+  EXPECT_EQ(lost.findings.size(), 1u);
+  EXPECT_NE(l.events[0].detail.find("\"not_listed_by_nvml\":true"), std::string::npos) << l.events[0].detail;
+}
+
+TEST(TickEvents, FindingRaisedCarriesItsEvidenceAndPersistenceChangesAreEvents) {
+  LiveState a = state({gpu("0000:3b:00.0", "GPU-a")});
+  a.nvml.gpus[0].persistence_mode = false;
+  diff_tick(LiveState{}, a, 0);
+  LiveState b = a;
+  b.nvml.gpus[0].persistence_mode = true;
+  model::Finding f;
+  f.id = "thermal.hot";
+  f.severity = model::Severity::warning;
+  f.evidence = {"temperature 88 C >= slowdown 87 C"};
+  b.findings = {f};
+  auto c = diff_tick(a, b, 1);
+  EXPECT_EQ(types(c), (std::vector<std::string>{"persistence_changed 0000:3b:00.0", "finding_raised"}));
+  EXPECT_NE(c.events[0].detail.find("\"from\":\"off\",\"to\":\"on\""), std::string::npos) << c.events[0].detail;
+  EXPECT_NE(c.events[1].detail.find("temperature 88 C >= slowdown 87 C"), std::string::npos) << c.events[1].detail;
 }
 
 TEST(MetricsText, NamesUnitsAndLabels) {

@@ -313,6 +313,18 @@ Result<std::vector<GpuIdentity>> Store::inventory() {
   return out;
 }
 
+Result<std::vector<std::string>> Store::lost_gpus() {
+  Stmt s(m_db,
+         "SELECT gpu, type FROM events WHERE id IN (SELECT MAX(id) FROM events WHERE type IN ('gpu_lost', 'gpu_back') "
+         "GROUP BY gpu)");
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    if (s.text(1) == "gpu_lost") out.push_back(s.text(0));
+  if (rc != SQLITE_DONE) return db_error(m_db, "events");
+  return out;
+}
+
 Result<std::vector<EventRow>> Store::events(std::int64_t since_ms, std::int64_t until_ms,
                                             const std::vector<std::string>& types) {
   std::string in;

@@ -120,6 +120,9 @@ class Store {
                                   std::vector<EventRow>& events);
 
   Result<std::vector<GpuIdentity>> inventory();
+  // Bus ids whose latest gpu_lost / gpu_back event is gpu_lost: lost when the
+  // daemon last knew, so a restart does not record the same loss again.
+  Result<std::vector<std::string>> lost_gpus();
   // Raw rows (recent and packed), ordered by ts, then bus id.
   Result<std::vector<SampleRow>> samples(const SampleQuery& q);
   // Calls visit for each row of the query, ordered by ts then bus id (auto:

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace gd::util {
@@ -28,6 +29,9 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text, std::int64_t no
 inline constexpr std::string_view k_time_forms =
     "now, a duration back from now (90s, 30m, 2h, 7d), unix seconds (@1764300000) or a date/time "
     "(2026-11-27, 2026-11-27T03:00, local time unless it ends in Z or +01:00)";
+
+// "2026-11-27T03:00:00Z" (UTC, whole seconds).
+std::string format_utc(std::int64_t unix_s);
 
 // Now, in unix milliseconds.
 std::int64_t now_unix_ms();
