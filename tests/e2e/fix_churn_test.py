@@ -214,6 +214,73 @@ with tempfile.TemporaryDirectory() as tmp:
     out = json.loads(r.stdout) if r.stdout.startswith("{") else {}
     check("churn --exec runs every launch", r.returncode == 0 and out.get("succeeded") == 50, (r.returncode, out))
 
+# 9. One deadline: --timeout bounds NVML and CUDA together (NVML slow, cuInit hangs).
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp, persistence=True)
+    doc = json.load(open(os.path.join(tmp, "nvml.json")))
+    doc["init_delay_ms"] = 1200
+    doc["cuda"] = {"faults": [{"call": "cuInit", "hang": True}]}
+    json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+    t0 = time.monotonic()
+    r = gd(["check", "--root", root, "--timeout", "2", "--json"], env)
+    took = time.monotonic() - t0
+    out = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    ids = {f["id"]: f for f in out.get("findings", [])}
+    check("one deadline: NVML + CUDA within --timeout 2 (+0.3 s)", took < 2.3, f"{took:.2f} s")
+    check("one deadline: the CUDA hang is named", "cuda.hung" in ids, list(ids))
+    # A crash of the library is a crash, not a hang.
+    doc = json.load(open(os.path.join(tmp, "nvml.json")))
+    doc.pop("cuda"), doc.pop("init_delay_ms")
+    doc["faults"] = [{"call": "nvmlDeviceGetTemperature", "crash": True}]
+    json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+    r = gd(["check", "--root", root, "--json"], env)
+    ids = {f["id"] for f in json.loads(r.stdout)["findings"]} if r.stdout.startswith("{") else set()
+    check("a crashing NVML is nvml.worker_failed, not nvml.hung", "nvml.worker_failed" in ids and "nvml.hung" not in ids,
+          ids)
+
+# 10. No worker outlives the command: kill -9 of check during a hung NVML call leaves nothing running.
+with tempfile.TemporaryDirectory() as tmp:
+    root, env = node(tmp, persistence=True)
+    doc = json.load(open(os.path.join(tmp, "nvml.json")))
+    doc["faults"] = [{"call": "nvmlInit", "hang": True}]
+    json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+    for sig in (9, 15, 1):
+        p = subprocess.Popen([GD, "check", "--root", root, "--timeout", "30"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+        os.kill(p.pid, sig)
+        p.wait(timeout=10)
+        time.sleep(0.3)
+        alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
+                 "Z" not in open(f"/proc/{k}/stat").read().split(")")[-1].split()[0]]
+        check(f"signal {sig} to check: its NVML worker ends with it", kids and not alive, (kids, alive))
+
+    def descendants(pid):
+        out, todo = [], [str(pid)]
+        while todo:
+            kids = subprocess.run(["pgrep", "-P", todo.pop()], capture_output=True, text=True).stdout.split()
+            out += kids
+            todo += kids
+        return out
+
+    def running(pids):
+        return [k for k in pids if os.path.exists(f"/proc/{k}") and
+                "Z" not in open(f"/proc/{k}/stat").read().split(")")[-1].split()[0]]
+    for name, args in (("watch", ["watch", "--root", root, "--no-listen", "--db", os.path.join(tmp, "h.db"),
+                                  "--interval", "1s", "--timeout", "30"]),
+                       ("churn", ["churn", "--root", root, "-n", "1000000", "-j", "2", "--no-progress"])):
+        if name == "churn":
+            doc["faults"] = []
+            json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
+        p = subprocess.Popen([GD] + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        kids = descendants(p.pid)
+        os.kill(p.pid, 9)
+        p.wait(timeout=10)
+        time.sleep(0.5)
+        check(f"kill -9 of {name}: no worker left running", kids and not running(kids), (kids, running(kids)))
+
 print(f"fix/churn: {passed} passed, {len(failures)} failed")
 for f in failures:
     print("FAIL " + f)

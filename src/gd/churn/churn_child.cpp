@@ -1,5 +1,6 @@
 // The churn child: one short-lived process that initialises the driver the
 // way a candidate-kernel timing process does, then exits.
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +120,7 @@ int churn_zygote_main(const std::string& mode, const std::string& library) {
     pid_t pid = ::fork();
     if (pid < 0) return 1;
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // ends with the fork server (which ends with churn)
       ::close(fds[0]);
       write_all(fds[1], line_of(lib.cycle()));
       ::_exit(0);

@@ -167,6 +167,7 @@ struct NvmlInfo {
   // When state == hung: the call that never returned, and on which GPU index.
   std::optional<std::string> hung_call;
   std::optional<unsigned> hung_gpu;
+  std::optional<std::string> hung_bus_id;  // the hung GPU's bus id, when NVML had told it before the hang
   double timeout_s = 0;
   double elapsed_ms = 0;  // whole worker run
   std::string worker_stderr;  // what the library printed (trimmed)

@@ -128,6 +128,11 @@ class Emitter {
     else
       util::write_line(m_fd, text);
   }
+  // Which bus id a GPU index has, as soon as it is known, so a later hang on
+  // that GPU names it. One-shot workers only: watch knows its GPUs already.
+  void gpu_bus(unsigned index, const std::string& bus_id) {
+    if (!m_watchdog) line({{"gpu_bus", {{"index", index}, {"bus_id", bus_id}}}});
+  }
   // The marker before every NVML call, formatted without a JSON object (symbol
   // names need no escaping): written at once, or handed to the watchdog.
   void call(const char* name, std::optional<unsigned> gpu = std::nullopt) {
@@ -172,6 +177,7 @@ void collect_identity(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model::Nvml
     std::string raw = v1 ? cstr(pci.busIdLegacy, sizeof pci.busIdLegacy) : cstr(pci.busId, sizeof pci.busId);
     auto id = model::normalize_bus_id(raw);
     g.bus_id = id ? *id : raw;
+    em.gpu_bus(g.index, *g.bus_id);
   }
   char buf[k_device_uuid_len] = {};
   if (query(em, g, a.name, d, buf, k_device_name_len)) g.name = cstr(buf, sizeof buf);

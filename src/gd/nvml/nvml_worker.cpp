@@ -48,6 +48,7 @@ static bool apply_call_line(std::string_view line, model::NvmlInfo& out) {
     out.hung_call->assign(name);  // reuses the string's buffer: no allocation per line
   else
     out.hung_call.emplace(name);
+  if (gpu != out.hung_gpu) out.hung_bus_id.reset();  // another GPU: its bus id comes with its PCI info
   out.hung_gpu = gpu;
   return true;
 }
@@ -58,7 +59,11 @@ bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) 
   if (j.is_discarded() || !j.is_object()) return false;
   if (auto it = j.find("call"); it != j.end() && it->is_string()) {
     out.hung_call = it->get<std::string>();
-    out.hung_gpu = json_field<unsigned>(j, "gpu");
+    auto gpu = json_field<unsigned>(j, "gpu");
+    if (gpu != out.hung_gpu) out.hung_bus_id.reset();
+    out.hung_gpu = gpu;
+  } else if (auto b = j.find("gpu_bus"); b != j.end() && b->is_object()) {
+    if (json_field<unsigned>(*b, "index") == out.hung_gpu) out.hung_bus_id = json_field<std::string>(*b, "bus_id");
   } else if (auto e = j.find("load_error"); e != j.end()) {
     out.state = model::NvmlState::library_missing;
     out.load_error = e->is_string() ? e->get<std::string>() : "unknown load error";
@@ -103,7 +108,7 @@ void run_nvml_worker(const std::string& library_path, double timeout_s, model::N
     out.state = model::NvmlState::worker_failed;
     out.load_error = "NVML worker ended early: " + end.exit_description;
   }
-  if (done) out.hung_call.reset(), out.hung_gpu.reset();
+  if (done) out.hung_call.reset(), out.hung_gpu.reset(), out.hung_bus_id.reset();
 }
 
 }  // namespace gd::nvml

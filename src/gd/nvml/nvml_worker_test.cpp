@@ -161,5 +161,24 @@ TEST(WorkerLines, CallMarkersWithAndWithoutGpu) {
   EXPECT_FALSE(done);
 }
 
+TEST(WorkerLines, TheHungGpuIsNamedByTheBusIdItReported) {
+  model::NvmlInfo info;
+  bool done = false;
+  ASSERT_TRUE(apply_worker_line(R"({"call":"nvmlDeviceGetPciInfo_v3","gpu":2})", info, done));
+  ASSERT_TRUE(apply_worker_line(R"({"gpu_bus":{"index":2,"bus_id":"0000:b1:00.0"}})", info, done));
+  ASSERT_TRUE(apply_worker_line(R"({"call":"nvmlDeviceGetTemperature","gpu":2})", info, done));
+  EXPECT_EQ(info.hung_bus_id, "0000:b1:00.0");
+  ASSERT_TRUE(apply_worker_line(R"({"call":"nvmlDeviceGetHandleByIndex_v2","gpu":3})", info, done));
+  EXPECT_EQ(info.hung_bus_id, std::nullopt);  // GPU 3 has not said its bus id yet
+}
+
+TEST_F(WorkerTest, HangOnAGpuNamesItsBusId) {
+  scenario(R"({"call":"nvmlDeviceGetTemperature","gpu":1,"hang":true})");
+  auto info = run(1.0);
+  EXPECT_EQ(info.state, model::NvmlState::hung);
+  EXPECT_EQ(info.hung_gpu, 1u);
+  EXPECT_EQ(info.hung_bus_id, "9e65:00:00.0");
+}
+
 }  // namespace
 }  // namespace gd::nvml

@@ -258,8 +258,13 @@ void run_cli(const host::HostRoot& root, const ProbeOptions& options, const mode
     }
     exe = *found;
   }
+  double left = seconds_left(options);
+  if (left < k_min_worker_seconds) {
+    cli.skip_reason = fmt::format("--timeout {:g} s was used up before nvidia-container-cli could run", options.timeout_s);
+    return;
+  }
   cli.path = exe;
-  auto timeout = std::chrono::milliseconds(static_cast<long long>(options.timeout_s * 1000));
+  auto timeout = std::chrono::milliseconds(static_cast<long long>(left * 1000));
   // `info` only: never -k (--load-kmods), which would change the host.
   auto r = util::run({exe, "info"}, timeout, 256 * 1024);
   cli.elapsed_ms = r.elapsed_ms;

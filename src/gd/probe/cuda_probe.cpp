@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "gd/cuda/cuda_worker.hpp"
 #include "gd/probe/library_locate.hpp"
 
@@ -23,7 +25,13 @@ model::CudaInfo read_cuda(const host::HostRoot& root, const ProbeOptions& option
   }
   // libcuda enumerates only these devices; the worker inherits this environment.
   if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) info.visible_devices = v;
-  cuda::run_cuda_worker(load_path, options.timeout_s, info, options.worker_exe);
+  double left = seconds_left(options);
+  if (left < k_min_worker_seconds) {
+    info.state = model::CudaState::skipped;
+    info.skip_reason = fmt::format("--timeout {:g} s was used up before CUDA could be queried", options.timeout_s);
+    return info;
+  }
+  cuda::run_cuda_worker(load_path, left, info, options.worker_exe);
   return info;
 }
 

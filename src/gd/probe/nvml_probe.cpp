@@ -20,7 +20,7 @@ model::NvmlInfo read_nvml(const host::HostRoot& root, const ProbeOptions& option
     info.state = model::NvmlState::library_missing;
     return info;
   }
-  nvml::run_nvml_worker(*load_path, options.timeout_s, info, options.worker_exe);
+  nvml::run_nvml_worker(*load_path, seconds_left(options), info, options.worker_exe);
   return info;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 #include <exception>
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -104,7 +105,18 @@ Status check_node_root(const host::HostRoot& root) {
                                 root.root().string(), fmt::join(missing, " and no ")));
 }
 
-model::Snapshot take_snapshot(const ProbeContext& ctx) {
+double seconds_left(const ProbeOptions& options) {
+  if (!options.deadline) return options.timeout_s;
+  return std::max(0.0, std::chrono::duration<double>(*options.deadline - std::chrono::steady_clock::now()).count());
+}
+
+model::Snapshot take_snapshot(const ProbeContext& outer) {
+  ProbeOptions options = outer.options;
+  if (!options.deadline)
+    options.deadline = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(options.timeout_s));
+  ProbeContext ctx{outer.root, options};
   model::Snapshot s;
   s.gpudoctor_version = GD_VERSION;
   s.taken_at = now_iso8601();

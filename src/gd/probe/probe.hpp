@@ -3,6 +3,8 @@
 // failing probe is recorded in Snapshot::probes and the others still run.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,13 +18,21 @@ namespace gd::probe {
 struct ProbeOptions {
   std::string nvml_override;                // --nvml PATH: load exactly this file
   std::string cuda_override;                // --cuda PATH: load exactly this file as libcuda.so.1
-  double timeout_s = 10;                    // deadline for all NVML calls together (and again for CUDA's)
+  double timeout_s = 10;                    // --timeout: NVML, CUDA and nvidia-container-cli together
+  // The one deadline of the whole snapshot (take_snapshot sets it to now +
+  // timeout_s when unset); every worker gets what is left of it.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   std::vector<std::string> ld_library_path; // honoured only on the live root
   std::string worker_exe;                   // gpudoctor binary for the NVML and CUDA workers (empty: this one)
   std::string kernel_log_file;              // --kernel-log FILE: read this instead of the journal / /dev/kmsg
   std::string since;                        // --since: kernel log age window (empty: this boot and the previous)
   std::string container_cli;                // --container-cli PATH: run this as nvidia-container-cli
 };
+
+// Seconds left before options.deadline (timeout_s when no deadline is set); 0 when it passed.
+double seconds_left(const ProbeOptions& options);
+// Below this, a worker is not started at all (it could not finish anything).
+inline constexpr double k_min_worker_seconds = 0.05;
 
 struct ProbeContext {
   const host::HostRoot& root;

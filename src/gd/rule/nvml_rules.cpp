@@ -1,5 +1,8 @@
 // nvml.missing, nvml.hung, nvml.init_failed, nvml.worker_failed
+#include <set>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "gd/model/nvml_return.hpp"
 #include "gd/rule/facts.hpp"
@@ -78,15 +81,45 @@ void rule_nvml_missing(const RuleInput& in, std::vector<Finding>& out) {
   out.push_back(std::move(f));
 }
 
+namespace {
+
+// "GPU 0000:b1:00.0 (index 2)", or "GPU index 2" when NVML had not told its bus id.
+std::string hung_gpu_text(const model::NvmlInfo& n) {
+  if (!n.hung_gpu) return "";
+  return n.hung_bus_id ? fmt::format(" on GPU {} (index {})", *n.hung_bus_id, *n.hung_gpu)
+                       : fmt::format(" on GPU index {}", *n.hung_gpu);
+}
+
+// The GPUs NVML counted but never reported because the hang stopped the walk.
+std::optional<std::string> unchecked_text(const model::Snapshot& s) {
+  unsigned count = s.nvml.device_count.value_or(0);
+  unsigned first = s.nvml.hung_gpu ? *s.nvml.hung_gpu + 1 : static_cast<unsigned>(s.nvml.gpus.size());
+  if (!s.nvml.device_count || first >= count) return std::nullopt;
+  std::vector<std::string> indices;
+  for (unsigned i = first; i < count; ++i) indices.push_back(std::to_string(i));
+  std::set<std::string> reported(s.nvml.hung_bus_id ? std::set<std::string>{*s.nvml.hung_bus_id} : std::set<std::string>{});
+  for (const auto& g : s.nvml.gpus)
+    if (g.bus_id) reported.insert(*g.bus_id);
+  std::vector<std::string> on_pci;
+  for (const auto& g : s.pci.gpus)
+    if (!reported.count(g.bus_id) && (g.driver == "nvidia" || g.driver.empty())) on_pci.push_back(g.bus_id);
+  return fmt::format("left unchecked because of the hang: GPU index {} of {}{}", fmt::join(indices, ", "), count,
+                     on_pci.empty() ? std::string()
+                                    : fmt::format(" (on PCI and not reached: {})", fmt::join(on_pci, ", ")));
+}
+
+}  // namespace
+
 void rule_nvml_hung(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.nvml.state != NvmlState::hung) return;
   Finding f;
   f.severity = Severity::critical;
-  std::string where = s.nvml.hung_gpu ? fmt::format(" on GPU index {}", *s.nvml.hung_gpu) : std::string();
-  f.summary = fmt::format("NVML did not answer within {:g} s: {}{} never returned", s.nvml.timeout_s,
-                          s.nvml.hung_call.value_or("an NVML call"), where);
+  if (s.nvml.hung_bus_id) f.gpu = s.nvml.hung_bus_id;
+  f.summary = fmt::format("NVML did not answer within {:.3g} s: {}{} never returned", s.nvml.timeout_s,
+                          s.nvml.hung_call.value_or("an NVML call"), hung_gpu_text(s.nvml));
   f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.nvml.elapsed_ms)));
+  if (auto u = unchecked_text(s)) f.evidence.push_back(*u);
   if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
   add_library_evidence(s, f);
   f.cause = "The driver is wedged: a GPU fell off the bus or stopped answering, or a GPU reset or initialisation is "

@@ -31,11 +31,9 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
-// fork+exec with stdin/stdout/stderr pipes in a new process group.
+// The worker with stdin/stdout/stderr pipes, through util::spawn_in_group
+// (own process group, killed with gpudoctor).
 pid_t spawn_piped(const std::vector<std::string>& argv, int& in, int& out, int& err, std::string& error) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
   int p_in[2], p_out[2], p_err[2];
   if (::pipe2(p_in, O_CLOEXEC) != 0) return error = std::strerror(errno), -1;
   if (::pipe2(p_out, O_CLOEXEC) != 0) return ::close(p_in[0]), ::close(p_in[1]), error = std::strerror(errno), -1;
@@ -43,22 +41,14 @@ pid_t spawn_piped(const std::vector<std::string>& argv, int& in, int& out, int& 
     for (int fd : {p_in[0], p_in[1], p_out[0], p_out[1]}) ::close(fd);
     return error = std::strerror(errno), -1;
   }
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(p_in[0], 0);
-    ::dup2(p_out[1], 1);
-    ::dup2(p_err[1], 2);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
+  auto pid = util::spawn_in_group(argv, p_in[0], p_out[1], p_err[1]);
   ::close(p_in[0]), ::close(p_out[1]), ::close(p_err[1]);
-  if (pid < 0) {
+  if (!pid) {
     ::close(p_in[1]), ::close(p_out[0]), ::close(p_err[0]);
-    return error = std::strerror(errno), -1;
+    return error = pid.error().message, -1;
   }
   in = p_in[1], out = p_out[0], err = p_err[0];
-  return pid;
+  return *pid;
 }
 
 }  // namespace

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -113,27 +115,75 @@ int Child::wait_status(Clock::time_point deadline) {
   return -1;
 }
 
+namespace {
+
+// argv[0] as execvp would find it: as given when it has a slash, else the
+// first executable of that name in PATH (default /usr/local/bin:/usr/bin:/bin).
+std::string find_executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    auto colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) return name;  // execve then says ENOENT
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+}  // namespace
+
 Result<pid_t> spawn_in_group(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
   if (argv.empty()) return make_error("spawn: empty argv");
+  std::string path = find_executable(argv[0]);
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  ::posix_spawn_file_actions_init(&fa);
-  ::posix_spawnattr_init(&attr);
-  const int fds[3] = {in_fd, out_fd, err_fd};
-  for (int target = 0; target < 3; ++target) {
-    if (fds[target] >= 0) ::posix_spawn_file_actions_adddup2(&fa, fds[target], target);
-    else ::posix_spawn_file_actions_addopen(&fa, target, "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0);
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  const int fds[3] = {in_fd >= 0 ? in_fd : devnull, out_fd >= 0 ? out_fd : devnull, err_fd >= 0 ? err_fd : devnull};
+  int report[2];  // the child writes execve's errno here; EOF (close-on-exec) means it ran
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    if (devnull >= 0) ::close(devnull);
+    return make_error(fmt::format("cannot run {}: pipe: {}", argv[0], std::strerror(errno)));
   }
-  ::posix_spawnattr_setpgroup(&attr, 0);  // own process group: killed as one
-  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, cargv[0], &fa, &attr, cargv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&fa);
-  ::posix_spawnattr_destroy(&attr);
-  if (rc != 0) return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+  sigset_t none;
+  sigemptyset(&none);
+  pid_t parent = ::getpid();
+  // vfork: no copy of the parent's page tables (churn starts thousands). The
+  // child only makes system calls before execve.
+  pid_t pid = ::vfork();
+  if (pid == 0) {
+    ::setpgid(0, 0);                       // own process group: killed as one
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);    // never outlives the gpudoctor that started it
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+    for (int target = 0; target < 3; ++target)
+      if (fds[target] >= 0) ::dup2(fds[target], target);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // watch blocks SIGTERM/SIGHUP for sigtimedwait: not its children
+    ::execve(path.c_str(), cargv.data(), environ);
+    int err = errno;
+    [[maybe_unused]] auto n = ::write(report[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  int spawn_errno = errno;
+  ::close(report[1]);
+  if (devnull >= 0) ::close(devnull);
+  if (pid < 0) {
+    ::close(report[0]);
+    return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(spawn_errno)));
+  }
+  int child_err = 0;
+  ssize_t got;
+  while ((got = ::read(report[0], &child_err, sizeof child_err)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof child_err)) {
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return make_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(child_err)));
+  }
   return pid;
 }
 
