@@ -154,6 +154,11 @@ with tempfile.TemporaryDirectory() as tmp:
     case("xid from stdin", ["xid", "-", "--json"], 2, out_has='"bus_id": "0000:3b:00.0"', stdin=xid79)
     case("xid, app error only", ["xid", "-"], 0, out_has="restart app",
          stdin="[1.0] NVRM: Xid (PCI:0000:01:00): 13, pid=1, name=a, Graphics Exception\n")
+    prev79 = "[0.0] Linux version 6.1\n" + xid79 + "[0.0] Linux version 6.1\n[1.0] NVRM: Xid (PCI:0000:01:00): 13, x\n"
+    case("xid rates an earlier boot's Xid 79 as check does", ["xid", "-", "--json"], 0, out_has='"severity": "warning"',
+         stdin=prev79)
+    three = "".join(f"[1.{i}] NVRM: Xid (PCI:0000:01:00): 13, pid={i}, name=a, x\n" for i in range(3))
+    case("xid counts repeated identical events", ["xid", "-"], 0, out_has="     3 a ", stdin=three)
     case("xid on a missing file", ["xid", os.path.join(tmp, "nope.log")], 3, err_has="nope.log: cannot open")
     case("xid on a directory", ["xid", tmp], 3, err_has="not a regular file")
     open(os.path.join(tmp, "junk.log"), "wb").write(os.urandom(1 << 20) + b"\n" + b"x" * (1 << 20))

@@ -1,5 +1,6 @@
 // `gpudoctor xid [FILE|-] [--json] [--since WINDOW]`: explains the NVIDIA
 // events of a kernel log (a pasted file, stdin, or this node's own log).
+#include <algorithm>
 #include <ctime>
 #include <memory>
 
@@ -14,6 +15,7 @@
 #include "gd/model/json_io.hpp"
 #include "gd/model/xid_catalog.hpp"
 #include "gd/probe/kernel_log.hpp"
+#include "gd/rule/kernel_log_facts.hpp"
 #include "gd/util/strings.hpp"
 
 namespace gd::cli {
@@ -52,7 +54,8 @@ nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent&
                       {"process", opt(e.process)},
                       {"message", e.message},
                       {"meaning", info.meaning},
-                      {"severity", model::severity_name(info.severity)},
+                      {"severity", model::severity_name(rule::current_severity(e))},
+                      {"catalogue_severity", model::severity_name(info.severity)},
                       {"action", model::xid_action_name(info.action)},
                       {"advice", info.advice},
                       {"mnemonic", info.mnemonic},
@@ -72,20 +75,45 @@ std::string boot_text(std::optional<int> boot) {
   return fmt::format("{}", *boot);
 }
 
+// Identical events (same boot, GPU, kind, Xid, process name) shown once with a count.
+struct Row {
+  const model::KernelEvent* first;
+  const model::KernelEvent* last;
+  std::size_t count = 1;
+};
+
+std::vector<Row> group_repeats(const model::KernelLog& log) {
+  std::vector<Row> rows;
+  auto same = [](const model::KernelEvent& a, const model::KernelEvent& b) {
+    return a.boot == b.boot && a.bus_id == b.bus_id && a.kind == b.kind && a.xid == b.xid && a.process == b.process;
+  };
+  for (const auto& e : log.events) {
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return same(*r.first, e); });
+    if (it == rows.end()) rows.push_back({&e, &e, 1});
+    else it->last = &e, ++it->count;
+  }
+  return rows;
+}
+
 std::string text_report(const model::KernelLog& log) {
   std::string out = fmt::format("{}: {} NVIDIA event(s) in {} ({} line(s) scanned)\n", log.source, log.events.size(),
                                 log.window, log.lines_scanned);
   if (log.events.empty()) return out;
-  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:<24} {:<8} {:<16} {}\n", "TIME", "BOOT", "BUS ID", "XID", "PROCESS",
-                     "SEVERITY", "ACTION", "MEANING");
+  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:>6} {:<24} {:<8} {:<16} {}\n", "TIME (FIRST)", "BOOT", "BUS ID",
+                     "XID", "COUNT", "PROCESS", "SEVERITY", "ACTION", "MEANING");
   std::vector<std::string> advice;
-  for (const auto& e : log.events) {
+  for (const auto& row : group_repeats(log)) {
+    const auto& e = *row.first;
     auto info = model::kernel_event_info(e.kind, e.xid);
     std::string process = e.process ? util::printable(*e.process, 14) : "-";
-    if (e.pid) process = fmt::format("{} ({})", process, *e.pid);
-    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:<24} {:<8} {:<16} {}\n", e.timestamp.empty() ? "-" : e.timestamp,
-                       boot_text(e.boot), e.bus_id.value_or("-"), e.xid ? fmt::format("{}", *e.xid) : "-", process,
-                       model::severity_name(info.severity), model::xid_action_name(info.action), info.meaning);
+    if (e.pid && row.count == 1) process = fmt::format("{} ({})", process, *e.pid);
+    // Rated as check rates it: an earlier boot's event is at most a warning (the reboot reset the GPU).
+    auto severity = rule::current_severity(e);
+    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:>6} {:<24} {:<8} {:<16} {}{}\n",
+                       e.timestamp.empty() ? "-" : e.timestamp, boot_text(e.boot), e.bus_id.value_or("-"),
+                       e.xid ? fmt::format("{}", *e.xid) : "-", row.count, process, model::severity_name(severity),
+                       model::xid_action_name(info.action), info.meaning,
+                       row.count > 1 ? fmt::format(" (last at {})", row.last->timestamp) : "");
     std::string line = fmt::format(
         "{}: {}", e.xid ? fmt::format("Xid {} {}", *e.xid, info.mnemonic) : std::string(info.mnemonic), info.advice);
     if (std::find(advice.begin(), advice.end(), line) == advice.end()) advice.push_back(line);
@@ -108,7 +136,7 @@ int do_xid(const XidOptions& o) {
   bool critical = false;
   nlohmann::json array = nlohmann::json::array();
   for (const auto& e : log->events) {
-    critical = critical || model::kernel_event_info(e.kind, e.xid).severity == model::Severity::critical;
+    critical = critical || rule::current_severity(e) == model::Severity::critical;
     if (o.json) array.push_back(event_json(*log, e));
   }
   fmt::print("{}", o.json ? dump_json(array) + "\n" : text_report(*log));
