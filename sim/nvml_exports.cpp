@@ -93,10 +93,20 @@ nvmlPciInfo_t pci_info(const Gpu& gpu) {
   return info;
 }
 
-nvmlReturn_t get_pci_info(const char* symbol, nvmlDevice_t device, nvmlPciInfo_t* pci) {
+// Fills what the real library's version of the call fills and nothing else:
+// v1 skips pciSubSystemId, v1 and v2 never write the 32-byte busId (only
+// _v3 does); busIdLegacy is always written.
+nvmlReturn_t get_pci_info(const char* symbol, nvmlDevice_t device, nvmlPciInfo_t* pci, int version) {
   return device_query(symbol, device, [&](const DeviceContext& c) {
     if (!pci) return k_invalid_argument;
-    *pci = pci_info(c.gpu);
+    nvmlPciInfo_t full = pci_info(c.gpu);
+    std::memcpy(pci->busIdLegacy, full.busIdLegacy, sizeof pci->busIdLegacy);
+    pci->domain = full.domain;
+    pci->bus = full.bus;
+    pci->device = full.device;
+    pci->pciDeviceId = full.pciDeviceId;
+    if (version >= 2) pci->pciSubSystemId = full.pciSubSystemId;
+    if (version >= 3) std::memcpy(pci->busId, full.busId, sizeof pci->busId);
     return k_success;
   });
 }
@@ -176,7 +186,10 @@ GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char* version, unsigned le
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char* version, unsigned length) {
-  return system_query(__func__, [&](const Scenario& s) { return put_string(version, length, s.nvml_version); });
+  return guarded([&] {
+    return Simulator::instance().library_call(
+        __func__, [&](const Scenario& s) { return put_string(version, length, s.nvml_version); });
+  });
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
@@ -211,14 +224,14 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned index, nvmlDev
 // ---- identity ---------------------------------------------------------------
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_t* pci) {
-  return get_pci_info(__func__, device, pci);
+  return get_pci_info(__func__, device, pci, 1);
 }
 #ifndef GD_SIM_LEGACY
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t* pci) {
-  return get_pci_info(__func__, device, pci);
+  return get_pci_info(__func__, device, pci, 2);
 }
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t* pci) {
-  return get_pci_info(__func__, device, pci);
+  return get_pci_info(__func__, device, pci, 3);
 }
 #endif
 

@@ -186,7 +186,10 @@ TEST_F(NvmlSim, CallsBeforeInitReturnUninitialized) {
   EXPECT_EQ(sim().fn<CountFn>("nvmlDeviceGetCount_v2")(&n), k_uninitialized);
   EXPECT_EQ(sim().fn<HandleByIndexFn>("nvmlDeviceGetHandleByIndex_v2")(0, &device), k_uninitialized);
   EXPECT_EQ(sim().fn<SystemStringFn>("nvmlSystemGetDriverVersion")(buf, sizeof buf), k_uninitialized);
-  EXPECT_EQ(sim().shutdown(), k_uninitialized);
+  EXPECT_EQ(sim().shutdown(), k_success);  // as the real library: no error
+  // The real library states its own version before init (and without a driver).
+  ASSERT_EQ(sim().fn<SystemStringFn>("nvmlSystemGetNVMLVersion")(buf, sizeof buf), k_success);
+  EXPECT_STRNE(buf, "");
 }
 
 TEST_F(NvmlSim, UnsetScenarioVariableMeansDriverNotLoaded) {
@@ -319,11 +322,18 @@ TEST_F(NvmlSim, FillsPciInfoLikeNvml) {
   expected.device = 0x1F;
   expected.pciDeviceId = 0x1DB410DE;
   expected.pciSubSystemId = 303239390;
-  for (const char* name : {"nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo"}) {
+  // As the real 535 library: v1 skips pciSubSystemId, v1 and v2 never write
+  // the 32-byte busId (the caller's bytes stay), only _v3 does.
+  for (int version : {3, 2, 1}) {
+    const char* name = version == 3 ? "nvmlDeviceGetPciInfo_v3" : version == 2 ? "nvmlDeviceGetPciInfo_v2"
+                                                                              : "nvmlDeviceGetPciInfo";
     nvmlPciInfo_t pci;
     std::memset(&pci, 0xAB, sizeof pci);
     ASSERT_EQ(sim().fn<DevicePciFn>(name)(handle(0), &pci), k_success) << name;
-    EXPECT_EQ(std::memcmp(&pci, &expected, sizeof pci), 0) << name;
+    nvmlPciInfo_t want = expected;
+    if (version < 3) std::memset(want.busId, 0xAB, sizeof want.busId);
+    if (version < 2) std::memset(&want.pciSubSystemId, 0xAB, sizeof want.pciSubSystemId);
+    EXPECT_EQ(std::memcmp(&pci, &want, sizeof pci), 0) << name;
   }
   nvmlPciInfo_t bare{};
   ASSERT_EQ(sim().fn<DevicePciFn>("nvmlDeviceGetPciInfo_v3")(handle(1), &bare), k_success);
@@ -527,7 +537,7 @@ TEST_F(NvmlSim, InitFaultFailsInitAndCountsNothing) {
   EXPECT_EQ(sim().fn<InitWithFlagsFn>("nvmlInitWithFlags")(0), k_lib_rm_version_mismatch);
   unsigned n = 0;
   EXPECT_EQ(sim().fn<CountFn>("nvmlDeviceGetCount_v2")(&n), k_uninitialized);
-  EXPECT_EQ(sim().shutdown(), k_uninitialized);
+  EXPECT_EQ(sim().shutdown(), k_success);
 }
 
 TEST_F(NvmlSim, FaultsApplyPerGpu) {
@@ -572,7 +582,7 @@ TEST_F(NvmlSim, StarFaultOnGpuCoversHandleLookupOnly) {
 TEST_F(NvmlSim, StarFaultWithoutGpuCoversEverything) {
   use_scenario(scenario({k_full_gpu}, R"("faults": [{"call": "*", "return": "DRIVER_NOT_LOADED"}])"));
   EXPECT_EQ(sim().init(), k_driver_not_loaded);
-  EXPECT_EQ(sim().shutdown(), k_uninitialized);
+  EXPECT_EQ(sim().shutdown(), k_success);
 }
 
 TEST_F(NvmlSim, FaultNamesIgnoreVersionSuffixes) {
@@ -627,7 +637,7 @@ TEST_F(NvmlSim, InitIsReferenceCounted) {
   EXPECT_EQ(sim().shutdown(), k_success);
   unsigned n = 0;
   EXPECT_EQ(sim().fn<CountFn>("nvmlDeviceGetCount_v2")(&n), k_uninitialized);
-  EXPECT_EQ(sim().shutdown(), k_uninitialized);  // an extra shutdown harms nothing
+  EXPECT_EQ(sim().shutdown(), k_success);  // an extra shutdown harms nothing
   EXPECT_EQ(sim().init(), k_success);
   EXPECT_EQ(count(), 1u);
 }
@@ -701,7 +711,8 @@ TEST_F(NvmlSim, LegacyLibraryLacksNewerSymbols) {
   ASSERT_EQ(legacy_sim().fn<HandleByIndexFn>("nvmlDeviceGetHandleByIndex")(0, &gpu), k_success);
   nvmlPciInfo_t pci{};
   EXPECT_EQ(legacy_sim().fn<DevicePciFn>("nvmlDeviceGetPciInfo")(gpu, &pci), k_success);
-  EXPECT_STREQ(pci.busId, "00005B0A:3B:1F.0");
+  EXPECT_STREQ(pci.busIdLegacy, "5B0A:3B:1F.0");
+  EXPECT_STREQ(pci.busId, "");  // the plain call never writes it
   unsigned long long reasons = 0;
   EXPECT_EQ(legacy_sim().fn<DeviceUllFn>("nvmlDeviceGetCurrentClocksThrottleReasons")(gpu, &reasons), k_success);
   EXPECT_EQ(sim().fn<CountFn>("nvmlDeviceGetCount_v2")(&n), k_uninitialized);  // separate state

@@ -112,13 +112,23 @@ nvmlReturn_t Simulator::init(std::string_view symbol) {
 
 nvmlReturn_t Simulator::shutdown(std::string_view symbol) {
   std::unique_lock lock(m_mutex);
-  if (m_references == 0) return nvml::k_uninitialized;
+  if (m_references == 0) return nvml::k_success;  // as the real library: a shutdown without init is no error
   if (auto fault = apply_fault(lock, symbol, std::nullopt)) return *fault;
   if (--m_references == 0) {
     m_scenario.reset();
     m_event_sets.clear();
   }
   return nvml::k_success;
+}
+
+nvmlReturn_t Simulator::library_call(std::string_view symbol, const SystemQuery& query) {
+  std::unique_lock lock(m_mutex);
+  if (m_references == 0) {
+    nvmlReturn_t loaded = load_from_environment();
+    if (loaded != nvml::k_success) return loaded;
+  }
+  if (auto fault = apply_fault(lock, symbol, std::nullopt)) return *fault;
+  return query(*m_scenario);
 }
 
 nvmlReturn_t Simulator::system_call(std::string_view symbol, const SystemQuery& query) {

@@ -56,6 +56,8 @@ class Simulator {
 
   // Runs `query` once the library is initialised and no fault intervenes.
   nvmlReturn_t system_call(std::string_view symbol, const SystemQuery& query);
+  // A query the real library answers before nvmlInit too (nvmlSystemGetNVMLVersion).
+  nvmlReturn_t library_call(std::string_view symbol, const SystemQuery& query);
 
   // As system_call, for the GPU behind `device`; INVALID_ARGUMENT for a handle
   // this library did not hand out.

@@ -165,6 +165,13 @@ with tempfile.TemporaryDirectory() as tmp:
     r = gd(["churn", "--root", root, "--mode", "cuda", "-n", "60", "-j", "2", "--json"], env)
     doc = json.loads(r.stdout) if r.stdout.startswith("{") else {}
     check("cuda mode runs every launch", r.returncode == 0 and doc.get("succeeded") == 60, (r.returncode, r.stderr, doc))
+    nv = json.load(open(os.path.join(tmp, "nvml.json")))
+    nv["cuda"] = {"init_return": 100}
+    json.dump(nv, open(os.path.join(tmp, "nvml.json"), "w"))
+    r = gd(["churn", "--root", root, "--mode", "cuda", "-n", "4", "-j", "2", "--json"], env)
+    doc = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    check("cuda mode names CUresult codes as CUDA's", doc.get("failures_by_code") == {"CUDA_ERROR_NO_DEVICE": 4},
+          (r.stdout[:300], r.stderr[-300:]))
 
 # 7. /dev/char links on a cgroup-v2 Docker host: created inside the root, verified, idempotent.
 with tempfile.TemporaryDirectory() as tmp:

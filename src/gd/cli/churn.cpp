@@ -14,6 +14,7 @@
 #include "gd/cli/node_options.hpp"
 #include "gd/cli/render.hpp"
 #include "gd/host/host_root.hpp"
+#include "gd/model/cuda_result.hpp"
 #include "gd/model/nvml_return.hpp"
 #include "gd/probe/library_locate.hpp"
 #include "gd/probe/nvml_probe.hpp"
@@ -88,10 +89,16 @@ void draw_progress(const churn::ChurnProgress& p) {
   std::fflush(stderr);
 }
 
-nlohmann::json to_json(const churn::ChurnResult& r, const Inventory& before, const Inventory& after,
+// A launch's failure code named in its own API: nvmlReturn_t, or CUresult with --mode cuda.
+std::string code_name(bool cuda, int code) { return cuda ? model::cuda_result_name(code) : model::nvml_return_name(code); }
+std::string code_label(bool cuda, int code) {
+  return cuda ? model::cuda_result_label(code) : model::nvml_return_label(code);
+}
+
+nlohmann::json to_json(bool cuda, const churn::ChurnResult& r, const Inventory& before, const Inventory& after,
                        const std::vector<std::string>& lost, const std::string& v) {
   nlohmann::json fails = nlohmann::json::object();
-  for (const auto& [code, n] : r.failures_by_code) fails[model::nvml_return_name(code)] = n;
+  for (const auto& [code, n] : r.failures_by_code) fails[code_name(cuda, code)] = n;
   auto q = [&](double x) { return churn::quantile(r.init_ms, x); };
   return {{"launched", r.launched},
           {"succeeded", r.succeeded},
@@ -111,14 +118,15 @@ nlohmann::json to_json(const churn::ChurnResult& r, const Inventory& before, con
           {"verdict", v}};
 }
 
-void print_text(const churn::ChurnResult& r, const Inventory& before, const Inventory& after, const std::string& v) {
+void print_text(bool cuda, const churn::ChurnResult& r, const Inventory& before, const Inventory& after,
+                const std::string& v) {
   auto q = [&](double x) { return rule::format_ms(churn::quantile(r.init_ms, x)); };
   fmt::print("launched {} processes in {:.1f} s ({:.0f}/s){}\n", thousands(r.launched), r.elapsed_s,
              r.elapsed_s > 0 ? r.launched / r.elapsed_s : 0, r.stopped_early ? ", stopped early" : "");
   fmt::print("init latency: p50 {}  p95 {}  p99 {}  max {}\n", q(0.5), q(0.95), q(0.99), q(1.0));
   fmt::print("gpudoctor overhead per launch (start, teardown): p50 {}\n",
              rule::format_ms(churn::quantile(r.overhead_ms, 0.5)));
-  for (const auto& [code, n] : r.failures_by_code) fmt::print("failed: {} x {}\n", n, model::nvml_return_label(code));
+  for (const auto& [code, n] : r.failures_by_code) fmt::print("failed: {} x {}\n", n, code_label(cuda, code));
   if (r.hung) fmt::print("hung (killed): {}\n", r.hung);
   if (r.crashed) fmt::print("crashed: {}\n", r.crashed);
   fmt::print("GPUs before: {}   after: {}\n", before.bus_ids.size(), after.bus_ids.size());
@@ -158,9 +166,9 @@ int do_churn(ChurnCli& c) {
   auto lost = lost_ids(before, after);
   std::string v = verdict(before, r, lost);
   if (c.json)
-    fmt::print("{}\n", dump_json(to_json(r, before, after, lost, v)));
+    fmt::print("{}\n", dump_json(to_json(cuda, r, before, after, lost, v)));
   else
-    print_text(r, before, after, v);
+    print_text(cuda, r, before, after, v);
   if (!lost.empty() || r.lost_at_launch) return k_exit_critical;
   return (r.failures_by_code.empty() && !r.hung && !r.crashed) ? k_exit_ok : k_exit_warning;
 }

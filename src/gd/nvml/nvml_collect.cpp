@@ -168,13 +168,17 @@ bool query(Emitter& em, model::NvmlGpu& g, const Sym<F>& sym, Args... args) {
 
 std::string cstr(const char* buf, size_t len) { return std::string(buf, strnlen(buf, len)); }
 
+// Only nvmlDeviceGetPciInfo_v3 writes the 32-byte busId; v1 and v2 leave it
+// as it was and fill busIdLegacy (always written).
+std::string bus_id_text(const NvmlApi& a, const nvmlPciInfo_t& pci) {
+  bool v3 = std::strcmp(a.pci_info.name, "nvmlDeviceGetPciInfo_v3") == 0;
+  return v3 ? cstr(pci.busId, sizeof pci.busId) : cstr(pci.busIdLegacy, sizeof pci.busIdLegacy);
+}
+
 void collect_identity(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model::NvmlGpu& g) {
   nvmlPciInfo_t pci{};
   if (query(em, g, a.pci_info, d, &pci)) {
-    // The plain (v1) call fills an older, shorter layout: only its first
-    // 16 bytes (the legacy bus id) and the integers after them are valid.
-    bool v1 = std::strcmp(a.pci_info.name, "nvmlDeviceGetPciInfo") == 0;
-    std::string raw = v1 ? cstr(pci.busIdLegacy, sizeof pci.busIdLegacy) : cstr(pci.busId, sizeof pci.busId);
+    std::string raw = bus_id_text(a, pci);
     auto id = model::normalize_bus_id(raw);
     g.bus_id = id ? *id : raw;
     em.gpu_bus(g.index, *g.bus_id);
@@ -309,6 +313,13 @@ std::optional<NvmlApi> load_and_init(Emitter& em, const std::string& library_pat
     return std::nullopt;
   }
   em.line({{"missing", api->missing}});
+  // The library states its own version before init, even without a driver:
+  // the version check then works for plain-file installs (no version in the name).
+  if (api->nvml_version) {
+    char buf[k_system_version_len] = {};
+    em.call(api->nvml_version.name);
+    if (api->nvml_version.fn(buf, sizeof buf) == k_success) em.line({{"library", {{"nvml_version", cstr(buf, sizeof buf)}}}});
+  }
   em.call(api->init.name);
   auto t0 = std::chrono::steady_clock::now();
   int r = api->init.fn();
@@ -393,8 +404,7 @@ class XidEvents {
     std::string bus;
     nvmlPciInfo_t pci{};
     if (a.pci_info && a.pci_info.fn(d, &pci) == k_success) {
-      bool v1 = std::strcmp(a.pci_info.name, "nvmlDeviceGetPciInfo") == 0;
-      std::string raw = v1 ? cstr(pci.busIdLegacy, sizeof pci.busIdLegacy) : cstr(pci.busId, sizeof pci.busId);
+      std::string raw = bus_id_text(a, pci);
       bus = model::normalize_bus_id(raw).value_or(raw);
     }
     m_gpus.emplace_back(d, i, bus);

@@ -17,7 +17,7 @@ using model::json_field;
 
 void apply_system(const json& sys, model::NvmlInfo& out) {
   out.driver_version = json_field<std::string>(sys, "driver_version");
-  out.nvml_version = json_field<std::string>(sys, "nvml_version");
+  if (auto v = json_field<std::string>(sys, "nvml_version")) out.nvml_version = v;
   out.cuda_driver_version = json_field<int>(sys, "cuda_driver_version");
   out.count_return = json_field<int>(sys, "count_return");
   out.device_count = json_field<unsigned>(sys, "device_count");
@@ -74,6 +74,8 @@ bool apply_worker_line(std::string_view line, model::NvmlInfo& out, bool& done) 
     out.init_return = json_field<int>(*in, "return");
     out.init_ms = json_field<double>(*in, "ms");
     out.state = out.init_return == 0 ? model::NvmlState::ok : model::NvmlState::init_failed;
+  } else if (auto lib = j.find("library"); lib != j.end() && lib->is_object()) {
+    out.nvml_version = json_field<std::string>(*lib, "nvml_version");
   } else if (auto sys = j.find("system"); sys != j.end() && sys->is_object()) {
     apply_system(*sys, out);
   } else if (auto g = j.find("gpu"); g != j.end()) {

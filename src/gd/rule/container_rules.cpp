@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gd/rule/facts.hpp"
+#include "gd/model/nvml_return.hpp"
 #include "gd/rule/rule.hpp"
 
 namespace gd::rule {
@@ -246,12 +247,13 @@ void rule_container_nvml_blocked(const RuleInput& in, std::vector<Finding>& out)
   const auto& s = in.snap;
   if (!s.container.inside || !s.nvml.init_return) return;
   int r = *s.nvml.init_return;
-  if (r != 999 && r != 17) return;
+  bool unknown = r == model::code(model::NvmlReturn::unknown);
+  if (!unknown && r != model::code(model::NvmlReturn::operating_system)) return;
   Finding f;
   f.severity = Severity::critical;
   f.summary = fmt::format("Inside a container NVML fails to initialise ({}): the container has lost access to its "
                           "GPU device nodes",
-                          r == 999 ? "'Unknown Error', 999" : "OPERATING_SYSTEM, 17");
+                          unknown ? "'Unknown Error', 999" : "OPERATING_SYSTEM, 17");
   for (const auto& e : s.container.inside_evidence) f.evidence.push_back(e);
   f.evidence.push_back(fmt::format("nvmlInit returned {}", r));
   f.cause = "The device cgroup of this container no longer allows /dev/nvidia*: on a host with cgroup v2 and the "

@@ -30,7 +30,7 @@ void add_library_evidence(const model::Snapshot& s, Finding& f) {
 }
 
 struct InitAdvice {
-  int code;
+  model::CudaResult code;
   const char* cause;
   std::vector<std::string> fix;
   bool needs_reboot;
@@ -38,43 +38,43 @@ struct InitAdvice {
 
 const InitAdvice* init_advice(int code) {
   static const InitAdvice k_advice[] = {
-      {3,
+      {model::CudaResult::not_initialized,
        "cuInit failed without a more specific reason: most often nvidia_uvm is not loaded or /dev/nvidia-uvm is "
        "missing or not accessible. (In programs, the same code follows using CUDA in a fork() of a process that had "
        "initialised it.)",
        {"sudo nvidia-modprobe -u -c=0   (loads nvidia_uvm, creates /dev/nvidia-uvm)", "or: sudo modprobe nvidia_uvm",
         "Python multiprocessing: use the 'spawn' start method"},
        false},
-      {34,
+      {model::CudaResult::stub_library,
        "The CUDA toolkit's stub libcuda.so (…/lib64/stubs, meant only for linking) is found before the driver's "
        "libcuda.so.1, through LD_LIBRARY_PATH or an ld.so.conf entry.",
        {"Remove the toolkit's stubs directory from LD_LIBRARY_PATH and from /etc/ld.so.conf.d/*.conf",
         "sudo ldconfig; then `ldconfig -p | grep libcuda.so.1` must name the driver's libcuda.so.<version>"},
        false},
-      {35,
+      {model::CudaResult::runtime_insufficient_driver,
        "The installed driver is older than the CUDA runtime the program was built with (or libcudart found no "
        "libcuda at all).",
        {"Install a driver that supports the program's CUDA version (CUDA 11 needs >= 450, CUDA 12 >= 525)",
         "Or use a build of the program for an older CUDA; datacenter GPUs can also use the cuda-compat package"},
        false},
-      {36,
+      {model::CudaResult::call_requires_newer_driver,
        "The program calls a CUDA function that this driver is too old to provide.",
        {"Upgrade the NVIDIA driver to one that supports the program's CUDA version"},
        false},
-      {46,
+      {model::CudaResult::device_unavailable,
        "The GPU is in exclusive-process compute mode and another process holds it, or it is otherwise busy.",
        {"nvidia-smi -q -d COMPUTE   (check the compute mode)",
         "sudo nvidia-smi -c DEFAULT   (if exclusive mode is not "
         "intended)"},
        false},
-      {100,
+      {model::CudaResult::no_device,
        "libcuda sees no usable GPU: device nodes missing or not permitted (a container started without --gpus / the "
        "NVIDIA runtime, cgroup device rules), or CUDA_VISIBLE_DEVICES empty or naming no existing GPU.",
        {"ls -l /dev/nvidia*   (nvidiactl, nvidia<N> and nvidia-uvm must exist and be readable)",
         "Check CUDA_VISIBLE_DEVICES (unset it, or list valid indices/UUIDs)",
         "Containers: run with --gpus all (Docker) or the NVIDIA container runtime"},
        false},
-      {802,
+      {model::CudaResult::system_not_ready,
        "An NVSwitch system (HGX/DGX A100, H100, H200, B200) whose NVLink fabric is not initialised: "
        "nvidia-fabricmanager is not running, failed, or its version differs from the driver's.",
        {"sudo systemctl enable --now nvidia-fabricmanager",
@@ -82,7 +82,7 @@ const InitAdvice* init_advice(int code) {
         "version",
         "nvidia-smi -q | grep -A2 Fabric   (State must be Completed)"},
        false},
-      {803,
+      {model::CudaResult::system_driver_mismatch,
        "The libcuda loaded comes from a different driver version than the loaded kernel module: the driver was "
        "upgraded without a reboot, or a forward-compatible libcuda (cuda-compat) is found on a node whose kernel "
        "module it does not support.",
@@ -90,13 +90,13 @@ const InitAdvice* init_advice(int code) {
         "cuda-compat: remove its directory (e.g. /usr/local/cuda/compat) from LD_LIBRARY_PATH and "
         "/etc/ld.so.conf.d, then sudo ldconfig"},
        true},
-      {804,
+      {model::CudaResult::compat_not_supported_on_device,
        "A forward-compatible libcuda (cuda-compat package, or a container image's compat directory) is used on a GPU "
        "that does not support forward compatibility (only datacenter GPUs do; not GeForce/RTX).",
        {"Remove the cuda-compat directory from LD_LIBRARY_PATH and /etc/ld.so.conf.d, then sudo ldconfig",
         "Install a driver that supports the program's CUDA version natively"},
        false},
-      {999,
+      {model::CudaResult::unknown,
        "CUDA failed without a specific reason; typically nvidia_uvm state lost after suspend/resume, or "
        "/dev/nvidia-uvm missing, while nvidia-smi still works.",
        {"With no GPU process running: sudo rmmod nvidia_uvm && sudo modprobe nvidia_uvm",
@@ -104,7 +104,7 @@ const InitAdvice* init_advice(int code) {
        false},
   };
   for (const auto& a : k_advice)
-    if (a.code == code) return &a;
+    if (model::code(a.code) == code) return &a;
   return nullptr;
 }
 
@@ -124,7 +124,8 @@ void add_code_evidence(const model::Snapshot& s, int code, Finding& f) {
   if (code == 803 && s.driver.kernel_version)
     f.evidence.push_back(fmt::format("kernel module {}, libcuda file version {}", *s.driver.kernel_version,
                                      c.library.file_version.value_or("unknown")));
-  if ((code == 100 || code == 3) && c.visible_devices)
+  if ((code == model::code(model::CudaResult::no_device) || code == model::code(model::CudaResult::not_initialized)) &&
+      c.visible_devices)
     f.evidence.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", *c.visible_devices));
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "gd/model/nvml_return.hpp"
 #include "gd/rule/facts.hpp"
 #include "gd/rule/rule.hpp"
 
@@ -13,8 +14,6 @@ using model::Finding;
 using model::Severity;
 
 namespace {
-
-constexpr int k_lib_rm_version_mismatch = 18;
 
 std::vector<std::string> nouveau_gpus(const model::Snapshot& s) {
   std::vector<std::string> out;
@@ -28,7 +27,7 @@ std::vector<std::string> nouveau_gpus(const model::Snapshot& s) {
 void rule_driver_version_mismatch(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   auto user = user_space_version(s);
-  bool rm_mismatch = s.nvml.init_return == k_lib_rm_version_mismatch;
+  bool rm_mismatch = model::is(s.nvml.init_return, model::NvmlReturn::lib_rm_version_mismatch);
   bool versions_differ = user && s.driver.kernel_version && *user != *s.driver.kernel_version;
   if (!s.driver.kernel_version && !rm_mismatch) return;
   Finding f;
@@ -45,6 +44,9 @@ void rule_driver_version_mismatch(const RuleInput& in, std::vector<Finding>& out
   if (s.nvml.library.resolved_path)
     f.evidence.push_back(fmt::format("{} -> {}", s.nvml.library.path.value_or(""), *s.nvml.library.resolved_path));
   if (rm_mismatch) f.evidence.push_back("nvmlInit returned NVML_ERROR_LIB_RM_VERSION_MISMATCH (18)");
+  if (!s.nvml.library.file_version && s.nvml.nvml_version)
+    f.evidence.push_back(fmt::format("the library's file name carries no version; it reports NVML {} itself",
+                                     *s.nvml.nvml_version));
   f.cause = "The driver was upgraded or reinstalled without a reboot: new user-space libraries, old kernel module "
             "still loaded. nvidia-smi says 'Failed to initialize NVML: Driver/library version mismatch'.";
   f.fix = {"Reboot the node (loads the new kernel module)",

@@ -67,7 +67,7 @@ bool nvml_answers_for(const model::Snapshot& s, std::string_view bus_id) {
   for (const auto& g : s.nvml.gpus) {
     if (g.handle_return != 0 || g.bus_id != bus_id) continue;
     for (const auto& [call, code] : g.call_errors)
-      if (code == 15 || code == 16) return false;
+      if (model::is_lost(code)) return false;
     return true;
   }
   return false;
@@ -107,6 +107,11 @@ std::optional<std::string> init_time_evidence(const model::Snapshot& s) {
 
 std::optional<std::string> user_space_version(const model::Snapshot& s) {
   if (s.nvml.library.file_version) return s.nvml.library.file_version;
+  // "12.535.261.03" (nvmlSystemGetNVMLVersion: the NVML API, then the driver's version).
+  if (s.nvml.nvml_version) {
+    auto dot = s.nvml.nvml_version->find('.');
+    if (dot != std::string::npos && dot + 1 < s.nvml.nvml_version->size()) return s.nvml.nvml_version->substr(dot + 1);
+  }
   return std::nullopt;
 }
 

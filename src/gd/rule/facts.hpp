@@ -42,7 +42,9 @@ bool persistenced_running(const model::Snapshot& s);
 std::string format_ms(double ms);
 // The evidence line for the NVML init time, when measured.
 std::optional<std::string> init_time_evidence(const model::Snapshot& s);
-// User-space driver version (NVML's file name version, else NVML's report).
+// User-space driver version: the version in the NVML library's file name, else
+// what the library itself reports (nvmlSystemGetNVMLVersion "12.535.261.03"
+// answers before init, so plain-file installs get a version check too).
 std::optional<std::string> user_space_version(const model::Snapshot& s);
 
 }  // namespace gd::rule

@@ -18,9 +18,7 @@ using model::Severity;
 
 namespace {
 
-constexpr int k_gpu_is_lost = 15;
-
-bool is_lost_code(int code) { return code == k_gpu_is_lost || code == 16 /* RESET_REQUIRED */; }
+using model::is_lost;
 
 // NVML indices whose handle or any query came back GPU_IS_LOST / RESET_REQUIRED.
 std::vector<std::string> lost_index_evidence(const model::Snapshot& s) {
@@ -32,7 +30,7 @@ std::vector<std::string> lost_index_evidence(const model::Snapshot& s) {
       continue;
     }
     for (const auto& [call, code] : g.call_errors)
-      if (is_lost_code(code))
+      if (is_lost(code))
         out.push_back(fmt::format("NVML GPU index {} ({}): {} -> {}", g.index, g.bus_id.value_or("?"), call,
                                   model::nvml_return_label(code)));
   }

@@ -27,7 +27,7 @@ void add_library_evidence(const model::Snapshot& s, Finding& f) {
 }
 
 struct InitAdvice {
-  int code;
+  model::NvmlReturn code;
   const char* cause;
   std::vector<std::string> fix;
   bool needs_reboot;
@@ -35,31 +35,39 @@ struct InitAdvice {
 
 const InitAdvice* init_advice(int code) {
   static const InitAdvice k_advice[] = {
-      {9, "The NVIDIA kernel module is not loaded, so user space has no driver to talk to.",
-       {"sudo modprobe nvidia", "If that fails: check `dkms status` and that the module is built for `uname -r`"},
+      // Reached only with the nvidia module loaded (else driver.not_loaded speaks): the real library
+      // returns 9 when opening /dev/nvidiactl fails, so the device nodes or the access to them are at fault.
+      {model::NvmlReturn::driver_not_loaded,
+       "The nvidia kernel module is loaded, yet NVML could not reach it: libnvidia-ml returns DRIVER_NOT_LOADED when "
+       "opening /dev/nvidiactl fails — the node is missing or not a character device, its mode denies this user, or "
+       "a container's or cgroup's device rules block it.",
+       {"ls -l /dev/nvidiactl /dev/nvidia[0-9]*   (crw-rw-rw- root root, major 195)",
+        "Create missing nodes: sudo nvidia-modprobe -c=0 -u",
+        "In a container: give it the devices (docker run --gpus all / the NVIDIA runtime); on the host, check the "
+        "cgroup device rules (systemd DeviceAllow=) of the service that runs the program"},
        false},
-      {18,
+      {model::NvmlReturn::lib_rm_version_mismatch,
        "The user-space driver libraries were replaced (driver upgrade or reinstall) while the old kernel module "
        "stayed loaded.",
        {"Reboot the node (simplest)",
         "Or, with no GPU process running: sudo systemctl stop nvidia-persistenced; "
         "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia; sudo modprobe nvidia"},
        true},
-      {4, "This user may not open the GPU device nodes (modes of /dev/nvidia*, or container/cgroup device rules).",
+      {model::NvmlReturn::no_permission, "This user may not open the GPU device nodes (modes of /dev/nvidia*, or container/cgroup device rules).",
        {"Run gpudoctor as root, or check the modes of /dev/nvidia* and the container's device access"},
        false},
-      {12, "NVML could not load a library it needs.",
+      {model::NvmlReturn::library_not_found, "NVML could not load a library it needs.",
        {"Reinstall the NVIDIA driver's user-space libraries, then run sudo ldconfig"}, false},
-      {13, "The loaded libnvidia-ml lacks a function: stale symlinks or libraries from several driver versions.",
+      {model::NvmlReturn::function_not_found, "The loaded libnvidia-ml lacks a function: stale symlinks or libraries from several driver versions.",
        {"sudo ldconfig", "Remove leftover libraries of other driver versions"}, false},
-      {999,
+      {model::NvmlReturn::unknown,
        "NVML failed without a specific reason. Inside containers this is often lost device access after "
        "`systemctl daemon-reload` (cgroup v2 with the systemd driver).",
        {"Check the kernel log for NVRM lines", "In a container: restart the container; see gpudoctor's container checks"},
        false},
   };
   for (const auto& a : k_advice)
-    if (a.code == code) return &a;
+    if (model::code(a.code) == code) return &a;
   return nullptr;
 }
 
@@ -137,12 +145,20 @@ void rule_nvml_init_failed(const RuleInput& in, std::vector<Finding>& out) {
   int code = *s.nvml.init_return;
   // No driver and no GPU: gpu.none / driver.not_loaded say it better.
   // Driver not loaded: driver.not_loaded (or gpu.none) says it with more evidence.
-  if (code == 9 && !s.driver.nvidia_loaded) return;
+  if (code == model::code(model::NvmlReturn::driver_not_loaded) && !s.driver.nvidia_loaded) return;
   Finding f;
   f.severity = Severity::critical;
   f.summary = fmt::format("NVML failed to initialise: {} — {}", model::nvml_return_label(code),
                           model::nvml_return_meaning(code));
   f.evidence.push_back(fmt::format("nvmlInit returned {}", model::nvml_return_name(code)));
+  if (code == model::code(model::NvmlReturn::driver_not_loaded)) {
+    f.evidence.push_back("/proc/modules: nvidia is loaded");
+    for (const auto& n : s.devnodes.nodes)
+      if (n.path == "/dev/nvidiactl")
+        f.evidence.push_back(n.present ? (n.char_device ? "/dev/nvidiactl: a character device"
+                                                         : "/dev/nvidiactl: exists but is not a character device")
+                                       : "/dev/nvidiactl: does not exist");
+  }
   if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
   add_library_evidence(s, f);
   if (const auto* a = init_advice(code)) {

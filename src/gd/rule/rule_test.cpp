@@ -412,5 +412,37 @@ TEST(Rules, AHungNvmlIsNotAProbeProblemWithAFileCause) {
   EXPECT_EQ(with_id(fs2, "probe.problems").size(), 1u);
 }
 
+TEST(Rules, PlainFileLibraryStillGetsAVersionCheck) {
+  auto s = healthy();
+  s.nvml.library.path = "/usr/lib/wsl/lib/libnvidia-ml.so.1";  // a plain file, no version in its name
+  s.nvml.library.file_version.reset();
+  s.nvml.nvml_version = "12.535.261.03";  // nvmlSystemGetNVMLVersion, answered before nvmlInit
+  s.driver.kernel_version = "550.54.15";
+  auto fs = run(s);
+  auto m = with_id(fs, "driver.version_mismatch");
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0]->severity, Severity::critical);
+  EXPECT_TRUE(contains(m[0]->summary, "user space is 535.261.03")) << m[0]->summary;
+  s.driver.kernel_version = "535.261.03";
+  auto ok = run(s);
+  EXPECT_EQ(with_id(ok, "driver.version_mismatch")[0]->severity, Severity::ok);
+}
+
+TEST(Rules, DriverNotLoadedWithTheModuleLoadedPointsAtTheDeviceNodes) {
+  auto s = healthy();
+  s.nvml.state = model::NvmlState::init_failed;
+  s.nvml.init_return = 9;
+  s.nvml.gpus.clear();
+  s.devnodes.nodes = {{"/dev/nvidiactl", true, false}};
+  auto fs = run(s);
+  auto f = with_id(fs, "nvml.init_failed");
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_TRUE(contains(f[0]->cause, "opening /dev/nvidiactl fails")) << f[0]->cause;
+  for (const auto& step : f[0]->fix) EXPECT_FALSE(contains(step, "modprobe nvidia")) << step;
+  EXPECT_TRUE(std::any_of(f[0]->evidence.begin(), f[0]->evidence.end(), [](const std::string& e) {
+    return contains(e, "/dev/nvidiactl: exists but is not a character device");
+  }));
+}
+
 }  // namespace
 }  // namespace gd::rule

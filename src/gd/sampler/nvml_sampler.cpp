@@ -66,6 +66,7 @@ NvmlSampler::~NvmlSampler() {
 }
 
 bool NvmlSampler::start(model::NvmlInfo& info) {
+  ::signal(SIGPIPE, SIG_IGN);  // a worker that died: a write error on its stdin, not our death
   std::string error;
   std::string exe = m_o.worker_exe.empty() ? util::worker_exe() : m_o.worker_exe;
   m_pid = spawn_piped({exe, "__nvml-sampler", m_o.library}, m_in, m_out, m_err, error);

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gd/model/nvml_return.hpp"
+
 namespace gd::sampler {
 
 namespace {
@@ -18,7 +20,7 @@ store::EventRow event(std::int64_t ts, HistoryEvent type, std::string gpu, const
   return {0, ts, std::string(model::history_event_name(type)), std::move(gpu), dump(detail)};
 }
 
-bool lost_code(int r) { return r == 15 || r == 16; }  // GPU_IS_LOST, RESET_REQUIRED
+bool lost_code(int r) { return model::is_lost(r); }
 
 void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, TickChanges& out) {
   bool was_up = prev.nvml.state == model::NvmlState::ok;
