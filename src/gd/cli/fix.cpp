@@ -70,6 +70,13 @@ bool still_present(const std::vector<model::Finding>& after, const fix::Action& 
   });
 }
 
+// A multi-line detail (a failed command's whole stderr) under its action.
+std::string indent_lines(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\n' ? std::string("\n        ") : std::string(1, c);
+  return out;
+}
+
 // A word as a POSIX shell reads it back (for the footer a user copies).
 std::string shell_word(const std::string& w) {
   if (!w.empty() && w.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,") ==
@@ -159,15 +166,21 @@ int do_fix(FixCli& c, bool timeout_given) {
     bool present = still_present(after, plan[i]);
     const auto& r = results[i];
     if (!r.ok) code = k_exit_critical;
-    else if (present && code == k_exit_ok) code = k_exit_warning;
+    else if ((present || plan[i].kind == fix::ActionKind::manual) && code == k_exit_ok) code = k_exit_warning;
     doc["actions"][i]["performed"] = r.performed;
     doc["actions"][i]["ok"] = r.ok;
     doc["actions"][i]["detail"] = r.detail;
-    doc["actions"][i]["finding_after"] = present ? "still present" : "fixed";
+    // "fixed" only for what gpudoctor did; a listed step that was not done
+    // cannot have fixed anything (the finding may have gone for another reason).
+    std::string after = present ? "still present" : r.performed ? "fixed" : "no longer reported (not by this action)";
+    doc["actions"][i]["finding_after"] = after;
     if (!c.json)
       fmt::print("{:>2}. [{}] {}: {} -> {} {}\n", i + 1, target(plan[i]), plan[i].title,
-                 r.ok ? (r.performed ? "done" : "nothing to do") : "FAILED", present ? "still present" : "fixed",
-                 r.detail.empty() ? "" : "(" + r.detail + ")");
+                 r.ok ? (r.performed ? "done"
+                                     : plan[i].kind == fix::ActionKind::manual ? "not performed (listed)"
+                                                                               : "nothing to do")
+                      : "FAILED",
+                 after, r.detail.empty() ? "" : "(" + indent_lines(r.detail) + ")");
   }
   if (c.json) fmt::print("{}\n", dump_json(doc));
   return code;

@@ -13,9 +13,19 @@ namespace {
 
 std::chrono::milliseconds ms(double s) { return std::chrono::milliseconds(static_cast<long long>(s * 1000)); }
 
-std::string first_line(const std::string& text) {
-  auto lines = util::lines(text);
-  return lines.empty() ? std::string() : util::printable(util::trim(lines.front()), 200);
+// What a failed command printed, all of it (bounded), each line made safe to show.
+std::string output_text(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t total = 0;
+  for (auto line : util::lines(util::trim(text))) {
+    if (total > 4000) {
+      out.emplace_back("...");
+      break;
+    }
+    out.push_back(util::printable(util::trim(line), 400));
+    total += out.back().size();
+  }
+  return util::join(out, "\n");
 }
 
 ActionResult run_commands(const Action& a, const ApplyOptions& o) {
@@ -27,7 +37,8 @@ ActionResult run_commands(const Action& a, const ApplyOptions& o) {
       r.ok = false;
       r.detail = !res.started   ? res.err
                  : res.timed_out ? fmt::format("{}: no answer within {:.0f} s, killed", cmd, o.timeout_s)
-                                 : fmt::format("{}: exit {}: {}", cmd, res.exit_code, first_line(res.err + res.out));
+                                 : fmt::format("{}: exit {}: {}", cmd, res.exit_code,
+                                               output_text(res.err.empty() ? res.out : res.err + "\n" + res.out));
       return r;
     }
     r.detail += (r.detail.empty() ? "ran: " : "; ") + cmd;

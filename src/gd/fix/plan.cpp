@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "gd/rule/facts.hpp"
 #include "gd/rule/rule.hpp"
 #include "gd/util/strings.hpp"
 
@@ -32,9 +33,14 @@ void persistence_actions(const model::Snapshot& s, const model::Finding& f, cons
       if (ctx.live) reload.commands = {{"systemctl", "daemon-reload"}};
       if (!reload.commands.empty()) out.push_back(reload);
     }
-    Action a{f.id, f.gpu, "Enable and start nvidia-persistenced (keeps the GPUs initialised, survives reboots)"};
+    // A daemon that runs while the GPUs are off does not achieve persistence
+    // (started with --no-persistence-mode by hand, or persistence switched off
+    // since): `start` would do nothing; a restart applies the unit's settings.
+    bool restart = p.process_alive;
+    Action a{f.id, f.gpu,
+             restart ? "Restart nvidia-persistenced so it turns persistence on (and enable it for the next boots)"
+                     : "Enable and start nvidia-persistenced (keeps the GPUs initialised, survives reboots)"};
     a.kind = ActionKind::exec;
-    bool restart = p.process_alive && p.unit_no_persistence_mode;
     if (ctx.live)
       a.commands = {systemctl(ctx, {"enable", "nvidia-persistenced"}),
                     systemctl(ctx, {restart ? "restart" : "start", "nvidia-persistenced"})};
@@ -53,8 +59,19 @@ void persistence_actions(const model::Snapshot& s, const model::Finding& f, cons
   out.push_back(a);
 }
 
-Action ldconfig(const model::Finding& f, const PlanContext& ctx) {
+Action ldconfig(const model::Snapshot& s, const model::Finding& f, const PlanContext& ctx) {
   Action a{f.id, f.gpu, "Rebuild the dynamic linker cache"};
+  // ldconfig deletes a dangling .so.N link: one that dpkg manages must be
+  // repaired through dpkg first, or its records go wrong and the library is lost.
+  if (auto dpkg = rule::dangling_alternatives_links(s); !dpkg.empty()) {
+    a.title = "Rebuild the dynamic linker cache, after repairing the dpkg-managed links (not run now)";
+    a.steps = {fmt::format("First repair {} through dpkg (see libs.dangling_link): reinstall its package or "
+                           "update-alternatives --auto; ldconfig now would delete it",
+                           dpkg.front()->path),
+               ctx.live ? std::string("Then: sudo ldconfig") : fmt::format("Then: sudo ldconfig -r {}", ctx.root)};
+    a.note = "ldconfig deletes dangling SONAME links, and this one belongs to dpkg";
+    return a;
+  }
   a.kind = ActionKind::exec;
   a.commands = {ctx.live ? std::vector<std::string>{"ldconfig"} : std::vector<std::string>{"ldconfig", "-r", ctx.root}};
   return a;
@@ -124,10 +141,14 @@ std::vector<Action> make_plan(const model::Snapshot& s, const std::vector<model:
   for (const auto& f : findings) {
     if (f.severity == model::Severity::ok) continue;
     const rule::RuleEntry* entry = rule::find_rule(f.id);
-    switch (entry ? entry->repair : rule::Repair::manual) {
+    auto repair = entry ? entry->repair : rule::Repair::manual;
+    // Inside a container only the container's own files can be repaired; the
+    // host's services, modules and device nodes are the host's to change.
+    if (s.container.inside && ctx.live && repair != rule::Repair::ldconfig) repair = rule::Repair::manual;
+    switch (repair) {
       case rule::Repair::persistence: persistence_actions(s, f, ctx, out); break;
       case rule::Repair::ldconfig:
-        if (!ldconfig_planned) out.push_back(ldconfig(f, ctx));
+        if (!ldconfig_planned) out.push_back(ldconfig(s, f, ctx));
         ldconfig_planned = true;
         break;
       case rule::Repair::devnodes: out.push_back(devnodes(s, f, ctx)); break;

@@ -86,5 +86,44 @@ TEST(FixPlan, OneLdconfigForSeveralLinkerFindings) {
   EXPECT_EQ(plan[0].commands.at(0), (std::vector<std::string>{"ldconfig"}));
 }
 
+// Debian's real unit has no --no-persistence-mode: a daemon that runs while
+// the GPUs are off must be restarted, not "started" (which does nothing).
+TEST(FixPlan, RunningDaemonWithPersistenceOffIsRestarted) {
+  model::Snapshot s;
+  s.persistenced.unit_file = "/lib/systemd/system/nvidia-persistenced.service";
+  s.persistenced.unit_exec_start = "/usr/bin/nvidia-persistenced --user nvidia-persistenced";
+  s.persistenced.process_alive = true;
+  auto plan = make_plan(s, {finding("persistence.off")}, {});
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].commands.at(1), (std::vector<std::string>{"systemctl", "restart", "nvidia-persistenced"}));
+}
+
+// ldconfig deletes a dangling .so.N link; when dpkg owns it, the linker repair waits for dpkg's.
+TEST(FixPlan, NoLdconfigOverADanglingDpkgLink) {
+  model::Snapshot s;
+  model::LibEntry e;
+  e.family = "libnvidia-ml";
+  e.path = "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1";
+  e.hops = {"/etc/alternatives/nvidia--libnvidia-ml.so.1-x86_64-linux-gnu"};
+  e.link_error = "dangling";
+  s.libs.entries = {e};
+  auto plan = make_plan(s, {finding("libs.stale_ldcache", model::Severity::critical),
+                            finding("libs.dangling_link", model::Severity::critical)},
+                        {});
+  ASSERT_GE(plan.size(), 1u);
+  EXPECT_EQ(plan[0].kind, ActionKind::manual);
+  EXPECT_TRUE(plan[0].commands.empty());
+  EXPECT_NE(plan[0].steps.at(0).find("through dpkg"), std::string::npos);
+}
+
+TEST(FixPlan, InsideAContainerHostRepairsAreListedNotPerformed) {
+  model::Snapshot s;
+  s.container.inside = true;
+  auto plan = make_plan(s, {finding("persistence.off"), finding("libs.stale_ldcache")}, {});
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].kind, ActionKind::manual);  // the host's daemon: not this container's to change
+  EXPECT_EQ(plan[1].kind, ActionKind::exec);    // the container's own linker cache
+}
+
 }  // namespace
 }  // namespace gd::fix

@@ -73,6 +73,17 @@ bool nvml_answers_for(const model::Snapshot& s, std::string_view bus_id) {
   return false;
 }
 
+std::vector<const model::LibEntry*> dangling_alternatives_links(const model::Snapshot& s) {
+  std::vector<const model::LibEntry*> out;
+  for (const auto& e : s.libs.entries) {
+    if (e.resolved) continue;
+    bool via = e.path.starts_with("/etc/alternatives/");
+    for (const auto& hop : e.hops) via = via || hop.starts_with("/etc/alternatives/");
+    if (via) out.push_back(&e);
+  }
+  return out;
+}
+
 bool persistenced_running(const model::Snapshot& s) { return s.persistenced.process_alive; }
 
 std::string format_ms(double ms) {

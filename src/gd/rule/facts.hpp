@@ -36,6 +36,11 @@ std::string accounting_text(const GpuAccounting& a);
 // GPU_IS_LOST or RESET_REQUIRED.
 bool nvml_answers_for(const model::Snapshot& s, std::string_view bus_id);
 
+// Dangling driver-library links that lead through /etc/alternatives: dpkg's
+// (Debian's update-alternatives), repaired by reinstalling the package or
+// update-alternatives, never by rm. ldconfig deletes such a dangling .so.N link.
+std::vector<const model::LibEntry*> dangling_alternatives_links(const model::Snapshot& s);
+
 // nvidia-persistenced is running (pid file + live process).
 bool persistenced_running(const model::Snapshot& s);
 // "4.52 s" / "12 ms"

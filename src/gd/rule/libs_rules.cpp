@@ -337,7 +337,30 @@ void rule_libs_dangling_link(const RuleInput& in, std::vector<Finding>& out) {
   f.cause =
       "The files the links point to were removed (driver uninstalled or replaced) or the links point at each "
       "other. A program asking for that name gets 'cannot open shared object file'.";
-  f.fix = {rm_command(links), "sudo ldconfig   (recreates the SONAME links for the libraries that are installed)"};
+  auto dpkg = dangling_alternatives_links(in.snap);
+  std::vector<std::string> plain;
+  for (const auto& l : links)
+    if (std::none_of(dpkg.begin(), dpkg.end(), [&](const LibEntry* e) { return e->path == l; })) plain.push_back(l);
+  if (!dpkg.empty()) {
+    std::vector<std::string> names;
+    for (const auto* e : dpkg)
+      for (const auto& hop : e->hops)
+        if (hop.starts_with("/etc/alternatives/")) names.push_back(base_name(hop));
+    f.cause += fmt::format(
+        " {} of them lead through /etc/alternatives: they belong to dpkg (Debian's update-alternatives), which "
+        "keeps them in step with the installed packages; removing them by hand (or letting ldconfig delete them) "
+        "leaves dpkg's records wrong.",
+        dpkg.size());
+    f.fix = {"Find the package that should provide the target: dpkg -S <the target path above>",
+             "Reinstall it: sudo apt-get install --reinstall <package>   (Debian: nvidia-alternative and the "
+             "library's own package, e.g. libnvidia-ml1)",
+             fmt::format("Or let update-alternatives choose again: sudo update-alternatives --auto {}",
+                         names.empty() ? std::string("<name>") : names.front()),
+             "Then: sudo ldconfig (only once the links lead to files again)"};
+    if (!plain.empty()) f.fix.push_back(rm_command(plain) + "   (the links not managed by dpkg)");
+  } else {
+    f.fix = {rm_command(links), "sudo ldconfig   (recreates the SONAME links for the libraries that are installed)"};
+  }
   f.needs_root = true;
   out.push_back(std::move(f));
 }

@@ -266,5 +266,29 @@ TEST(LibsRules, SnapshotWithoutTheLibsProbeSaysNothing) {
   for (const auto& f : evaluate(RuleInput{s, std::nullopt})) EXPECT_NE(f.id.rfind("libs.", 0), 0u) << f.id;
 }
 
+TEST(LibsRules, DanglingDpkgLinksAreRepairedThroughDpkgNeverRm) {
+  model::Snapshot s;
+  s.driver.nvidia_loaded = true;
+  s.pci.gpus.push_back(model::PciGpu{"0000:3b:00.0", 0x10de, 0x2330, 0x030200, "nvidia", {}, {}, {}, {}, {}});
+  model::LibEntry e;
+  e.family = "libnvidia-ml";
+  e.path = "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1";
+  e.hops = {"/etc/alternatives/nvidia--libnvidia-ml.so.1-x86_64-linux-gnu",
+            "/usr/lib/x86_64-linux-gnu/nvidia/current/libnvidia-ml.so.1"};
+  e.link_error = "dangling";
+  s.libs.entries = {e};
+  s.libs.picks.push_back(model::LoaderPick{"libnvidia-ml.so.1", std::nullopt, "", std::nullopt, std::nullopt});
+  auto fs = evaluate(RuleInput{s, std::nullopt});
+  const model::Finding* d = nullptr;
+  for (const auto& f : fs)
+    if (f.id == "libs.dangling_link") d = &f;
+  ASSERT_NE(d, nullptr);
+  for (const auto& step : d->fix) EXPECT_EQ(step.find("rm -f"), std::string::npos) << step;
+  EXPECT_NE(d->fix.at(1).find("apt-get install --reinstall"), std::string::npos);
+  EXPECT_NE(d->fix.at(2).find("update-alternatives --auto nvidia--libnvidia-ml.so.1-x86_64-linux-gnu"),
+            std::string::npos);
+  EXPECT_NE(d->cause.find("belong to dpkg"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gd::rule

@@ -266,6 +266,27 @@ const RuleEntry* find_rule(std::string_view id) {
   return nullptr;
 }
 
+namespace {
+
+// Steps that act on the host's kernel, services or hardware: inside a
+// container they cannot be done there, so they are addressed to the host.
+bool host_only_step(std::string_view step) {
+  for (std::string_view word : {"systemctl", "modprobe", "rmmod", "reboot", "Reboot", "update-initramfs", "dracut",
+                                "dkms", "BIOS", "nvidia-smi -pm", "nvidia-smi -r", "mokutil", "reseat", "Reseat",
+                                "nvidia-ctk system", "/etc/modprobe.d"})
+    if (step.find(word) != std::string_view::npos) return true;
+  return false;
+}
+
+void address_host_steps(model::Finding& f) {
+  constexpr std::string_view k_prefix = "On the host (not inside this container): ";
+  for (auto& step : f.fix)
+    if (host_only_step(step) && !step.starts_with(k_prefix) && !step.starts_with("On the host"))
+      step = std::string(k_prefix) + step;
+}
+
+}  // namespace
+
 std::vector<model::Finding> evaluate(const RuleInput& in) {
   std::vector<model::Finding> out;
   for (const auto& r : k_rules) {
@@ -273,6 +294,8 @@ std::vector<model::Finding> evaluate(const RuleInput& in) {
     r.run(in, out);
     for (auto i = first; i < out.size(); ++i) out[i].id = std::string(r.id);
   }
+  if (in.snap.container.inside)
+    for (auto& f : out) address_host_steps(f);
   std::stable_sort(out.begin(), out.end(),
                    [](const model::Finding& a, const model::Finding& b) { return a.severity > b.severity; });
   return out;

@@ -444,5 +444,18 @@ TEST(Rules, DriverNotLoadedWithTheModuleLoadedPointsAtTheDeviceNodes) {
   }));
 }
 
+TEST(Rules, InsideAContainerHostStepsAreAddressedToTheHost) {
+  auto s = healthy();
+  s.container.inside = true;
+  for (auto& g : s.nvml.gpus) g.persistence_mode = false;
+  s.persistenced = {};
+  auto fs = run(s);
+  auto p = with_id(fs, "persistence.off");
+  ASSERT_EQ(p.size(), 1u);
+  for (const auto& step : p[0]->fix)
+    if (contains(step, "systemctl") || contains(step, "nvidia-smi -pm"))
+      EXPECT_TRUE(step.starts_with("On the host (not inside this container): ")) << step;
+}
+
 }  // namespace
 }  // namespace gd::rule
