@@ -25,7 +25,6 @@ namespace gd::churn {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int k_gpu_is_lost = 15;
 
 struct Shared {
   std::mutex mutex;

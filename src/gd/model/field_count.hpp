@@ -11,9 +11,7 @@ namespace gd::model {
 namespace detail {
 struct AnyField {
   template <class T>
-  operator T&() const noexcept {  // never called: only used in unevaluated requires-expressions
-    return *static_cast<T*>(nullptr);
-  }
+  operator T&() const noexcept;  // declared only: used in unevaluated requires-expressions, never called
 };
 template <class T, std::size_t... I>
 constexpr bool initialisable_with(std::index_sequence<I...>) {

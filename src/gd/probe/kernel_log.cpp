@@ -215,18 +215,6 @@ std::optional<std::array<int, 3>> clock_fields(std::string_view s) {
   return std::array<int, 3>{to_int(s.substr(0, 2)), to_int(s.substr(3, 2)), to_int(s.substr(6, 2))};
 }
 
-// UTC offset in seconds from "Z", "+0100", "+01:00", "-05"; nullopt when absent (local time).
-std::optional<int> zone_offset(std::string_view z) {
-  if (z.empty()) return std::nullopt;
-  if (z == "Z") return 0;
-  if (z[0] != '+' && z[0] != '-') return std::nullopt;
-  std::string digits;
-  for (char c : z.substr(1))
-    if (is_digit(c)) digits += c;
-  if (digits.size() != 2 && digits.size() != 4) return std::nullopt;
-  int minutes = to_int(digits.substr(0, 2)) * 60 + (digits.size() == 4 ? to_int(digits.substr(2, 2)) : 0);
-  return (z[0] == '-' ? -60 : 60) * minutes;
-}
 
 std::optional<std::int64_t> iso_time(std::string_view s) { return util::parse_iso_time(s); }
 
