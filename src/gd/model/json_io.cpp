@@ -128,9 +128,12 @@ template <class V> void describe(V& v, ChangeRecord& x) {
   v("ts_unix_s", x.ts_unix_s); v("boot_id", x.boot_id); v("finding", x.finding); v("action", x.action);
   v("before", x.before); v("detail", x.detail);
 }
+template <class V> void describe(V& v, HistoryMark& x) {
+  v("ts_ms", x.ts_ms); v("type", x.type); v("bus_id", x.bus_id); v("persistence_mode", x.persistence_mode);
+}
 template <class V> void describe(V& v, StateInfo& x) {
   v("dir", x.dir); v("changes", x.changes); v("boot_id", x.boot_id); v("boot_time_unix_s", x.boot_time_unix_s);
-  v("problems", x.problems);
+  v("history", x.history); v("problems", x.problems);
 }
 template <class V> void describe(V& v, KernelLog& x) {
   v("source", x.source); v("unavailable", x.unavailable); v("window", x.window);

@@ -372,6 +372,7 @@ struct ContainerInfo {
 // gpudoctor's state dir on the node (inside --root) and the record of its changes.
 inline constexpr std::string_view k_state_dir = "/var/lib/gpudoctor";
 inline constexpr std::string_view k_changes_file = "/var/lib/gpudoctor/changes.jsonl";
+inline constexpr std::string_view k_history_file = "/var/lib/gpudoctor/history.db";  // watch's default as root
 
 // A change gpudoctor made to the node (`fix --yes`), as recorded at the time
 // in the node's state dir (/var/lib/gpudoctor/changes.jsonl, inside --root).
@@ -384,6 +385,14 @@ struct ChangeRecord {
   std::string detail;   // what happened
 };
 
+// A GPU loss or persistence change `watch` recorded in the node's history.
+struct HistoryMark {
+  std::int64_t ts_ms = 0;
+  std::string type;                             // "gpu_lost" | "persistence_changed"
+  std::string bus_id;
+  std::optional<std::string> persistence_mode;  // gpu_lost: "on"/"off" at the loss; persistence_changed: the new mode
+};
+
 // gpudoctor's own records on the node, and when this boot began, so rules can
 // place an event before or after a change.
 struct StateInfo {
@@ -391,6 +400,7 @@ struct StateInfo {
   std::vector<ChangeRecord> changes;            // oldest first, at most the last 1000
   std::optional<std::string> boot_id;           // /proc/sys/kernel/random/boot_id
   std::optional<std::int64_t> boot_time_unix_s;  // /proc/stat btime
+  std::vector<HistoryMark> history;             // watch's history.db (this boot), when present: losses, persistence
   std::vector<std::string> problems;            // unreadable or malformed records, named
 };
 

@@ -1,9 +1,12 @@
 #include "gd/probe/state.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "gd/model/json_io.hpp"
+#include "gd/store/store.hpp"
 #include "gd/util/strings.hpp"
 
 namespace gd::probe {
@@ -47,11 +50,38 @@ std::optional<std::string> parse_boot_id(std::string_view text) {
   return util::to_lower(id);
 }
 
+namespace {
+
+// Losses and persistence changes of this boot from watch's history (a live
+// watch keeps writing it). Read-only, never created or moved aside; its links
+// are resolved inside the root first, so the file read is the root's.
+void read_history(const host::HostRoot& root, model::StateInfo& s) {
+  if (root.kind_followed(model::k_history_file) != host::FileKind::regular) return;
+  auto host_path = root.resolve(model::k_history_file);
+  if (!host_path) return s.problems.push_back(host_path.error().message);
+  auto db = store::Store::open_for_query(root.display_path(*host_path).string());
+  if (!db) return s.problems.push_back(fmt::format("{}: {}", model::k_history_file, db.error().message));
+  std::int64_t since_ms = s.boot_time_unix_s ? *s.boot_time_unix_s * 1000 : 0;
+  auto rows = (*db)->events(since_ms, std::numeric_limits<std::int64_t>::max(), {"gpu_lost", "persistence_changed"});
+  if (!rows) return s.problems.push_back(fmt::format("{}: {}", model::k_history_file, rows.error().message));
+  for (const auto& e : *rows) {
+    if (s.history.size() >= 1000) break;
+    auto d = nlohmann::json::parse(e.detail, nullptr, false);
+    model::HistoryMark m{e.ts_ms, e.type, e.gpu, std::nullopt};
+    if (!d.is_discarded() && d.is_object())
+      m.persistence_mode = model::json_field<std::string>(d, e.type == "gpu_lost" ? "persistence_mode" : "to");
+    s.history.push_back(std::move(m));
+  }
+}
+
+}  // namespace
+
 model::StateInfo read_state(const host::HostRoot& root) {
   model::StateInfo s;
   s.dir = std::string(k_state_dir);
   if (auto stat = root.read_file("/proc/stat", 1 << 20)) s.boot_time_unix_s = parse_boot_time(*stat);
   if (auto id = root.read_file("/proc/sys/kernel/random/boot_id", 128)) s.boot_id = parse_boot_id(*id);
+  read_history(root, s);
   if (root.kind(k_changes_file) == host::FileKind::missing) return s;
   auto text = root.read_file(k_changes_file, 4u << 20);
   if (!text) {

@@ -67,9 +67,25 @@ std::optional<std::int64_t> loss_time(const model::Snapshot& s, const std::optio
   return t;
 }
 
+// The latest loss of this GPU that watch recorded in this boot (with the persistence mode it had).
+const model::HistoryMark* history_loss(const model::Snapshot& s, const std::optional<std::string>& bus) {
+  const model::HistoryMark* out = nullptr;
+  for (const auto& m : s.state.history)
+    if (bus && m.type == "gpu_lost" && m.bus_id == *bus) out = &m;
+  return out;
+}
+
 void seed_cause(const model::Snapshot& s, Finding& f, const model::ChangeRecord* fixed) {
   std::string when;
-  if (fixed) {
+  const auto* hist = history_loss(s, f.gpu);
+  if (hist && hist->persistence_mode == "off") {
+    when = fmt::format("watch recorded the loss at {} with persistence off{}. ", util::format_utc(hist->ts_ms / 1000),
+                       fixed ? fmt::format("; gpudoctor fix turned persistence on at {}",
+                                           util::format_utc(fixed->ts_unix_s))
+                             : std::string());
+    f.evidence.push_back(fmt::format("watch history: gpu_lost at {}, persistence off",
+                                     util::format_utc(hist->ts_ms / 1000)));
+  } else if (fixed) {
     auto lost = loss_time(s, f.gpu);
     when = lost ? fmt::format("The GPU was lost at {} while persistence was off; gpudoctor fix turned persistence on "
                               "at {}, after the loss. ",
@@ -105,14 +121,23 @@ void explain(const model::Snapshot& s, Finding& f) {
   f.needs_reboot = true;
   const model::ChangeRecord* fixed = persistence_off(s) ? nullptr : persistence_fix_this_boot(s);
   auto lost = loss_time(s, f.gpu);
+  const auto* hist = history_loss(s, f.gpu);
+  if (!lost && hist) lost = hist->ts_ms / 1000;
   bool lost_after_fix = fixed && lost && *lost > fixed->ts_unix_s;
-  if (persistence_off(s) || (fixed && !lost_after_fix)) {
+  bool off_at_loss = hist && hist->persistence_mode == "off";
+  bool on_at_loss = hist && hist->persistence_mode == "on";
+  if (persistence_off(s) || off_at_loss || (fixed && !lost_after_fix && !on_at_loss)) {
     seed_cause(s, f, fixed);
   } else {
     f.cause =
         "The GPU stopped answering the driver. NVIDIA names power delivery, overheating, seating and system "
         "firmware as the usual causes; the kernel log's Xid 79 lines show when it happened.";
-    if (lost_after_fix)
+    if (on_at_loss)
+      f.cause = fmt::format("watch recorded the loss at {} with persistence on: the per-process init/teardown "
+                            "pattern does not explain it. ",
+                            util::format_utc(hist->ts_ms / 1000)) +
+                f.cause;
+    else if (lost_after_fix)
       f.cause = fmt::format("The GPU was lost at {}, after gpudoctor fix turned persistence on at {}: the "
                             "per-process init/teardown pattern does not explain it. ",
                             util::format_utc(*lost), util::format_utc(fixed->ts_unix_s)) +

@@ -366,6 +366,34 @@ TEST(Rules, CauseComesFromTheMomentOfTheLossNotFromPersistenceNow) {
   EXPECT_TRUE(contains(with_id(fs_other, "gpu.fell_off_bus")[0]->cause, "power delivery"));
 }
 
+// watch's history knows the persistence mode at the moment of the loss, also
+// when the kernel log has rotated away: check reads the cause from it.
+TEST(Rules, WatchHistorySettlesTheCauseOfALoss) {
+  auto s = seed_after_fix(std::nullopt, 1764307200);  // fixed 02:00, Xid time unknown
+  s.kernel_log.events.clear();
+  s.state.history.push_back({1764303600000, "gpu_lost", "bd71:00:00.0", "off"});
+  auto fs = run(s);
+  auto lost = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_TRUE(contains(lost[0]->cause, "watch recorded the loss at 2025-11-28T04:20:00Z with persistence off"))
+      << lost[0]->cause;
+  EXPECT_FALSE(contains(lost[0]->cause, "power delivery")) << lost[0]->cause;
+  EXPECT_TRUE(std::any_of(lost[0]->evidence.begin(), lost[0]->evidence.end(),
+                          [](const std::string& e) { return contains(e, "watch history: gpu_lost"); }));
+  // Recorded with persistence on: not the init/teardown pattern, even though the fix is on record.
+  s.state.history[0].persistence_mode = "on";
+  auto fs_on = run(s);
+  auto on = with_id(fs_on, "gpu.fell_off_bus");
+  EXPECT_TRUE(contains(on[0]->cause, "with persistence on: the per-process init/teardown pattern does not explain"))
+      << on[0]->cause;
+  EXPECT_TRUE(contains(on[0]->cause, "power delivery"));
+  // A loss of another GPU says nothing about this one.
+  s.state.history[0].bus_id = "0001:00:00.0";
+  s.state.history[0].persistence_mode = "on";
+  auto fs_other = run(s);
+  EXPECT_FALSE(contains(with_id(fs_other, "gpu.fell_off_bus")[0]->cause, "watch recorded")) ;
+}
+
 TEST(Rules, InitTimeEvidenceNeverContradictsItself) {
   auto s = healthy();
   for (auto& g : s.nvml.gpus) g.persistence_mode = false;
