@@ -4,94 +4,20 @@
 // Built twice: normally, and with GD_SIM_LEGACY for an old driver that lacks
 // the versioned (_v2, _v3) symbols and the newer queries.
 
-#include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <string>
 
-#include "gd/nvml/nvml_abi.hpp"
+#include "nvml_export_helpers.hpp"
 #include "return_codes.hpp"
-#include "simulator.hpp"
 #include "state.hpp"
-
-#define GD_SIM_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace gd::sim {
 namespace {
 
 using namespace gd::nvml;
-
-// Runs `body`; any exception becomes NVML_ERROR_UNKNOWN.
-template <class Body>
-nvmlReturn_t guarded(Body&& body) noexcept {
-  try {
-    return body();
-  } catch (...) {
-    return k_unknown;
-  }
-}
-
-nvmlReturn_t init(const char* symbol) {
-  return guarded([&] { return Simulator::instance().init(symbol); });
-}
-
-nvmlReturn_t system_query(const char* symbol, const SystemQuery& query) {
-  return guarded([&] { return Simulator::instance().system_call(symbol, query); });
-}
-
-nvmlReturn_t device_query(const char* symbol, nvmlDevice_t device, const DeviceQuery& query) {
-  return guarded([&] { return Simulator::instance().device_call(symbol, device, query); });
-}
-
-nvmlReturn_t handle_by_index(const char* symbol, unsigned index, nvmlDevice_t* device) {
-  return guarded([&] { return Simulator::instance().handle_by_index(symbol, index, device); });
-}
-
-// Stores `value` in `*out`: INVALID_ARGUMENT for a null `out`, NOT_SUPPORTED
-// when the scenario does not give the value.
-template <class T, class U>
-nvmlReturn_t put(T* out, const std::optional<U>& value) {
-  if (!out) return k_invalid_argument;
-  if (!value) return k_not_supported;
-  *out = static_cast<T>(*value);
-  return k_success;
-}
-
-// Copies `text` with its NUL into `buf`; INSUFFICIENT_SIZE when `len` is short.
-nvmlReturn_t put_string(char* buf, unsigned len, const std::optional<std::string>& text) {
-  if (!buf) return k_invalid_argument;
-  if (!text) return k_not_supported;
-  if (text->size() + 1 > len) return k_insufficient_size;
-  std::memcpy(buf, text->c_str(), text->size() + 1);
-  return k_success;
-}
-
-std::optional<int> enable_state(const std::optional<bool>& enabled) {
-  if (!enabled) return std::nullopt;
-  return *enabled ? 1 : 0;
-}
-
-// Formats into `dst` of `size` bytes, truncating like real NVML's fixed buffers.
-template <class... Args>
-void format_into(char* dst, std::size_t size, const char* format, Args... args) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, args...);
-  std::strncpy(dst, buf, size - 1);
-  dst[size - 1] = '\0';
-}
-
-nvmlPciInfo_t pci_info(const Gpu& gpu) {
-  nvmlPciInfo_t info{};
-  const PciAddress& a = gpu.pci;
-  format_into(info.busIdLegacy, sizeof info.busIdLegacy, "%04X:%02X:%02X.0", a.domain, a.bus, a.device);
-  format_into(info.busId, sizeof info.busId, "%08X:%02X:%02X.0", a.domain, a.bus, a.device);
-  info.domain = a.domain;
-  info.bus = a.bus;
-  info.device = a.device;
-  info.pciDeviceId = gpu.pci_device_id;
-  info.pciSubSystemId = gpu.pci_subsystem_id;
-  return info;
-}
+using namespace gd::sim::exports;
 
 // Fills what the real library's version of the call fills and nothing else:
 // v1 skips pciSubSystemId, v1 and v2 never write the 32-byte busId (only
@@ -165,6 +91,7 @@ nvmlReturn_t set_persistence(const DeviceContext& c, nvmlEnableState_t mode) {
 }  // namespace gd::sim
 
 using namespace gd::sim;
+using namespace gd::sim::exports;
 using namespace gd::nvml;
 
 // ---- system ---------------------------------------------------------------
@@ -396,9 +323,12 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsign
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int count, nvmlFieldValue_t* values) {
   return device_query(__func__, device, [&](const DeviceContext& c) {
     if (count < 0 || (count > 0 && !values)) return k_invalid_argument;
+    long long now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
     for (int i = 0; i < count; ++i) {
       nvmlFieldValue_t& v = values[i];
-      v.timestamp = 0;
+      v.timestamp = now_us;  // CPU time of the reading, microseconds since the epoch
       v.latencyUsec = 0;
       if (v.fieldId == gd::nvml::k_fi_dev_get_gpu_recovery_action && c.gpu.recovery_action) {
         v.valueType = gd::nvml::k_value_type_uint;

@@ -1,6 +1,8 @@
 #include "scenario.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -277,6 +279,155 @@ void parse_health(const json& obj, const std::string& path, Gpu& gpu) {
   gpu.pcie = parse_pcie(obj, path);
 }
 
+// "0-27,56-83": CPU numbers, each at most max.
+std::vector<unsigned> parse_cpu_list(const json& obj, std::string_view key, const std::string& parent) {
+  std::vector<unsigned> cpus;
+  auto text = read_string(obj, key, parent, 4096);
+  if (!text) return cpus;
+  std::string path = child(parent, key);
+  std::string_view rest = *text;
+  auto number = [&](std::string_view part) {
+    unsigned n = 0;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || n >= 4096)
+      fail(path, "expected CPU ranges like \"0-27,56-83\" (CPUs below 4096), got \"" + *text + "\"");
+    return n;
+  };
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view range = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    std::size_t dash = range.find('-');
+    unsigned lo = number(range.substr(0, dash));
+    unsigned hi = dash == std::string_view::npos ? lo : number(range.substr(dash + 1));
+    if (hi < lo) fail(path, "range " + std::string(range) + " ends before it starts");
+    for (unsigned c = lo; c <= hi; ++c) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+std::vector<unsigned> parse_mhz_list(const json& obj, std::string_view key, const std::string& parent) {
+  std::vector<unsigned> out;
+  const json* v = member(obj, key);
+  if (!v) return out;
+  std::string path = child(parent, key);
+  if (!v->is_array()) expected(path, "an array of MHz", *v);
+  for (std::size_t i = 0; i < v->size(); ++i) out.push_back(static_cast<unsigned>(as_u64((*v)[i], element(path, i), 100000)));
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
+std::vector<GpuProcess> parse_processes(const json& obj, const std::string& parent) {
+  std::vector<GpuProcess> out;
+  const json* v = member(obj, "processes");
+  if (!v) return out;
+  std::string path = child(parent, "processes");
+  if (!v->is_array()) expected(path, "an array of processes", *v);
+  if (v->size() > 256) fail(path, "more than 256 processes");
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    std::string p = element(path, i);
+    const json& e = (*v)[i];
+    if (!e.is_object()) expected(p, "an object", e);
+    GpuProcess proc;
+    auto pid = read_u32(e, "pid", p);
+    if (!pid) fail(child(p, "pid"), "missing (required)");
+    proc.pid = *pid;
+    proc.used_bytes = read_u64(e, "used_bytes", p);
+    proc.sm_util = read_u32(e, "sm_util", p, 100);
+    proc.mem_util = read_u32(e, "mem_util", p, 100);
+    std::string type = read_string(e, "type", p, 16).value_or("compute");
+    if (type == "compute") proc.kind = GpuProcess::Kind::compute;
+    else if (type == "graphics") proc.kind = GpuProcess::Kind::graphics;
+    else if (type == "mps") proc.kind = GpuProcess::Kind::mps;
+    else fail(child(p, "type"), "expected \"compute\", \"graphics\" or \"mps\", got \"" + type + "\"");
+    out.push_back(proc);
+  }
+  return out;
+}
+
+std::vector<NvLink> parse_nvlinks(const json& obj, const std::string& parent) {
+  std::vector<NvLink> out;
+  const json* v = member(obj, "nvlinks");
+  if (!v) return out;
+  std::string path = child(parent, "nvlinks");
+  if (!v->is_array()) expected(path, "an array of links", *v);
+  if (v->size() > 18) fail(path, "more than NVML_NVLINK_MAX_LINKS (18) links");
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    std::string p = element(path, i);
+    const json& e = (*v)[i];
+    if (!e.is_object()) expected(p, "an object", e);
+    NvLink link;
+    link.active = read_bool(e, "active", p).value_or(false);
+    if (auto remote = read_string(e, "remote_bus_id", p, 32)) {
+      link.remote = parse_bus_id(*remote);
+      if (!link.remote) fail(child(p, "remote_bus_id"), "expected \"DDDDDDDD:BB:DD.F\" in hex, got \"" + *remote + "\"");
+    }
+    link.remote_device_id = static_cast<std::uint32_t>(
+        read_hex_or_u64(e, "remote_device_id", p, k_u32_max).value_or(link.remote_device_id));
+    out.push_back(link);
+  }
+  return out;
+}
+
+void parse_client_facts(const json& obj, const std::string& path, Gpu& gpu) {
+  ClientFacts& c = gpu.client;
+  c.brand = read_int(obj, "brand", path);
+  c.architecture = read_u32(obj, "architecture", path);
+  if (auto cc = read_string(obj, "compute_capability", path, 16)) {
+    unsigned major = 0, minor = 0;
+    char dot = 0;
+    if (std::sscanf(cc->c_str(), "%u%c%u", &major, &dot, &minor) != 3 || dot != '.' || major > 99 || minor > 9)
+      fail(child(path, "compute_capability"), "expected \"MAJOR.MINOR\" like \"9.0\", got \"" + *cc + "\"");
+    c.cc_major = static_cast<int>(major);
+    c.cc_minor = static_cast<int>(minor);
+  }
+  c.vbios_version = read_string(obj, "vbios_version", path, 32);
+  c.board_part_number = read_string(obj, "board_part_number", path, 80);
+  c.inforom_image_version = read_string(obj, "inforom_image_version", path, 16);
+  c.board_id = read_u32(obj, "board_id", path);
+  c.power_default_limit_mw = read_u32(obj, "power_default_limit_mw", path);
+  c.power_min_limit_mw = read_u32(obj, "power_min_limit_mw", path);
+  c.power_max_limit_mw = read_u32(obj, "power_max_limit_mw", path);
+  if (const json* app = read_object(obj, "applications_clocks_mhz", path)) {
+    c.app_graphics_mhz = read_u32(*app, "graphics", child(path, "applications_clocks_mhz"));
+    c.app_mem_mhz = read_u32(*app, "mem", child(path, "applications_clocks_mhz"));
+  }
+  if (const json* app = read_object(obj, "default_applications_clocks_mhz", path)) {
+    c.default_app_graphics_mhz = read_u32(*app, "graphics", child(path, "default_applications_clocks_mhz"));
+    c.default_app_mem_mhz = read_u32(*app, "mem", child(path, "default_applications_clocks_mhz"));
+  }
+  if (const json* sup = read_object(obj, "supported_clocks_mhz", path)) {
+    c.supported_mem_mhz = parse_mhz_list(*sup, "mem", child(path, "supported_clocks_mhz"));
+    c.supported_graphics_mhz = parse_mhz_list(*sup, "graphics", child(path, "supported_clocks_mhz"));
+  }
+  c.encoder_util = read_u32(obj, "encoder_util", path, 100);
+  c.decoder_util = read_u32(obj, "decoder_util", path, 100);
+  if (const json* pcie = read_object(obj, "pcie", path)) {
+    c.pcie_tx_kbps = read_u32(*pcie, "tx_kbps", child(path, "pcie"));
+    c.pcie_rx_kbps = read_u32(*pcie, "rx_kbps", child(path, "pcie"));
+    c.pcie_replay_counter = read_u32(*pcie, "replay_counter", child(path, "pcie"));
+  }
+  c.mig_mode = read_bool(obj, "mig_mode", path);
+  c.mig_mode_pending = read_bool(obj, "mig_mode_pending", path);
+  if (!c.mig_mode_pending) c.mig_mode_pending = c.mig_mode;
+  if (c.mig_mode_pending && !c.mig_mode) fail(child(path, "mig_mode_pending"), "given without mig_mode");
+  c.numa_node = read_u32(obj, "numa_node", path, 1023);
+  c.cpus = parse_cpu_list(obj, "cpu_affinity", path);
+  c.nvlinks = parse_nvlinks(obj, path);
+  c.multiprocessor_count = read_u32(obj, "multiprocessor_count", path);
+  c.num_gpu_cores = read_u32(obj, "num_gpu_cores", path);
+  c.memory_bus_width = read_u32(obj, "memory_bus_width", path);
+  c.bar1_total_bytes = read_u64(obj, "bar1_total_bytes", path);
+  c.memory_reserved_bytes = read_u64(obj, "memory_reserved_bytes", path);
+  if (c.memory_reserved_bytes && gpu.memory_total_bytes &&
+      *c.memory_reserved_bytes + gpu.memory_used_bytes > *gpu.memory_total_bytes)
+    fail(child(path, "memory_reserved_bytes"), "reserved + used is larger than memory_total_bytes");
+  c.compute_mode = read_int(obj, "compute_mode", path);
+  if (c.compute_mode && (*c.compute_mode < 0 || *c.compute_mode > 3))
+    fail(child(path, "compute_mode"), "expected 0..3 (nvmlComputeMode_t)");
+  c.processes = parse_processes(obj, path);
+}
+
 // "<prefix>_ms" or "<prefix>_sample" (not both); an empty Moment when neither.
 Moment parse_moment(const json& obj, const std::string& path, std::string_view prefix) {
   Moment m;
@@ -348,6 +499,7 @@ Gpu parse_gpu(const json& obj, const std::string& path) {
   parse_thermal_and_power(obj, path, gpu);
   parse_load(obj, path, gpu);
   parse_health(obj, path, gpu);
+  parse_client_facts(obj, path, gpu);
   gpu.event_types =
       read_hex_or_u64(obj, "event_types", path, std::numeric_limits<std::uint64_t>::max()).value_or(gpu.event_types);
   gpu.over_time = parse_over_time(obj, path, gpu);

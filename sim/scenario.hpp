@@ -53,6 +53,54 @@ struct PcieLink {
   std::optional<unsigned> max_width;
 };
 
+// A process using the GPU (nvmlDevice*RunningProcesses).
+struct GpuProcess {
+  unsigned pid = 0;
+  std::optional<std::uint64_t> used_bytes;  // absent: NVML_VALUE_NOT_AVAILABLE
+  enum class Kind { compute, graphics, mps } kind = Kind::compute;
+  std::optional<unsigned> sm_util, mem_util;  // percent (nvmlDeviceGetProcessUtilization)
+};
+
+// One NvLink of the GPU: up or down, and the PCI device at its far end.
+struct NvLink {
+  bool active = false;
+  std::optional<PciAddress> remote;  // an NVSwitch or a peer GPU
+  std::uint32_t remote_device_id = 0x000010DE;
+};
+
+// What the GPU tells real clients beyond gpudoctor's own queries
+// (docs/simulator.md, "For real clients"). Absent: NOT_SUPPORTED.
+struct ClientFacts {
+  std::optional<int> brand;          // nvmlBrandType_t
+  std::optional<unsigned> architecture;  // nvmlDeviceArchitecture_t
+  std::optional<int> cc_major, cc_minor;  // CUDA compute capability
+  std::optional<std::string> vbios_version;
+  std::optional<std::string> board_part_number;
+  std::optional<std::string> inforom_image_version;
+  std::optional<unsigned> board_id;
+  std::optional<unsigned> power_default_limit_mw, power_min_limit_mw, power_max_limit_mw;
+  std::optional<unsigned> app_graphics_mhz, app_mem_mhz;          // current application clocks
+  std::optional<unsigned> default_app_graphics_mhz, default_app_mem_mhz;
+  std::vector<unsigned> supported_mem_mhz;       // descending
+  std::vector<unsigned> supported_graphics_mhz;  // descending, the same for every memory clock
+  std::optional<unsigned> encoder_util, decoder_util;  // percent, sampling period below
+  unsigned codec_sampling_us = 167000;
+  std::optional<unsigned> pcie_tx_kbps, pcie_rx_kbps;  // KB/s
+  std::optional<unsigned> pcie_replay_counter;
+  std::optional<bool> mig_mode;  // absent: the GPU has no MIG (pre-Ampere)
+  std::optional<bool> mig_mode_pending;
+  std::optional<unsigned> numa_node;
+  std::vector<unsigned> cpus;  // CPUs near the GPU (CPU affinity)
+  std::vector<NvLink> nvlinks;
+  std::optional<unsigned> multiprocessor_count;
+  std::optional<unsigned> num_gpu_cores;
+  std::optional<unsigned> memory_bus_width;
+  std::optional<std::uint64_t> bar1_total_bytes;
+  std::optional<std::uint64_t> memory_reserved_bytes;  // _v2 memory info
+  std::optional<int> compute_mode;  // nvmlComputeMode_t
+  std::vector<GpuProcess> processes;
+};
+
 struct Gpu {
   std::string name;
   std::string uuid;
@@ -86,6 +134,7 @@ struct Gpu {
   PcieLink pcie;
   // nvmlDeviceGetSupportedEventTypes; default XidCriticalError (0x8).
   unsigned long long event_types = 0x8;
+  ClientFacts client;
   // "over_time": readings that change; applied before every call on this GPU.
   std::vector<Timeline> over_time;
 };

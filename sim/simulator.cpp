@@ -155,7 +155,24 @@ nvmlReturn_t Simulator::device_call(std::string_view symbol, nvmlDevice_t device
   if (auto fault = apply_fault(lock, symbol, index)) return *fault;
   if (m_scenario->lost[*index]) return nvml::k_gpu_is_lost;
   apply_timelines(*m_scenario, *index, t);
-  return query(DeviceContext{*m_scenario, m_scenario->gpus[*index], *index});
+  unsigned enumeration = 0;
+  for (unsigned i = 0; i < *index; ++i) enumeration += m_scenario->lost[i] ? 0 : 1;
+  return query(DeviceContext{*m_scenario, m_scenario->gpus[*index], *index, enumeration});
+}
+
+nvmlReturn_t Simulator::handle_where(std::string_view symbol, const std::function<bool(const Gpu&)>& match,
+                                     nvmlDevice_t* device) {
+  std::unique_lock lock(m_mutex);
+  if (m_references == 0) return nvml::k_uninitialized;
+  advance(symbol);
+  std::optional<unsigned> target;
+  for (unsigned i = 0; i < m_scenario->gpus.size() && !target; ++i)
+    if (!m_scenario->lost[i] && match(m_scenario->gpus[i])) target = i;
+  if (auto fault = apply_fault(lock, symbol, target)) return *fault;
+  if (!device) return nvml::k_invalid_argument;
+  if (!target) return nvml::k_not_found;
+  *device = &m_devices[*target];
+  return nvml::k_success;
 }
 
 unsigned Simulator::visible_count(const Scenario& s) {

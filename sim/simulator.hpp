@@ -35,7 +35,8 @@ namespace gd::sim {
 struct DeviceContext {
   const Scenario& scenario;
   const Gpu& gpu;
-  unsigned index;
+  unsigned index;        // in the scenario's gpus
+  unsigned enumeration;  // nvmlDeviceGetIndex: among the GPUs the library enumerates
 };
 
 using SystemQuery = std::function<nvmlReturn_t(const Scenario&)>;
@@ -69,6 +70,11 @@ class Simulator {
   // nvmlDeviceGetHandleByIndex*: `index` counts visible GPUs; faults apply to
   // the GPU it lands on.
   nvmlReturn_t handle_by_index(std::string_view symbol, unsigned index, nvmlDevice_t* device);
+
+  // nvmlDeviceGetHandleByUUID / BySerial / ByPciBusId: the first enumerated
+  // GPU `match` accepts; NOT_FOUND when none (a lost GPU is not enumerated).
+  nvmlReturn_t handle_where(std::string_view symbol, const std::function<bool(const Gpu&)>& match,
+                            nvmlDevice_t* device);
 
   // nvmlEventSetCreate / nvmlEventSetFree / nvmlDeviceRegisterEvents.
   nvmlReturn_t event_set_create(std::string_view symbol, nvmlEventSet_t* set);

@@ -14,10 +14,18 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "scenarios")
 
+# Per model: what NVML reports (nvidia-smi -q of the model; nvml.h enum values:
+# brand TESLA 2 / NVIDIA 14, architecture VOLTA 5 / HOPPER 9).
 V100 = dict(name="Tesla V100-PCIE-16GB", device=0x1DB4, subsys=0x121410DE, cls=0x030200, mem=16 * 2**30,
-            slowdown=87, shutdown=90, power_limit=250000, max_gfx=1380, max_mem=877, gen=3, remap=False)
+            slowdown=87, shutdown=90, power_limit=250000, max_gfx=1380, max_mem=877, gen=3, remap=False,
+            idle_gfx=135, app_gfx=1245, brand=2, arch=5, cc="7.0", vbios="88.00.4F.00.09",
+            part="900-2G500-0000-000", power_min=100000, sms=80, cores=5120, bus_width=4096, bar1=16 * 2**30,
+            mig=None)
 H100 = dict(name="NVIDIA H100 80GB HBM3", device=0x2330, subsys=0x16C110DE, cls=0x030200, mem=80 * 2**30,
-            slowdown=89, shutdown=92, power_limit=700000, max_gfx=1980, max_mem=2619, gen=5, remap=True)
+            slowdown=89, shutdown=92, power_limit=700000, max_gfx=1980, max_mem=2619, gen=5, remap=True,
+            idle_gfx=345, app_gfx=1980, brand=14, arch=9, cc="9.0", vbios="96.00.74.00.01",
+            part="692-2G520-0200-000", power_min=200000, sms=132, cores=16896, bus_width=5120,
+            bar1=128 * 2**30, mig=False)
 AZURE_V100_BUSES = ["5b0a:00:00.0", "9e65:00:00.0", "b111:00:00.0", "bd71:00:00.0"]
 H100_BUSES = ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
               "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0"]
@@ -109,7 +117,49 @@ def nvml_bus(bus):
     return f"{int(dom, 16):08X}:{rest.upper()}"
 
 
-def sim_gpu(spec, bus, i, seed, persistence, temp=34, **over):
+def numa_layout(n_gpus, cpus_per_node, nodes=2):
+    """GPU i's NUMA node and its CPUs: the first half of the GPUs on node 0, with
+    hyper-threads (node k holds k*c..(k+1)*c-1 and the same + nodes*c)."""
+    def at(i):
+        node = min(i * nodes // max(n_gpus, 1), nodes - 1)
+        lo, ht = node * cpus_per_node, nodes * cpus_per_node + node * cpus_per_node
+        return node, f"{lo}-{lo + cpus_per_node - 1},{ht}-{ht + cpus_per_node - 1}"
+    return at
+
+
+def nvswitch_links(i):
+    """HGX H100: 18 NVLinks per GPU to 4 NVSwitches, 5+4+4+5."""
+    links = []
+    for sw, n in zip(NVSWITCH_BUSES, (5, 4, 4, 5)):
+        links += [{"active": True, "remote_bus_id": nvml_bus(sw), "remote_device_id": "0x22A310DE"}] * n
+    return links
+
+
+def client_facts(spec, i, n_gpus):
+    """What real NVML clients (pynvml, gpustat, nvtop, Slurm) read beyond gpudoctor's queries."""
+    node, cpus = numa_layout(n_gpus, 56 if spec is H100 else 6)(i)
+    gfx = list(range(spec["max_gfx"], spec["idle_gfx"] - 1, -15))
+    facts = {
+        "brand": spec["brand"], "architecture": spec["arch"], "compute_capability": spec["cc"],
+        "vbios_version": spec["vbios"], "board_part_number": spec["part"],
+        "power_default_limit_mw": spec["power_limit"], "power_min_limit_mw": spec["power_min"],
+        "power_max_limit_mw": spec["power_limit"],
+        "applications_clocks_mhz": {"graphics": spec["app_gfx"], "mem": spec["max_mem"]},
+        "default_applications_clocks_mhz": {"graphics": spec["app_gfx"], "mem": spec["max_mem"]},
+        "supported_clocks_mhz": {"mem": [spec["max_mem"]], "graphics": gfx},
+        "encoder_util": 0, "decoder_util": 0, "numa_node": node, "cpu_affinity": cpus,
+        "multiprocessor_count": spec["sms"], "num_gpu_cores": spec["cores"], "memory_bus_width": spec["bus_width"],
+        "bar1_total_bytes": spec["bar1"], "compute_mode": 0, "processes": [],
+    }
+    if spec["mig"] is not None:
+        facts["mig_mode"] = spec["mig"]
+    if spec is H100:
+        facts["nvlinks"] = nvswitch_links(i)
+    return facts
+
+
+def sim_gpu(spec, bus, i, seed, persistence, temp=34, n_gpus=None, **over):
+    n_gpus = n_gpus or (8 if spec is H100 else 4)
     g = {
         "name": spec["name"], "uuid": uuid_for(i, seed), "serial": f"03231{seed % 100000:05d}{i:03d}",
         "bus_id": nvml_bus(bus), "pci_device_id": f"0x{spec['device']:04X}10DE",
@@ -117,7 +167,7 @@ def sim_gpu(spec, bus, i, seed, persistence, temp=34, **over):
         "temperature_c": temp, "slowdown_temp_c": spec["slowdown"], "shutdown_temp_c": spec["shutdown"],
         "power_mw": 38000 + 1000 * i, "power_limit_mw": spec["power_limit"], "energy_mj": 912345678 + i,
         "memory_total_bytes": spec["mem"], "memory_used_bytes": 0, "utilization_gpu": 0, "utilization_memory": 0,
-        "clocks_mhz": {"graphics": 1380, "sm": 1380, "mem": spec["max_mem"]},
+        "clocks_mhz": {"graphics": spec["idle_gfx"], "sm": spec["idle_gfx"], "mem": spec["max_mem"]},  # idle
         "max_clocks_mhz": {"graphics": spec["max_gfx"], "sm": spec["max_gfx"], "mem": spec["max_mem"]},
         "clock_event_reasons": 1, "pstate": 0, "fan_percent": None, "ecc_mode": True,
         "ecc_errors": {"corrected_volatile": 0, "corrected_aggregate": 0, "uncorrected_volatile": 0,
@@ -125,8 +175,10 @@ def sim_gpu(spec, bus, i, seed, persistence, temp=34, **over):
         "retired_pages_pending": False,
         "remapped_rows": ({"correctable": 0, "uncorrectable": 0, "pending": False, "failure": False}
                           if spec["remap"] else None),
-        "pcie": {"gen": spec["gen"], "width": 16, "max_gen": spec["gen"], "max_width": 16},
+        "pcie": {"gen": spec["gen"], "width": 16, "max_gen": spec["gen"], "max_width": 16,
+                 "tx_kbps": 0, "rx_kbps": 0, "replay_counter": 0},
     }
+    g.update(client_facts(spec, i, n_gpus))
     g.update(over)
     return g
 
@@ -163,7 +215,8 @@ def v100_node(root, seed, driver="nvidia", with_persistenced=False, version="460
 
 def nvml_doc(version, gpus, **extra):
     major = int(version.split(".")[0])
-    doc = {"driver_version": version, "nvml_version": f"11.{version}",
+    # The NVML API major version: 12 from R525 on (nvml.h NVML_API_VERSION), 11 before.
+    doc = {"driver_version": version, "nvml_version": f"{12 if major >= 525 else 11}.{version}",
            "cuda_driver_version": 11020 if major < 465 else 11030, "init_delay_ms": 0, "faults": [], "gpus": gpus}
     doc.update(extra)
     return doc

@@ -49,7 +49,65 @@ struct nvmlEventData_t {  // filled by nvmlEventSetWait_v2; the plain (v1) call 
   unsigned int computeInstanceId;
 };
 
+// ---- what real clients (pynvml, gpustat, nvtop, Slurm's gpu_nvml.so) use;
+// the simulator exports them, gpudoctor's own binding does not call them ----
+
+struct nvmlMemory_v2_t {  // nvmlDeviceGetMemoryInfo_v2; version = NVML_STRUCT_VERSION(Memory, 2)
+  unsigned int version;
+  unsigned long long total;
+  unsigned long long reserved;
+  unsigned long long free;
+  unsigned long long used;
+};
+
+struct nvmlBAR1Memory_t {
+  unsigned long long bar1Total;
+  unsigned long long bar1Free;
+  unsigned long long bar1Used;
+};
+
+struct nvmlProcessInfo_v1_t {  // the plain nvmlDevice{Compute,Graphics,MPSCompute}RunningProcesses
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+};
+
+struct nvmlProcessInfo_v2_t {  // _v2; _v3 fills the same layout (nvmlProcessInfo_t)
+  unsigned int pid;
+  unsigned long long usedGpuMemory;
+  unsigned int gpuInstanceId;  // 0xFFFFFFFF without MIG
+  unsigned int computeInstanceId;
+};
+typedef nvmlProcessInfo_v2_t nvmlProcessInfo_t;
+
+struct nvmlDeviceAttributes_t {  // nvmlDeviceGetAttributes_v2
+  unsigned int multiprocessorCount;
+  unsigned int sharedCopyEngineCount;
+  unsigned int sharedDecoderCount;
+  unsigned int sharedEncoderCount;
+  unsigned int sharedJpegCount;
+  unsigned int sharedOfaCount;
+  unsigned int gpuInstanceSliceCount;
+  unsigned int computeInstanceSliceCount;
+  unsigned long long memorySizeMB;
+};
+
+struct nvmlProcessUtilizationSample_t {  // nvmlDeviceGetProcessUtilization
+  unsigned int pid;
+  unsigned long long timeStamp;  // CPU time, microseconds
+  unsigned int smUtil;
+  unsigned int memUtil;
+  unsigned int encUtil;
+  unsigned int decUtil;
+};
+
 }  // extern "C"
+
+static_assert(sizeof(nvmlMemory_v2_t) == 40, "nvmlMemory_v2_t layout");
+static_assert(sizeof(nvmlBAR1Memory_t) == 24, "nvmlBAR1Memory_t layout");
+static_assert(sizeof(nvmlProcessInfo_v1_t) == 16, "nvmlProcessInfo_v1_t layout");
+static_assert(sizeof(nvmlProcessInfo_v2_t) == 24, "nvmlProcessInfo_v2_t layout");
+static_assert(sizeof(nvmlDeviceAttributes_t) == 40, "nvmlDeviceAttributes_t layout");
+static_assert(sizeof(nvmlProcessUtilizationSample_t) == 32, "nvmlProcessUtilizationSample_t layout");
 
 static_assert(sizeof(nvmlEventData_t) == 32, "nvmlEventData_t layout");
 static_assert(offsetof(nvmlEventData_t, eventData) == 16, "nvmlEventData_t.eventData offset");
@@ -96,6 +154,29 @@ inline constexpr int k_memory_error_corrected = 0;
 inline constexpr int k_memory_error_uncorrected = 1;
 inline constexpr int k_ecc_counter_volatile = 0;
 inline constexpr int k_ecc_counter_aggregate = 1;
+
+// Struct versions: NVML_STRUCT_VERSION(data, ver) = sizeof | ver << 24.
+inline constexpr unsigned k_memory_v2_version = static_cast<unsigned>(sizeof(nvmlMemory_v2_t)) | (2u << 24);
+// More buffer sizes (with NUL) and limits.
+inline constexpr unsigned k_device_pci_bus_id_len = 32;
+inline constexpr unsigned k_device_vbios_version_len = 32;
+inline constexpr unsigned k_device_part_number_len = 80;
+inline constexpr unsigned k_device_inforom_version_len = 16;
+inline constexpr unsigned k_nvlink_max_links = 18;  // NVML_NVLINK_MAX_LINKS
+// nvmlClockId_t (nvmlDeviceGetClock)
+inline constexpr int k_clock_id_current = 0;
+inline constexpr int k_clock_id_app_clock_target = 1;
+inline constexpr int k_clock_id_app_clock_default = 2;
+inline constexpr int k_clock_id_customer_boost_max = 3;
+// nvmlPcieUtilCounter_t
+inline constexpr int k_pcie_util_tx_bytes = 0;
+inline constexpr int k_pcie_util_rx_bytes = 1;
+// nvmlAffinityScope_t
+inline constexpr unsigned k_affinity_scope_node = 0;
+inline constexpr unsigned k_affinity_scope_socket = 1;
+// MIG modes
+inline constexpr unsigned k_device_mig_disable = 0;
+inline constexpr unsigned k_device_mig_enable = 1;
 
 // nvmlEventType* bits (unsigned long long)
 inline constexpr unsigned long long k_event_type_xid_critical_error = 0x8;

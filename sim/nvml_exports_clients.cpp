@@ -1,0 +1,622 @@
+// The NVML functions real clients call beyond gpudoctor's own queries:
+// pynvml, gpustat, nvtop and Slurm's gpu_nvml.so (docs/simulator.md, "For
+// real clients"). Each answers as the real library documents (nvml.h): a
+// null output is INVALID_ARGUMENT, a fact the scenario does not give is
+// NOT_SUPPORTED, list queries report the size they need with
+// INSUFFICIENT_SIZE. Not built into the legacy library (an old driver).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nvml_export_helpers.hpp"
+#include "state.hpp"
+
+namespace gd::sim {
+namespace {
+
+using namespace gd::nvml;
+using namespace gd::sim::exports;
+
+constexpr unsigned long long k_value_not_available = ~0ull;  // NVML_VALUE_NOT_AVAILABLE as unsigned long long
+constexpr unsigned k_no_instance = 0xFFFFFFFFu;              // gpuInstanceId / computeInstanceId without MIG
+constexpr int k_argument_version_mismatch = 25;              // NVML_ERROR_ARGUMENT_VERSION_MISMATCH
+constexpr unsigned k_max_mig_devices = 7;                    // A100 / H100: seven 1g slices
+
+// Fills a caller's array of `needed` items the way NVML's list queries do:
+// *count too small (infos may then be NULL) → INSUFFICIENT_SIZE with the size
+// needed in *count; otherwise the items and their number.
+template <class T, class Fill>
+nvmlReturn_t fill_list(unsigned* count, T* items, std::size_t needed, Fill&& fill) {
+  if (!count) return k_invalid_argument;
+  if (*count < needed) {
+    *count = static_cast<unsigned>(needed);
+    return k_insufficient_size;
+  }
+  if (needed > 0 && !items) return k_invalid_argument;
+  for (std::size_t i = 0; i < needed; ++i) fill(items[i], i);
+  *count = static_cast<unsigned>(needed);
+  return k_success;
+}
+
+template <class Info>
+nvmlReturn_t running_processes(const char* symbol, nvmlDevice_t device, unsigned* count, Info* infos,
+                               GpuProcess::Kind kind) {
+  return device_query(symbol, device, [&](const DeviceContext& c) {
+    std::vector<const GpuProcess*> procs;
+    for (const auto& p : c.gpu.client.processes)
+      if (p.kind == kind) procs.push_back(&p);
+    return fill_list(count, infos, procs.size(), [&](Info& out, std::size_t i) {
+      out = Info{};
+      out.pid = procs[i]->pid;
+      out.usedGpuMemory = procs[i]->used_bytes.value_or(k_value_not_available);
+      if constexpr (sizeof(Info) > sizeof(nvmlProcessInfo_v1_t)) out.gpuInstanceId = out.computeInstanceId = k_no_instance;
+    });
+  });
+}
+
+// "0000:3b:00.0", "00000000:3B:00.0" or "3b:00.0" (domain 0), hex, any case.
+std::optional<PciAddress> parse_pci_bus_id(std::string_view s) {
+  auto part = [](std::string_view t, std::size_t max_digits) -> std::optional<unsigned> {
+    if (t.empty() || t.size() > max_digits) return std::nullopt;
+    unsigned n = 0;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), n, 16);
+    if (ec != std::errc() || ptr != t.data() + t.size()) return std::nullopt;
+    return n;
+  };
+  std::size_t dot = s.rfind('.');
+  if (dot == std::string_view::npos || !part(s.substr(dot + 1), 1)) return std::nullopt;
+  std::string_view head = s.substr(0, dot);
+  std::size_t c2 = head.rfind(':');
+  if (c2 == std::string_view::npos) return std::nullopt;
+  std::size_t c1 = head.rfind(':', c2 == 0 ? std::string_view::npos : c2 - 1);
+  auto device = part(head.substr(c2 + 1), 2);
+  auto bus = part(c1 == std::string_view::npos ? head.substr(0, c2) : head.substr(c1 + 1, c2 - c1 - 1), 2);
+  auto domain = c1 == std::string_view::npos ? std::optional<unsigned>(0) : part(head.substr(0, c1), 8);
+  if (!device || !bus || !domain || *device > 0x1f) return std::nullopt;
+  return PciAddress{*domain, *bus, *device};
+}
+
+nvmlReturn_t handle_by_pci(const char* symbol, const char* bus_id, nvmlDevice_t* device) {
+  auto want = bus_id ? parse_pci_bus_id(bus_id) : std::nullopt;  // unparsable: INVALID_ARGUMENT
+  return guarded([&] {
+    return Simulator::instance().handle_where(
+        symbol,
+        [&](const Gpu& g) {
+          return want && g.pci.domain == want->domain && g.pci.bus == want->bus && g.pci.device == want->device;
+        },
+        want ? device : nullptr);
+  });
+}
+
+// The application clocks now: those set through this simulator (the state
+// file, shared by processes) or the scenario's.
+struct AppClocks {
+  std::optional<unsigned> graphics, mem;
+};
+AppClocks app_clocks(const DeviceContext& c) {
+  AppClocks out{c.gpu.client.app_graphics_mhz, c.gpu.client.app_mem_mhz};
+  auto state = StateFile(c.scenario.state_file).load();
+  if (!state) return out;
+  auto all = state->json().find("applications_clocks");
+  if (all == state->json().end() || !all->is_object()) return out;
+  auto mine = all->find(c.gpu.uuid);
+  if (mine == all->end() || !mine->is_object()) return out;
+  if (auto g = mine->find("graphics"); g != mine->end() && g->is_number_unsigned()) out.graphics = g->get<unsigned>();
+  if (auto m = mine->find("mem"); m != mine->end() && m->is_number_unsigned()) out.mem = m->get<unsigned>();
+  return out;
+}
+
+nvmlReturn_t store_app_clocks(const DeviceContext& c, std::optional<unsigned> mem, std::optional<unsigned> graphics) {
+  StateFile file(c.scenario.state_file);
+  auto state = file.update([&](State& s) {
+    if (!mem || !graphics)
+      s.json()["applications_clocks"].erase(c.gpu.uuid);
+    else
+      s.json()["applications_clocks"][c.gpu.uuid] = {{"graphics", *graphics}, {"mem", *mem}};
+  });
+  if (!state) {
+    complain(file.path().string(), state.error().message);
+    return k_unknown;
+  }
+  return k_success;
+}
+
+nvmlReturn_t pick_clock(nvmlClockType_t type, std::optional<unsigned> graphics, std::optional<unsigned> mem,
+                        unsigned* mhz) {
+  if (!mhz) return k_invalid_argument;
+  switch (type) {
+    case k_clock_graphics:
+    case k_clock_sm:  // the SM application clock follows the graphics one
+      return put(mhz, graphics);
+    case k_clock_mem:
+      return put(mhz, mem);
+    case 3:
+      return k_not_supported;  // NVML_CLOCK_VIDEO: not modelled
+    default:
+      return k_invalid_argument;
+  }
+}
+
+nvmlReturn_t current_clock(const DeviceContext& c, nvmlClockType_t type, unsigned* mhz) {
+  const ClocksMhz& now = c.gpu.clocks_mhz;
+  return pick_clock(type, type == k_clock_sm ? now.sm : now.graphics, now.mem, mhz);
+}
+
+// Sets the bits of `cpus` (or one bit) in a caller's array of `words` unsigned longs.
+nvmlReturn_t fill_bitmask(unsigned words, unsigned long* set, const std::vector<unsigned>& bits) {
+  if (words == 0 || !set) return k_invalid_argument;
+  std::fill(set, set + words, 0ul);
+  constexpr unsigned k_bits = sizeof(unsigned long) * 8;
+  for (unsigned b : bits)
+    if (b / k_bits < words) set[b / k_bits] |= 1ul << (b % k_bits);
+  return k_success;
+}
+
+const NvLink* nvlink(const DeviceContext& c, unsigned link, nvmlReturn_t& rc) {
+  rc = k_success;
+  if (link >= k_nvlink_max_links) rc = k_invalid_argument;
+  else if (link >= c.gpu.client.nvlinks.size()) rc = k_not_supported;
+  return rc == k_success ? &c.gpu.client.nvlinks[link] : nullptr;
+}
+
+long long now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+}  // namespace gd::sim
+
+using namespace gd::sim;
+using namespace gd::sim::exports;
+using namespace gd::nvml;
+
+// ---- handles, identity ------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned* index) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(index, std::optional<unsigned>(c.enumeration));
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvmlDevice_t* device) {
+  return guarded([&] {
+    return Simulator::instance().handle_where(
+        __func__, [&](const Gpu& g) { return uuid && g.uuid == uuid; }, uuid ? device : nullptr);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleBySerial(const char* serial, nvmlDevice_t* device) {
+  return guarded([&] {
+    return Simulator::instance().handle_where(
+        __func__, [&](const Gpu& g) { return serial && g.serial && *g.serial == serial; }, serial ? device : nullptr);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char* bus_id, nvmlDevice_t* device) {
+  return handle_by_pci(__func__, bus_id, device);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char* bus_id, nvmlDevice_t* device) {
+  return handle_by_pci(__func__, bus_id, device);
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t device, int* brand) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(brand, c.gpu.client.brand); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned* arch) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(arch, c.gpu.client.architecture); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int* major, int* minor) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!major || !minor) return k_invalid_argument;
+    if (!c.gpu.client.cc_major) return k_not_supported;
+    *major = *c.gpu.client.cc_major;
+    *minor = *c.gpu.client.cc_minor;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char* version, unsigned length) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put_string(version, length, c.gpu.client.vbios_version); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDevice_t device, char* part, unsigned length) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put_string(part, length, c.gpu.client.board_part_number);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetInforomImageVersion(nvmlDevice_t device, char* version, unsigned length) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put_string(version, length, c.gpu.client.inforom_image_version);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBoardId(nvmlDevice_t device, unsigned* id) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(id, c.gpu.client.board_id); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, int* mode) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(mode, c.gpu.client.compute_mode); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNumGpuCores(nvmlDevice_t device, unsigned* cores) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(cores, c.gpu.client.num_gpu_cores); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryBusWidth(nvmlDevice_t device, unsigned* width) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(width, c.gpu.client.memory_bus_width); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBusType(nvmlDevice_t device, unsigned* type) {
+  return device_query(__func__, device, [&](const DeviceContext&) {
+    return put(type, std::optional<unsigned>(2));  // NVML_BUS_TYPE_PCIE: every modelled GPU sits on PCIe
+  });
+}
+
+// ---- memory, load --------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t* memory) {
+  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+    if (!memory) return k_invalid_argument;
+    if (memory->version != k_memory_v2_version) return k_argument_version_mismatch;
+    if (!c.gpu.memory_total_bytes) return k_not_supported;
+    std::uint64_t reserved = c.gpu.client.memory_reserved_bytes.value_or(0);
+    memory->total = *c.gpu.memory_total_bytes;
+    memory->reserved = reserved;
+    memory->used = c.gpu.memory_used_bytes + reserved;  // "used" includes "reserved" (nvml.h)
+    memory->free = memory->total - memory->used;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1Memory_t* bar1) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!bar1) return k_invalid_argument;
+    if (!c.gpu.client.bar1_total_bytes) return k_not_supported;
+    bar1->bar1Total = *c.gpu.client.bar1_total_bytes;
+    bar1->bar1Used = std::min<unsigned long long>(2u << 20, bar1->bar1Total);  // the driver's own mappings
+    bar1->bar1Free = bar1->bar1Total - bar1->bar1Used;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned* count,
+                                                                nvmlProcessInfo_v1_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::compute);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned* count,
+                                                                   nvmlProcessInfo_v2_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::compute);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned* count,
+                                                                   nvmlProcessInfo_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::compute);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned* count,
+                                                                 nvmlProcessInfo_v1_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::graphics);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device, unsigned* count,
+                                                                    nvmlProcessInfo_v2_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::graphics);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned* count,
+                                                                    nvmlProcessInfo_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::graphics);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t device, unsigned* count,
+                                                                   nvmlProcessInfo_v1_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::mps);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t device, unsigned* count,
+                                                                      nvmlProcessInfo_v2_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::mps);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t device, unsigned* count,
+                                                                      nvmlProcessInfo_t* infos) {
+  return running_processes(__func__, device, count, infos, GpuProcess::Kind::mps);
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+                                                           nvmlProcessUtilizationSample_t* samples, unsigned* count,
+                                                           unsigned long long last_seen_us) {
+  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+    if (!count) return k_invalid_argument;
+    std::vector<const GpuProcess*> busy;
+    for (const auto& p : c.gpu.client.processes)
+      if (p.sm_util || p.mem_util) busy.push_back(&p);
+    long long stamp = now_us();
+    if (busy.empty() || static_cast<unsigned long long>(stamp) <= last_seen_us) return k_not_found;
+    if (!samples || *count < busy.size()) {
+      *count = static_cast<unsigned>(busy.size());
+      return k_insufficient_size;
+    }
+    for (std::size_t i = 0; i < busy.size(); ++i)
+      samples[i] = {busy[i]->pid, static_cast<unsigned long long>(stamp), busy[i]->sm_util.value_or(0),
+                    busy[i]->mem_util.value_or(0), 0, 0};
+    *count = static_cast<unsigned>(busy.size());
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned* util,
+                                                           unsigned* sampling_us) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!util || !sampling_us) return k_invalid_argument;
+    if (!c.gpu.client.encoder_util) return k_not_supported;
+    *util = *c.gpu.client.encoder_util;
+    *sampling_us = c.gpu.client.codec_sampling_us;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsigned* util,
+                                                           unsigned* sampling_us) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!util || !sampling_us) return k_invalid_argument;
+    if (!c.gpu.client.decoder_util) return k_not_supported;
+    *util = *c.gpu.client.decoder_util;
+    *sampling_us = c.gpu.client.codec_sampling_us;
+    return k_success;
+  });
+}
+
+// ---- PCIe ------------------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t device, int counter, unsigned* kbps) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (counter == k_pcie_util_tx_bytes) return put(kbps, c.gpu.client.pcie_tx_kbps);
+    if (counter == k_pcie_util_rx_bytes) return put(kbps, c.gpu.client.pcie_rx_kbps);
+    return k_invalid_argument;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t device, unsigned* value) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(value, c.gpu.client.pcie_replay_counter); });
+}
+
+// ---- clocks, power ---------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetApplicationsClock(nvmlDevice_t device, nvmlClockType_t type, unsigned* mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    AppClocks now = app_clocks(c);
+    return pick_clock(type, now.graphics, now.mem, mhz);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDefaultApplicationsClock(nvmlDevice_t device, nvmlClockType_t type,
+                                                                 unsigned* mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return pick_clock(type, c.gpu.client.default_app_graphics_mhz, c.gpu.client.default_app_mem_mhz, mhz);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxCustomerBoostClock(nvmlDevice_t device, nvmlClockType_t type,
+                                                              unsigned* mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    const ClocksMhz& max = c.gpu.max_clocks_mhz;
+    return pick_clock(type, type == k_clock_sm ? max.sm : max.graphics, max.mem, mhz);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t device, nvmlClockType_t type, int clock_id,
+                                              unsigned* mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+    const ClocksMhz& max = c.gpu.max_clocks_mhz;
+    switch (clock_id) {
+      case k_clock_id_current:
+        return current_clock(c, type, mhz);
+      case k_clock_id_app_clock_target: {
+        AppClocks now = app_clocks(c);
+        return pick_clock(type, now.graphics, now.mem, mhz);
+      }
+      case k_clock_id_app_clock_default:
+        return pick_clock(type, c.gpu.client.default_app_graphics_mhz, c.gpu.client.default_app_mem_mhz, mhz);
+      case k_clock_id_customer_boost_max:
+        return pick_clock(type, type == k_clock_sm ? max.sm : max.graphics, max.mem, mhz);
+      default:
+        return k_invalid_argument;
+    }
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSupportedMemoryClocks(nvmlDevice_t device, unsigned* count, unsigned* mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    const auto& list = c.gpu.client.supported_mem_mhz;
+    if (list.empty()) return count ? k_not_supported : k_invalid_argument;
+    return fill_list(count, mhz, list.size(), [&](unsigned& out, std::size_t i) { out = list[i]; });
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device, unsigned mem_mhz,
+                                                                unsigned* count, unsigned* mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    const auto& mem = c.gpu.client.supported_mem_mhz;
+    const auto& list = c.gpu.client.supported_graphics_mhz;
+    if (!count) return k_invalid_argument;
+    if (mem.empty() || list.empty()) return k_not_supported;
+    if (std::find(mem.begin(), mem.end(), mem_mhz) == mem.end()) return k_not_found;
+    return fill_list(count, mhz, list.size(), [&](unsigned& out, std::size_t i) { out = list[i]; });
+  });
+}
+
+// Needs root, as on a real node without `nvidia-smi -acp UNRESTRICTED`; the
+// pair must be one the GPU lists. Kept in the state file for every process.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetApplicationsClocks(nvmlDevice_t device, unsigned mem_mhz,
+                                                           unsigned graphics_mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    const auto& mem = c.gpu.client.supported_mem_mhz;
+    const auto& gfx = c.gpu.client.supported_graphics_mhz;
+    if (mem.empty() || gfx.empty()) return k_not_supported;
+    if (::geteuid() != 0) return k_no_permission;
+    if (std::find(mem.begin(), mem.end(), mem_mhz) == mem.end() ||
+        std::find(gfx.begin(), gfx.end(), graphics_mhz) == gfx.end())
+      return k_invalid_argument;
+    return store_app_clocks(c, mem_mhz, graphics_mhz);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceResetApplicationsClocks(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (c.gpu.client.supported_mem_mhz.empty()) return k_not_supported;
+    if (::geteuid() != 0) return k_no_permission;
+    return store_app_clocks(c, std::nullopt, std::nullopt);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned* limit) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(limit, c.gpu.power_limit_mw); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device, unsigned* limit) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(limit, c.gpu.client.power_default_limit_mw); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device, unsigned* min_limit,
+                                                                        unsigned* max_limit) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!min_limit || !max_limit) return k_invalid_argument;
+    if (!c.gpu.client.power_min_limit_mw || !c.gpu.client.power_max_limit_mw) return k_not_supported;
+    *min_limit = *c.gpu.client.power_min_limit_mw;
+    *max_limit = *c.gpu.client.power_max_limit_mw;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementMode(nvmlDevice_t device, nvmlEnableState_t* mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(mode, enable_state(c.gpu.power_limit_mw ? std::optional<bool>(true) : std::nullopt));
+  });
+}
+
+// ---- topology: CPU and memory affinity, NvLink ------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCpuAffinity(nvmlDevice_t device, unsigned words, unsigned long* cpus) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (c.gpu.client.cpus.empty()) return words && cpus ? k_not_supported : k_invalid_argument;
+    return fill_bitmask(words, cpus, c.gpu.client.cpus);
+  });
+}
+
+// The scenario gives the CPUs of the GPU's NUMA node; a socket holds the same
+// CPUs on the modelled nodes (one NUMA node per socket).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetCpuAffinityWithinScope(nvmlDevice_t device, unsigned words,
+                                                               unsigned long* cpus, unsigned scope) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (scope != k_affinity_scope_node && scope != k_affinity_scope_socket) return k_invalid_argument;
+    if (c.gpu.client.cpus.empty()) return words && cpus ? k_not_supported : k_invalid_argument;
+    return fill_bitmask(words, cpus, c.gpu.client.cpus);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryAffinity(nvmlDevice_t device, unsigned words, unsigned long* nodes,
+                                                       unsigned scope) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (scope != k_affinity_scope_node && scope != k_affinity_scope_socket) return k_invalid_argument;
+    if (!c.gpu.client.numa_node) return words && nodes ? k_not_supported : k_invalid_argument;
+    return fill_bitmask(words, nodes, {*c.gpu.client.numa_node});
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t device, unsigned link, nvmlEnableState_t* active) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    nvmlReturn_t rc;
+    const NvLink* l = nvlink(c, link, rc);
+    if (!l) return rc;
+    return put(active, std::optional<int>(l->active ? 1 : 0));
+  });
+}
+
+// Fills the remote end's PCI info, 32-byte busId included (Slurm matches it
+// against nvmlDeviceGetPciInfo_v3's busId of its GPUs).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned link,
+                                                               nvmlPciInfo_t* pci) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    nvmlReturn_t rc;
+    const NvLink* l = nvlink(c, link, rc);
+    if (!l) return rc;
+    if (!pci) return k_invalid_argument;
+    if (!l->remote) return k_not_supported;
+    Gpu remote;
+    remote.pci = *l->remote;
+    remote.pci_device_id = l->remote_device_id;
+    remote.pci_subsystem_id = 0;
+    *pci = pci_info(remote);
+    return k_success;
+  });
+}
+
+// ---- MIG ----------------------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned* current, unsigned* pending) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!current || !pending) return k_invalid_argument;
+    if (!c.gpu.client.mig_mode) return k_not_supported;
+    *current = *c.gpu.client.mig_mode ? k_device_mig_enable : k_device_mig_disable;
+    *pending = *c.gpu.client.mig_mode_pending ? k_device_mig_enable : k_device_mig_disable;
+    return k_success;
+  });
+}
+
+// "Returns zero if MIG is not supported or enabled" (nvml.h).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned* count) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(count, std::optional<unsigned>(c.gpu.client.mig_mode.value_or(false) ? k_max_mig_devices : 0));
+  });
+}
+
+// No MIG devices are modelled yet: with MIG off (or on without instances)
+// there is none at any index.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned index,
+                                                               nvmlDevice_t* mig) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!mig || index >= k_max_mig_devices) return k_invalid_argument;
+    if (!c.gpu.client.mig_mode) return k_not_supported;
+    return k_not_found;
+  });
+}
+
+// A full GPU's handle is not a MIG device handle.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned* id) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!id || c.gpu.client.mig_mode) return k_invalid_argument;
+    return k_not_supported;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned* id) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!id || c.gpu.client.mig_mode) return k_invalid_argument;
+    return k_not_supported;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device, nvmlDeviceAttributes_t* attributes) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!attributes) return k_invalid_argument;
+    if (!c.gpu.client.multiprocessor_count || !c.gpu.memory_total_bytes) return k_not_supported;
+    *attributes = nvmlDeviceAttributes_t{};
+    attributes->multiprocessorCount = *c.gpu.client.multiprocessor_count;
+    attributes->memorySizeMB = *c.gpu.memory_total_bytes >> 20;
+    return k_success;
+  });
+}
