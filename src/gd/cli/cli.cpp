@@ -22,6 +22,7 @@ constexpr Command k_commands[] = {
     {"collect", "Snapshot this node to JSON (diagnose it anywhere with `check --from FILE`)", setup_collect},
     {"fix", "Turn findings into a repair plan (dry run); apply it with --yes, then re-check", setup_fix},
     {"demo", "Play the seed story on the built-in simulator in seconds: lose a GPU, diagnose, fix", setup_demo},
+    {"sim", "Run any program (gpustat, nvtop, slurmd, your exporter) against a simulated node", setup_sim},
     {"watch", "Daemon: sample every GPU and the health rules each interval into a history; serve /metrics",
      setup_watch},
     {"history", "Query watch's history: samples per GPU and metric over a time range", setup_history},

@@ -36,6 +36,7 @@ void setup_xid(CLI::App& sub, int& exit_code);
 void setup_churn(CLI::App& sub, int& exit_code);
 void setup_fix(CLI::App& sub, int& exit_code);
 void setup_demo(CLI::App& sub, int& exit_code);
+void setup_sim(CLI::App& sub, int& exit_code);
 void setup_watch(CLI::App& sub, int& exit_code);
 void setup_history(CLI::App& sub, int& exit_code);
 void setup_events(CLI::App& sub, int& exit_code);
