@@ -8,7 +8,7 @@ namespace {
 struct ReturnCode {
   int code;
   std::string_view name;  // without the NVML_ERROR_ / NVML_ prefix
-  const char* message;    // what nvmlErrorString returns
+  const char* message;    // what nvmlErrorString returns: the real 535 library's texts (tested against it)
 };
 
 constexpr std::array k_return_codes{
@@ -34,16 +34,16 @@ constexpr std::array k_return_codes{
     ReturnCode{19, "IN_USE", "In use by another client"},
     ReturnCode{20, "MEMORY", "Insufficient Memory"},
     ReturnCode{21, "NO_DATA", "No data"},
-    ReturnCode{22, "VGPU_ECC_NOT_SUPPORTED",
-               "The requested vgpu operation is not available on target device, because ECC is enabled"},
+    ReturnCode{22, "VGPU_ECC_NOT_SUPPORTED", "vGPU ECC not supported"},
     ReturnCode{23, "INSUFFICIENT_RESOURCES", "Insufficient Resources"},
-    ReturnCode{24, "FREQ_NOT_SUPPORTED", "Frequency not supported"},
+    ReturnCode{24, "FREQ_NOT_SUPPORTED", "Invalid Frequency"},
     ReturnCode{25, "ARGUMENT_VERSION_MISMATCH", "Argument version mismatch"},
-    ReturnCode{26, "DEPRECATED", "Deprecated"},
-    ReturnCode{27, "NOT_READY", "Not ready"},
-    ReturnCode{28, "GPU_NOT_FOUND", "GPU not found"},
-    ReturnCode{29, "INVALID_STATE", "Invalid state"},
-    ReturnCode{30, "RESET_TYPE_NOT_SUPPORTED", "Reset type not supported"},
+    ReturnCode{26, "DEPRECATED", "Requested functionality has been deprecated"},
+    ReturnCode{27, "NOT_READY", "System is not in ready state"},
+    // Newer than the 535 library, which names them "Unknown Error" too.
+    ReturnCode{28, "GPU_NOT_FOUND", "Unknown Error"},
+    ReturnCode{29, "INVALID_STATE", "Unknown Error"},
+    ReturnCode{30, "RESET_TYPE_NOT_SUPPORTED", "Unknown Error"},
     ReturnCode{999, "UNKNOWN", "Unknown Error"},
 };
 

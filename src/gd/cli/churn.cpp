@@ -66,7 +66,22 @@ std::vector<std::string> lost_ids(const Inventory& before, const Inventory& afte
   return out;
 }
 
-std::string verdict(const Inventory& before, const churn::ChurnResult& r, const std::vector<std::string>& lost) {
+std::string code_label(bool cuda, int code);
+
+// No launch initialised: nothing about init/teardown was measured (e.g. the
+// real library on a node without the driver: every nvmlInit returns 9).
+bool none_initialised(const churn::ChurnResult& r) { return r.launched > 0 && r.succeeded == 0; }
+
+std::string verdict(bool cuda, const Inventory& before, const churn::ChurnResult& r,
+                    const std::vector<std::string>& lost) {
+  if (none_initialised(r) && lost.empty() && !r.lost_at_launch) {
+    std::vector<std::string> why;
+    for (const auto& [code, n] : r.failures_by_code) why.push_back(fmt::format("{} x {}", n, code_label(cuda, code)));
+    if (r.hung) why.push_back(fmt::format("{} hung", r.hung));
+    if (r.crashed) why.push_back(fmt::format("{} crashed", r.crashed));
+    return fmt::format("could not measure: none of {} launches initialised ({}); fix that first (gpudoctor check)",
+                       thousands(r.launched), fmt::join(why, ", "));
+  }
   std::string pers = before.persistence_off ? "persistence off" : before.persistence_on ? "persistence on"
                                                                                       : "persistence unknown";
   std::string out = fmt::format("{}: median init {}", pers, rule::format_ms(churn::quantile(r.init_ms, 0.5)));
@@ -123,7 +138,10 @@ void print_text(bool cuda, const churn::ChurnResult& r, const Inventory& before,
   auto q = [&](double x) { return rule::format_ms(churn::quantile(r.init_ms, x)); };
   fmt::print("launched {} processes in {:.1f} s ({:.0f}/s){}\n", thousands(r.launched), r.elapsed_s,
              r.elapsed_s > 0 ? r.launched / r.elapsed_s : 0, r.stopped_early ? ", stopped early" : "");
-  fmt::print("init latency: p50 {}  p95 {}  p99 {}  max {}\n", q(0.5), q(0.95), q(0.99), q(1.0));
+  if (none_initialised(r))
+    fmt::print("init latency: not measured (no launch initialised)\n");
+  else
+    fmt::print("init latency: p50 {}  p95 {}  p99 {}  max {}\n", q(0.5), q(0.95), q(0.99), q(1.0));
   fmt::print("gpudoctor overhead per launch (start, teardown): p50 {}\n",
              rule::format_ms(churn::quantile(r.overhead_ms, 0.5)));
   for (const auto& [code, n] : r.failures_by_code) fmt::print("failed: {} x {}\n", n, code_label(cuda, code));
@@ -164,12 +182,13 @@ int do_churn(ChurnCli& c) {
   if (bar) std::fprintf(stderr, "\n");
   Inventory after = inventory(root, c.node.probe);
   auto lost = lost_ids(before, after);
-  std::string v = verdict(before, r, lost);
+  std::string v = verdict(cuda, before, r, lost);
   if (c.json)
     fmt::print("{}\n", dump_json(to_json(cuda, r, before, after, lost, v)));
   else
     print_text(cuda, r, before, after, v);
   if (!lost.empty() || r.lost_at_launch) return k_exit_critical;
+  if (none_initialised(r)) return k_exit_unknown;
   return (r.failures_by_code.empty() && !r.hung && !r.crashed) ? k_exit_ok : k_exit_warning;
 }
 

@@ -178,6 +178,11 @@ model::NvmlInfo NvmlSampler::sample() {
   model::NvmlInfo info;
   info.timeout_s = m_o.timeout_s;
   if (m_pid < 0) {
+    if (m_last_failure && m_wedged <= 0 && t0 < m_next_start) {
+      model::NvmlInfo last = *m_last_failure;  // the worker that failed to load or init: not retried yet
+      last.elapsed_ms = 0;
+      return last;
+    }
     if (t0 < m_next_start || m_wedged > 0) {
       info.state = model::NvmlState::hung;  // still the last hang: waiting to replace the worker
       info.hung_call = m_last_hung_call;
@@ -202,6 +207,7 @@ model::NvmlInfo NvmlSampler::sample() {
     info.state = model::NvmlState::hung;
     m_last_hung_call = info.hung_call, m_last_hung_gpu = info.hung_gpu;
     ++m_hangs;
+    m_last_failure.reset();
     stop_worker(true);
     back_off();
     return info;
@@ -211,6 +217,7 @@ model::NvmlInfo NvmlSampler::sample() {
     m_base.state = info.state, m_base.init_return = info.init_return, m_base.init_ms = info.init_ms;
     m_base.missing_symbols = info.missing_symbols;
     m_backoff_s = m_o.backoff_min_s;
+    m_last_failure.reset();
     return info;
   }
   // Load or init failed (the worker exits after "done"), or it died mid-answer.
@@ -219,6 +226,7 @@ model::NvmlInfo NvmlSampler::sample() {
     if (info.load_error.empty()) info.load_error = "NVML worker ended early";
   }
   if (done) info.hung_call.reset(), info.hung_gpu.reset();
+  m_last_failure = info;
   stop_worker(true);
   back_off();
   return info;

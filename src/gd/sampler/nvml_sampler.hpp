@@ -74,6 +74,9 @@ class NvmlSampler {
   Clock::time_point m_next_start{};
   double m_backoff_s;
   model::NvmlInfo m_base;  // load/init results of the current worker
+  // The last load/init failure while waiting to start the next worker: what
+  // a sample in the back-off reports (it is not a hang).
+  std::optional<model::NvmlInfo> m_last_failure;
   std::optional<std::string> m_last_hung_call;
   std::optional<unsigned> m_last_hung_gpu;
   unsigned m_started = 0, m_hangs = 0;

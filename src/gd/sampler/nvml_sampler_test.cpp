@@ -133,7 +133,23 @@ TEST_F(NvmlSamplerTest, MissingLibraryIsNotAHang) {
   NvmlSampler s(o);
   auto info = s.sample();
   EXPECT_EQ(info.state, model::NvmlState::library_missing);
+  EXPECT_EQ(s.sample().state, model::NvmlState::library_missing);  // while backing off: still not a hang
   EXPECT_EQ(s.hangs(), 0u);
+}
+
+// The real libnvidia-ml on a node without the driver: nvmlInit returns 9 every
+// time. The samples between two tries report that, never a hang (found with
+// NVIDIA's own library: watch said "NVML did not answer within 1 s").
+TEST_F(NvmlSamplerTest, InitFailureStaysAnInitFailureWhileBackingOff) {
+  scenario(R"({"call":"nvmlInit","return":"DRIVER_NOT_LOADED"})");
+  NvmlSampler s(options());
+  for (int i = 0; i < 3; ++i) {
+    auto info = s.sample();
+    EXPECT_EQ(info.state, model::NvmlState::init_failed) << i;
+    EXPECT_EQ(info.init_return, 9) << i;
+  }
+  EXPECT_EQ(s.hangs(), 0u);
+  EXPECT_EQ(s.workers_started(), 1u);  // the back-off (0.2 s) has not passed: not retried yet
 }
 
 }  // namespace
