@@ -166,6 +166,29 @@ with tempfile.TemporaryDirectory() as tmp:
     case("xid with a bad --since", ["xid", "-", "--since", "soon"], 3, stdin=xid79)
     case("check with a missing --kernel-log", ["check", "--root", empty_root, "--kernel-log", "/nonexistent.log"], 3)
 
+    # gpudoctor sim: the simulated node's files under XDG_RUNTIME_DIR, the command exec'd by argv.
+    os.environ["XDG_RUNTIME_DIR"] = tmp
+    case("sim --list", ["sim", "--list"], 0, out_has="healthy-8xh100")
+    case("sim with an unknown scenario", ["sim", "nosuch", "--", "true"], 3, err_has="neither a built-in scenario")
+    case("sim without a command", ["sim", "healthy-8xh100"], 3, err_has="give a command to run after --")
+    case("sim with a missing program", ["sim", "healthy-8xh100", "--", "/nonexistent/prog"], 127,
+         err_has="cannot run '/nonexistent/prog'")
+    case("sim passes the exit status through", ["sim", "seed", "--", "sh", "-c", "exit 7"], 7)
+    case("sim sets the scenario and library path", ["sim", "seed", "--", "sh", "-c",
+                                                    'echo "$GPUDOCTOR_SIM_SCENARIO $LD_LIBRARY_PATH"'], 0,
+         out_has=os.path.join(tmp, "gpudoctor-sim", "seed-lost-one-gpu", "nvml.json"))
+    case("sim --env prints export lines", ["sim", "healthy-8xh100", "--env"], 0,
+         out_has="export GPUDOCTOR_SIM_SCENARIO=")
+    case("sim with a scenario file that is not JSON", ["sim", os.path.join(tmp, "junk.log"), "--", "true"], 3,
+         err_has="not a JSON object")
+    libdir = os.path.join(tmp, "gpudoctor-sim", "lib")
+    both = all(os.path.islink(os.path.join(libdir, n)) for n in ("libnvidia-ml.so.1", "libnvidia-ml.so"))
+    if both:
+        passed += 1
+    else:
+        failures.append(f"sim: libnvidia-ml.so.1 and libnvidia-ml.so not both in {libdir}")
+    del os.environ["XDG_RUNTIME_DIR"]
+
     # This machine: a node without NVIDIA hardware must get one clear sentence and exit 0.
     if not os.path.exists("/proc/driver/nvidia") and not os.path.exists("/dev/nvidiactl"):
         case("live node without a GPU", ["check"], 0, out_has="No NVIDIA GPU on this node")

@@ -120,7 +120,9 @@ nlohmann::json to_json(bool cuda, const churn::ChurnResult& r, const Inventory& 
           {"failures_by_code", fails},
           {"hung", r.hung},
           {"crashed", r.crashed},
-          {"init_ms", {{"p50", q(0.5)}, {"p95", q(0.95)}, {"p99", q(0.99)}, {"max", q(1.0)}}},
+          {"init_ms", none_initialised(r) ? nlohmann::json(nullptr)  // not measured
+                                          : nlohmann::json{{"p50", q(0.5)}, {"p95", q(0.95)}, {"p99", q(0.99)},
+                                                           {"max", q(1.0)}}},
           {"overhead_ms_p50", churn::quantile(r.overhead_ms, 0.5)},
           {"launches_per_s", r.elapsed_s > 0 ? r.launched / r.elapsed_s : 0},
           {"elapsed_s", r.elapsed_s},

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""A broad pynvml sweep: calls NVIDIA's Python binding (Debian python3-pynvml)
+for every device and prints every answer as JSON, an error as "ERR:<name>".
+Run under `gpudoctor sim SCENARIO --` by real_clients_test.py, which compares
+each value with the scenario. Usage: pynvml_sweep.py
+"""
+import json
+import sys
+
+import pynvml as N
+
+
+def err_name(e):
+    for name in dir(N):
+        if name.startswith("NVML_ERROR_") and getattr(N, name) == e.value:
+            return name[len("NVML_ERROR_"):]
+    return f"CODE_{e.value}"
+
+
+def ask(fn, *args):
+    try:
+        v = fn(*args)
+    except N.NVMLError as e:
+        return "ERR:" + err_name(e)
+    return v
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def plain(v):
+    """ctypes structures and arrays as JSON values."""
+    if isinstance(v, (int, float, str)) or v is None:
+        return text(v)
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if type(v).__name__ == "nvmlFriendlyObject":
+        return {k: plain(x) for k, x in vars(v).items()}
+    if hasattr(v, "_fields_"):
+        return {f[0]: plain(getattr(v, f[0])) for f in v._fields_}
+    try:
+        return [plain(x) for x in v]
+    except TypeError:
+        return str(v)
+
+
+def device(h):
+    d = {}
+    q = lambda key, fn, *a: d.__setitem__(key, plain(ask(fn, h, *a)))
+    q("name", N.nvmlDeviceGetName)
+    q("uuid", N.nvmlDeviceGetUUID)
+    q("serial", N.nvmlDeviceGetSerial)
+    q("index", N.nvmlDeviceGetIndex)
+    q("minor", N.nvmlDeviceGetMinorNumber)
+    q("pci", N.nvmlDeviceGetPciInfo)
+    q("persistence", N.nvmlDeviceGetPersistenceMode)
+    q("temperature", N.nvmlDeviceGetTemperature, N.NVML_TEMPERATURE_GPU)
+    q("temp_shutdown", N.nvmlDeviceGetTemperatureThreshold, N.NVML_TEMPERATURE_THRESHOLD_SHUTDOWN)
+    q("temp_slowdown", N.nvmlDeviceGetTemperatureThreshold, N.NVML_TEMPERATURE_THRESHOLD_SLOWDOWN)
+    q("power", N.nvmlDeviceGetPowerUsage)
+    q("enforced_limit", N.nvmlDeviceGetEnforcedPowerLimit)
+    q("limit", N.nvmlDeviceGetPowerManagementLimit)
+    q("default_limit", N.nvmlDeviceGetPowerManagementDefaultLimit)
+    q("limit_constraints", N.nvmlDeviceGetPowerManagementLimitConstraints)
+    q("power_mode", N.nvmlDeviceGetPowerManagementMode)
+    q("energy", N.nvmlDeviceGetTotalEnergyConsumption)
+    q("fan", N.nvmlDeviceGetFanSpeed)
+    q("memory", N.nvmlDeviceGetMemoryInfo)
+    q("memory_v2", N.nvmlDeviceGetMemoryInfo, N.nvmlMemory_v2)
+    q("bar1", N.nvmlDeviceGetBAR1MemoryInfo)
+    q("utilization", N.nvmlDeviceGetUtilizationRates)
+    q("encoder", N.nvmlDeviceGetEncoderUtilization)
+    q("decoder", N.nvmlDeviceGetDecoderUtilization)
+    for name, t in (("graphics", N.NVML_CLOCK_GRAPHICS), ("sm", N.NVML_CLOCK_SM), ("mem", N.NVML_CLOCK_MEM)):
+        q(f"clock_{name}", N.nvmlDeviceGetClockInfo, t)
+        q(f"max_clock_{name}", N.nvmlDeviceGetMaxClockInfo, t)
+        q(f"app_clock_{name}", N.nvmlDeviceGetApplicationsClock, t)
+        q(f"default_app_clock_{name}", N.nvmlDeviceGetDefaultApplicationsClock, t)
+        q(f"boost_clock_{name}", N.nvmlDeviceGetMaxCustomerBoostClock, t)
+        q(f"clock_current_{name}", N.nvmlDeviceGetClock, t, N.NVML_CLOCK_ID_CURRENT)
+    q("supported_mem_clocks", N.nvmlDeviceGetSupportedMemoryClocks)
+    mem = d["supported_mem_clocks"]
+    d["supported_graphics_clocks"] = plain(ask(N.nvmlDeviceGetSupportedGraphicsClocks, h, mem[0])) \
+        if isinstance(mem, list) and mem else mem
+    q("supported_graphics_clocks_bad_mem", N.nvmlDeviceGetSupportedGraphicsClocks, 1)
+    q("pstate", N.nvmlDeviceGetPerformanceState)
+    q("clock_event_reasons", N.nvmlDeviceGetCurrentClocksThrottleReasons)
+    q("ecc_mode", N.nvmlDeviceGetEccMode)
+    q("ecc_uncorrected_volatile", N.nvmlDeviceGetTotalEccErrors, N.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+      N.NVML_VOLATILE_ECC)
+    q("retired_pending", N.nvmlDeviceGetRetiredPagesPendingStatus)
+    q("remapped_rows", N.nvmlDeviceGetRemappedRows)
+    q("pcie_gen", N.nvmlDeviceGetCurrPcieLinkGeneration)
+    q("pcie_width", N.nvmlDeviceGetCurrPcieLinkWidth)
+    q("pcie_max_gen", N.nvmlDeviceGetMaxPcieLinkGeneration)
+    q("pcie_max_width", N.nvmlDeviceGetMaxPcieLinkWidth)
+    q("pcie_tx", N.nvmlDeviceGetPcieThroughput, N.NVML_PCIE_UTIL_TX_BYTES)
+    q("pcie_rx", N.nvmlDeviceGetPcieThroughput, N.NVML_PCIE_UTIL_RX_BYTES)
+    q("pcie_replay", N.nvmlDeviceGetPcieReplayCounter)
+    q("brand", N.nvmlDeviceGetBrand)
+    q("architecture", N.nvmlDeviceGetArchitecture)
+    q("compute_capability", N.nvmlDeviceGetCudaComputeCapability)
+    q("vbios", N.nvmlDeviceGetVbiosVersion)
+    q("part_number", N.nvmlDeviceGetBoardPartNumber)
+    q("mig_mode", N.nvmlDeviceGetMigMode)
+    q("max_mig", N.nvmlDeviceGetMaxMigDeviceCount)
+    q("cpu_affinity", N.nvmlDeviceGetCpuAffinity, 64)
+    q("memory_affinity", N.nvmlDeviceGetMemoryAffinity, 1, N.NVML_AFFINITY_SCOPE_NODE)
+    d["nvlink_state"] = [plain(ask(N.nvmlDeviceGetNvLinkState, h, i)) for i in range(N.NVML_NVLINK_MAX_LINKS + 1)]
+    d["nvlink_remote"] = [plain(ask(N.nvmlDeviceGetNvLinkRemotePciInfo, h, i)) for i in range(N.NVML_NVLINK_MAX_LINKS)]
+    q("compute_processes", N.nvmlDeviceGetComputeRunningProcesses)
+    q("graphics_processes", N.nvmlDeviceGetGraphicsRunningProcesses)
+    q("attributes", N.nvmlDeviceGetAttributes)
+    q("compute_mode", N.nvmlDeviceGetComputeMode)
+    q("cores", N.nvmlDeviceGetNumGpuCores)
+    q("bus_width", N.nvmlDeviceGetMemoryBusWidth)
+    q("bus_type", N.nvmlDeviceGetBusType)
+    q("process_utilization", N.nvmlDeviceGetProcessUtilization, 0)
+    fv = ask(N.nvmlDeviceGetFieldValues, h, [230])
+    d["field_230"] = fv if isinstance(fv, str) else {"return": fv[0].nvmlReturn, "timestamp": fv[0].timestamp}
+    for key, fn in (("by_uuid", N.nvmlDeviceGetHandleByUUID), ("by_serial", N.nvmlDeviceGetHandleBySerial),
+                    ("by_pci", N.nvmlDeviceGetHandleByPciBusId)):
+        arg = {"by_uuid": d["uuid"], "by_serial": d["serial"], "by_pci": d["pci"]["busId"]
+               if isinstance(d["pci"], dict) else ""}[key]
+        hh = ask(fn, arg) if isinstance(arg, str) and not arg.startswith("ERR:") else "ERR:SKIPPED"
+        d[key] = hh if isinstance(hh, str) else ask(N.nvmlDeviceGetIndex, hh)
+    return d
+
+
+def main():
+    out = {}
+    try:
+        N.nvmlInit()
+    except N.NVMLError as e:
+        out["init"] = "ERR:" + err_name(e)
+        print(json.dumps(out))
+        return
+    out["init"] = "ok"
+    out["driver_version"] = plain(ask(N.nvmlSystemGetDriverVersion))
+    out["nvml_version"] = plain(ask(N.nvmlSystemGetNVMLVersion))
+    out["cuda_driver_version"] = ask(N.nvmlSystemGetCudaDriverVersion)
+    out["count"] = ask(N.nvmlDeviceGetCount)
+    out["by_uuid_absent"] = ask(N.nvmlDeviceGetHandleByUUID, "GPU-00000000-0000-0000-0000-000000000000")
+    out["error_string_3"] = text(N.nvmlErrorString(3))
+    out["gpus"] = [device(N.nvmlDeviceGetHandleByIndex(i)) for i in range(out["count"])]
+    N.nvmlShutdown()
+    out["shutdown_again"] = ask(N.nvmlShutdown)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""NVIDIA's own clients on the simulator, through `gpudoctor sim`.
+
+Usage: real_clients_test.py GPUDOCTOR NVIDIA_CACHE
+
+NVIDIA_CACHE is what scripts/fetch-nvidia unpacked (build/nvidia): Debian's
+python3-pynvml, gpustat, nvtop and slurm-wlm-nvml-plugin. Each part runs the
+real program against a scenario and compares what it shows, value by value,
+with the scenario:
+  pynvml   a broad sweep (tests/e2e/pynvml_sweep.py) on a busy 8xH100 node
+  gpustat  gpustat --json on the same node
+  slurm    slurmd -G with AutoDetect=nvml: count, type, /dev/nvidia<minor>,
+           CPU affinity and NvLink links (an NVSwitch node and a direct mesh)
+  nvtop    nvtop in a headless tmux: every GPU and its temperature
+  seed     the seed's node: one GPU missing in every client
+  hang     a scenario whose GPU 2 hangs: the client hangs there too
+Exit 77 (skipped) only when the cache is missing, saying why; a missing
+program inside a present cache is a failure.
+"""
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+GD = os.path.abspath(sys.argv[1])
+CACHE = os.path.abspath(sys.argv[2])
+ROOT = os.path.join(CACHE, "root")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS = os.path.join(os.path.dirname(HERE), "scenarios")
+DIST = os.path.join(ROOT, "usr/lib/python3/dist-packages")
+PY = "/usr/bin/python3"  # Debian's: the packages' C extensions are built for it
+failures = []
+passed = 0
+
+if not os.path.isfile(os.path.join(DIST, "pynvml.py")):
+    print(f"SKIPPED: NVIDIA's packages are not in {CACHE} (scripts/fetch-nvidia could not reach the registry)")
+    sys.exit(77)
+
+
+def check(name, ok, detail=""):
+    global passed
+    if ok:
+        passed += 1
+    else:
+        failures.append(f"{name}: {detail}")
+
+
+def sim(scenario, argv, timeout=60, env=None):
+    e = dict(os.environ, PYTHONPATH=DIST, XDG_RUNTIME_DIR=RUNTIME)
+    e.update(env or {})
+    return subprocess.run([GD, "sim", scenario, "--"] + argv, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def load(name):
+    with open(os.path.join(SCENARIOS, name, "nvml.json")) as f:
+        return json.load(f)
+
+
+def write_scenario(doc, name):
+    path = os.path.join(TMP, name + ".json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path
+
+
+def busy_8xh100():
+    """healthy-8xh100 with work on it: processes, load, memory, PCIe traffic."""
+    doc = load("healthy-8xh100")
+    for i, g in enumerate(doc["gpus"]):
+        g["utilization_gpu"] = 10 * i
+        g["utilization_memory"] = 5 * i
+        g["temperature_c"] = 30 + 3 * i
+        g["power_mw"] = 100000 + 50000 * i
+        g["clocks_mhz"] = {"graphics": 1980 - 15 * i, "sm": 1980 - 15 * i, "mem": 2619} if i else g["clocks_mhz"]
+        g["encoder_util"] = i
+        g["decoder_util"] = 2 * i
+        g["pcie"].update({"tx_kbps": 1000 * i, "rx_kbps": 2000 * i, "replay_counter": i})
+    g0, g3 = doc["gpus"][0], doc["gpus"][3]
+    g0["processes"] = [{"pid": 4242, "used_bytes": 2 << 30, "type": "compute", "sm_util": 40, "mem_util": 10},
+                       {"pid": 4243, "used_bytes": 1 << 30, "type": "compute"}]
+    g0["memory_used_bytes"] = 3 << 30
+    g3["processes"] = [{"pid": 5151, "used_bytes": 512 << 20, "type": "graphics"}]
+    g3["memory_used_bytes"] = 512 << 20
+    return doc
+
+
+def pci_bus_id(g):
+    return g["bus_id"].upper()
+
+
+# ---- pynvml --------------------------------------------------------------------
+
+def expected_device(g, index):
+    mem_total, used = g["memory_total_bytes"], g["memory_used_bytes"]
+    clocks, maxc = g["clocks_mhz"], g["max_clocks_mhz"]
+    app, dapp = g["applications_clocks_mhz"], g["default_applications_clocks_mhz"]
+    procs = lambda kind: [{"pid": p["pid"], "usedGpuMemory": p["used_bytes"], "gpuInstanceId": 0xFFFFFFFF,
+                           "computeInstanceId": 0xFFFFFFFF} for p in g["processes"] if p.get("type", "compute") == kind]
+    cpus = [0] * 64
+    for part in g["cpu_affinity"].split(","):
+        lo, _, hi = part.partition("-")
+        for c in range(int(lo), int(hi or lo) + 1):
+            cpus[c // 64] |= 1 << (c % 64)
+    links = g.get("nvlinks", [])
+    sup_gfx = g["supported_clocks_mhz"]["graphics"]
+    e = {
+        "name": g["name"], "uuid": g["uuid"], "serial": g["serial"], "index": index, "minor": g["minor"],
+        "persistence": 1 if g["persistence_mode"] else 0, "temperature": g["temperature_c"],
+        "temp_shutdown": g["shutdown_temp_c"], "temp_slowdown": g["slowdown_temp_c"], "power": g["power_mw"],
+        "enforced_limit": g["power_limit_mw"], "limit": g["power_limit_mw"],
+        "default_limit": g["power_default_limit_mw"],
+        "limit_constraints": [g["power_min_limit_mw"], g["power_max_limit_mw"]], "power_mode": 1,
+        "energy": g["energy_mj"], "fan": "ERR:NOT_SUPPORTED",
+        "memory": {"total": mem_total, "free": mem_total - used, "used": used},
+        "memory_v2": {"version": 40 | 2 << 24, "total": mem_total, "reserved": 0, "free": mem_total - used,
+                      "used": used},
+        "utilization": {"gpu": g["utilization_gpu"], "memory": g["utilization_memory"]},
+        "encoder": [g["encoder_util"], 167000], "decoder": [g["decoder_util"], 167000],
+        "supported_mem_clocks": g["supported_clocks_mhz"]["mem"], "supported_graphics_clocks": sup_gfx,
+        "supported_graphics_clocks_bad_mem": "ERR:NOT_FOUND",
+        "pstate": g["pstate"], "clock_event_reasons": g["clock_event_reasons"],
+        "ecc_mode": [1, 1], "ecc_uncorrected_volatile": g["ecc_errors"]["uncorrected_volatile"],
+        "retired_pending": 0, "remapped_rows": [0, 0, 0, 0],
+        "pcie_gen": g["pcie"]["gen"], "pcie_width": g["pcie"]["width"], "pcie_max_gen": g["pcie"]["max_gen"],
+        "pcie_max_width": g["pcie"]["max_width"], "pcie_tx": g["pcie"]["tx_kbps"], "pcie_rx": g["pcie"]["rx_kbps"],
+        "pcie_replay": g["pcie"]["replay_counter"], "brand": g["brand"], "architecture": g["architecture"],
+        "compute_capability": [int(x) for x in g["compute_capability"].split(".")], "vbios": g["vbios_version"],
+        "part_number": g["board_part_number"], "mig_mode": [0, 0], "max_mig": 0, "cpu_affinity": cpus,
+        "memory_affinity": [1 << g["numa_node"]],
+        "nvlink_state": [1 if l["active"] else 0 for l in links] + ["ERR:NOT_SUPPORTED"] * (18 - len(links))
+                        + ["ERR:INVALID_ARGUMENT"],
+        "compute_processes": procs("compute"), "graphics_processes": procs("graphics"),
+        "compute_mode": g["compute_mode"], "cores": g["num_gpu_cores"], "bus_width": g["memory_bus_width"],
+        "bus_type": 2, "by_uuid": index, "by_serial": index, "by_pci": index,
+    }
+    for name in ("graphics", "sm", "mem"):
+        e[f"clock_{name}"] = clocks[name]
+        e[f"clock_current_{name}"] = clocks[name]
+        e[f"max_clock_{name}"] = maxc[name]
+        e[f"boost_clock_{name}"] = maxc[name]
+        e[f"app_clock_{name}"] = app["mem" if name == "mem" else "graphics"]
+        e[f"default_app_clock_{name}"] = dapp["mem" if name == "mem" else "graphics"]
+    return e
+
+
+def part_pynvml():
+    doc = busy_8xh100()
+    p = sim(write_scenario(doc, "busy"), [PY, os.path.join(HERE, "pynvml_sweep.py")])
+    check("pynvml sweep runs", p.returncode == 0, p.stderr[-800:])
+    if p.returncode != 0:
+        return
+    out = json.loads(p.stdout)
+    check("pynvml: init", out["init"] == "ok", out["init"])
+    check("pynvml: driver version", out["driver_version"] == doc["driver_version"], out["driver_version"])
+    check("pynvml: NVML version", out["nvml_version"] == doc["nvml_version"], out["nvml_version"])
+    check("pynvml: CUDA driver version", out["cuda_driver_version"] == doc["cuda_driver_version"],
+          out["cuda_driver_version"])
+    check("pynvml: count", out["count"] == 8, out["count"])
+    check("pynvml: absent UUID", out["by_uuid_absent"] == "ERR:NOT_FOUND", out["by_uuid_absent"])
+    check("pynvml: nvmlErrorString(3)", out["error_string_3"] == "Not Supported", out["error_string_3"])
+    # The real 535 library answers a shutdown without a matching init with SUCCESS (docs/simulator.md).
+    check("pynvml: second shutdown", out["shutdown_again"] is None, out["shutdown_again"])
+    mismatches = 0
+    compared = 0
+    for i, (g, got) in enumerate(zip(doc["gpus"], out["gpus"])):
+        want = expected_device(g, i)
+        for key, value in want.items():
+            compared += 1
+            if got.get(key) != value:
+                mismatches += 1
+                failures.append(f"pynvml gpu {i} {key}: got {str(got.get(key))[:120]}, scenario {str(value)[:120]}")
+        pci = got["pci"]
+        compared += 3
+        if pci.get("busId") != pci_bus_id(g) or pci.get("pciDeviceId") != int(g["pci_device_id"], 16) \
+                or pci.get("pciSubSystemId") != int(g["pci_subsystem_id"], 16):
+            mismatches += 1
+            failures.append(f"pynvml gpu {i} pci: {pci}")
+        for link, (remote, spec) in enumerate(zip(got["nvlink_remote"], g.get("nvlinks", []))):
+            compared += 1
+            if not isinstance(remote, dict) or remote["busId"] != spec["remote_bus_id"].upper():
+                mismatches += 1
+                failures.append(f"pynvml gpu {i} nvlink {link} remote: {remote}")
+        compared += 2
+        pu = got["process_utilization"]
+        if i == 0 and not (isinstance(pu, list) and len(pu) == 1 and pu[0]["pid"] == 4242 and pu[0]["smUtil"] == 40):
+            mismatches += 1
+            failures.append(f"pynvml gpu 0 process utilization: {pu}")
+        if i != 0 and pu != "ERR:NOT_FOUND":
+            mismatches += 1
+            failures.append(f"pynvml gpu {i} process utilization: {pu}")
+        f230 = got["field_230"]
+        if not (isinstance(f230, dict) and f230["return"] == 3 and abs(f230["timestamp"] / 1e6 - time.time()) < 120):
+            mismatches += 1
+            failures.append(f"pynvml gpu {i} field 230 (NOT_SUPPORTED before R570, stamped now): {f230}")
+    check(f"pynvml: {compared} values compared with the scenario, {mismatches} mismatches", mismatches == 0)
+    print(f"pynvml: {compared} values compared, {mismatches} mismatches")
+
+
+# ---- gpustat -------------------------------------------------------------------------
+
+def part_gpustat():
+    doc = busy_8xh100()
+    # gpustat shows only processes that exist on this host (psutil): real ones stand in for the GPU's.
+    sleepers = [subprocess.Popen(["sleep", "120"]) for _ in range(3)]
+    try:
+        for proc, sleeper in zip(doc["gpus"][0]["processes"] + doc["gpus"][3]["processes"], sleepers):
+            proc["pid"] = sleeper.pid
+        p = sim(write_scenario(doc, "busy-gpustat"), [PY, os.path.join(ROOT, "usr/bin/gpustat"), "--json"])
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+    check("gpustat --json runs", p.returncode == 0, p.stderr[-800:])
+    if p.returncode != 0:
+        return
+    out = json.loads(p.stdout)
+    check("gpustat: driver version", out["driver_version"] == doc["driver_version"], out["driver_version"])
+    check("gpustat: 8 GPUs", len(out["gpus"]) == 8, len(out["gpus"]))
+    mismatches = 0
+    for i, (g, got) in enumerate(zip(doc["gpus"], out["gpus"])):
+        mib = lambda b: b // (1 << 20)
+        want = {"index": i, "uuid": g["uuid"], "name": g["name"], "temperature.gpu": g["temperature_c"],
+                "fan.speed": None, "utilization.gpu": g["utilization_gpu"], "utilization.enc": g["encoder_util"],
+                "utilization.dec": g["decoder_util"], "power.draw": g["power_mw"] // 1000,
+                "enforced.power.limit": g["power_limit_mw"] // 1000,
+                "memory.used": mib(g["memory_used_bytes"]), "memory.total": mib(g["memory_total_bytes"])}
+        for key, value in want.items():
+            if got.get(key) != value:
+                mismatches += 1
+                failures.append(f"gpustat gpu {i} {key}: got {got.get(key)}, scenario {value}")
+        shown = sorted((pr["pid"], pr["gpu_memory_usage"], pr["command"]) for pr in got["processes"])
+        want_procs = sorted((pr["pid"], pr["used_bytes"] >> 20, "sleep") for pr in g["processes"])
+        if shown != want_procs:
+            mismatches += 1
+            failures.append(f"gpustat gpu {i} processes: {shown}, scenario {want_procs}")
+    check(f"gpustat: {mismatches} mismatches with the scenario", mismatches == 0)
+
+
+# ---- Slurm -----------------------------------------------------------------------------
+
+def slurm_gres(scenario_path, gres, cpus=2):
+    """slurmd -G with AutoDetect=nvml; the `Gres Name=gpu ...` lines."""
+    d = tempfile.mkdtemp(dir=TMP)
+    plug = os.path.join(d, "plugins")
+    os.makedirs(plug)
+    system = "/usr/lib/x86_64-linux-gnu/slurm-wlm"
+    for f in os.listdir(system):
+        os.symlink(os.path.join(system, f), os.path.join(plug, f))
+    os.symlink(os.path.join(ROOT, "usr/lib/x86_64-linux-gnu/slurm-wlm/gpu_nvml.so"), os.path.join(plug, "gpu_nvml.so"))
+    host = socket.gethostname().split(".")[0]
+    with open(os.path.join(d, "slurm.conf"), "w") as f:
+        f.write(f"ClusterName=sim\nSlurmctldHost={host}\nPluginDir={plug}\nSlurmdSpoolDir={d}/spool\n"
+                f"StateSaveLocation={d}/state\nSlurmdPidFile={d}/slurmd.pid\nGresTypes=gpu\nAuthType=auth/none\n"
+                f"ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\n"
+                f"NodeName={host} CPUs={cpus} Boards=1 SocketsPerBoard=1 CoresPerSocket={cpus} ThreadsPerCore=1 "
+                f"RealMemory=1000 Gres={gres}\nPartitionName=all Nodes=ALL Default=YES\n")
+    with open(os.path.join(d, "gres.conf"), "w") as f:
+        f.write("AutoDetect=nvml\n")
+    p = sim(scenario_path, ["slurmd", "-G"], env={"SLURM_CONF": os.path.join(d, "slurm.conf")})
+    lines = [l.split("Gres ", 1)[1] for l in (p.stdout + p.stderr).splitlines() if "Gres Name=gpu" in l]
+    return p, [dict(kv.split("=", 1) for kv in l.split()) for l in lines]
+
+
+def part_slurm():
+    if not shutil.which("slurmd"):
+        check("slurmd is installed (scripts/setup installs it)", False, "slurmd not on PATH")
+        return
+    doc = load("healthy-8xh100")
+    for i, g in enumerate(doc["gpus"]):  # this machine's 2 CPUs: GPUs 0-3 near CPU 0, 4-7 near CPU 1
+        g["cpu_affinity"] = "0" if i < 4 else "1"
+    p, gres = slurm_gres(write_scenario(doc, "h100-slurm"), "gpu:nvidia_h100_80gb_hbm3:8")
+    check("slurmd -G: 8 GPUs detected", len(gres) == 8, (p.stdout + p.stderr)[-1500:])
+    for i, r in enumerate(gres):
+        g = doc["gpus"][i]
+        check(f"slurmd -G gpu {i} type", r.get("Type") == "nvidia_h100_80gb_hbm3", r)
+        check(f"slurmd -G gpu {i} file", r.get("File") == f"/dev/nvidia{g['minor']}", r)
+        check(f"slurmd -G gpu {i} cores", r.get("Cores") == ("0" if i < 4 else "1"), r)
+        # NVSwitch: no direct GPU-GPU links, so Slurm's matrix is 0 but for itself (-1).
+        want = ",".join("-1" if j == i else "0" for j in range(8))
+        check(f"slurmd -G gpu {i} links (NVSwitch)", r.get("Links") == want, r)
+    # A direct NvLink mesh (DGX-1 style, 4 GPUs, 2 links between each pair): Slurm counts them.
+    mesh = load("healthy-8xh100")
+    mesh["gpus"] = mesh["gpus"][:4]
+    for i, g in enumerate(mesh["gpus"]):
+        g["cpu_affinity"] = "0-1"
+        g["nvlinks"] = [{"active": True, "remote_bus_id": mesh["gpus"][j]["bus_id"], "remote_device_id": "0x233010DE"}
+                        for j in range(4) if j != i for _ in range(2)]
+    p, gres = slurm_gres(write_scenario(mesh, "h100-mesh"), "gpu:nvidia_h100_80gb_hbm3:4")
+    check("slurmd -G mesh: 4 GPUs", len(gres) == 4, (p.stdout + p.stderr)[-1500:])
+    for i, r in enumerate(gres):
+        want = ",".join("-1" if j == i else "2" for j in range(4))
+        check(f"slurmd -G mesh gpu {i} links", r.get("Links") == want, r)
+    # The seed's node: Slurm finds the three GPUs that answer.
+    seed = load("seed-lost-one-gpu")
+    for g in seed["gpus"]:
+        g["cpu_affinity"] = "0-1"
+    p, gres = slurm_gres(write_scenario(seed, "seed-slurm"), "gpu:4", cpus=2)
+    check("slurmd -G seed: 3 of 4 GPUs", len(gres) == 3, (p.stdout + p.stderr)[-1500:])
+
+
+# ---- nvtop -----------------------------------------------------------------------------
+
+def tmux_screen(scenario, seconds=3):
+    if not shutil.which("tmux"):
+        return None
+    sock = os.path.join(TMP, "tmux.sock")
+    nvtop = os.path.join(ROOT, "usr/bin/nvtop")
+    env = dict(os.environ, XDG_RUNTIME_DIR=RUNTIME, TERM="xterm-256color")
+    subprocess.run(["tmux", "-S", sock, "new-session", "-d", "-x", "220", "-y", "60", GD, "sim", scenario, "--",
+                    nvtop], env=env, check=True)
+    try:
+        time.sleep(seconds)
+        return subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"], capture_output=True, text=True,
+                              timeout=10).stdout
+    finally:
+        subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
+
+
+def part_nvtop():
+    doc = busy_8xh100()
+    screen = tmux_screen(write_scenario(doc, "busy"))
+    if screen is None:
+        check("tmux is installed (scripts/setup installs it)", False, "tmux not on PATH")
+        return
+    for i, g in enumerate(doc["gpus"]):
+        check(f"nvtop shows GPU {i}", f"Device {i} [{g['name']}]" in screen, screen[:600])
+        check(f"nvtop shows GPU {i}'s temperature", f"TEMP  {g['temperature_c']}°C" in screen
+              or f"TEMP {g['temperature_c']}°C" in screen, screen[:600])
+    seed = tmux_screen(os.path.join(SCENARIOS, "seed-lost-one-gpu", "nvml.json"))
+    check("nvtop on the seed shows 3 GPUs", "Device 2 [" in seed and "Device 3 [" not in seed, seed[:600])
+
+
+# ---- the seed, and a hang ----------------------------------------------------------------
+
+def part_seed_and_hang():
+    p = sim("seed", [PY, os.path.join(ROOT, "usr/bin/gpustat"), "--json"])
+    got = json.loads(p.stdout)["gpus"] if p.returncode == 0 else []
+    check("gpustat on the seed: 3 of its 4 GPUs", len(got) == 3, p.stderr[-400:])
+    # nvml-hang-gpu: nvmlDeviceGetTemperature hangs on GPU 2, so does gpustat.
+    try:
+        p = sim("nvml-hang-gpu", [PY, os.path.join(ROOT, "usr/bin/gpustat"), "--json"], timeout=5)
+        check("gpustat hangs where the scenario hangs", False, f"returned {p.returncode}: {p.stdout[:200]}")
+    except subprocess.TimeoutExpired:
+        check("gpustat hangs where the scenario hangs", True)
+
+
+TMP = tempfile.mkdtemp(prefix="gd-real-clients-")
+RUNTIME = os.path.join(TMP, "run")
+os.makedirs(RUNTIME, mode=0o700)
+try:
+    for part in (part_pynvml, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
+        try:
+            part()
+        except Exception as e:  # a crash of the test is a failure, named
+            failures.append(f"{part.__name__}: {type(e).__name__}: {e}")
+finally:
+    shutil.rmtree(TMP, ignore_errors=True)
+
+for f in failures:
+    print("FAIL", f)
+print(f"real clients: {passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
