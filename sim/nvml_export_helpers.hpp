@@ -9,9 +9,11 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "gd/nvml/nvml_abi.hpp"
 #include "simulator.hpp"
+#include "state.hpp"
 
 #define GD_SIM_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -90,6 +92,54 @@ inline nvmlPciInfo_t pci_info(const Gpu& gpu) {
   info.pciDeviceId = gpu.pci_device_id;
   info.pciSubSystemId = gpu.pci_subsystem_id;
   return info;
+}
+
+// A setting changed through the simulator (nvmlDeviceSet*), kept in the state
+// file under state[key][uuid] so every process sees it; nullopt when never set
+// (or the state file is unreadable: the scenario's value then stands).
+inline std::optional<nlohmann::json> setting(const DeviceContext& c, const char* key) {
+  auto state = StateFile(c.scenario.state_file).load();
+  if (!state) return std::nullopt;
+  auto all = state->json().find(key);
+  if (all == state->json().end() || !all->is_object()) return std::nullopt;
+  auto mine = all->find(c.gpu.uuid);
+  if (mine == all->end()) return std::nullopt;
+  return *mine;
+}
+
+template <class T>
+std::optional<T> setting_or(const DeviceContext& c, const char* key, const std::optional<T>& scenario_value) {
+  auto v = setting(c, key);
+  if (!v) return scenario_value;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (v->is_boolean()) return v->template get<bool>();
+  } else {
+    if (v->is_number_integer()) return v->template get<T>();
+  }
+  return scenario_value;
+}
+
+// Stores (or, with a null value, forgets) a setting; UNKNOWN when the state
+// file cannot be written (the reason goes to stderr).
+inline nvmlReturn_t store_setting(const DeviceContext& c, const char* key, const nlohmann::json& value) {
+  StateFile file(c.scenario.state_file);
+  auto state = file.update([&](State& s) {
+    if (value.is_null()) {
+      if (s.json().contains(key)) s.json()[key].erase(c.gpu.uuid);
+    } else {
+      s.json()[key][c.gpu.uuid] = value;
+    }
+  });
+  if (!state) {
+    complain(file.path().string(), state.error().message);
+    return k_unknown;
+  }
+  return k_success;
+}
+
+// The enforced power limit: one set through nvmlDeviceSetPowerManagementLimit, else the scenario's.
+inline std::optional<unsigned> power_limit_mw(const DeviceContext& c) {
+  return setting_or<unsigned>(c, "power_limit_mw", c.gpu.power_limit_mw);
 }
 
 }  // namespace gd::sim::exports

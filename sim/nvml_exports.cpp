@@ -211,7 +211,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned* limit) {
-  return device_query(__func__, device, [&](const DeviceContext& c) { return put(limit, c.gpu.power_limit_mw); });
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(limit, power_limit_mw(c)); });
 }
 
 #ifndef GD_SIM_LEGACY

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "nvml_export_helpers.hpp"
-#include "state.hpp"
 
 namespace gd::sim {
 namespace {
@@ -104,30 +103,16 @@ struct AppClocks {
 };
 AppClocks app_clocks(const DeviceContext& c) {
   AppClocks out{c.gpu.client.app_graphics_mhz, c.gpu.client.app_mem_mhz};
-  auto state = StateFile(c.scenario.state_file).load();
-  if (!state) return out;
-  auto all = state->json().find("applications_clocks");
-  if (all == state->json().end() || !all->is_object()) return out;
-  auto mine = all->find(c.gpu.uuid);
-  if (mine == all->end() || !mine->is_object()) return out;
-  if (auto g = mine->find("graphics"); g != mine->end() && g->is_number_unsigned()) out.graphics = g->get<unsigned>();
-  if (auto m = mine->find("mem"); m != mine->end() && m->is_number_unsigned()) out.mem = m->get<unsigned>();
+  auto set = setting(c, "applications_clocks");
+  if (!set || !set->is_object()) return out;
+  if (auto g = set->find("graphics"); g != set->end() && g->is_number_unsigned()) out.graphics = g->get<unsigned>();
+  if (auto m = set->find("mem"); m != set->end() && m->is_number_unsigned()) out.mem = m->get<unsigned>();
   return out;
 }
 
 nvmlReturn_t store_app_clocks(const DeviceContext& c, std::optional<unsigned> mem, std::optional<unsigned> graphics) {
-  StateFile file(c.scenario.state_file);
-  auto state = file.update([&](State& s) {
-    if (!mem || !graphics)
-      s.json()["applications_clocks"].erase(c.gpu.uuid);
-    else
-      s.json()["applications_clocks"][c.gpu.uuid] = {{"graphics", *graphics}, {"mem", *mem}};
-  });
-  if (!state) {
-    complain(file.path().string(), state.error().message);
-    return k_unknown;
-  }
-  return k_success;
+  return store_setting(c, "applications_clocks",
+                       mem && graphics ? nlohmann::json{{"graphics", *graphics}, {"mem", *mem}} : nlohmann::json());
 }
 
 nvmlReturn_t pick_clock(nvmlClockType_t type, std::optional<unsigned> graphics, std::optional<unsigned> mem,
@@ -250,8 +235,9 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBoardId(nvmlDevice_t device, unsigned* i
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, int* mode) {
-  return device_query(__func__, device,
-                      [&](const DeviceContext& c) { return put(mode, c.gpu.client.compute_mode); });
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(mode, setting_or<int>(c, "compute_mode", c.gpu.client.compute_mode));
+  });
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNumGpuCores(nvmlDevice_t device, unsigned* cores) {
@@ -483,7 +469,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceResetApplicationsClocks(nvmlDevice_t device
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned* limit) {
-  return device_query(__func__, device, [&](const DeviceContext& c) { return put(limit, c.gpu.power_limit_mw); });
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(limit, power_limit_mw(c)); });
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device, unsigned* limit) {
@@ -618,5 +604,267 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device, nvmlD
     attributes->multiprocessorCount = *c.gpu.client.multiprocessor_count;
     attributes->memorySizeMB = *c.gpu.memory_total_bytes >> 20;
     return k_success;
+  });
+}
+
+// ---- inforom, display, ECC defaults, reasons, PCIe speeds, fans -------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetInforomVersion(nvmlDevice_t device, int object, char* version,
+                                                       unsigned length) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (object < 0 || object > 2) return k_invalid_argument;  // NVML_INFOROM_OEM, _ECC, _POWER
+    return put_string(version, length, c.gpu.client.inforom_versions[object]);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetInforomConfigurationChecksum(nvmlDevice_t device, unsigned* checksum) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(checksum, c.gpu.client.inforom_checksum); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceValidateInforom(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.client.inforom_image_version) return k_not_supported;
+    return c.gpu.client.inforom_corrupted ? 14 /* NVML_ERROR_CORRUPTED_INFOROM */ : k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDisplayMode(nvmlDevice_t device, nvmlEnableState_t* mode) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(mode, enable_state(c.gpu.client.display)); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDisplayActive(nvmlDevice_t device, nvmlEnableState_t* active) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(active, enable_state(c.gpu.client.display)); });
+}
+
+// Windows only (WDDM/TCC): never supported on Linux.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDriverModel(nvmlDevice_t device, int* current, int* pending) {
+  return device_query(__func__, device, [&](const DeviceContext&) {
+    return current || pending ? k_not_supported : k_invalid_argument;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetVirtualizationMode(nvmlDevice_t device, int* mode) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(mode, c.gpu.client.virtualization_mode); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDefaultEccMode(nvmlDevice_t device, nvmlEnableState_t* mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(mode, enable_state(c.gpu.client.ecc_default ? c.gpu.client.ecc_default : c.gpu.ecc_mode));
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSupportedClocksThrottleReasons(nvmlDevice_t device,
+                                                                      unsigned long long* reasons) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(reasons, c.gpu.client.supported_event_reasons); });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSupportedClocksEventReasons(nvmlDevice_t device, unsigned long long* reasons) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext& c) { return put(reasons, c.gpu.client.supported_event_reasons); });
+}
+
+// Deprecated alias of the performance state (nvml.h).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerState(nvmlDevice_t device, nvmlPstates_t* pstate) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(pstate, c.gpu.pstate); });
+}
+
+// NVML_PCIE_LINK_MAX_SPEED_*: 1 = 2500 MBPS per lane (gen 1) ... 6 = 64000 (gen 6).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPcieLinkMaxSpeed(nvmlDevice_t device, unsigned* speed) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    auto gen = c.gpu.pcie.max_gen;
+    return put(speed, gen && *gen >= 1 && *gen <= 6 ? gen : std::nullopt);
+  });
+}
+
+// The current link speed in MBPS per lane: 2500, 5000, 8000, 16000, 32000, 64000.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPcieSpeed(nvmlDevice_t device, unsigned* mbps) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    constexpr unsigned k_mbps[] = {2500, 5000, 8000, 16000, 32000, 64000};
+    auto gen = c.gpu.pcie.gen;
+    return put(mbps, gen && *gen >= 1 && *gen <= 6 ? std::optional<unsigned>(k_mbps[*gen - 1]) : std::nullopt);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned fan, unsigned* speed) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.fan_percent) return speed ? k_not_supported : k_invalid_argument;
+    if (fan != 0) return k_invalid_argument;  // one fan modelled
+    return put(speed, c.gpu.fan_percent);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTargetFanSpeed(nvmlDevice_t device, unsigned fan, unsigned* speed) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.fan_percent) return speed ? k_not_supported : k_invalid_argument;
+    if (fan != 0) return k_invalid_argument;
+    return put(speed, c.gpu.fan_percent);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device, unsigned* count, void* sessions) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.client.encoder_util) return count ? k_not_supported : k_invalid_argument;
+    return fill_list(count, static_cast<char*>(sessions), 0, [](char&, std::size_t) {});  // no session modelled
+  });
+}
+
+// ---- retired pages, accounting, board ----------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages(nvmlDevice_t device, int cause, unsigned* count,
+                                                     unsigned long long* addresses) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (cause < 0 || cause > 1) return k_invalid_argument;
+    if (!c.gpu.client.retired_pages) return count ? k_not_supported : k_invalid_argument;
+    const auto& list = (*c.gpu.client.retired_pages)[cause];
+    return fill_list(count, addresses, list.size(), [&](unsigned long long& out, std::size_t i) { out = list[i]; });
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAccountingMode(nvmlDevice_t device, nvmlEnableState_t* mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(mode, enable_state(setting_or<bool>(c, "accounting_mode", c.gpu.client.accounting_mode)));
+  });
+}
+
+// The driver's circular buffer of accounted processes holds 4000 entries.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAccountingBufferSize(nvmlDevice_t device, unsigned* size) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(size, c.gpu.client.accounting_mode ? std::optional<unsigned>(4000) : std::nullopt);
+  });
+}
+
+// No process has ended under accounting in a simulated node.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAccountingPids(nvmlDevice_t device, unsigned* count, unsigned* pids) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.client.accounting_mode) return count ? k_not_supported : k_invalid_argument;
+    return fill_list(count, pids, 0, [](unsigned&, std::size_t) {});
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAccountingStats(nvmlDevice_t device, unsigned /*pid*/, void* stats) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!stats) return k_invalid_argument;
+    return c.gpu.client.accounting_mode ? k_not_found : k_not_supported;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMultiGpuBoard(nvmlDevice_t device, unsigned* multi) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(multi, c.gpu.client.multi_gpu_board ? std::optional<unsigned>(*c.gpu.client.multi_gpu_board ? 1 : 0)
+                                                    : std::nullopt);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetIrqNum(nvmlDevice_t device, unsigned* irq) {
+  return device_query(__func__, device, [&](const DeviceContext& c) { return put(irq, c.gpu.client.irq); });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned* is_mig) {
+  return device_query(__func__, device, [&](const DeviceContext&) {
+    return put(is_mig, std::optional<unsigned>(0));  // no MIG device handles are handed out
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig, nvmlDevice_t* /*device*/) {
+  return device_query(__func__, mig, [&](const DeviceContext&) {
+    return k_invalid_argument;  // a full GPU's handle is not a MIG device handle
+  });
+}
+
+// ---- NvLink details ------------------------------------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkVersion(nvmlDevice_t device, unsigned link, unsigned* version) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    nvmlReturn_t rc;
+    if (!nvlink(c, link, rc)) return rc;
+    return put(version, c.gpu.client.nvlink_version);
+  });
+}
+
+// NVML_NVLINK_DEVICE_TYPE_GPU (0) when the far end is a GPU of this node,
+// SWITCH (2) for an NVSwitch (PCI device 0x22A3 / 0x1AF1), else UNKNOWN (0xFF).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemoteDeviceType(nvmlDevice_t device, unsigned link, int* type) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    nvmlReturn_t rc;
+    const NvLink* l = nvlink(c, link, rc);
+    if (!l) return rc;
+    if (!type) return k_invalid_argument;
+    bool gpu = l->remote && std::any_of(c.scenario.gpus.begin(), c.scenario.gpus.end(), [&](const Gpu& g) {
+      return g.pci.domain == l->remote->domain && g.pci.bus == l->remote->bus && g.pci.device == l->remote->device;
+    });
+    unsigned id = l->remote_device_id >> 16;
+    *type = gpu ? 0 : (id == 0x22A3 || id == 0x1AF1) ? 2 : 0xFF;
+    return k_success;
+  });
+}
+
+// The data-link error counters (replay, recovery, CRC flit, CRC data, ECC data): 0 on a healthy link.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkErrorCounter(nvmlDevice_t device, unsigned link, int counter,
+                                                           unsigned long long* value) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    nvmlReturn_t rc;
+    if (!nvlink(c, link, rc)) return rc;
+    if (counter < 0 || counter > 4) return k_invalid_argument;
+    return put(value, std::optional<unsigned long long>(0));
+  });
+}
+
+// ---- processes by pid --------------------------------------------------------------------------------
+
+// The name of a process on this host (/proc/PID/comm, as the real library
+// reads it); NOT_FOUND when there is none.
+GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetProcessName(unsigned pid, char* name, unsigned length) {
+  return system_query(__func__, [&](const Scenario&) -> nvmlReturn_t {
+    if (!name || length == 0) return k_invalid_argument;
+    std::string path = "/proc/" + std::to_string(pid) + "/comm";
+    std::FILE* f = std::fopen(path.c_str(), "re");
+    if (!f) return k_not_found;
+    char buf[64] = {};
+    std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    std::string comm(buf, n);
+    while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    return put_string(name, length, comm);
+  });
+}
+
+// ---- settings: root only, kept in the state file for every process -------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned limit_mw) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    const ClientFacts& f = c.gpu.client;
+    if (!f.power_min_limit_mw || !f.power_max_limit_mw) return k_not_supported;
+    if (::geteuid() != 0) return k_no_permission;
+    if (limit_mw < *f.power_min_limit_mw || limit_mw > *f.power_max_limit_mw) return k_invalid_argument;
+    return store_setting(c, "power_limit_mw", limit_mw);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetComputeMode(nvmlDevice_t device, int mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.client.compute_mode) return k_not_supported;
+    if (mode < 0 || mode > 3 || mode == 1) return k_invalid_argument;  // 1: EXCLUSIVE_THREAD, no longer accepted
+    if (::geteuid() != 0) return k_no_permission;
+    return store_setting(c, "compute_mode", mode);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetAccountingMode(nvmlDevice_t device, nvmlEnableState_t mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.client.accounting_mode) return k_not_supported;
+    if (mode != 0 && mode != 1) return k_invalid_argument;
+    if (::geteuid() != 0) return k_no_permission;
+    return store_setting(c, "accounting_mode", mode == 1);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceClearAccountingPids(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.client.accounting_mode) return k_not_supported;
+    return ::geteuid() == 0 ? k_success : k_no_permission;  // nothing is accounted in a simulated node
   });
 }

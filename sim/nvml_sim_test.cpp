@@ -968,3 +968,42 @@ TEST_F(NvmlSim, LegacyLibraryWaitsWithTheOldCall) {
   EXPECT_EQ(d.gpuInstanceId, 7u);  // the v1 call writes the first 24 bytes only
   EXPECT_EQ(legacy_sim().shutdown(), k_success);
 }
+
+namespace {
+
+// The nvml* names the built simulator exports (its dynamic symbol table, via nm).
+std::vector<std::string> exported_names(const char* library) {
+  std::vector<std::string> out;
+  std::string cmd = std::string("nm -D --defined-only '") + library + "'";
+  FILE* p = popen(cmd.c_str(), "r");  // a test-only tool run; the path is the build's own
+  if (!p) return out;
+  char line[512];
+  while (std::fgets(line, sizeof line, p)) {
+    std::string l(line);
+    auto at = l.find(" nvml");
+    if (at == std::string::npos) continue;
+    std::string name = l.substr(at + 1);
+    while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+    out.push_back(name);
+  }
+  pclose(p);
+  return out;
+}
+
+// Every exported function can be faulted from a scenario: a scenario with a
+// fault on each one parses (an unknown call name makes nvmlInit fail).
+TEST_F(NvmlSim, EveryExportedFunctionCanBeFaulted) {
+  auto names = exported_names(GD_SIM_NVML);
+  ASSERT_GT(names.size(), 200u);
+  std::string faults;
+  for (const auto& n : names) {
+    if (n == "nvmlInit" || n == "nvmlInit_v2" || n == "nvmlInitWithFlags") continue;  // would fail the init itself
+    faults += (faults.empty() ? "" : ", ") + std::string(R"({"call": ")") + n + R"(", "return": "NOT_SUPPORTED"})";
+  }
+  use_scenario(scenario({k_bare_gpu}, "\"faults\": [" + faults + "]"));
+  EXPECT_EQ(sim().init(), k_success) << "a call name in the export table is unknown to the fault parser";
+  unsigned n = 0;
+  EXPECT_EQ(sim().fn<CountFn>("nvmlDeviceGetCount_v2")(&n), k_not_supported);  // and the fault applies
+}
+
+}  // namespace

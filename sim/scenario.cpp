@@ -426,6 +426,36 @@ void parse_client_facts(const json& obj, const std::string& path, Gpu& gpu) {
   if (c.compute_mode && (*c.compute_mode < 0 || *c.compute_mode > 3))
     fail(child(path, "compute_mode"), "expected 0..3 (nvmlComputeMode_t)");
   c.processes = parse_processes(obj, path);
+  if (const json* inforom = read_object(obj, "inforom_versions", path)) {
+    std::string p = child(path, "inforom_versions");
+    c.inforom_versions = {read_string(*inforom, "oem", p, 16), read_string(*inforom, "ecc", p, 16),
+                          read_string(*inforom, "power", p, 16)};
+  }
+  c.inforom_checksum = read_u32(obj, "inforom_checksum", path);
+  c.inforom_corrupted = read_bool(obj, "inforom_corrupted", path).value_or(false);
+  c.display = read_bool(obj, "display_mode", path);
+  c.virtualization_mode = read_int(obj, "virtualization_mode", path);
+  c.ecc_default = read_bool(obj, "ecc_mode_default", path);
+  c.supported_event_reasons =
+      read_hex_or_u64(obj, "supported_clock_event_reasons", path, std::numeric_limits<std::uint64_t>::max());
+  if (const json* pages = read_object(obj, "retired_pages", path)) {
+    std::string p = child(path, "retired_pages");
+    std::array<std::vector<unsigned long long>, 2> lists;
+    const char* keys[] = {"single_bit", "double_bit"};
+    for (int k = 0; k < 2; ++k) {
+      const json* list = member(*pages, keys[k]);
+      if (!list) continue;
+      if (!list->is_array()) expected(child(p, keys[k]), "an array of page addresses", *list);
+      if (list->size() > 1024) fail(child(p, keys[k]), "more than 1024 pages");
+      for (std::size_t i = 0; i < list->size(); ++i)
+        lists[k].push_back(as_u64((*list)[i], element(child(p, keys[k]), i), std::numeric_limits<std::uint64_t>::max()));
+    }
+    c.retired_pages = lists;
+  }
+  c.accounting_mode = read_bool(obj, "accounting_mode", path);
+  c.multi_gpu_board = read_bool(obj, "multi_gpu_board", path);
+  c.irq = read_u32(obj, "irq", path);
+  c.nvlink_version = read_u32(obj, "nvlink_version", path);
 }
 
 // "<prefix>_ms" or "<prefix>_sample" (not both); an empty Moment when neither.

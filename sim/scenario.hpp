@@ -3,6 +3,7 @@
 // loaded; what changes at run time lives in the State file (state.hpp).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -99,6 +100,18 @@ struct ClientFacts {
   std::optional<std::uint64_t> memory_reserved_bytes;  // _v2 memory info
   std::optional<int> compute_mode;  // nvmlComputeMode_t
   std::vector<GpuProcess> processes;
+  std::array<std::optional<std::string>, 3> inforom_versions;  // OEM, ECC, POWER objects
+  std::optional<unsigned> inforom_checksum;
+  bool inforom_corrupted = false;
+  std::optional<bool> display;              // display mode = display active (headless: false)
+  std::optional<int> virtualization_mode;   // nvmlGpuVirtualizationMode_t: 0 bare metal
+  std::optional<bool> ecc_default;          // default ECC mode; absent: the current one
+  std::optional<unsigned long long> supported_event_reasons;
+  std::optional<std::array<std::vector<unsigned long long>, 2>> retired_pages;  // single-bit, double-bit
+  std::optional<bool> accounting_mode;
+  std::optional<bool> multi_gpu_board;
+  std::optional<unsigned> irq;
+  std::optional<unsigned> nvlink_version;
 };
 
 struct Gpu {

@@ -4,7 +4,9 @@ for every device and prints every answer as JSON, an error as "ERR:<name>".
 Run under `gpudoctor sim SCENARIO --` by real_clients_test.py, which compares
 each value with the scenario. Usage: pynvml_sweep.py
 """
+import ctypes
 import json
+import os
 import sys
 
 import pynvml as N
@@ -37,6 +39,8 @@ def plain(v):
         return v.decode()
     if isinstance(v, (list, tuple)):
         return [plain(x) for x in v]
+    if isinstance(v, ctypes._SimpleCData):
+        return plain(v.value)
     if type(v).__name__ == "nvmlFriendlyObject":
         return {k: plain(x) for k, x in vars(v).items()}
     if hasattr(v, "_fields_"):
@@ -119,6 +123,30 @@ def device(h):
     q("bus_width", N.nvmlDeviceGetMemoryBusWidth)
     q("bus_type", N.nvmlDeviceGetBusType)
     q("process_utilization", N.nvmlDeviceGetProcessUtilization, 0)
+    q("inforom_image", N.nvmlDeviceGetInforomImageVersion)
+    q("inforom_oem", N.nvmlDeviceGetInforomVersion, N.NVML_INFOROM_OEM)
+    q("inforom_ecc", N.nvmlDeviceGetInforomVersion, N.NVML_INFOROM_ECC)
+    q("inforom_power", N.nvmlDeviceGetInforomVersion, N.NVML_INFOROM_POWER)
+    q("inforom_valid", N.nvmlDeviceValidateInforom)
+    q("display_mode", N.nvmlDeviceGetDisplayMode)
+    q("display_active", N.nvmlDeviceGetDisplayActive)
+    q("driver_model", N.nvmlDeviceGetDriverModel)
+    q("virtualization_mode", N.nvmlDeviceGetVirtualizationMode)
+    q("default_ecc", N.nvmlDeviceGetDefaultEccMode)
+    q("supported_reasons", N.nvmlDeviceGetSupportedClocksThrottleReasons)
+    q("power_state", N.nvmlDeviceGetPowerState)
+    q("pcie_speed", N.nvmlDeviceGetPcieSpeed)
+    q("pcie_link_max_speed", N.nvmlDeviceGetPcieLinkMaxSpeed)
+    q("fan_v2", N.nvmlDeviceGetFanSpeed_v2, 0)
+    q("retired_sbe", N.nvmlDeviceGetRetiredPages, N.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS)
+    q("accounting_mode", N.nvmlDeviceGetAccountingMode)
+    q("multi_gpu_board", N.nvmlDeviceGetMultiGpuBoard)
+    q("is_mig_handle", N.nvmlDeviceIsMigDeviceHandle)
+    q("nvlink_version_0", N.nvmlDeviceGetNvLinkVersion, 0)
+    q("nvlink_remote_type_0", N.nvmlDeviceGetNvLinkRemoteDeviceType, 0)
+    q("nvlink_replay_errors_0", N.nvmlDeviceGetNvLinkErrorCounter, 0, N.NVML_NVLINK_ERROR_DL_REPLAY)
+    q("supported_vgpus", N.nvmlDeviceGetSupportedVgpus)
+    q("encoder_sessions", N.nvmlDeviceGetEncoderSessions)
     fv = ask(N.nvmlDeviceGetFieldValues, h, [230])
     d["field_230"] = fv if isinstance(fv, str) else {"return": fv[0].nvmlReturn, "timestamp": fv[0].timestamp}
     for key, fn in (("by_uuid", N.nvmlDeviceGetHandleByUUID), ("by_serial", N.nvmlDeviceGetHandleBySerial),
@@ -145,7 +173,30 @@ def main():
     out["count"] = ask(N.nvmlDeviceGetCount)
     out["by_uuid_absent"] = ask(N.nvmlDeviceGetHandleByUUID, "GPU-00000000-0000-0000-0000-000000000000")
     out["error_string_3"] = text(N.nvmlErrorString(3))
+    out["unit_count"] = ask(N.nvmlUnitGetCount)
+    out["excluded_count"] = ask(N.nvmlGetExcludedDeviceCount)
+    out["own_process_name"] = text(ask(N.nvmlSystemGetProcessName, os.getpid()))
     out["gpus"] = [device(N.nvmlDeviceGetHandleByIndex(i)) for i in range(out["count"])]
+    # Settings (root): a limit, a compute mode and application clocks set on GPU 0, read back, reset.
+    h = N.nvmlDeviceGetHandleByIndex(0)
+    lo, hi = N.nvmlDeviceGetPowerManagementLimitConstraints(h)
+    mem = N.nvmlDeviceGetSupportedMemoryClocks(h)[0]
+    gfx = N.nvmlDeviceGetSupportedGraphicsClocks(h, mem)[-1]
+    out["settings"] = {
+        "set_limit": ask(N.nvmlDeviceSetPowerManagementLimit, h, lo),
+        "limit_after": ask(N.nvmlDeviceGetPowerManagementLimit, h),
+        "enforced_after": ask(N.nvmlDeviceGetEnforcedPowerLimit, h),
+        "set_limit_too_high": ask(N.nvmlDeviceSetPowerManagementLimit, h, hi + 1),
+        "set_compute_mode": ask(N.nvmlDeviceSetComputeMode, h, N.NVML_COMPUTEMODE_EXCLUSIVE_PROCESS),
+        "compute_mode_after": ask(N.nvmlDeviceGetComputeMode, h),
+        "set_app_clocks": ask(N.nvmlDeviceSetApplicationsClocks, h, mem, gfx),
+        "app_graphics_after": ask(N.nvmlDeviceGetApplicationsClock, h, N.NVML_CLOCK_GRAPHICS),
+        "set_app_clocks_bad": ask(N.nvmlDeviceSetApplicationsClocks, h, mem, gfx + 1),
+        "reset_app_clocks": ask(N.nvmlDeviceResetApplicationsClocks, h),
+        "app_graphics_reset": ask(N.nvmlDeviceGetApplicationsClock, h, N.NVML_CLOCK_GRAPHICS),
+        "min_limit": lo, "lowest_graphics": gfx,
+    }
+    N.nvmlDeviceSetPowerManagementLimit(h, hi)
     N.nvmlShutdown()
     out["shutdown_again"] = ask(N.nvmlShutdown)
     print(json.dumps(out))

@@ -137,6 +137,18 @@ def expected_device(g, index):
         "compute_processes": procs("compute"), "graphics_processes": procs("graphics"),
         "compute_mode": g["compute_mode"], "cores": g["num_gpu_cores"], "bus_width": g["memory_bus_width"],
         "bus_type": 2, "by_uuid": index, "by_serial": index, "by_pci": index,
+        "inforom_image": g["inforom_image_version"], "inforom_oem": g["inforom_versions"]["oem"],
+        "inforom_ecc": g["inforom_versions"]["ecc"], "inforom_power": "ERR:NOT_SUPPORTED", "inforom_valid": None,
+        "display_mode": 0, "display_active": 0, "driver_model": "ERR:NOT_SUPPORTED", "virtualization_mode": 0,
+        "default_ecc": [1], "supported_reasons": int(g["supported_clock_event_reasons"], 16),
+        "power_state": g["pstate"], "pcie_speed": {3: 8000, 4: 16000, 5: 32000}[g["pcie"]["gen"]],
+        "pcie_link_max_speed": g["pcie"]["max_gen"], "fan_v2": "ERR:NOT_SUPPORTED",
+        "retired_sbe": [] if "retired_pages" in g else "ERR:NOT_SUPPORTED", "accounting_mode": 0,
+        "multi_gpu_board": 0, "is_mig_handle": 0,
+        "nvlink_version_0": g.get("nvlink_version", "ERR:NOT_SUPPORTED") if links else "ERR:NOT_SUPPORTED",
+        "nvlink_remote_type_0": 2 if links else "ERR:NOT_SUPPORTED",  # NVSwitch
+        "nvlink_replay_errors_0": 0 if links else "ERR:NOT_SUPPORTED",
+        "supported_vgpus": "ERR:NOT_SUPPORTED", "encoder_sessions": [],
     }
     for name in ("graphics", "sm", "mem"):
         e[f"clock_{name}"] = clocks[name]
@@ -165,6 +177,17 @@ def part_pynvml():
     check("pynvml: nvmlErrorString(3)", out["error_string_3"] == "Not Supported", out["error_string_3"])
     # The real 535 library answers a shutdown without a matching init with SUCCESS (docs/simulator.md).
     check("pynvml: second shutdown", out["shutdown_again"] is None, out["shutdown_again"])
+    check("pynvml: no S-class unit, no excluded GPU", out["unit_count"] == 0 and out["excluded_count"] == 0,
+          (out["unit_count"], out["excluded_count"]))
+    check("pynvml: process name from /proc", out["own_process_name"] == "python3", out["own_process_name"])
+    st = out["settings"]
+    want = {"set_limit": None, "limit_after": st["min_limit"], "enforced_after": st["min_limit"],
+            "set_limit_too_high": "ERR:INVALID_ARGUMENT", "set_compute_mode": None, "compute_mode_after": 3,
+            "set_app_clocks": None, "app_graphics_after": st["lowest_graphics"],
+            "set_app_clocks_bad": "ERR:INVALID_ARGUMENT", "reset_app_clocks": None,
+            "app_graphics_reset": doc["gpus"][0]["applications_clocks_mhz"]["graphics"]}
+    for key, value in want.items():
+        check(f"pynvml settings: {key}", st.get(key) == value, (st.get(key), value))
     mismatches = 0
     compared = 0
     for i, (g, got) in enumerate(zip(doc["gpus"], out["gpus"])):

@@ -20,12 +20,15 @@ V100 = dict(name="Tesla V100-PCIE-16GB", device=0x1DB4, subsys=0x121410DE, cls=0
             slowdown=87, shutdown=90, power_limit=250000, max_gfx=1380, max_mem=877, gen=3, remap=False,
             idle_gfx=135, app_gfx=1245, brand=2, arch=5, cc="7.0", vbios="88.00.4F.00.09",
             part="900-2G500-0000-000", power_min=100000, sms=80, cores=5120, bus_width=4096, bar1=16 * 2**30,
-            mig=None)
+            mig=None, inforom={"image": "G500.0200.00.03", "oem": "1.1", "ecc": "5.0", "power": None},
+            retired_pages=True, nvlink_version=None)
 H100 = dict(name="NVIDIA H100 80GB HBM3", device=0x2330, subsys=0x16C110DE, cls=0x030200, mem=80 * 2**30,
             slowdown=89, shutdown=92, power_limit=700000, max_gfx=1980, max_mem=2619, gen=5, remap=True,
             idle_gfx=345, app_gfx=1980, brand=14, arch=9, cc="9.0", vbios="96.00.74.00.01",
             part="692-2G520-0200-000", power_min=200000, sms=132, cores=16896, bus_width=5120,
-            bar1=128 * 2**30, mig=False)
+            bar1=128 * 2**30, mig=False,
+            inforom={"image": "G520.0200.00.05", "oem": "2.1", "ecc": "7.16", "power": None},
+            retired_pages=False, nvlink_version=4)  # Hopper: row remapping, no page retirement
 AZURE_V100_BUSES = ["5b0a:00:00.0", "9e65:00:00.0", "b111:00:00.0", "bd71:00:00.0"]
 H100_BUSES = ["0000:18:00.0", "0000:2a:00.0", "0000:3a:00.0", "0000:5d:00.0",
               "0000:9a:00.0", "0000:ab:00.0", "0000:ba:00.0", "0000:db:00.0"]
@@ -150,7 +153,15 @@ def client_facts(spec, i, n_gpus):
         "encoder_util": 0, "decoder_util": 0, "numa_node": node, "cpu_affinity": cpus,
         "multiprocessor_count": spec["sms"], "num_gpu_cores": spec["cores"], "memory_bus_width": spec["bus_width"],
         "bar1_total_bytes": spec["bar1"], "compute_mode": 0, "processes": [],
+        "inforom_image_version": spec["inforom"]["image"],
+        "inforom_versions": {k: v for k, v in spec["inforom"].items() if k != "image" and v},
+        "display_mode": False, "virtualization_mode": 0, "ecc_mode_default": True,
+        "supported_clock_event_reasons": "0x00000000000001FF", "accounting_mode": False, "multi_gpu_board": False,
     }
+    if spec["retired_pages"]:
+        facts["retired_pages"] = {"single_bit": [], "double_bit": []}
+    if spec["nvlink_version"]:
+        facts["nvlink_version"] = spec["nvlink_version"]
     if spec["mig"] is not None:
         facts["mig_mode"] = spec["mig"]
     if spec is H100:
