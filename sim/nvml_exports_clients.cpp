@@ -283,42 +283,20 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvml
   });
 }
 
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned* count,
-                                                                nvmlProcessInfo_v1_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::compute);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned* count,
-                                                                   nvmlProcessInfo_v2_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::compute);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned* count,
-                                                                   nvmlProcessInfo_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::compute);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned* count,
-                                                                 nvmlProcessInfo_v1_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::graphics);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device, unsigned* count,
-                                                                    nvmlProcessInfo_v2_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::graphics);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned* count,
-                                                                    nvmlProcessInfo_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::graphics);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses(nvmlDevice_t device, unsigned* count,
-                                                                   nvmlProcessInfo_v1_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::mps);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v2(nvmlDevice_t device, unsigned* count,
-                                                                      nvmlProcessInfo_v2_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::mps);
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t device, unsigned* count,
-                                                                      nvmlProcessInfo_t* infos) {
-  return running_processes(__func__, device, count, infos, GpuProcess::Kind::mps);
-}
+// One export per record version and kind of process: the plain name fills v1, _v2/_v3 the 24-byte record.
+#define GD_RUNNING_PROCESSES(name, info, kind)                                          \
+  GD_SIM_EXPORT nvmlReturn_t name(nvmlDevice_t device, unsigned* count, info* infos) { \
+    return running_processes(#name, device, count, infos, GpuProcess::Kind::kind);     \
+  }
+GD_RUNNING_PROCESSES(nvmlDeviceGetComputeRunningProcesses, nvmlProcessInfo_v1_t, compute)
+GD_RUNNING_PROCESSES(nvmlDeviceGetComputeRunningProcesses_v2, nvmlProcessInfo_v2_t, compute)
+GD_RUNNING_PROCESSES(nvmlDeviceGetComputeRunningProcesses_v3, nvmlProcessInfo_t, compute)
+GD_RUNNING_PROCESSES(nvmlDeviceGetGraphicsRunningProcesses, nvmlProcessInfo_v1_t, graphics)
+GD_RUNNING_PROCESSES(nvmlDeviceGetGraphicsRunningProcesses_v2, nvmlProcessInfo_v2_t, graphics)
+GD_RUNNING_PROCESSES(nvmlDeviceGetGraphicsRunningProcesses_v3, nvmlProcessInfo_t, graphics)
+GD_RUNNING_PROCESSES(nvmlDeviceGetMPSComputeRunningProcesses, nvmlProcessInfo_v1_t, mps)
+GD_RUNNING_PROCESSES(nvmlDeviceGetMPSComputeRunningProcesses_v2, nvmlProcessInfo_v2_t, mps)
+GD_RUNNING_PROCESSES(nvmlDeviceGetMPSComputeRunningProcesses_v3, nvmlProcessInfo_t, mps)
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
                                                            nvmlProcessUtilizationSample_t* samples, unsigned* count,
