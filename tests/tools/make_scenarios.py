@@ -328,12 +328,12 @@ def main():
 
 def hardware_scenarios():
     """Issue 3 item 5: thermal, PCIe width and memory health from NVML + sysfs."""
-    def h100_node(r, hot_index=None, narrow_index=None):
+    def h100_node(r, hot_index=None, narrow_index=None, version="550.54.15"):
         base_root(r, "dgx-h100")
         for i, bus in enumerate(H100_BUSES):
             width = 8 if i == narrow_index else 16
             pci_function(r, bus, 0x10DE, H100["device"], H100["cls"], "nvidia", width=width, speed="32.0 GT/s PCIe")
-        nvidia_driver(r, "550.54.15", [(b, uuid_for(i, 0x4100)) for i, b in enumerate(H100_BUSES)], H100["name"],
+        nvidia_driver(r, version, [(b, uuid_for(i, 0x4100)) for i, b in enumerate(H100_BUSES)], H100["name"],
                       flavour="open")
         persistenced(r, 2211)
 
@@ -354,8 +354,9 @@ def hardware_scenarios():
                       cuda_driver_version=12040),
              {"expect_text": ["runs its PCIe link at x8 of x16"]})
 
+    # Field 230 (the recovery action) and Xid 154 exist from R570 on: this node runs 570.
     def ecc_node(r):
-        h100_node(r)
+        h100_node(r, version="570.124.06")
         write(r, "/var/log/kern.log",
               "2026-11-27T01:12:09.113200+00:00 dgx-h100 kernel: NVRM: Xid (PCI:0000:3a:00): 48, pid=51544, "
               "name=python3, Ch 00000008, An uncorrectable double bit error (DBE) has been detected on GPU in the "
@@ -366,12 +367,12 @@ def hardware_scenarios():
              "GPU 2 had a double-bit ECC error (Xid 48 in the kernel log); a row remap is pending and the driver's "
              "recovery action (field 230, Xid 154) is GPU reset",
              ecc_node,
-             nvml_doc("550.54.15", gpus({2: {"ecc_errors": {"corrected_volatile": 3, "corrected_aggregate": 12,
+             nvml_doc("570.124.06", gpus({2: {"ecc_errors": {"corrected_volatile": 3, "corrected_aggregate": 12,
                                                             "uncorrected_volatile": 1, "uncorrected_aggregate": 1},
                                              "remapped_rows": {"correctable": 0, "uncorrectable": 1,
                                                                "pending": True, "failure": False},
                                              "recovery_action": 1}}),
-                      cuda_driver_version=12040),
+                      cuda_driver_version=12080),
              {"args": ["--kernel-log", "{root}/var/log/kern.log", "--since", "all"],
               "expect_text": ["uncorrectable (double-bit) ECC", "remapped rows pending = yes",
                               "the driver's recovery action is 'GPU reset'", "NVML field 230",
