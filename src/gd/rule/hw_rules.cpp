@@ -15,7 +15,6 @@ using model::Severity;
 namespace {
 
 // Clock-event reason bits (nvmlClocksEventReason*).
-constexpr std::uint64_t k_sw_power_cap = 0x4;
 constexpr std::uint64_t k_hw_slowdown = 0x8;
 constexpr std::uint64_t k_sw_thermal = 0x20;
 constexpr std::uint64_t k_hw_thermal = 0x40;

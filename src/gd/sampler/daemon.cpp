@@ -93,7 +93,6 @@ class Watch {
   std::mutex m_text_mutex;
   std::shared_ptr<const std::string> m_text = std::make_shared<std::string>();
   sigset_t m_signals{};
-  bool m_stop = false;
   bool m_reload = false;
   bool m_reloaded = false;  // the next tick re-runs the host probes
   std::string m_stop_signal;
