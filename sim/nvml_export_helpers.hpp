@@ -43,6 +43,12 @@ inline nvmlReturn_t device_query(const char* symbol, nvmlDevice_t device, const 
   return guarded([&] { return Simulator::instance().device_call(symbol, device, query); });
 }
 
+// A query nvml.h documents for MIG device handles too (name, UUID, index,
+// memory, processes, attributes, instance ids): `query` sees c.mig set.
+inline nvmlReturn_t mig_aware_query(const char* symbol, nvmlDevice_t device, const DeviceQuery& query) {
+  return guarded([&] { return Simulator::instance().device_call(symbol, device, query, true); });
+}
+
 inline nvmlReturn_t handle_by_index(const char* symbol, unsigned index, nvmlDevice_t* device) {
   return guarded([&] { return Simulator::instance().handle_by_index(symbol, index, device); });
 }

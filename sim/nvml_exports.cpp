@@ -162,12 +162,17 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciI
 }
 #endif
 
+// A MIG device handle: "<GPU name> MIG <profile>" and the MIG device's own UUID.
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char* name, unsigned length) {
-  return device_query(__func__, device, [&](const DeviceContext& c) { return put_string(name, length, c.gpu.name); });
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) {
+    return put_string(name, length, c.mig ? c.gpu.name + " MIG " + c.mig->profile : c.gpu.name);
+  });
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned length) {
-  return device_query(__func__, device, [&](const DeviceContext& c) { return put_string(uuid, length, c.gpu.uuid); });
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) {
+    return put_string(uuid, length, c.mig ? c.mig->uuid : c.gpu.uuid);
+  });
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char* serial, unsigned length) {
@@ -227,8 +232,14 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned* 
 // ---- load, clocks --------------------------------------------------------------
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) {
     if (!memory) return k_invalid_argument;
+    if (c.mig) {  // the MIG device's own memory
+      memory->total = c.mig->memory_total_bytes;
+      memory->used = c.mig->memory_used_bytes;
+      memory->free = memory->total - memory->used;
+      return k_success;
+    }
     if (!c.gpu.memory_total_bytes) return k_not_supported;
     memory->total = *c.gpu.memory_total_bytes;
     memory->used = c.gpu.memory_used_bytes;

@@ -7,10 +7,10 @@
 //     out, so every unit call is INVALID_ARGUMENT.
 //   - vGPU: device queries are NOT_SUPPORTED (not a vGPU host); type and
 //     instance ids were never handed out: INVALID_ARGUMENT.
-//   - MIG instances: NOT_SUPPORTED while MIG is off or absent; MIG on is
-//     reported by nvmlDeviceGetMigMode, its instances are not modelled yet
-//     (also NOT_SUPPORTED, docs/simulator.md); GPU/compute instance handles:
-//     INVALID_ARGUMENT.
+//   - MIG instance management (profiles, placements, create/destroy):
+//     NOT_SUPPORTED; with MIG on, the scenario's MIG devices are fixed and
+//     reached through nvmlDeviceGetMigDeviceHandleByIndex; GPU/compute
+//     instance handles are never handed out: INVALID_ARGUMENT.
 //   - excluded GPUs: none; HICs: none.
 // Every call still checks init (UNINITIALIZED), the device handle, faults and
 // lost GPUs like any other. Prototypes: nvml.h (libnvidia-ml-dev 11.8).

@@ -49,15 +49,22 @@ nvmlReturn_t fill_list(unsigned* count, T* items, std::size_t needed, Fill&& fil
 template <class Info>
 nvmlReturn_t running_processes(const char* symbol, nvmlDevice_t device, unsigned* count, Info* infos,
                                GpuProcess::Kind kind) {
-  return device_query(symbol, device, [&](const DeviceContext& c) {
+  // A full GPU's handle lists every process, a MIG device handle the ones on it;
+  // a process on a MIG device carries its instance ids.
+  return mig_aware_query(symbol, device, [&](const DeviceContext& c) {
     std::vector<const GpuProcess*> procs;
     for (const auto& p : c.gpu.client.processes)
-      if (p.kind == kind) procs.push_back(&p);
+      if (p.kind == kind && (!c.mig || p.mig_device == static_cast<unsigned>(c.mig_index))) procs.push_back(&p);
     return fill_list(count, infos, procs.size(), [&](Info& out, std::size_t i) {
       out = Info{};
       out.pid = procs[i]->pid;
       out.usedGpuMemory = procs[i]->used_bytes.value_or(k_value_not_available);
-      if constexpr (sizeof(Info) > sizeof(nvmlProcessInfo_v1_t)) out.gpuInstanceId = out.computeInstanceId = k_no_instance;
+      if constexpr (sizeof(Info) > sizeof(nvmlProcessInfo_v1_t)) {
+        const auto& migs = c.gpu.client.mig_devices;
+        auto m = procs[i]->mig_device;
+        out.gpuInstanceId = m && *m < migs.size() ? migs[*m].gpu_instance_id : k_no_instance;
+        out.computeInstanceId = m && *m < migs.size() ? migs[*m].compute_instance_id : k_no_instance;
+      }
     });
   });
 }
@@ -167,9 +174,10 @@ using namespace gd::nvml;
 
 // ---- handles, identity ------------------------------------------------------------
 
+// A MIG device handle: its index under the parent (nvml.h).
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned* index) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
-    return put(index, std::optional<unsigned>(c.enumeration));
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) {
+    return put(index, std::optional<unsigned>(c.mig ? static_cast<unsigned>(c.mig_index) : c.enumeration));
   });
 }
 
@@ -259,9 +267,16 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBusType(nvmlDevice_t device, unsigned* t
 // ---- memory, load --------------------------------------------------------------------
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t* memory) {
-  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
     if (!memory) return k_invalid_argument;
     if (memory->version != k_memory_v2_version) return k_argument_version_mismatch;
+    if (c.mig) {
+      memory->total = c.mig->memory_total_bytes;
+      memory->reserved = 0;
+      memory->used = c.mig->memory_used_bytes;
+      memory->free = memory->total - memory->used;
+      return k_success;
+    }
     if (!c.gpu.memory_total_bytes) return k_not_supported;
     std::uint64_t reserved = c.gpu.client.memory_reserved_bytes.value_or(0);
     memory->total = *c.gpu.memory_total_bytes;
@@ -548,39 +563,48 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, u
   });
 }
 
-// No MIG devices are modelled yet: with MIG off (or on without instances)
-// there is none at any index.
+// The scenario's MIG devices of a GPU in MIG mode, by index; NOT_FOUND past
+// them (or with MIG off), INVALID_ARGUMENT past the 7 a GPU can have.
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned index,
                                                                nvmlDevice_t* mig) {
   return device_query(__func__, device, [&](const DeviceContext& c) {
     if (!mig || index >= k_max_mig_devices) return k_invalid_argument;
     if (!c.gpu.client.mig_mode) return k_not_supported;
-    return k_not_found;
+    if (!*c.gpu.client.mig_mode || index >= c.gpu.client.mig_devices.size()) return k_not_found;
+    *mig = Simulator::instance().mig_handle(c, index);
+    return k_success;
   });
 }
 
-// A full GPU's handle is not a MIG device handle.
+// Only a MIG device handle has instance ids; a full GPU's handle is INVALID_ARGUMENT
+// on a MIG-capable GPU, NOT_SUPPORTED on one without MIG.
+static nvmlReturn_t instance_id(const char* symbol, nvmlDevice_t device, unsigned* id, bool compute) {
+  return mig_aware_query(symbol, device, [&](const DeviceContext& c) {
+    if (!id) return k_invalid_argument;
+    if (c.mig) {
+      *id = compute ? c.mig->compute_instance_id : c.mig->gpu_instance_id;
+      return k_success;
+    }
+    return c.gpu.client.mig_mode ? k_invalid_argument : k_not_supported;
+  });
+}
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned* id) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
-    if (!id || c.gpu.client.mig_mode) return k_invalid_argument;
-    return k_not_supported;
-  });
+  return instance_id(__func__, device, id, false);
 }
-
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned* id) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
-    if (!id || c.gpu.client.mig_mode) return k_invalid_argument;
-    return k_not_supported;
-  });
+  return instance_id(__func__, device, id, true);
 }
 
+// "This API currently only supports MIG device handles" (nvml.h).
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device, nvmlDeviceAttributes_t* attributes) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) {
     if (!attributes) return k_invalid_argument;
-    if (!c.gpu.client.multiprocessor_count || !c.gpu.memory_total_bytes) return k_not_supported;
+    if (!c.mig) return k_not_supported;
     *attributes = nvmlDeviceAttributes_t{};
-    attributes->multiprocessorCount = *c.gpu.client.multiprocessor_count;
-    attributes->memorySizeMB = *c.gpu.memory_total_bytes >> 20;
+    attributes->multiprocessorCount = c.mig->multiprocessor_count;
+    attributes->gpuInstanceSliceCount = c.mig->slices;
+    attributes->computeInstanceSliceCount = c.mig->slices;
+    attributes->memorySizeMB = c.mig->memory_total_bytes >> 20;
     return k_success;
   });
 }
@@ -742,14 +766,16 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetIrqNum(nvmlDevice_t device, unsigned* ir
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned* is_mig) {
-  return device_query(__func__, device, [&](const DeviceContext&) {
-    return put(is_mig, std::optional<unsigned>(0));  // no MIG device handles are handed out
+  return mig_aware_query(__func__, device, [&](const DeviceContext& c) {
+    return put(is_mig, std::optional<unsigned>(c.mig ? 1 : 0));
   });
 }
 
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig, nvmlDevice_t* /*device*/) {
-  return device_query(__func__, mig, [&](const DeviceContext&) {
-    return k_invalid_argument;  // a full GPU's handle is not a MIG device handle
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t mig, nvmlDevice_t* device) {
+  return mig_aware_query(__func__, mig, [&](const DeviceContext& c) {
+    if (!c.mig || !device) return k_invalid_argument;  // a full GPU's handle is not a MIG device handle
+    *device = Simulator::instance().gpu_handle(c);
+    return k_success;
   });
 }
 

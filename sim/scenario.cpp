@@ -335,6 +335,7 @@ std::vector<GpuProcess> parse_processes(const json& obj, const std::string& pare
     proc.used_bytes = read_u64(e, "used_bytes", p);
     proc.sm_util = read_u32(e, "sm_util", p, 100);
     proc.mem_util = read_u32(e, "mem_util", p, 100);
+    proc.mig_device = read_u32(e, "mig_device", p, 6);
     std::string type = read_string(e, "type", p, 16).value_or("compute");
     if (type == "compute") proc.kind = GpuProcess::Kind::compute;
     else if (type == "graphics") proc.kind = GpuProcess::Kind::graphics;
@@ -365,6 +366,36 @@ std::vector<NvLink> parse_nvlinks(const json& obj, const std::string& parent) {
     link.remote_device_id = static_cast<std::uint32_t>(
         read_hex_or_u64(e, "remote_device_id", p, k_u32_max).value_or(link.remote_device_id));
     out.push_back(link);
+  }
+  return out;
+}
+
+std::vector<MigDevice> parse_mig_devices(const json& obj, const std::string& parent, const Gpu& gpu) {
+  std::vector<MigDevice> out;
+  const json* v = member(obj, "mig_devices");
+  if (!v) return out;
+  std::string path = child(parent, "mig_devices");
+  if (!v->is_array()) expected(path, "an array of MIG devices", *v);
+  if (v->size() > 7) fail(path, "more than 7 MIG devices");
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    std::string p = element(path, i);
+    const json& e = (*v)[i];
+    if (!e.is_object()) expected(p, "an object", e);
+    MigDevice m;
+    m.uuid = require_string(e, "uuid", p, k_uuid_len);
+    m.profile = require_string(e, "profile", p, 32);
+    m.gpu_instance_id = read_u32(e, "gpu_instance_id", p).value_or(static_cast<unsigned>(i + 1));
+    m.compute_instance_id = read_u32(e, "compute_instance_id", p).value_or(0);
+    m.slices = read_u32(e, "slices", p, 8).value_or(1);
+    m.multiprocessor_count = read_u32(e, "multiprocessor_count", p).value_or(0);
+    auto total = read_u64(e, "memory_total_bytes", p);
+    if (!total) fail(child(p, "memory_total_bytes"), "missing (required)");
+    m.memory_total_bytes = *total;
+    m.memory_used_bytes = read_u64(e, "memory_used_bytes", p).value_or(0);
+    if (m.memory_used_bytes > m.memory_total_bytes) fail(child(p, "memory_used_bytes"), "larger than memory_total_bytes");
+    if (gpu.memory_total_bytes && m.memory_total_bytes > *gpu.memory_total_bytes)
+      fail(child(p, "memory_total_bytes"), "larger than the GPU's memory");
+    out.push_back(std::move(m));
   }
   return out;
 }
@@ -411,6 +442,9 @@ void parse_client_facts(const json& obj, const std::string& path, Gpu& gpu) {
   c.mig_mode_pending = read_bool(obj, "mig_mode_pending", path);
   if (!c.mig_mode_pending) c.mig_mode_pending = c.mig_mode;
   if (c.mig_mode_pending && !c.mig_mode) fail(child(path, "mig_mode_pending"), "given without mig_mode");
+  c.mig_devices = parse_mig_devices(obj, path, gpu);
+  if (!c.mig_devices.empty() && !c.mig_mode.value_or(false))
+    fail(child(path, "mig_devices"), "MIG devices need \"mig_mode\": true");
   c.numa_node = read_u32(obj, "numa_node", path, 1023);
   c.cpus = parse_cpu_list(obj, "cpu_affinity", path);
   c.nvlinks = parse_nvlinks(obj, path);
@@ -426,6 +460,9 @@ void parse_client_facts(const json& obj, const std::string& path, Gpu& gpu) {
   if (c.compute_mode && (*c.compute_mode < 0 || *c.compute_mode > 3))
     fail(child(path, "compute_mode"), "expected 0..3 (nvmlComputeMode_t)");
   c.processes = parse_processes(obj, path);
+  for (std::size_t i = 0; i < c.processes.size(); ++i)
+    if (c.processes[i].mig_device && *c.processes[i].mig_device >= c.mig_devices.size())
+      fail(element(child(path, "processes"), i) + ".mig_device", "not an index into mig_devices");
   if (const json* inforom = read_object(obj, "inforom_versions", path)) {
     std::string p = child(path, "inforom_versions");
     c.inforom_versions = {read_string(*inforom, "oem", p, 16), read_string(*inforom, "ecc", p, 16),

@@ -60,6 +60,7 @@ struct GpuProcess {
   std::optional<std::uint64_t> used_bytes;  // absent: NVML_VALUE_NOT_AVAILABLE
   enum class Kind { compute, graphics, mps } kind = Kind::compute;
   std::optional<unsigned> sm_util, mem_util;  // percent (nvmlDeviceGetProcessUtilization)
+  std::optional<unsigned> mig_device;         // runs on this MIG device (index into mig_devices)
 };
 
 // One NvLink of the GPU: up or down, and the PCI device at its far end.
@@ -67,6 +68,18 @@ struct NvLink {
   bool active = false;
   std::optional<PciAddress> remote;  // an NVSwitch or a peer GPU
   std::uint32_t remote_device_id = 0x000010DE;
+};
+
+// A MIG device (one compute instance of one GPU instance) of a GPU in MIG mode.
+struct MigDevice {
+  std::string uuid;                  // "MIG-..."
+  std::string profile;               // "1g.10gb": the name's suffix
+  unsigned gpu_instance_id = 0;
+  unsigned compute_instance_id = 0;
+  unsigned slices = 1;               // GPU instance slices (the "1g" of 1g.10gb)
+  unsigned multiprocessor_count = 0;
+  std::uint64_t memory_total_bytes = 0;
+  std::uint64_t memory_used_bytes = 0;
 };
 
 // What the GPU tells real clients beyond gpudoctor's own queries
@@ -90,6 +103,7 @@ struct ClientFacts {
   std::optional<unsigned> pcie_replay_counter;
   std::optional<bool> mig_mode;  // absent: the GPU has no MIG (pre-Ampere)
   std::optional<bool> mig_mode_pending;
+  std::vector<MigDevice> mig_devices;  // with mig_mode on: its MIG devices, at most 7
   std::optional<unsigned> numa_node;
   std::vector<unsigned> cpus;  // CPUs near the GPU (CPU affinity)
   std::vector<NvLink> nvlinks;

@@ -39,7 +39,10 @@ Simulator& Simulator::instance() {
 }
 
 Simulator::Simulator() {
-  for (unsigned i = 0; i < m_devices.size(); ++i) m_devices[i].index = i;
+  for (unsigned i = 0; i < m_devices.size(); ++i) {
+    m_devices[i].index = i;
+    for (unsigned k = 0; k < m_mig_devices[i].size(); ++k) m_mig_devices[i][k] = nvmlDevice_st{i, static_cast<int>(k)};
+  }
 }
 
 nvmlReturn_t Simulator::load_from_environment() {
@@ -142,11 +145,21 @@ nvmlReturn_t Simulator::system_call(std::string_view symbol, const SystemQuery& 
 std::optional<unsigned> Simulator::index_of(nvmlDevice_t device) const {
   for (unsigned i = 0; i < m_scenario->gpus.size(); ++i) {
     if (device == &m_devices[i]) return i;
+    const auto& migs = m_scenario->gpus[i].client.mig_devices;
+    for (unsigned k = 0; k < migs.size(); ++k)
+      if (device == &m_mig_devices[i][k]) return i;
   }
   return std::nullopt;
 }
 
-nvmlReturn_t Simulator::device_call(std::string_view symbol, nvmlDevice_t device, const DeviceQuery& query) {
+nvmlDevice_t Simulator::gpu_handle(const DeviceContext& c) { return &m_devices[c.index]; }
+
+nvmlDevice_t Simulator::mig_handle(const DeviceContext& parent, unsigned index) {
+  return &m_mig_devices[parent.index][index];  // called under the lock, from a device query
+}
+
+nvmlReturn_t Simulator::device_call(std::string_view symbol, nvmlDevice_t device, const DeviceQuery& query,
+                                     bool mig_ok) {
   std::unique_lock lock(m_mutex);
   if (m_references == 0) return nvml::k_uninitialized;
   std::optional<unsigned> index = index_of(device);
@@ -157,7 +170,11 @@ nvmlReturn_t Simulator::device_call(std::string_view symbol, nvmlDevice_t device
   apply_timelines(*m_scenario, *index, t);
   unsigned enumeration = 0;
   for (unsigned i = 0; i < *index; ++i) enumeration += m_scenario->lost[i] ? 0 : 1;
-  return query(DeviceContext{*m_scenario, m_scenario->gpus[*index], *index, enumeration});
+  const Gpu& gpu = m_scenario->gpus[*index];
+  int mig = device->mig;
+  if (mig >= 0 && !mig_ok) return nvml::k_not_supported;
+  return query(DeviceContext{*m_scenario, gpu, *index, enumeration,
+                             mig >= 0 ? &gpu.client.mig_devices[static_cast<unsigned>(mig)] : nullptr, mig});
 }
 
 nvmlReturn_t Simulator::handle_where(std::string_view symbol, const std::function<bool(const Gpu&)>& match,

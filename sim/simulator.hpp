@@ -19,7 +19,8 @@
 
 // What an nvmlDevice_t points at: one per possible GPU, never freed.
 struct nvmlDevice_st {
-  unsigned index;
+  unsigned index;  // the GPU in the scenario
+  int mig = -1;    // a MIG device handle: its index in the GPU's mig_devices
 };
 
 // What an nvmlEventSet_t points at: registrations and delivered Xid events.
@@ -37,6 +38,8 @@ struct DeviceContext {
   const Gpu& gpu;
   unsigned index;        // in the scenario's gpus
   unsigned enumeration;  // nvmlDeviceGetIndex: among the GPUs the library enumerates
+  const MigDevice* mig = nullptr;  // the call came with a MIG device handle of this GPU
+  int mig_index = -1;
 };
 
 using SystemQuery = std::function<nvmlReturn_t(const Scenario&)>;
@@ -61,8 +64,16 @@ class Simulator {
   nvmlReturn_t library_call(std::string_view symbol, const SystemQuery& query);
 
   // As system_call, for the GPU behind `device`; INVALID_ARGUMENT for a handle
-  // this library did not hand out.
-  nvmlReturn_t device_call(std::string_view symbol, nvmlDevice_t device, const DeviceQuery& query);
+  // this library did not hand out. A MIG device handle reaches `query` only
+  // when `mig_ok` (the calls nvml.h documents for MIG handles): every other
+  // query on one is NOT_SUPPORTED.
+  nvmlReturn_t device_call(std::string_view symbol, nvmlDevice_t device, const DeviceQuery& query,
+                           bool mig_ok = false);
+
+  // The handle of MIG device `index` of the GPU behind `parent` (a full GPU's handle).
+  nvmlDevice_t mig_handle(const DeviceContext& parent, unsigned index);
+  // The full GPU's handle of the GPU a query runs on (also for a MIG handle).
+  nvmlDevice_t gpu_handle(const DeviceContext& c);
 
   // GPUs in the enumeration: listed and not lost to the failure model.
   static unsigned visible_count(const Scenario& s);
@@ -109,6 +120,7 @@ class Simulator {
   unsigned m_references = 0;
   std::optional<Scenario> m_scenario;
   std::array<nvmlDevice_st, k_max_gpus> m_devices;
+  std::array<std::array<nvmlDevice_st, 7>, k_max_gpus> m_mig_devices;
   std::vector<std::unique_ptr<nvmlEventSet_st>> m_event_sets;
 };
 

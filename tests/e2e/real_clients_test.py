@@ -224,6 +224,71 @@ def part_pynvml():
     print(f"pynvml: {compared} values compared, {mismatches} mismatches")
 
 
+MIG_SWEEP = r"""
+import json, pynvml as N
+def ask(f, *a):
+    try:
+        v = f(*a)
+    except N.NVMLError as e:
+        return "ERR:%d" % e.value
+    return v.value if hasattr(v, "value") and not isinstance(v, (bytes, str)) else v
+N.nvmlInit()
+h = N.nvmlDeviceGetHandleByIndex(0)
+out = {"mode": ask(N.nvmlDeviceGetMigMode, h), "max": ask(N.nvmlDeviceGetMaxMigDeviceCount, h),
+       "past_last": ask(N.nvmlDeviceGetMigDeviceHandleByIndex, h, 2), "full_gi": ask(N.nvmlDeviceGetGpuInstanceId, h),
+       "full_attributes": ask(N.nvmlDeviceGetAttributes, h), "migs": []}
+for i in range(2):
+    m = N.nvmlDeviceGetMigDeviceHandleByIndex(h, i)
+    a = N.nvmlDeviceGetAttributes(m)
+    mem = N.nvmlDeviceGetMemoryInfo(m)
+    parent = N.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(m)
+    out["migs"].append({
+        "name": ask(N.nvmlDeviceGetName, m), "uuid": ask(N.nvmlDeviceGetUUID, m), "index": ask(N.nvmlDeviceGetIndex, m),
+        "is_mig": ask(N.nvmlDeviceIsMigDeviceHandle, m), "gi": ask(N.nvmlDeviceGetGpuInstanceId, m),
+        "ci": ask(N.nvmlDeviceGetComputeInstanceId, m), "sms": a.multiprocessorCount, "slices": a.gpuInstanceSliceCount,
+        "mem_mb": a.memorySizeMB, "mem_total": mem.total, "mem_used": mem.used,
+        "parent_index": N.nvmlDeviceGetIndex(parent), "temperature": ask(N.nvmlDeviceGetTemperature, m, 0),
+        "pids": [p.pid for p in N.nvmlDeviceGetComputeRunningProcesses(m)]})
+out["all_pids"] = [(p.pid, p.gpuInstanceId) for p in N.nvmlDeviceGetComputeRunningProcesses(h)]
+print(json.dumps(out))
+"""
+
+
+def mig_8xh100():
+    """healthy-8xh100 with GPU 0 in MIG mode: two 3g.40gb MIG devices, a process on the second."""
+    doc = load("healthy-8xh100")
+    g = doc["gpus"][0]
+    g["mig_mode"] = True
+    g["mig_devices"] = [
+        {"uuid": f"MIG-0000000{i}-1111-2222-3333-444444444444", "profile": "3g.40gb", "gpu_instance_id": 1 + i,
+         "compute_instance_id": 0, "slices": 3, "multiprocessor_count": 60, "memory_total_bytes": 40 << 30,
+         "memory_used_bytes": (1 << 30) if i else 0} for i in range(2)]
+    g["processes"] = [{"pid": 777, "used_bytes": 1 << 30, "type": "compute", "mig_device": 1}]
+    return doc
+
+
+def part_mig():
+    doc = mig_8xh100()
+    p = sim(write_scenario(doc, "mig"), [PY, "-c", MIG_SWEEP])
+    check("pynvml MIG sweep runs", p.returncode == 0, p.stderr[-800:])
+    if p.returncode != 0:
+        return
+    out = json.loads(p.stdout)
+    check("MIG: mode on", out["mode"] == [1, 1], out["mode"])
+    check("MIG: max 7 devices", out["max"] == 7, out["max"])
+    check("MIG: past the last device NOT_FOUND (6)", out["past_last"] == "ERR:6", out["past_last"])
+    check("MIG: a full GPU's handle has no GPU instance (INVALID_ARGUMENT)", out["full_gi"] == "ERR:2", out["full_gi"])
+    check("MIG: attributes only on MIG handles", out["full_attributes"] == "ERR:3", out["full_attributes"])
+    for i, (m, spec) in enumerate(zip(out["migs"], doc["gpus"][0]["mig_devices"])):
+        want = {"name": f"{doc['gpus'][0]['name']} MIG 3g.40gb", "uuid": spec["uuid"], "index": i, "is_mig": 1,
+                "gi": spec["gpu_instance_id"], "ci": 0, "sms": 60, "slices": 3, "mem_mb": 40 << 10,
+                "mem_total": 40 << 30, "mem_used": spec["memory_used_bytes"], "parent_index": 0,
+                "temperature": "ERR:3", "pids": [777] if i == 1 else []}
+        for key, value in want.items():
+            check(f"MIG device {i} {key}", m.get(key) == value, (m.get(key), value))
+    check("MIG: the full GPU lists the process with its GPU instance", out["all_pids"] == [[777, 2]], out["all_pids"])
+
+
 # ---- gpustat -------------------------------------------------------------------------
 
 def part_gpustat():
@@ -376,7 +441,7 @@ TMP = tempfile.mkdtemp(prefix="gd-real-clients-")
 RUNTIME = os.path.join(TMP, "run")
 os.makedirs(RUNTIME, mode=0o700)
 try:
-    for part in (part_pynvml, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
+    for part in (part_pynvml, part_mig, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
         try:
             part()
         except Exception as e:  # a crash of the test is a failure, named
