@@ -292,7 +292,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t device, nvmlEnableS
     if (!current || !pending) return k_invalid_argument;
     if (!c.gpu.ecc_mode) return k_not_supported;
     *current = *enable_state(c.gpu.ecc_mode);
-    *pending = *enable_state(c.gpu.ecc_mode_pending);
+    *pending = *enable_state(setting_or<bool>(c, "ecc_mode_pending", c.gpu.ecc_mode_pending));  // nvmlDeviceSetEccMode
     return k_success;
   });
 }

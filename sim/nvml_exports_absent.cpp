@@ -77,6 +77,10 @@ GD_DEVICE(nvmlDeviceGetVgpuMetadata, k_not_supported, Ptr, Ptr)
 GD_DEVICE(nvmlDeviceGetPgpuMetadataString, k_not_supported, Ptr, Ptr)
 GD_DEVICE(nvmlDeviceGetVgpuUtilization, k_not_supported, unsigned long long, Ptr, Ptr, Ptr)
 GD_DEVICE(nvmlDeviceGetVgpuProcessUtilization, k_not_supported, unsigned long long, Ptr, Ptr)
+// The vGPU manager's version range: not a vGPU host.
+GD_SIM_EXPORT nvmlReturn_t nvmlGetVgpuVersion(Ptr, Ptr) { return on_system(__func__, k_not_supported); }
+GD_SIM_EXPORT nvmlReturn_t nvmlSetVgpuVersion(Ptr) { return on_system(__func__, k_not_supported); }
+GD_NONE(nvmlGetVgpuCompatibility, Ptr, Ptr, Ptr)  // no vGPU or pGPU metadata can exist here
 GD_SIM_EXPORT nvmlReturn_t nvmlVgpuTypeGetMaxInstances(nvmlDevice_t device, unsigned, Ptr) {
   return on_device(__func__, device, k_invalid_argument);  // no vGPU type id exists here
 }

@@ -5,6 +5,7 @@
 // NOT_SUPPORTED, list queries report the size they need with
 // INSUFFICIENT_SIZE. Not built into the legacy library (an old driver).
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,6 +121,12 @@ AppClocks app_clocks(const DeviceContext& c) {
 nvmlReturn_t store_app_clocks(const DeviceContext& c, std::optional<unsigned> mem, std::optional<unsigned> graphics) {
   return store_setting(c, "applications_clocks",
                        mem && graphics ? nlohmann::json{{"graphics", *graphics}, {"mem", *mem}} : nlohmann::json());
+}
+
+// NVML_RESTRICTED_API_SET_APPLICATION_CLOCKS: restricted to root by default
+// (`nvidia-smi -acp UNRESTRICTED` lifts it); kept in the state file.
+bool app_clocks_restricted(const DeviceContext& c) {
+  return setting_or<bool>(c, "app_clocks_restricted", std::optional<bool>(true)).value_or(true);
 }
 
 nvmlReturn_t pick_clock(nvmlClockType_t type, std::optional<unsigned> graphics, std::optional<unsigned> mem,
@@ -445,7 +452,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetApplicationsClocks(nvmlDevice_t device, 
     const auto& mem = c.gpu.client.supported_mem_mhz;
     const auto& gfx = c.gpu.client.supported_graphics_mhz;
     if (mem.empty() || gfx.empty()) return k_not_supported;
-    if (::geteuid() != 0) return k_no_permission;
+    if (::geteuid() != 0 && app_clocks_restricted(c)) return k_no_permission;
     if (std::find(mem.begin(), mem.end(), mem_mhz) == mem.end() ||
         std::find(gfx.begin(), gfx.end(), graphics_mhz) == gfx.end())
       return k_invalid_argument;
@@ -456,7 +463,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetApplicationsClocks(nvmlDevice_t device, 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceResetApplicationsClocks(nvmlDevice_t device) {
   return device_query(__func__, device, [&](const DeviceContext& c) {
     if (c.gpu.client.supported_mem_mhz.empty()) return k_not_supported;
-    if (::geteuid() != 0) return k_no_permission;
+    if (::geteuid() != 0 && app_clocks_restricted(c)) return k_no_permission;
     return store_app_clocks(c, std::nullopt, std::nullopt);
   });
 }
@@ -870,5 +877,215 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceClearAccountingPids(nvmlDevice_t device) {
   return device_query(__func__, device, [&](const DeviceContext& c) {
     if (!c.gpu.client.accounting_mode) return k_not_supported;
     return ::geteuid() == 0 ? k_success : k_no_permission;  // nothing is accounted in a simulated node
+  });
+}
+
+
+// ---- features these GPUs do not have, per nvml.h: NOT_SUPPORTED -----------------------------
+
+// Auto boost: Kepler-era boards only; GPU operation modes: GK110 Tesla only;
+// driver models: Windows only; virtualisation modes: vGPU/passthrough hosts.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAutoBoostedClocksEnabled(nvmlDevice_t device, nvmlEnableState_t* on,
+                                                                 nvmlEnableState_t* default_on) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext&) { return on && default_on ? k_not_supported : k_invalid_argument; });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetAutoBoostedClocksEnabled(nvmlDevice_t device, nvmlEnableState_t) {
+  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetDefaultAutoBoostedClocksEnabled(nvmlDevice_t device, nvmlEnableState_t,
+                                                                        unsigned) {
+  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGpuOperationMode(nvmlDevice_t device, int* current, int* pending) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext&) { return current && pending ? k_not_supported : k_invalid_argument; });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetGpuOperationMode(nvmlDevice_t device, int) {
+  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetDriverModel(nvmlDevice_t device, int, unsigned) {
+  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetVirtualizationMode(nvmlDevice_t device, int) {
+  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
+}
+// Laptops report AC/battery; a datacenter board does not.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerSource(nvmlDevice_t device, int* source) {
+  return device_query(__func__, device,
+                      [&](const DeviceContext&) { return source ? k_not_supported : k_invalid_argument; });
+}
+// Only the GPU_MAX and acoustic thresholds are settable, and only on boards that offer them.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetTemperatureThreshold(nvmlDevice_t device, int type, int* temp) {
+  return device_query(__func__, device, [&](const DeviceContext&) {
+    if (!temp || type < 0 || type > 6) return k_invalid_argument;
+    return k_not_supported;
+  });
+}
+
+// ---- board, fans, GSP, performance states --------------------------------------------------
+
+// A single-GPU board has no bridge chip: bridgeCount 0 (the 128-entry table left as it is).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetBridgeChipInfo(nvmlDevice_t device, unsigned char* hierarchy) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!hierarchy) return k_invalid_argument;
+    if (c.gpu.client.multi_gpu_board.value_or(false)) return k_not_supported;  // bridges are not modelled
+    *hierarchy = 0;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned* fans) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return put(fans, c.gpu.fan_percent ? std::optional<unsigned>(1) : std::nullopt);
+  });
+}
+
+// GSP firmware runs on Turing and later with the open (or GSP-enabled) module.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGspFirmwareMode(nvmlDevice_t device, unsigned* enabled, unsigned* default_mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!enabled || !default_mode) return k_invalid_argument;
+    if (!c.gpu.client.gsp_firmware) return k_not_supported;
+    *enabled = *default_mode = *c.gpu.client.gsp_firmware ? 1 : 0;
+    return k_success;
+  });
+}
+
+// The firmware's version is the driver's (NVML_GSP_FIRMWARE_VERSION_BUF_SIZE 64).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGspFirmwareVersion(nvmlDevice_t device, char* version) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!version) return k_invalid_argument;
+    if (!c.gpu.client.gsp_firmware.value_or(false)) return k_not_supported;
+    return put_string(version, 64, c.scenario.driver_version);
+  });
+}
+
+// The one performance state modelled, then NVML_PSTATE_UNKNOWN (32) to fill
+// the array; `size` is in bytes (nvml.h) and must hold NVML_MAX_GPU_PERF_PSTATES (16).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetSupportedPerformanceStates(nvmlDevice_t device, int* pstates, unsigned size) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!pstates) return k_invalid_argument;
+    if (!c.gpu.pstate) return k_not_supported;
+    std::size_t n = size / sizeof(int);
+    if (n < 16) return k_insufficient_size;
+    std::fill(pstates, pstates + n, 32);
+    pstates[0] = *c.gpu.pstate;
+    return k_success;
+  });
+}
+
+// In the modelled state: graphics/SM from the lowest to the highest supported
+// graphics clock, memory at its one clock.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMinMaxClockOfPState(nvmlDevice_t device, nvmlClockType_t type, int pstate,
+                                                            unsigned* min_mhz, unsigned* max_mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!min_mhz || !max_mhz) return k_invalid_argument;
+    if (!c.gpu.pstate || pstate != *c.gpu.pstate) return k_not_supported;
+    const auto& list = type == k_clock_mem ? c.gpu.client.supported_mem_mhz : c.gpu.client.supported_graphics_mhz;
+    if (type != k_clock_graphics && type != k_clock_sm && type != k_clock_mem) return k_invalid_argument;
+    if (list.empty()) return k_not_supported;
+    *min_mhz = list.back();
+    *max_mhz = list.front();
+    return k_success;
+  });
+}
+
+// As nvmlDeviceGetRetiredPages, with the time of each retirement: the
+// scenario gives none, so 0 (unknown) for each listed page.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetRetiredPages_v2(nvmlDevice_t device, int cause, unsigned* count,
+                                                        unsigned long long* addresses, unsigned long long* timestamps) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (cause < 0 || cause > 1) return k_invalid_argument;
+    if (!c.gpu.client.retired_pages) return count ? k_not_supported : k_invalid_argument;
+    const auto& list = (*c.gpu.client.retired_pages)[cause];
+    if (!list.empty() && count && *count >= list.size() && !timestamps) return k_invalid_argument;
+    return fill_list(count, addresses, list.size(), [&](unsigned long long& out, std::size_t i) {
+      out = list[i];
+      timestamps[i] = 0;
+    });
+  });
+}
+
+// ---- settings (root), kept in the state file -----------------------------------------------------
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetEccMode(nvmlDevice_t device, nvmlEnableState_t mode) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!c.gpu.ecc_mode) return k_not_supported;
+    if (mode != 0 && mode != 1) return k_invalid_argument;
+    if (::geteuid() != 0) return k_no_permission;
+    return store_setting(c, "ecc_mode_pending", mode == 1);  // takes effect at the next reboot: the pending mode
+  });
+}
+
+// Locked clocks: a range within what the GPU supports.
+static nvmlReturn_t lock_clocks(const DeviceContext& c, const char* key, const std::vector<unsigned>& supported,
+                                std::optional<std::pair<unsigned, unsigned>> range) {
+  if (supported.empty()) return k_not_supported;
+  if (::geteuid() != 0) return k_no_permission;
+  if (range && (range->first > range->second || range->second > supported.front() || range->first < supported.back()))
+    return k_invalid_argument;
+  return store_setting(c, key, range ? nlohmann::json{range->first, range->second} : nlohmann::json());
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetGpuLockedClocks(nvmlDevice_t device, unsigned min_mhz, unsigned max_mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return lock_clocks(c, "gpu_locked_clocks", c.gpu.client.supported_graphics_mhz, std::pair{min_mhz, max_mhz});
+  });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceResetGpuLockedClocks(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return lock_clocks(c, "gpu_locked_clocks", c.gpu.client.supported_graphics_mhz, std::nullopt);
+  });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetMemoryLockedClocks(nvmlDevice_t device, unsigned min_mhz, unsigned max_mhz) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return lock_clocks(c, "memory_locked_clocks", c.gpu.client.supported_mem_mhz, std::pair{min_mhz, max_mhz});
+  });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceResetMemoryLockedClocks(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    return lock_clocks(c, "memory_locked_clocks", c.gpu.client.supported_mem_mhz, std::nullopt);
+  });
+}
+
+// NVML_RESTRICTED_API_SET_APPLICATION_CLOCKS (0); SET_AUTO_BOOSTED_CLOCKS (1) has no auto boost here.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAPIRestriction(nvmlDevice_t device, int api, nvmlEnableState_t* restricted) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (!restricted || api < 0 || api > 1) return k_invalid_argument;
+    if (api == 1 || c.gpu.client.supported_mem_mhz.empty()) return k_not_supported;
+    *restricted = app_clocks_restricted(c) ? 1 : 0;
+    return k_success;
+  });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetAPIRestriction(nvmlDevice_t device, int api, nvmlEnableState_t restricted) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (api < 0 || api > 1 || (restricted != 0 && restricted != 1)) return k_invalid_argument;
+    if (api == 1 || c.gpu.client.supported_mem_mhz.empty()) return k_not_supported;
+    if (::geteuid() != 0) return k_no_permission;
+    return store_setting(c, "app_clocks_restricted", restricted == 1);
+  });
+}
+
+// ---- CPU affinity of the calling thread ------------------------------------------------------------
+
+// Binds the calling thread to the GPU's CPUs that exist on this host (sched_setaffinity, as the real library).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetCpuAffinity(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext& c) {
+    if (c.gpu.client.cpus.empty()) return k_not_supported;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (unsigned cpu : c.gpu.client.cpus)
+      if (cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
+    return ::sched_setaffinity(0, sizeof set, &set) == 0 ? k_success : k_unknown;
+  });
+}
+
+// Back to every CPU of this host.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceClearCpuAffinity(nvmlDevice_t device) {
+  return device_query(__func__, device, [&](const DeviceContext&) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    long n = ::sysconf(_SC_NPROCESSORS_CONF);
+    for (long cpu = 0; cpu < n && cpu < CPU_SETSIZE; ++cpu) CPU_SET(static_cast<int>(cpu), &set);
+    return ::sched_setaffinity(0, sizeof set, &set) == 0 ? k_success : k_unknown;
   });
 }

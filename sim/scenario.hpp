@@ -126,6 +126,7 @@ struct ClientFacts {
   std::optional<bool> multi_gpu_board;
   std::optional<unsigned> irq;
   std::optional<unsigned> nvlink_version;
+  std::optional<bool> gsp_firmware;  // GSP firmware mode (Turing and later); absent: no GSP
 };
 
 struct Gpu {

@@ -147,6 +147,22 @@ def device(h):
     q("nvlink_replay_errors_0", N.nvmlDeviceGetNvLinkErrorCounter, 0, N.NVML_NVLINK_ERROR_DL_REPLAY)
     q("supported_vgpus", N.nvmlDeviceGetSupportedVgpus)
     q("encoder_sessions", N.nvmlDeviceGetEncoderSessions)
+    q("auto_boost", N.nvmlDeviceGetAutoBoostedClocksEnabled)
+    q("operation_mode", N.nvmlDeviceGetGpuOperationMode)
+    q("power_source", N.nvmlDeviceGetPowerSource)
+    q("supported_pstates", N.nvmlDeviceGetSupportedPerformanceStates)
+    q("api_restriction_app_clocks", N.nvmlDeviceGetAPIRestriction, N.NVML_RESTRICTED_API_SET_APPLICATION_CLOCKS)
+    q("bridge_count", lambda hh: N.nvmlDeviceGetBridgeChipInfo(hh).bridgeCount)
+    gsp_on, gsp_default = ctypes.c_uint(), ctypes.c_uint()
+    d["gsp_mode"] = plain(ask(lambda hh: (N.nvmlDeviceGetGspFirmwareMode(hh, ctypes.byref(gsp_on),
+                                                                          ctypes.byref(gsp_default)),
+                                          [gsp_on.value, gsp_default.value])[1], h))
+    gsp_version = ctypes.create_string_buffer(64)
+    d["gsp_version"] = plain(ask(lambda hh: (N.nvmlDeviceGetGspFirmwareVersion(hh, gsp_version),
+                                             gsp_version.value)[1], h))
+    lo_mhz, hi_mhz = ctypes.c_uint(), ctypes.c_uint()
+    d["pstate_graphics_range"] = plain(ask(lambda hh: (N.nvmlDeviceGetMinMaxClockOfPState(
+        hh, N.NVML_CLOCK_GRAPHICS, 0, ctypes.byref(lo_mhz), ctypes.byref(hi_mhz)), [lo_mhz.value, hi_mhz.value])[1], h))
     fv = ask(N.nvmlDeviceGetFieldValues, h, [230])
     d["field_230"] = fv if isinstance(fv, str) else {"return": fv[0].nvmlReturn, "timestamp": fv[0].timestamp}
     for key, fn in (("by_uuid", N.nvmlDeviceGetHandleByUUID), ("by_serial", N.nvmlDeviceGetHandleBySerial),
@@ -195,7 +211,17 @@ def main():
         "reset_app_clocks": ask(N.nvmlDeviceResetApplicationsClocks, h),
         "app_graphics_reset": ask(N.nvmlDeviceGetApplicationsClock, h, N.NVML_CLOCK_GRAPHICS),
         "min_limit": lo, "lowest_graphics": gfx,
+        "set_ecc_off": ask(N.nvmlDeviceSetEccMode, h, 0),
+        "ecc_after": ask(N.nvmlDeviceGetEccMode, h),
+        "lock_clocks": ask(N.nvmlDeviceSetGpuLockedClocks, h, gfx, mem and N.nvmlDeviceGetSupportedGraphicsClocks(h, mem)[0]),
+        "lock_clocks_inverted": ask(N.nvmlDeviceSetGpuLockedClocks, h, gfx + 15, gfx),
+        "reset_locked_clocks": ask(N.nvmlDeviceResetGpuLockedClocks, h),
+        "set_cpu_affinity": ask(N.nvmlDeviceSetCpuAffinity, h),
+        "affinity_after": sorted(os.sched_getaffinity(0)),
+        "clear_cpu_affinity": ask(N.nvmlDeviceClearCpuAffinity, h),
+        "affinity_cleared": sorted(os.sched_getaffinity(0)),
     }
+    N.nvmlDeviceSetEccMode(h, 1)
     N.nvmlDeviceSetPowerManagementLimit(h, hi)
     N.nvmlShutdown()
     out["shutdown_again"] = ask(N.nvmlShutdown)

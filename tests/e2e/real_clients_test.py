@@ -149,6 +149,11 @@ def expected_device(g, index):
         "nvlink_remote_type_0": 2 if links else "ERR:NOT_SUPPORTED",  # NVSwitch
         "nvlink_replay_errors_0": 0 if links else "ERR:NOT_SUPPORTED",
         "supported_vgpus": "ERR:NOT_SUPPORTED", "encoder_sessions": [],
+        "auto_boost": "ERR:NOT_SUPPORTED", "operation_mode": "ERR:NOT_SUPPORTED", "power_source": "ERR:NOT_SUPPORTED",
+        "supported_pstates": [g["pstate"]], "api_restriction_app_clocks": 1, "bridge_count": 0,
+        "gsp_mode": [1, 1] if g.get("gsp_firmware") else "ERR:NOT_SUPPORTED",
+        "gsp_version": G_DRIVER if g.get("gsp_firmware") else "ERR:NOT_SUPPORTED",
+        "pstate_graphics_range": [min(sup_gfx), max(sup_gfx)],
     }
     for name in ("graphics", "sm", "mem"):
         e[f"clock_{name}"] = clocks[name]
@@ -160,8 +165,13 @@ def expected_device(g, index):
     return e
 
 
+G_DRIVER = None  # the scenario's driver version, for the GSP firmware version
+
+
 def part_pynvml():
+    global G_DRIVER
     doc = busy_8xh100()
+    G_DRIVER = doc["driver_version"]
     p = sim(write_scenario(doc, "busy"), [PY, os.path.join(HERE, "pynvml_sweep.py")])
     check("pynvml sweep runs", p.returncode == 0, p.stderr[-800:])
     if p.returncode != 0:
@@ -185,7 +195,10 @@ def part_pynvml():
             "set_limit_too_high": "ERR:INVALID_ARGUMENT", "set_compute_mode": None, "compute_mode_after": 3,
             "set_app_clocks": None, "app_graphics_after": st["lowest_graphics"],
             "set_app_clocks_bad": "ERR:INVALID_ARGUMENT", "reset_app_clocks": None,
-            "app_graphics_reset": doc["gpus"][0]["applications_clocks_mhz"]["graphics"]}
+            "app_graphics_reset": doc["gpus"][0]["applications_clocks_mhz"]["graphics"],
+            "set_ecc_off": None, "ecc_after": [1, 0], "lock_clocks": None, "lock_clocks_inverted": "ERR:INVALID_ARGUMENT",
+            "reset_locked_clocks": None, "set_cpu_affinity": None, "clear_cpu_affinity": None,
+            "affinity_cleared": list(range(os.cpu_count()))}
     for key, value in want.items():
         check(f"pynvml settings: {key}", st.get(key) == value, (st.get(key), value))
     mismatches = 0

@@ -162,6 +162,8 @@ def client_facts(spec, i, n_gpus):
         facts["retired_pages"] = {"single_bit": [], "double_bit": []}
     if spec["nvlink_version"]:
         facts["nvlink_version"] = spec["nvlink_version"]
+    if spec is H100:
+        facts["gsp_firmware"] = True  # Hopper runs GSP firmware (the open kernel module requires it)
     if spec["mig"] is not None:
         facts["mig_mode"] = spec["mig"]
     if spec is H100:
