@@ -406,25 +406,34 @@ def part_slurm():
 
 # ---- nvtop -----------------------------------------------------------------------------
 
-def tmux_screen(scenario, seconds=3):
+def tmux_screen(scenario, ready, timeout=20):
+    """nvtop on `scenario` in a headless tmux; the screen once `ready(screen)` holds (or at the timeout)."""
     if not shutil.which("tmux"):
         return None
-    sock = os.path.join(TMP, "tmux.sock")
+    sock = tempfile.mktemp(prefix="tmux-", dir=TMP)  # one server per screen: a killed one may linger on its socket
     nvtop = os.path.join(ROOT, "usr/bin/nvtop")
     env = dict(os.environ, XDG_RUNTIME_DIR=RUNTIME, TERM="xterm-256color")
     subprocess.run(["tmux", "-S", sock, "new-session", "-d", "-x", "220", "-y", "60", GD, "sim", scenario, "--",
                     nvtop], env=env, check=True)
+    screen = ""
     try:
-        time.sleep(seconds)
-        return subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"], capture_output=True, text=True,
-                              timeout=10).stdout
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"], capture_output=True, text=True,
+                                    timeout=10).stdout
+            if ready(screen):
+                time.sleep(1)  # one more refresh, then the final screen
+                return subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"], capture_output=True, text=True,
+                                      timeout=10).stdout
+        return screen
     finally:
         subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
 
 
 def part_nvtop():
     doc = busy_8xh100()
-    screen = tmux_screen(write_scenario(doc, "busy"))
+    screen = tmux_screen(write_scenario(doc, "busy"), lambda t: "Device 7 [" in t and "TEMP" in t)
     if screen is None:
         check("tmux is installed (scripts/setup installs it)", False, "tmux not on PATH")
         return
@@ -432,7 +441,7 @@ def part_nvtop():
         check(f"nvtop shows GPU {i}", f"Device {i} [{g['name']}]" in screen, screen[:600])
         check(f"nvtop shows GPU {i}'s temperature", f"TEMP  {g['temperature_c']}°C" in screen
               or f"TEMP {g['temperature_c']}°C" in screen, screen[:600])
-    seed = tmux_screen(os.path.join(SCENARIOS, "seed-lost-one-gpu", "nvml.json"))
+    seed = tmux_screen(os.path.join(SCENARIOS, "seed-lost-one-gpu", "nvml.json"), lambda t: "Device 2 [" in t)
     check("nvtop on the seed shows 3 GPUs", "Device 2 [" in seed and "Device 3 [" not in seed, seed[:600])
 
 
