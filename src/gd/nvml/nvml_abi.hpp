@@ -1,7 +1,9 @@
-// The subset of NVML's C ABI that gpudoctor uses, declared by the project itself
-// (no NVIDIA header). Facts: nvml.h API 13 (return codes, enum values, struct
-// layouts for LP64). Shared by the dlopen binding and the simulator, which
-// exports exactly these symbols.
+// The subset of NVML's C ABI that gpudoctor and the simulator use, declared by
+// the project itself (no NVIDIA header needed to build). Facts from nvml.h
+// (return codes, enum values, struct layouts for LP64); pinned at compile time
+// to NVIDIA's nvml.h 11.8 (NVML_API_VERSION 11) by tests/abi/abi_pin.cpp
+// (docs/abi-pin.md), where the names newer than that header are checked not to
+// collide with it. Shared by the dlopen binding and the simulator.
 #pragma once
 
 #include <cstddef>
