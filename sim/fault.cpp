@@ -49,6 +49,10 @@ constexpr std::string_view k_calls[] = {
     "nvmlEventSetWait",
     "nvmlEventSetFree",
     // For real clients (nvml_exports_clients.cpp, nvml_exports_absent.cpp).
+    "nvmlDeviceGetP2PStatus",
+    "nvmlDeviceGetTopologyCommonAncestor",
+    "nvmlDeviceGetTopologyNearestGpus",
+    "nvmlSystemGetTopologyGpuSet",
     "nvmlDeviceClearCpuAffinity",
     "nvmlDeviceGetAPIRestriction",
     "nvmlDeviceGetAutoBoostedClocksEnabled",

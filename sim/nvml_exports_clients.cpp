@@ -1089,3 +1089,114 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceClearCpuAffinity(nvmlDevice_t device) {
     return ::sched_setaffinity(0, sizeof set, &set) == 0 ? k_success : k_unknown;
   });
 }
+
+
+// ---- PCIe topology and peer-to-peer -------------------------------------------------------------
+//
+// From the scenario's layout: the same GPU is INTERNAL (0), GPUs naming the
+// same `pcie_switch` SINGLE (10), on the same NUMA node NODE (40), else
+// SYSTEM (50); without a NUMA node for either, the topology is not known
+// (NOT_SUPPORTED). HOSTBRIDGE/MULTIPLE are not modelled.
+
+namespace {
+
+std::optional<int> topology_level(const Gpu& a, unsigned ia, const Gpu& b, unsigned ib) {
+  if (ia == ib) return 0;
+  if (a.client.pcie_switch && a.client.pcie_switch == b.client.pcie_switch) return 10;
+  if (!a.client.numa_node || !b.client.numa_node) return std::nullopt;
+  return *a.client.numa_node == *b.client.numa_node ? 40 : 50;
+}
+
+// Both GPUs reach each other over NvLink: a direct link, or links to the same NVSwitch.
+bool nvlink_peers(const Gpu& a, const Gpu& b) {
+  auto same = [](const PciAddress& x, const PciAddress& y) {
+    return x.domain == y.domain && x.bus == y.bus && x.device == y.device;
+  };
+  for (const auto& la : a.client.nvlinks) {
+    if (!la.active || !la.remote) continue;
+    if (same(*la.remote, b.pci)) return true;
+    for (const auto& lb : b.client.nvlinks)
+      if (lb.active && lb.remote && same(*la.remote, *lb.remote)) return true;
+  }
+  return false;
+}
+
+// Fills the handles of `gpus` the way nvml.h's topology queries do: *count 0
+// asks for the number; otherwise up to *count handles, and *count says how many.
+nvmlReturn_t fill_handles(unsigned* count, nvmlDevice_t* out, const std::vector<unsigned>& gpus) {
+  if (!count) return k_invalid_argument;
+  if (*count == 0) {
+    *count = static_cast<unsigned>(gpus.size());
+    return k_success;
+  }
+  if (!out) return k_invalid_argument;
+  unsigned n = std::min<unsigned>(*count, static_cast<unsigned>(gpus.size()));
+  for (unsigned i = 0; i < n; ++i) out[i] = Simulator::instance().handle_at(gpus[i]);
+  *count = n;
+  return k_success;
+}
+
+}  // namespace
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTopologyCommonAncestor(nvmlDevice_t device1, nvmlDevice_t device2,
+                                                               int* level) {
+  return device_query(__func__, device1, [&](const DeviceContext& c) -> nvmlReturn_t {
+    auto other = Simulator::instance().gpu_of(device2);
+    if (!other || !level) return k_invalid_argument;
+    if (c.scenario.lost[*other]) return k_gpu_is_lost;
+    auto l = topology_level(c.gpu, c.index, c.scenario.gpus[*other], *other);
+    if (!l) return k_not_supported;
+    *level = *l;
+    return k_success;
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t device, int level, unsigned* count,
+                                                            nvmlDevice_t* devices) {
+  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+    if (level != 0 && level != 10 && level != 20 && level != 30 && level != 40 && level != 50)
+      return k_invalid_argument;
+    if (!c.gpu.client.numa_node) return k_not_supported;
+    std::vector<unsigned> near;
+    for (unsigned i = 0; i < c.scenario.gpus.size(); ++i) {
+      if (i == c.index || c.scenario.lost[i]) continue;
+      auto l = topology_level(c.gpu, c.index, c.scenario.gpus[i], i);
+      if (l && *l <= level) near.push_back(i);
+    }
+    return fill_handles(count, devices, near);
+  });
+}
+
+GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetTopologyGpuSet(unsigned cpu, unsigned* count, nvmlDevice_t* devices) {
+  return system_query(__func__, [&](const Scenario& s) -> nvmlReturn_t {
+    std::vector<unsigned> set;
+    for (unsigned i = 0; i < s.gpus.size(); ++i) {
+      const auto& cpus = s.gpus[i].client.cpus;
+      if (!s.lost[i] && std::find(cpus.begin(), cpus.end(), cpu) != cpus.end()) set.push_back(i);
+    }
+    return fill_handles(count, devices, set);
+  });
+}
+
+// NVML_P2P_CAPS_INDEX_READ/WRITE/NVLINK/ATOMICS/PROP. NvLink peers (direct or
+// through one NVSwitch): every capability OK. Over PCIe: read/write OK within
+// a NUMA node, IOH_TOPOLOGY_NOT_SUPPORTED (3) across sockets; NvLink and
+// atomics NOT_SUPPORTED (5).
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t device1, nvmlDevice_t device2, int index,
+                                                  int* status) {
+  return device_query(__func__, device1, [&](const DeviceContext& c) -> nvmlReturn_t {
+    auto other = Simulator::instance().gpu_of(device2);
+    if (!other || !status || index < 0 || index > 4) return k_invalid_argument;
+    if (c.scenario.lost[*other]) return k_gpu_is_lost;
+    const Gpu& peer = c.scenario.gpus[*other];
+    if (nvlink_peers(c.gpu, peer)) {
+      *status = 0;
+      return k_success;
+    }
+    auto l = topology_level(c.gpu, c.index, peer, *other);
+    if (!l) return k_not_supported;
+    bool pcie_capability = index == 0 || index == 1 || index == 4;
+    *status = !pcie_capability ? 5 : *l <= 40 ? 0 : 3;
+    return k_success;
+  });
+}

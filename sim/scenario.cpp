@@ -494,6 +494,7 @@ void parse_client_facts(const json& obj, const std::string& path, Gpu& gpu) {
   c.irq = read_u32(obj, "irq", path);
   c.nvlink_version = read_u32(obj, "nvlink_version", path);
   c.gsp_firmware = read_bool(obj, "gsp_firmware", path);
+  c.pcie_switch = read_string(obj, "pcie_switch", path, 64);
 }
 
 // "<prefix>_ms" or "<prefix>_sample" (not both); an empty Moment when neither.

@@ -127,6 +127,7 @@ struct ClientFacts {
   std::optional<unsigned> irq;
   std::optional<unsigned> nvlink_version;
   std::optional<bool> gsp_firmware;  // GSP firmware mode (Turing and later); absent: no GSP
+  std::optional<std::string> pcie_switch;  // GPUs naming the same switch share it (topology SINGLE)
 };
 
 struct Gpu {

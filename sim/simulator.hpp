@@ -74,6 +74,14 @@ class Simulator {
   nvmlDevice_t mig_handle(const DeviceContext& parent, unsigned index);
   // The full GPU's handle of the GPU a query runs on (also for a MIG handle).
   nvmlDevice_t gpu_handle(const DeviceContext& c);
+  // From inside a query (the lock held): the handle of scenario GPU `index`,
+  // and the scenario GPU behind another handle (nullopt: not one of ours, or a
+  // MIG device handle).
+  nvmlDevice_t handle_at(unsigned index) { return &m_devices[index]; }
+  std::optional<unsigned> gpu_of(nvmlDevice_t device) const {
+    auto i = device && device->mig < 0 ? index_of(device) : std::nullopt;
+    return i;
+  }
 
   // GPUs in the enumeration: listed and not lost to the failure model.
   static unsigned visible_count(const Scenario& s);

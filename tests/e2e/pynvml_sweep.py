@@ -193,6 +193,17 @@ def main():
     out["excluded_count"] = ask(N.nvmlGetExcludedDeviceCount)
     out["own_process_name"] = text(ask(N.nvmlSystemGetProcessName, os.getpid()))
     out["gpus"] = [device(N.nvmlDeviceGetHandleByIndex(i)) for i in range(out["count"])]
+    handles = [N.nvmlDeviceGetHandleByIndex(i) for i in range(out["count"])]
+    index_of = lambda hs: sorted(N.nvmlDeviceGetIndex(x) for x in hs)
+    out["topology"] = {
+        "common_ancestor_0": [ask(N.nvmlDeviceGetTopologyCommonAncestor, handles[0], x) for x in handles],
+        "nearest_0_single": plain(ask(lambda: index_of(N.nvmlDeviceGetTopologyNearestGpus(
+            handles[0], N.NVML_TOPOLOGY_SINGLE)))),
+        "nearest_0_node": plain(ask(lambda: index_of(N.nvmlDeviceGetTopologyNearestGpus(
+            handles[0], N.NVML_TOPOLOGY_NODE)))),
+        "gpu_set_cpu_0": plain(ask(lambda: index_of(N.nvmlSystemGetTopologyGpuSet(0)))),
+        "p2p_nvlink_0": [ask(N.nvmlDeviceGetP2PStatus, handles[0], x, N.NVML_P2P_CAPS_INDEX_NVLINK) for x in handles],
+    }
     # Settings (root): a limit, a compute mode and application clocks set on GPU 0, read back, reset.
     h = N.nvmlDeviceGetHandleByIndex(0)
     lo, hi = N.nvmlDeviceGetPowerManagementLimitConstraints(h)

@@ -190,6 +190,17 @@ def part_pynvml():
     check("pynvml: no S-class unit, no excluded GPU", out["unit_count"] == 0 and out["excluded_count"] == 0,
           (out["unit_count"], out["excluded_count"]))
     check("pynvml: process name from /proc", out["own_process_name"] == "python3", out["own_process_name"])
+    topo = out["topology"]
+    numa = [g["numa_node"] for g in doc["gpus"]]
+    want_levels = [0 if j == 0 else 10 if j == 1 else 40 if numa[j] == numa[0] else 50 for j in range(8)]
+    check("pynvml topology: common ancestor of GPU 0 (INTERNAL, SINGLE switch, NODE, SYSTEM)",
+          topo["common_ancestor_0"] == want_levels, (topo["common_ancestor_0"], want_levels))
+    check("pynvml topology: nearest GPUs at SINGLE", topo["nearest_0_single"] == [1], topo["nearest_0_single"])
+    check("pynvml topology: nearest GPUs at NODE", topo["nearest_0_node"] == [j for j in range(1, 8) if numa[j] == numa[0]],
+          topo["nearest_0_node"])
+    check("pynvml topology: GPUs near CPU 0", topo["gpu_set_cpu_0"] == [j for j in range(8) if numa[j] == 0],
+          topo["gpu_set_cpu_0"])
+    check("pynvml P2P over NvLink (NVSwitch): OK for every pair", topo["p2p_nvlink_0"] == [0] * 8, topo["p2p_nvlink_0"])
     st = out["settings"]
     want = {"set_limit": None, "limit_after": st["min_limit"], "enforced_after": st["min_limit"],
             "set_limit_too_high": "ERR:INVALID_ARGUMENT", "set_compute_mode": None, "compute_mode_after": 3,
@@ -300,6 +311,29 @@ def part_mig():
         for key, value in want.items():
             check(f"MIG device {i} {key}", m.get(key) == value, (m.get(key), value))
     check("MIG: the full GPU lists the process with its GPU instance", out["all_pids"] == [[777, 2]], out["all_pids"])
+
+
+P2P_SWEEP = r"""
+import json, pynvml as N
+N.nvmlInit()
+h = [N.nvmlDeviceGetHandleByIndex(i) for i in range(N.nvmlDeviceGetCount())]
+# 0, not N.NVML_P2P_CAPS_INDEX_READ: pynvml 11.525 defines that one as the tuple (0,) (a stray comma)
+print(json.dumps({"read": [N.nvmlDeviceGetP2PStatus(h[0], x, 0) for x in h],
+                  "nvlink": [N.nvmlDeviceGetP2PStatus(h[0], x, N.NVML_P2P_CAPS_INDEX_NVLINK) for x in h],
+                  "levels": [N.nvmlDeviceGetTopologyCommonAncestor(h[0], x) for x in h]}))
+"""
+
+
+def part_p2p_over_pcie():
+    """healthy-4xv100-azure: no NvLink, GPUs 0-1 on NUMA node 0 and 2-3 on node 1."""
+    p = sim("healthy-4xv100-azure", [PY, "-c", P2P_SWEEP])
+    check("P2P sweep runs", p.returncode == 0, p.stderr[-500:])
+    if p.returncode == 0:
+        out = json.loads(p.stdout)
+        check("P2P read over PCIe: OK within a NUMA node, IOH_TOPOLOGY_NOT_SUPPORTED across",
+              out["read"] == [0, 0, 3, 3], out["read"])
+        check("P2P over NvLink without NvLink: NOT_SUPPORTED", out["nvlink"] == [5] * 4, out["nvlink"])
+        check("topology without switches: INTERNAL, NODE, SYSTEM", out["levels"] == [0, 40, 50, 50], out["levels"])
 
 
 # ---- gpustat -------------------------------------------------------------------------
@@ -463,7 +497,7 @@ TMP = tempfile.mkdtemp(prefix="gd-real-clients-")
 RUNTIME = os.path.join(TMP, "run")
 os.makedirs(RUNTIME, mode=0o700)
 try:
-    for part in (part_pynvml, part_mig, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
+    for part in (part_pynvml, part_mig, part_p2p_over_pcie, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
         try:
             part()
         except Exception as e:  # a crash of the test is a failure, named

@@ -164,6 +164,7 @@ def client_facts(spec, i, n_gpus):
         facts["nvlink_version"] = spec["nvlink_version"]
     if spec is H100:
         facts["gsp_firmware"] = True  # Hopper runs GSP firmware (the open kernel module requires it)
+        facts["pcie_switch"] = f"switch{i // 2}"  # HGX H100: two GPUs behind each PCIe switch
     if spec["mig"] is not None:
         facts["mig_mode"] = spec["mig"]
     if spec is H100:
