@@ -49,6 +49,8 @@ constexpr std::string_view k_calls[] = {
     "nvmlEventSetWait",
     "nvmlEventSetFree",
     // For real clients (nvml_exports_clients.cpp, nvml_exports_absent.cpp).
+    "nvmlDeviceClearEccErrorCounts",
+    "nvmlDeviceSetMigMode",
     "nvmlDeviceGetP2PStatus",
     "nvmlDeviceGetTopologyCommonAncestor",
     "nvmlDeviceGetTopologyNearestGpus",

@@ -303,7 +303,12 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvml
     bool valid_error = error_type == k_memory_error_corrected || error_type == k_memory_error_uncorrected;
     bool valid_counter = counter_type == k_ecc_counter_volatile || counter_type == k_ecc_counter_aggregate;
     if (!valid_error || !valid_counter) return k_invalid_argument;
-    return put(count, *ecc_counter(c.gpu.ecc_errors, error_type, counter_type));
+    const auto& value = *ecc_counter(c.gpu.ecc_errors, error_type, counter_type);
+    // Cleared by nvmlDeviceClearEccErrorCounts (state file): 0 since.
+    bool cleared = value && setting_or<bool>(c, counter_type == k_ecc_counter_volatile ? "ecc_volatile_cleared"
+                                                                                       : "ecc_aggregate_cleared",
+                                             std::optional<bool>(false)).value_or(false);
+    return put(count, cleared ? std::optional<std::uint64_t>(0) : value);
   });
 }
 

@@ -129,6 +129,11 @@ bool app_clocks_restricted(const DeviceContext& c) {
   return setting_or<bool>(c, "app_clocks_restricted", std::optional<bool>(true)).value_or(true);
 }
 
+// The current MIG mode: the scenario's, or what nvmlDeviceSetMigMode activated.
+bool mig_on(const DeviceContext& c) {
+  return setting_or<bool>(c, "mig_mode", c.gpu.client.mig_mode).value_or(false);
+}
+
 nvmlReturn_t pick_clock(nvmlClockType_t type, std::optional<unsigned> graphics, std::optional<unsigned> mem,
                         unsigned* mhz) {
   if (!mhz) return k_invalid_argument;
@@ -557,8 +562,10 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned* c
   return device_query(__func__, device, [&](const DeviceContext& c) {
     if (!current || !pending) return k_invalid_argument;
     if (!c.gpu.client.mig_mode) return k_not_supported;
-    *current = *c.gpu.client.mig_mode ? k_device_mig_enable : k_device_mig_disable;
-    *pending = *c.gpu.client.mig_mode_pending ? k_device_mig_enable : k_device_mig_disable;
+    *current = mig_on(c) ? k_device_mig_enable : k_device_mig_disable;
+    *pending = setting_or<bool>(c, "mig_mode_pending", c.gpu.client.mig_mode_pending).value_or(false)
+                   ? k_device_mig_enable
+                   : k_device_mig_disable;
     return k_success;
   });
 }
@@ -566,7 +573,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned* c
 // "Returns zero if MIG is not supported or enabled" (nvml.h).
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned* count) {
   return device_query(__func__, device, [&](const DeviceContext& c) {
-    return put(count, std::optional<unsigned>(c.gpu.client.mig_mode.value_or(false) ? k_max_mig_devices : 0));
+    return put(count, std::optional<unsigned>(mig_on(c) ? k_max_mig_devices : 0));
   });
 }
 
@@ -577,7 +584,9 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t devi
   return device_query(__func__, device, [&](const DeviceContext& c) {
     if (!mig || index >= k_max_mig_devices) return k_invalid_argument;
     if (!c.gpu.client.mig_mode) return k_not_supported;
-    if (!*c.gpu.client.mig_mode || index >= c.gpu.client.mig_devices.size()) return k_not_found;
+    // MIG turned on by nvmlDeviceSetMigMode has no instances yet; turned off, none are left.
+    bool scenario_on = *c.gpu.client.mig_mode;
+    if (!mig_on(c) || !scenario_on || index >= c.gpu.client.mig_devices.size()) return k_not_found;
     *mig = Simulator::instance().mig_handle(c, index);
     return k_success;
   });
@@ -1198,5 +1207,36 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t device1, nvmlDevi
     bool pcie_capability = index == 0 || index == 1 || index == 4;
     *status = !pcie_capability ? 5 : *l <= 40 ? 0 : 3;
     return k_success;
+  });
+}
+
+
+// ---- MIG mode and ECC counters, settable (root) ------------------------------------------------
+
+// Sets the pending mode and activates it with a GPU reset, which fails with
+// IN_USE while processes run on the GPU (*activation then says so; the mode
+// stays pending). Kept in the state file.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetMigMode(nvmlDevice_t device, unsigned mode, nvmlReturn_t* activation) {
+  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+    if (!c.gpu.client.mig_mode) return k_not_supported;
+    if (!activation || (mode != k_device_mig_disable && mode != k_device_mig_enable)) return k_invalid_argument;
+    if (::geteuid() != 0) return k_no_permission;
+    if (auto rc = store_setting(c, "mig_mode_pending", mode == k_device_mig_enable); rc != k_success) return rc;
+    if (!c.gpu.client.processes.empty()) {
+      *activation = 19;  // NVML_ERROR_IN_USE: the reset needs an idle GPU
+      return k_success;
+    }
+    *activation = store_setting(c, "mig_mode", mode == k_device_mig_enable);
+    return k_success;
+  });
+}
+
+// Volatile counters (0) or aggregate ones (1) read 0 afterwards.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceClearEccErrorCounts(nvmlDevice_t device, nvmlEccCounterType_t counter) {
+  return device_query(__func__, device, [&](const DeviceContext& c) -> nvmlReturn_t {
+    if (counter != k_ecc_counter_volatile && counter != k_ecc_counter_aggregate) return k_invalid_argument;
+    if (!c.gpu.ecc_mode.value_or(false)) return k_not_supported;
+    if (::geteuid() != 0) return k_no_permission;
+    return store_setting(c, counter == k_ecc_counter_volatile ? "ecc_volatile_cleared" : "ecc_aggregate_cleared", true);
   });
 }

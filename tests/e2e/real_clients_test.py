@@ -274,6 +274,13 @@ for i in range(2):
         "parent_index": N.nvmlDeviceGetIndex(parent), "temperature": ask(N.nvmlDeviceGetTemperature, m, 0),
         "pids": [p.pid for p in N.nvmlDeviceGetComputeRunningProcesses(m)]})
 out["all_pids"] = [(p.pid, p.gpuInstanceId) for p in N.nvmlDeviceGetComputeRunningProcesses(h)]
+h1 = N.nvmlDeviceGetHandleByIndex(1)
+out["enable_idle"] = ask(N.nvmlDeviceSetMigMode, h1, 1)
+out["idle_mode"] = ask(N.nvmlDeviceGetMigMode, h1)
+out["idle_first_device"] = ask(N.nvmlDeviceGetMigDeviceHandleByIndex, h1, 0)
+out["disable_busy"] = ask(N.nvmlDeviceSetMigMode, h, 0)
+out["busy_mode"] = ask(N.nvmlDeviceGetMigMode, h)
+N.nvmlDeviceSetMigMode(h1, 0)
 print(json.dumps(out))
 """
 
@@ -311,6 +318,30 @@ def part_mig():
         for key, value in want.items():
             check(f"MIG device {i} {key}", m.get(key) == value, (m.get(key), value))
     check("MIG: the full GPU lists the process with its GPU instance", out["all_pids"] == [[777, 2]], out["all_pids"])
+    # pynvml returns nvmlDeviceSetMigMode's activation status; the call itself succeeded.
+    check("MIG: turned on for an idle GPU (activated)", out["enable_idle"] == 0 and out["idle_mode"] == [1, 1],
+          (out["enable_idle"], out["idle_mode"]))
+    check("MIG: on without instances: no MIG device", out["idle_first_device"] == "ERR:6", out["idle_first_device"])
+    check("MIG: turning off a busy GPU stays pending (IN_USE)", out["disable_busy"] == 19 and out["busy_mode"] == [1, 0],
+          (out["disable_busy"], out["busy_mode"]))
+
+
+ECC_CLEAR = r"""
+import json, pynvml as N
+N.nvmlInit()
+h = N.nvmlDeviceGetHandleByIndex(2)
+count = lambda c: N.nvmlDeviceGetTotalEccErrors(h, N.NVML_MEMORY_ERROR_TYPE_CORRECTED, c)
+before = [count(N.NVML_VOLATILE_ECC), count(N.NVML_AGGREGATE_ECC)]
+N.nvmlDeviceClearEccErrorCounts(h, N.NVML_VOLATILE_ECC)
+print(json.dumps({"before": before, "after": [count(N.NVML_VOLATILE_ECC), count(N.NVML_AGGREGATE_ECC)]}))
+"""
+
+
+def part_ecc_clear():
+    p = sim(write_scenario(load("hw-ecc-remap-pending"), "ecc"), [PY, "-c", ECC_CLEAR])  # a copy: its state file in TMP
+    out = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("ECC: clearing volatile counters zeroes them, keeps the aggregate",
+          out.get("before") == [3, 12] and out.get("after") == [0, 12], (out, p.stderr[-300:]))
 
 
 P2P_SWEEP = r"""
@@ -475,7 +506,7 @@ def part_nvtop():
         check(f"nvtop shows GPU {i}", f"Device {i} [{g['name']}]" in screen, screen[:600])
         check(f"nvtop shows GPU {i}'s temperature", f"TEMP  {g['temperature_c']}°C" in screen
               or f"TEMP {g['temperature_c']}°C" in screen, screen[:600])
-    seed = tmux_screen(os.path.join(SCENARIOS, "seed-lost-one-gpu", "nvml.json"), lambda t: "Device 2 [" in t)
+    seed = tmux_screen(write_scenario(load("seed-lost-one-gpu"), "seed"), lambda t: "Device 2 [" in t)
     check("nvtop on the seed shows 3 GPUs", "Device 2 [" in seed and "Device 3 [" not in seed, seed[:600])
 
 
@@ -497,7 +528,7 @@ TMP = tempfile.mkdtemp(prefix="gd-real-clients-")
 RUNTIME = os.path.join(TMP, "run")
 os.makedirs(RUNTIME, mode=0o700)
 try:
-    for part in (part_pynvml, part_mig, part_p2p_over_pcie, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
+    for part in (part_pynvml, part_mig, part_ecc_clear, part_p2p_over_pcie, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
         try:
             part()
         except Exception as e:  # a crash of the test is a failure, named
