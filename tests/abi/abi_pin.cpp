@@ -357,6 +357,10 @@ PIN(n::k_affinity_scope_socket, NVML_AFFINITY_SCOPE_SOCKET);
 PIN(n::k_device_mig_disable, NVML_DEVICE_MIG_DISABLE);
 PIN(n::k_device_mig_enable, NVML_DEVICE_MIG_ENABLE);
 PIN(n::k_value_type_uint, real::NVML_VALUE_TYPE_UNSIGNED_INT);
+PIN(n::k_value_type_ulong, real::NVML_VALUE_TYPE_UNSIGNED_LONG);
+PIN(n::k_value_type_ulonglong, real::NVML_VALUE_TYPE_UNSIGNED_LONG_LONG);
+// k_value_type_sint (5) is newer than the 11.8 header, whose last value type is SIGNED_LONG_LONG (4).
+static_assert(n::k_value_type_sint > real::NVML_VALUE_TYPE_SIGNED_LONG_LONG, "value type 5 collides with nvml.h");
 PIN(n::k_event_type_xid_critical_error, nvmlEventTypeXidCriticalError);
 PIN(n::k_memory_v2_version, real::probe::memory_v2_version);  // NVML_STRUCT_VERSION(Memory, 2) of NVIDIA's struct
 

@@ -235,5 +235,8 @@ static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
 using DeviceFieldValuesFn = nvmlReturn_t (*)(nvmlDevice_t, int, nvmlFieldValue_t*);
 inline constexpr unsigned k_fi_dev_get_gpu_recovery_action = 230;  // NVML_FI_DEV_GET_GPU_RECOVERY_ACTION
 inline constexpr int k_value_type_uint = 1;
+inline constexpr int k_value_type_ulong = 2;
+inline constexpr int k_value_type_ulonglong = 3;
+inline constexpr int k_value_type_sint = 5;  // NVML_VALUE_TYPE_SIGNED_INT: newer than nvml.h 11.8
 
 }  // namespace gd::nvml

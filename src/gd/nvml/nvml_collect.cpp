@@ -252,15 +252,15 @@ void collect_memory_health(Emitter& em, const NvmlApi& a, nvmlDevice_t d, model:
     g.remapped_rows_pending = is_pending != 0;
     g.remapped_rows_failure = failure != 0;
   }
-  // The driver's recovery action (R550+; Xid 154 announces a change).
+  // The driver's recovery action (field 230, from R570; Xid 154 announces a change).
   nvmlFieldValue_t fv{};
   fv.fieldId = k_fi_dev_get_gpu_recovery_action;
   if (query(em, g, a.field_values, d, 1, &fv) && fv.nvmlReturn == k_success) {
     switch (fv.valueType) {
-      case 1: g.recovery_action = fv.value.uiVal; break;
-      case 2: g.recovery_action = static_cast<unsigned>(fv.value.ulVal); break;
-      case 3: g.recovery_action = static_cast<unsigned>(fv.value.ullVal); break;
-      case 5: g.recovery_action = static_cast<unsigned>(fv.value.siVal); break;
+      case k_value_type_uint: g.recovery_action = fv.value.uiVal; break;
+      case k_value_type_ulong: g.recovery_action = static_cast<unsigned>(fv.value.ulVal); break;
+      case k_value_type_ulonglong: g.recovery_action = static_cast<unsigned>(fv.value.ullVal); break;
+      case k_value_type_sint: g.recovery_action = static_cast<unsigned>(fv.value.siVal); break;
       default: break;
     }
   }

@@ -142,7 +142,7 @@ constexpr RuleEntry k_rules[] = {
      "saving and are deliberately not reported; a width of 0 (lost GPU) is left to gpu.fell_off_bus.",
      rule_pcie_link_degraded},
     {"gpu.recovery_action", Severity::critical, "The driver asks for a recovery action (NVML field 230, Xid 154)",
-     "nvmlDeviceGetFieldValues(NVML_FI_DEV_GET_GPU_RECOVERY_ACTION = 230) per GPU (R550+ drivers; silent when not "
+     "nvmlDeviceGetFieldValues(NVML_FI_DEV_GET_GPU_RECOVERY_ACTION = 230) per GPU (R570+ drivers; silent when not "
      "supported): 1 GPU reset, 2 node reboot, 4 drain and reset, 5 recover IMEX domain are critical, 3 drain P2P "
      "is a warning, 0 is ok. Xid 154 lines for the GPU are added as evidence.",
      rule_gpu_recovery_action},
