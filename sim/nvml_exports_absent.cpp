@@ -1,8 +1,12 @@
-// NVML families that do not exist on the nodes the simulator models — a
-// bare-metal datacenter node with the regular (not vGPU-host) driver, no
-// S-class unit, no MIG instance, no excluded GPU — answered as the real
-// library answers there, so a client that asks (pynvml's nvidia-smi-like
-// sweeps do) gets the real "there is none" instead of FUNCTION_NOT_FOUND:
+// NVML families and features that do not exist on the nodes the simulator
+// models — a bare-metal datacenter node (V100, H100) with the regular (not
+// vGPU-host) driver, no S-class unit, no MIG instance, no excluded GPU —
+// answered as the real library answers there, so a client that asks
+// (pynvml's nvidia-smi-like sweeps do) gets the real "there is none" instead
+// of FUNCTION_NOT_FOUND:
+//   - features of other boards: Kepler auto boost, GK110 operation modes,
+//     laptops' power source, Windows driver models, vGPU/passthrough
+//     virtualisation modes, settable thresholds: NOT_SUPPORTED.
 //   - S-class units: nvmlUnitGetCount is 0; a unit handle was never handed
 //     out, so every unit call is INVALID_ARGUMENT.
 //   - vGPU: device queries are NOT_SUPPORTED (not a vGPU host); type and
@@ -41,6 +45,30 @@ nvmlReturn_t on_system(const char* symbol, nvmlReturn_t rc) {
 // A call on an id or handle this library never handed out.
 #define GD_NONE(name, ...) \
   GD_SIM_EXPORT nvmlReturn_t name(__VA_ARGS__) { return on_system(#name, k_invalid_argument); }
+
+// A device query whose NULL outputs are INVALID_ARGUMENT, else `rc`.
+#define GD_DEVICE_OUT2(name, rc, T1, T2)                                                          \
+  GD_SIM_EXPORT nvmlReturn_t name(nvmlDevice_t device, T1* a, T2* b) {                           \
+    return device_query(#name, device, [&](const DeviceContext&) { return a && b ? rc : k_invalid_argument; }); \
+  }
+
+// ---- features of other boards -------------------------------------------------------
+
+GD_DEVICE_OUT2(nvmlDeviceGetAutoBoostedClocksEnabled, k_not_supported, nvmlEnableState_t, nvmlEnableState_t)
+GD_DEVICE(nvmlDeviceSetAutoBoostedClocksEnabled, k_not_supported, nvmlEnableState_t)
+GD_DEVICE(nvmlDeviceSetDefaultAutoBoostedClocksEnabled, k_not_supported, nvmlEnableState_t, unsigned)
+GD_DEVICE_OUT2(nvmlDeviceGetGpuOperationMode, k_not_supported, int, int)
+GD_DEVICE(nvmlDeviceSetGpuOperationMode, k_not_supported, int)
+GD_DEVICE_OUT2(nvmlDeviceGetDriverModel, k_not_supported, int, int)  // Windows only (WDDM/TCC)
+GD_DEVICE(nvmlDeviceSetDriverModel, k_not_supported, int, unsigned)
+GD_DEVICE(nvmlDeviceSetVirtualizationMode, k_not_supported, int)
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerSource(nvmlDevice_t device, int* source) {
+  return on_device(__func__, device, source ? k_not_supported : k_invalid_argument);
+}
+// Only the GPU_MAX and acoustic thresholds are settable, and only on boards that offer them.
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetTemperatureThreshold(nvmlDevice_t device, int type, int* temp) {
+  return on_device(__func__, device, !temp || type < 0 || type > 6 ? k_invalid_argument : k_not_supported);
+}
 
 // ---- S-class units ------------------------------------------------------------
 

@@ -347,26 +347,25 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
   });
 }
 
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned* util,
-                                                           unsigned* sampling_us) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
+// Encoder or decoder utilisation (percent) and the sampling period.
+static nvmlReturn_t codec_utilization(const char* symbol, nvmlDevice_t device, unsigned* util, unsigned* sampling_us,
+                                      std::optional<unsigned> ClientFacts::*reading) {
+  return device_query(symbol, device, [&](const DeviceContext& c) {
     if (!util || !sampling_us) return k_invalid_argument;
-    if (!c.gpu.client.encoder_util) return k_not_supported;
-    *util = *c.gpu.client.encoder_util;
+    const auto& value = c.gpu.client.*reading;
+    if (!value) return k_not_supported;
+    *util = *value;
     *sampling_us = c.gpu.client.codec_sampling_us;
     return k_success;
   });
 }
-
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEncoderUtilization(nvmlDevice_t device, unsigned* util,
+                                                           unsigned* sampling_us) {
+  return codec_utilization(__func__, device, util, sampling_us, &ClientFacts::encoder_util);
+}
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t device, unsigned* util,
                                                            unsigned* sampling_us) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
-    if (!util || !sampling_us) return k_invalid_argument;
-    if (!c.gpu.client.decoder_util) return k_not_supported;
-    *util = *c.gpu.client.decoder_util;
-    *sampling_us = c.gpu.client.codec_sampling_us;
-    return k_success;
-  });
+  return codec_utilization(__func__, device, util, sampling_us, &ClientFacts::decoder_util);
 }
 
 // ---- PCIe ------------------------------------------------------------------------------
@@ -657,13 +656,6 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDisplayActive(nvmlDevice_t device, nvmlE
                       [&](const DeviceContext& c) { return put(active, enable_state(c.gpu.client.display)); });
 }
 
-// Windows only (WDDM/TCC): never supported on Linux.
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetDriverModel(nvmlDevice_t device, int* current, int* pending) {
-  return device_query(__func__, device, [&](const DeviceContext&) {
-    return current || pending ? k_not_supported : k_invalid_argument;
-  });
-}
-
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetVirtualizationMode(nvmlDevice_t device, int* mode) {
   return device_query(__func__, device,
                       [&](const DeviceContext& c) { return put(mode, c.gpu.client.virtualization_mode); });
@@ -707,20 +699,19 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPcieSpeed(nvmlDevice_t device, unsigned*
   });
 }
 
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned fan, unsigned* speed) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
-    if (!c.gpu.fan_percent) return speed ? k_not_supported : k_invalid_argument;
-    if (fan != 0) return k_invalid_argument;  // one fan modelled
-    return put(speed, c.gpu.fan_percent);
-  });
-}
-
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTargetFanSpeed(nvmlDevice_t device, unsigned fan, unsigned* speed) {
-  return device_query(__func__, device, [&](const DeviceContext& c) {
+// Fan `fan` (one fan modelled, index 0): its speed, also as the target speed.
+static nvmlReturn_t fan_speed(const char* symbol, nvmlDevice_t device, unsigned fan, unsigned* speed) {
+  return device_query(symbol, device, [&](const DeviceContext& c) {
     if (!c.gpu.fan_percent) return speed ? k_not_supported : k_invalid_argument;
     if (fan != 0) return k_invalid_argument;
     return put(speed, c.gpu.fan_percent);
   });
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned fan, unsigned* speed) {
+  return fan_speed(__func__, device, fan, speed);
+}
+GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTargetFanSpeed(nvmlDevice_t device, unsigned fan, unsigned* speed) {
+  return fan_speed(__func__, device, fan, speed);
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device, unsigned* count, void* sessions) {
@@ -889,48 +880,6 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceClearAccountingPids(nvmlDevice_t device) {
   });
 }
 
-
-// ---- features these GPUs do not have, per nvml.h: NOT_SUPPORTED -----------------------------
-
-// Auto boost: Kepler-era boards only; GPU operation modes: GK110 Tesla only;
-// driver models: Windows only; virtualisation modes: vGPU/passthrough hosts.
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetAutoBoostedClocksEnabled(nvmlDevice_t device, nvmlEnableState_t* on,
-                                                                 nvmlEnableState_t* default_on) {
-  return device_query(__func__, device,
-                      [&](const DeviceContext&) { return on && default_on ? k_not_supported : k_invalid_argument; });
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetAutoBoostedClocksEnabled(nvmlDevice_t device, nvmlEnableState_t) {
-  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetDefaultAutoBoostedClocksEnabled(nvmlDevice_t device, nvmlEnableState_t,
-                                                                        unsigned) {
-  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetGpuOperationMode(nvmlDevice_t device, int* current, int* pending) {
-  return device_query(__func__, device,
-                      [&](const DeviceContext&) { return current && pending ? k_not_supported : k_invalid_argument; });
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetGpuOperationMode(nvmlDevice_t device, int) {
-  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetDriverModel(nvmlDevice_t device, int, unsigned) {
-  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
-}
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetVirtualizationMode(nvmlDevice_t device, int) {
-  return device_query(__func__, device, [](const DeviceContext&) { return k_not_supported; });
-}
-// Laptops report AC/battery; a datacenter board does not.
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPowerSource(nvmlDevice_t device, int* source) {
-  return device_query(__func__, device,
-                      [&](const DeviceContext&) { return source ? k_not_supported : k_invalid_argument; });
-}
-// Only the GPU_MAX and acoustic thresholds are settable, and only on boards that offer them.
-GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetTemperatureThreshold(nvmlDevice_t device, int type, int* temp) {
-  return device_query(__func__, device, [&](const DeviceContext&) {
-    if (!temp || type < 0 || type > 6) return k_invalid_argument;
-    return k_not_supported;
-  });
-}
 
 // ---- board, fans, GSP, performance states --------------------------------------------------
 

@@ -79,8 +79,7 @@ class Simulator {
   // MIG device handle).
   nvmlDevice_t handle_at(unsigned index) { return &m_devices[index]; }
   std::optional<unsigned> gpu_of(nvmlDevice_t device) const {
-    auto i = device && device->mig < 0 ? index_of(device) : std::nullopt;
-    return i;
+    return device && device->mig < 0 ? index_of(device) : std::nullopt;
   }
 
   // GPUs in the enumeration: listed and not lost to the failure model.

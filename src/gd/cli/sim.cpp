@@ -20,7 +20,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +29,7 @@
 
 #include "gd/cli/cli.hpp"
 #include "gd/cli/sim_scenarios.hpp"
+#include "gd/host/host_root.hpp"
 #include "gd/util/subprocess.hpp"
 
 namespace gd::cli {
@@ -75,28 +75,12 @@ Result<fs::path> runtime_dir() {
   return base;
 }
 
-// Replaces `path` with `text` (atomically) unless it already holds it.
+// Replaces `path` with `text` (atomically, through the one writer the project
+// has) unless it already holds it; true when it changed.
 Result<bool> write_if_changed(const fs::path& path, std::string_view text) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream old;
-  old << in.rdbuf();
-  if (in && old.str() == text) return false;
-  fs::path tmp = path.string() + fmt::format(".tmp{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) return make_error(fmt::format("{}: cannot write", tmp.string()));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return make_error(fmt::format("{}: {}", path.string(), std::strerror(errno)));
-  return true;
-}
-
-Result<bool> link_atomic(const fs::path& target, const fs::path& link) {
-  fs::path tmp = link.string() + fmt::format(".tmp{}", ::getpid());
-  ::unlink(tmp.c_str());
-  if (::symlink(target.c_str(), tmp.c_str()) != 0 || std::rename(tmp.c_str(), link.c_str()) != 0)
-    return make_error(fmt::format("{}: {}", link.string(), std::strerror(errno)));
+  host::HostRoot fs_root;
+  if (auto old = fs_root.read_file(path.string(), 64u << 20); old && *old == text) return false;
+  if (auto w = fs_root.write_file_atomic(path.string(), text, 0600); !w) return w.error();
   return true;
 }
 
@@ -108,11 +92,14 @@ Result<fs::path> library_dir(const fs::path& base) {
                                   (built / "libnvidia-ml.so.1").string()));
   auto dir = own_dir(base / "lib");
   if (!dir) return dir;
+  host::HostRoot fs_root;
   for (const char* name : {"libnvidia-ml.so.1", "libnvidia-ml.so"})
-    if (auto r = link_atomic(built / "libnvidia-ml.so.1", *dir / name); !r) return r.error();
+    if (auto r = fs_root.symlink_atomic((*dir / name).string(), (built / "libnvidia-ml.so.1").string()); !r)
+      return r.error();
   if (fs::exists(built / "libcuda.so.1"))
     for (const char* name : {"libcuda.so.1", "libcuda.so"})
-      if (auto r = link_atomic(built / "libcuda.so.1", *dir / name); !r) return r.error();
+      if (auto r = fs_root.symlink_atomic((*dir / name).string(), (built / "libcuda.so.1").string()); !r)
+        return r.error();
   return *dir;
 }
 
