@@ -50,6 +50,17 @@ grep -o 'N\.nvml[A-Za-z0-9_]*' -r "$NV/usr/lib/python3/dist-packages/gpustat/cor
   sed -e 's/^nvmlDeviceGet\(Compute\|Graphics\)RunningProcesses$/&_v3/' -e 's/^nvmlDeviceGetCount$/&_v2/' \
       -e 's/^nvmlDeviceGetHandleByIndex$/&_v2/' -e 's/^nvmlInit$/&_v2/' >"$tmp/gpustat"
 cat "$tmp/slurm" "$tmp/nvtop" "$tmp/pynvml" "$tmp/gpustat" | sort -u >"$tmp/all"
+# What NVIDIA's own 535 library exports: a name a client binds that the real
+# library lacks (pynvml binds some from later drivers) is FUNCTION_NOT_FOUND
+# there too, so the simulator's real semantics are to lack it as well.
+nm -D --defined-only "$NV/usr/lib/x86_64-linux-gnu/nvidia/current/libnvidia-ml.so.1" |
+  grep -o ' nvml[A-Za-z0-9_]*' | tr -d ' ' | sort -u >"$tmp/real"
 for c in slurm nvtop gpustat pynvml all; do
-  printf '%-8s %3d of %3d symbols exported\n' "$c" "$(comm -12 "$tmp/$c" "$tmp/sim" | wc -l)" "$(wc -l <"$tmp/$c")"
+  comm -12 "$tmp/$c" "$tmp/real" >"$tmp/$c.real"
+  printf '%-8s %3d of %3d symbols exported (it binds %d; the rest are not in the real library)\n' "$c" \
+    "$(comm -12 "$tmp/$c.real" "$tmp/sim" | wc -l)" "$(wc -l <"$tmp/$c.real")" "$(wc -l <"$tmp/$c")"
 done
+echo "bound by a client, absent from the real 535 library (and from the simulator):" \
+  "$(comm -23 "$tmp/all" "$tmp/real" | tr '\n' ' ')"
+echo "bound by a client, in the real library, missing from the simulator:" \
+  "$(comm -23 "$tmp/all.real" "$tmp/sim" | tr '\n' ' ')"

@@ -22,12 +22,16 @@ std::uint64_t cycles_of(const State& s) {
   return it != s.json().end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
 }
 
+// GPUs not enumerated: lost to the failure model, or removed by
+// nvmlDeviceRemoveGpu (until nvmlDeviceDiscoverGpus finds them again).
 std::vector<bool> lost_of(const State& s, std::size_t gpu_count) {
   std::vector<bool> lost(gpu_count, false);
-  auto it = s.json().find(k_lost);
-  if (it == s.json().end() || !it->is_array()) return lost;
-  for (const auto& v : *it)
-    if (v.is_number_unsigned() && v.get<std::uint64_t>() < gpu_count) lost[v.get<std::size_t>()] = true;
+  for (const char* key : {k_lost, k_removed_gpus}) {
+    auto it = s.json().find(key);
+    if (it == s.json().end() || !it->is_array()) continue;
+    for (const auto& v : *it)
+      if (v.is_number_unsigned() && v.get<std::uint64_t>() < gpu_count) lost[v.get<std::size_t>()] = true;
+  }
   return lost;
 }
 

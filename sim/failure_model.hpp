@@ -19,4 +19,8 @@ bool all_persistent(const Scenario& scenario, const State& state);
 // stderr and leaves the GPUs as they were.
 void on_init(Scenario& scenario);
 
+// The state-file key of the GPUs nvmlDeviceRemoveGpu took away (scenario
+// indices); they are not enumerated from the next nvmlInit on, like lost ones.
+inline constexpr const char* k_removed_gpus = "removed_gpus";
+
 }  // namespace gd::sim

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -37,6 +38,11 @@ inline nvmlReturn_t init(const char* symbol) {
 
 inline nvmlReturn_t system_query(const char* symbol, const SystemQuery& query) {
   return guarded([&] { return Simulator::instance().system_call(symbol, query); });
+}
+
+// A call the real library answers before nvmlInit too.
+inline nvmlReturn_t library_query(const char* symbol, const SystemQuery& query) {
+  return guarded([&] { return Simulator::instance().library_call(symbol, query); });
 }
 
 inline nvmlReturn_t device_query(const char* symbol, nvmlDevice_t device, const DeviceQuery& query) {
@@ -143,9 +149,68 @@ inline nvmlReturn_t store_setting(const DeviceContext& c, const char* key, const
   return k_success;
 }
 
+// The current MIG mode: the scenario's, or what nvmlDeviceSetMigMode activated.
+inline bool mig_on(const DeviceContext& c) {
+  return setting_or<bool>(c, "mig_mode", c.gpu.client.mig_mode).value_or(false);
+}
+
+inline constexpr nvmlReturn_t k_argument_version_mismatch = 25;  // NVML_ERROR_ARGUMENT_VERSION_MISMATCH
+
+// nvmlDeviceArchitecture_t values the exports tell apart.
+inline constexpr unsigned k_arch_ampere = 7;
+inline constexpr unsigned k_arch_hopper = 9;
+// The GPU is of architecture `arch` or later (unknown architecture: no).
+inline bool at_least_arch(const DeviceContext& c, unsigned arch) {
+  return c.gpu.client.architecture.value_or(0) >= arch;
+}
+
 // The enforced power limit: one set through nvmlDeviceSetPowerManagementLimit, else the scenario's.
 inline std::optional<unsigned> power_limit_mw(const DeviceContext& c) {
   return setting_or<unsigned>(c, "power_limit_mw", c.gpu.power_limit_mw);
+}
+
+// An ECC counter: corrected/uncorrected (error_type 0/1), volatile/aggregate
+// (counter_type 0/1); 0 once cleared by nvmlDeviceClearEccErrorCounts (state
+// file); nullopt when the scenario does not give it.
+inline std::optional<std::uint64_t> ecc_count(const DeviceContext& c, int error_type, int counter_type) {
+  const EccErrorCounts& e = c.gpu.ecc_errors;
+  bool is_volatile = counter_type == k_ecc_counter_volatile;
+  const auto& value = error_type == k_memory_error_corrected ? (is_volatile ? e.corrected_volatile : e.corrected_aggregate)
+                                                             : (is_volatile ? e.uncorrected_volatile : e.uncorrected_aggregate);
+  bool cleared = value && setting_or<bool>(c, is_volatile ? "ecc_volatile_cleared" : "ecc_aggregate_cleared",
+                                           std::optional<bool>(false)).value_or(false);
+  return cleared ? std::optional<std::uint64_t>(0) : value;
+}
+
+// Fills a caller's array of `needed` items the way NVML's list queries do:
+// *count too small (infos may then be NULL) → INSUFFICIENT_SIZE with the size
+// needed in *count; otherwise the items and their number.
+template <class T, class Fill>
+nvmlReturn_t fill_list(unsigned* count, T* items, std::size_t needed, Fill&& fill) {
+  if (!count) return k_invalid_argument;
+  if (*count < needed) {
+    *count = static_cast<unsigned>(needed);
+    return k_insufficient_size;
+  }
+  if (needed > 0 && !items) return k_invalid_argument;
+  for (std::size_t i = 0; i < needed; ++i) fill(items[i], i);
+  *count = static_cast<unsigned>(needed);
+  return k_success;
+}
+
+// Link `link` of the GPU; rc INVALID_ARGUMENT past NVML_NVLINK_MAX_LINKS,
+// NOT_SUPPORTED for a link the GPU does not have.
+inline const NvLink* nvlink(const DeviceContext& c, unsigned link, nvmlReturn_t& rc) {
+  rc = k_success;
+  if (link >= k_nvlink_max_links) rc = k_invalid_argument;
+  else if (link >= c.gpu.client.nvlinks.size()) rc = k_not_supported;
+  return rc == k_success ? &c.gpu.client.nvlinks[link] : nullptr;
+}
+
+// Now, in microseconds since the epoch (NVML's CPU timestamps).
+inline long long now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace gd::sim::exports

@@ -53,14 +53,6 @@ nvmlReturn_t get_clock(const ClocksMhz& clocks, nvmlClockType_t type, unsigned* 
   }
 }
 
-const std::optional<std::uint64_t>* ecc_counter(const EccErrorCounts& counts, int error_type, int counter_type) {
-  bool is_volatile = counter_type == k_ecc_counter_volatile;
-  if (error_type == k_memory_error_corrected) {
-    return is_volatile ? &counts.corrected_volatile : &counts.corrected_aggregate;
-  }
-  return is_volatile ? &counts.uncorrected_volatile : &counts.uncorrected_aggregate;
-}
-
 // The persistence mode: the state file's value when it has one for this GPU.
 nvmlReturn_t get_persistence(const DeviceContext& c, nvmlEnableState_t* mode) {
   if (!mode) return k_invalid_argument;
@@ -113,10 +105,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char* version, unsigned le
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetNVMLVersion(char* version, unsigned length) {
-  return guarded([&] {
-    return Simulator::instance().library_call(
-        __func__, [&](const Scenario& s) { return put_string(version, length, s.nvml_version); });
-  });
+  return library_query(__func__, [&](const Scenario& s) { return put_string(version, length, s.nvml_version); });
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* version) {
@@ -303,12 +292,7 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device, nvml
     bool valid_error = error_type == k_memory_error_corrected || error_type == k_memory_error_uncorrected;
     bool valid_counter = counter_type == k_ecc_counter_volatile || counter_type == k_ecc_counter_aggregate;
     if (!valid_error || !valid_counter) return k_invalid_argument;
-    const auto& value = *ecc_counter(c.gpu.ecc_errors, error_type, counter_type);
-    // Cleared by nvmlDeviceClearEccErrorCounts (state file): 0 since.
-    bool cleared = value && setting_or<bool>(c, counter_type == k_ecc_counter_volatile ? "ecc_volatile_cleared"
-                                                                                       : "ecc_aggregate_cleared",
-                                             std::optional<bool>(false)).value_or(false);
-    return put(count, cleared ? std::optional<std::uint64_t>(0) : value);
+    return put(count, ecc_count(c, error_type, counter_type));
   });
 }
 

@@ -6,10 +6,12 @@
 // of FUNCTION_NOT_FOUND:
 //   - features of other boards: Kepler auto boost, GK110 operation modes,
 //     laptops' power source, Windows driver models, vGPU/passthrough
-//     virtualisation modes, settable thresholds: NOT_SUPPORTED.
+//     virtualisation modes, settable thresholds, clock (VF) offsets, NvLink
+//     low-power thresholds: NOT_SUPPORTED.
 //   - S-class units: nvmlUnitGetCount is 0; a unit handle was never handed
 //     out, so every unit call is INVALID_ARGUMENT.
-//   - vGPU: device queries are NOT_SUPPORTED (not a vGPU host); type and
+//   - vGPU: device queries (capabilities, scheduler, licensing) and the
+//     driver's vGPU capabilities are NOT_SUPPORTED (not a vGPU host); type and
 //     instance ids were never handed out: INVALID_ARGUMENT.
 //   - MIG instance management (profiles, placements, create/destroy):
 //     NOT_SUPPORTED; with MIG on, the scenario's MIG devices are fixed and
@@ -70,6 +72,17 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceSetTemperatureThreshold(nvmlDevice_t device
   return on_device(__func__, device, !temp || type < 0 || type > 6 ? k_invalid_argument : k_not_supported);
 }
 
+// Clock offsets are an overclocking feature of GeForce/workstation boards;
+// datacenter boards do not offer them.
+GD_DEVICE(nvmlDeviceGetGpcClkVfOffset, k_not_supported, Ptr)
+GD_DEVICE(nvmlDeviceGetMemClkVfOffset, k_not_supported, Ptr)
+GD_DEVICE(nvmlDeviceGetGpcClkMinMaxVfOffset, k_not_supported, Ptr, Ptr)
+GD_DEVICE(nvmlDeviceGetMemClkMinMaxVfOffset, k_not_supported, Ptr, Ptr)
+GD_DEVICE(nvmlDeviceSetGpcClkVfOffset, k_not_supported, int)
+GD_DEVICE(nvmlDeviceSetMemClkVfOffset, k_not_supported, int)
+// NvLink low-power (L1) thresholds: not modelled on the simulated links.
+GD_DEVICE(nvmlDeviceSetNvLinkDeviceLowPowerThreshold, k_not_supported, Ptr)
+
 // ---- S-class units ------------------------------------------------------------
 
 GD_SIM_EXPORT nvmlReturn_t nvmlUnitGetCount(unsigned* count) {
@@ -105,6 +118,12 @@ GD_DEVICE(nvmlDeviceGetVgpuMetadata, k_not_supported, Ptr, Ptr)
 GD_DEVICE(nvmlDeviceGetPgpuMetadataString, k_not_supported, Ptr, Ptr)
 GD_DEVICE(nvmlDeviceGetVgpuUtilization, k_not_supported, unsigned long long, Ptr, Ptr, Ptr)
 GD_DEVICE(nvmlDeviceGetVgpuProcessUtilization, k_not_supported, unsigned long long, Ptr, Ptr)
+GD_DEVICE(nvmlDeviceGetVgpuCapabilities, k_not_supported, int, Ptr)
+GD_DEVICE(nvmlDeviceGetVgpuSchedulerCapabilities, k_not_supported, Ptr)
+GD_DEVICE(nvmlDeviceGetVgpuSchedulerLog, k_not_supported, Ptr)
+GD_DEVICE(nvmlDeviceGetVgpuSchedulerState, k_not_supported, Ptr)
+GD_DEVICE(nvmlDeviceGetGridLicensableFeatures_v4, k_not_supported, Ptr)  // vGPU software licensing
+GD_SIM_EXPORT nvmlReturn_t nvmlGetVgpuDriverCapabilities(int, Ptr) { return on_system(__func__, k_not_supported); }
 // The vGPU manager's version range: not a vGPU host.
 GD_SIM_EXPORT nvmlReturn_t nvmlGetVgpuVersion(Ptr, Ptr) { return on_system(__func__, k_not_supported); }
 GD_SIM_EXPORT nvmlReturn_t nvmlSetVgpuVersion(Ptr) { return on_system(__func__, k_not_supported); }
@@ -164,6 +183,8 @@ GD_NONE(nvmlGpuInstanceGetComputeInstanceProfileInfoV, Handle, unsigned, unsigne
 GD_NONE(nvmlGpuInstanceGetComputeInstanceRemainingCapacity, Handle, unsigned, Ptr)
 GD_NONE(nvmlGpuInstanceCreateComputeInstance, Handle, unsigned, Ptr)
 GD_NONE(nvmlGpuInstanceGetComputeInstances, Handle, unsigned, Ptr, Ptr)
+GD_NONE(nvmlGpuInstanceGetComputeInstancePossiblePlacements, Handle, unsigned, Ptr, Ptr)
+GD_NONE(nvmlGpuInstanceCreateComputeInstanceWithPlacement, Handle, unsigned, const void*, Ptr)
 GD_NONE(nvmlGpuInstanceGetComputeInstanceById, Handle, unsigned, Ptr)
 GD_NONE(nvmlComputeInstanceDestroy, Handle)
 GD_NONE(nvmlComputeInstanceGetInfo_v2, Handle, Ptr)

@@ -28,24 +28,7 @@ using namespace gd::sim::exports;
 
 constexpr unsigned long long k_value_not_available = ~0ull;  // NVML_VALUE_NOT_AVAILABLE as unsigned long long
 constexpr unsigned k_no_instance = 0xFFFFFFFFu;              // gpuInstanceId / computeInstanceId without MIG
-constexpr int k_argument_version_mismatch = 25;              // NVML_ERROR_ARGUMENT_VERSION_MISMATCH
 constexpr unsigned k_max_mig_devices = 7;                    // A100 / H100: seven 1g slices
-
-// Fills a caller's array of `needed` items the way NVML's list queries do:
-// *count too small (infos may then be NULL) → INSUFFICIENT_SIZE with the size
-// needed in *count; otherwise the items and their number.
-template <class T, class Fill>
-nvmlReturn_t fill_list(unsigned* count, T* items, std::size_t needed, Fill&& fill) {
-  if (!count) return k_invalid_argument;
-  if (*count < needed) {
-    *count = static_cast<unsigned>(needed);
-    return k_insufficient_size;
-  }
-  if (needed > 0 && !items) return k_invalid_argument;
-  for (std::size_t i = 0; i < needed; ++i) fill(items[i], i);
-  *count = static_cast<unsigned>(needed);
-  return k_success;
-}
 
 template <class Info>
 nvmlReturn_t running_processes(const char* symbol, nvmlDevice_t device, unsigned* count, Info* infos,
@@ -129,11 +112,6 @@ bool app_clocks_restricted(const DeviceContext& c) {
   return setting_or<bool>(c, "app_clocks_restricted", std::optional<bool>(true)).value_or(true);
 }
 
-// The current MIG mode: the scenario's, or what nvmlDeviceSetMigMode activated.
-bool mig_on(const DeviceContext& c) {
-  return setting_or<bool>(c, "mig_mode", c.gpu.client.mig_mode).value_or(false);
-}
-
 nvmlReturn_t pick_clock(nvmlClockType_t type, std::optional<unsigned> graphics, std::optional<unsigned> mem,
                         unsigned* mhz) {
   if (!mhz) return k_invalid_argument;
@@ -163,18 +141,6 @@ nvmlReturn_t fill_bitmask(unsigned words, unsigned long* set, const std::vector<
   for (unsigned b : bits)
     if (b / k_bits < words) set[b / k_bits] |= 1ul << (b % k_bits);
   return k_success;
-}
-
-const NvLink* nvlink(const DeviceContext& c, unsigned link, nvmlReturn_t& rc) {
-  rc = k_success;
-  if (link >= k_nvlink_max_links) rc = k_invalid_argument;
-  else if (link >= c.gpu.client.nvlinks.size()) rc = k_not_supported;
-  return rc == k_success ? &c.gpu.client.nvlinks[link] : nullptr;
-}
-
-long long now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -699,19 +665,21 @@ GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetPcieSpeed(nvmlDevice_t device, unsigned*
   });
 }
 
-// Fan `fan` (one fan modelled, index 0): its speed, also as the target speed.
-static nvmlReturn_t fan_speed(const char* symbol, nvmlDevice_t device, unsigned fan, unsigned* speed) {
+// Fan `fan` (one fan modelled, index 0): its speed; the target speed is what
+// nvmlDeviceSetFanSpeed_v2 set (state file under `target_key`), else the speed.
+static nvmlReturn_t fan_speed(const char* symbol, nvmlDevice_t device, unsigned fan, unsigned* speed,
+                              const char* target_key = nullptr) {
   return device_query(symbol, device, [&](const DeviceContext& c) {
     if (!c.gpu.fan_percent) return speed ? k_not_supported : k_invalid_argument;
     if (fan != 0) return k_invalid_argument;
-    return put(speed, c.gpu.fan_percent);
+    return put(speed, target_key ? setting_or<unsigned>(c, target_key, c.gpu.fan_percent) : c.gpu.fan_percent);
   });
 }
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned fan, unsigned* speed) {
   return fan_speed(__func__, device, fan, speed);
 }
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetTargetFanSpeed(nvmlDevice_t device, unsigned fan, unsigned* speed) {
-  return fan_speed(__func__, device, fan, speed);
+  return fan_speed(__func__, device, fan, speed, "fan_target_percent");
 }
 
 GD_SIM_EXPORT nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device, unsigned* count, void* sessions) {

@@ -992,6 +992,88 @@ std::vector<std::string> exported_names(const char* library) {
 
 // Every exported function can be faulted from a scenario: a scenario with a
 // fault on each one parses (an unknown call name makes nvmlInit fail).
+TEST_F(NvmlSim, SampleBuffersAnswerOnlyWhatIsNewerThanTheLastSeen) {
+  init_with(scenario({R"({"name": "G", "uuid": "GPU-g", "bus_id": "0000:01:00.0", "power_mw": 61000})"}));
+  using SamplesFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned long long, int*, unsigned*, nvmlSample_t*);
+  auto get = sim().fn<SamplesFn>("nvmlDeviceGetSamples");
+  int type = -1;
+  unsigned n = 0;
+  ASSERT_EQ(get(handle(0), 0, 0, &type, &n, nullptr), k_success);  // NULL buffer: how many there are
+  EXPECT_EQ(type, k_value_type_uint);
+  ASSERT_EQ(n, 120u);
+  std::vector<nvmlSample_t> buf(n);
+  ASSERT_EQ(get(handle(0), 0, 0, &type, &n, buf.data()), k_success);
+  EXPECT_EQ(buf.back().sampleValue.uiVal, 61000u);
+  EXPECT_LT(buf.front().timeStamp, buf.back().timeStamp);  // oldest first
+  unsigned one = 1;
+  nvmlReturn_t rc = get(handle(0), 0, buf.back().timeStamp, &type, &one, buf.data());
+  EXPECT_TRUE(rc == k_not_found || (rc == k_success && one == 1)) << rc;  // nothing newer, or the one since
+  EXPECT_EQ(get(handle(0), 1, 0, &type, &n, nullptr), k_not_supported);   // no utilisation in the scenario
+  EXPECT_EQ(get(handle(0), 42, 0, &type, &n, nullptr), k_invalid_argument);
+  unsigned zero = 0;
+  EXPECT_EQ(get(handle(0), 0, 0, &type, &zero, buf.data()), k_invalid_argument);
+}
+
+TEST_F(NvmlSim, GpmMetricsComeFromTwoSamplesOfOneHopperGpu) {
+  init_with(scenario({R"({"name": "H", "uuid": "GPU-h", "bus_id": "0000:01:00.0", "architecture": 9,
+                         "utilization_gpu": 40, "pcie": {"tx_kbps": 2048}})",
+                      R"({"name": "V", "uuid": "GPU-v", "bus_id": "0000:02:00.0", "architecture": 5})"}));
+  using AllocFn = nvmlReturn_t (*)(nvmlGpmSample_t*);
+  using GetFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlGpmSample_t);
+  using FreeFn = nvmlReturn_t (*)(nvmlGpmSample_t);
+  using MetricsFn = nvmlReturn_t (*)(nvmlGpmMetricsGet_t*);
+  nvmlGpmSample_t a = nullptr, b = nullptr;
+  ASSERT_EQ(sim().fn<AllocFn>("nvmlGpmSampleAlloc")(&a), k_success);
+  ASSERT_EQ(sim().fn<AllocFn>("nvmlGpmSampleAlloc")(&b), k_success);
+  auto sample = sim().fn<GetFn>("nvmlGpmSampleGet");
+  EXPECT_EQ(sample(handle(1), a), k_not_supported);  // Volta has no GPM
+  nvmlGpmMetricsGet_t get{};
+  get.version = 1;
+  get.numMetrics = 3;
+  get.sample1 = a;
+  get.sample2 = b;
+  get.metrics[0].metricId = 1;   // graphics utilisation
+  get.metrics[1].metricId = 20;  // PCIe TX, MiB/s
+  get.metrics[2].metricId = 5;   // any tensor: not in a scenario
+  auto metrics = sim().fn<MetricsFn>("nvmlGpmMetricsGet");
+  EXPECT_EQ(metrics(&get), k_invalid_argument);  // samples not taken yet
+  ASSERT_EQ(sample(handle(0), a), k_success);
+  ASSERT_EQ(sample(handle(0), b), k_success);
+  ASSERT_EQ(metrics(&get), k_success);
+  EXPECT_EQ(get.metrics[0].nvmlReturn, k_success);
+  EXPECT_DOUBLE_EQ(get.metrics[0].value, 40.0);
+  EXPECT_DOUBLE_EQ(get.metrics[1].value, 2.0);
+  EXPECT_EQ(get.metrics[2].nvmlReturn, k_not_supported);
+  get.version = 2;
+  EXPECT_EQ(metrics(&get), 25);  // ARGUMENT_VERSION_MISMATCH
+  EXPECT_EQ(sim().fn<FreeFn>("nvmlGpmSampleFree")(a), k_success);
+  EXPECT_EQ(sim().fn<FreeFn>("nvmlGpmSampleFree")(a), k_invalid_argument);  // freed twice
+  EXPECT_EQ(sim().fn<FreeFn>("nvmlGpmSampleFree")(b), k_success);
+}
+
+TEST_F(NvmlSim, ARemovedGpuLeavesTheEnumerationUntilRediscovered) {
+  if (geteuid() != 0) GTEST_SKIP() << "removing a GPU needs root, as in the real library";
+  init_with(scenario({numbered_gpu(1), numbered_gpu(2)}));
+  using PciFn = nvmlReturn_t (*)(nvmlPciInfo_t*);
+  using DrainFn = nvmlReturn_t (*)(nvmlPciInfo_t*, nvmlEnableState_t);
+  nvmlPciInfo_t pci{};
+  ASSERT_EQ(sim().fn<DevicePciFn>("nvmlDeviceGetPciInfo_v3")(handle(0), &pci), k_success);
+  EXPECT_EQ(sim().fn<DrainFn>("nvmlDeviceModifyDrainState")(&pci, 1), k_success);
+  ASSERT_EQ(sim().fn<PciFn>("nvmlDeviceRemoveGpu")(&pci), k_success);
+  EXPECT_EQ(count(), 2u);  // this process keeps its view until the next init
+  sim().reset();
+  ASSERT_EQ(sim().init(), k_success);
+  ASSERT_EQ(count(), 1u);
+  char name[96];
+  ASSERT_EQ(sim().fn<DeviceStringFn>("nvmlDeviceGetName")(handle(0), name, sizeof name), k_success);
+  EXPECT_STREQ(name, "GPU 2");  // the later GPU moved up
+  nvmlPciInfo_t everywhere{};
+  ASSERT_EQ(sim().fn<PciFn>("nvmlDeviceDiscoverGpus")(&everywhere), k_success);
+  sim().reset();
+  ASSERT_EQ(sim().init(), k_success);
+  EXPECT_EQ(count(), 2u);
+}
+
 TEST_F(NvmlSim, EveryExportedFunctionCanBeFaulted) {
   auto names = exported_names(GD_SIM_NVML);
   ASSERT_GT(names.size(), 200u);

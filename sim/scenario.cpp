@@ -495,6 +495,14 @@ void parse_client_facts(const json& obj, const std::string& path, Gpu& gpu) {
   c.nvlink_version = read_u32(obj, "nvlink_version", path);
   c.gsp_firmware = read_bool(obj, "gsp_firmware", path);
   c.pcie_switch = read_string(obj, "pcie_switch", path, 64);
+  if (auto state = read_string(obj, "fabric_state", path, 16)) {
+    const char* names[] = {"not_supported", "not_started", "in_progress", "completed"};
+    auto it = std::find(std::begin(names), std::end(names), *state);
+    if (it == std::end(names))
+      fail(child(path, "fabric_state"), "expected not_supported, not_started, in_progress or completed, got \"" + *state + "\"");
+    c.fabric_state = static_cast<int>(it - std::begin(names));
+  }
+  c.remap_banks = read_u32(obj, "remap_banks", path);
 }
 
 // "<prefix>_ms" or "<prefix>_sample" (not both); an empty Moment when neither.

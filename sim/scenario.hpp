@@ -128,6 +128,10 @@ struct ClientFacts {
   std::optional<unsigned> nvlink_version;
   std::optional<bool> gsp_firmware;  // GSP firmware mode (Turing and later); absent: no GSP
   std::optional<std::string> pcie_switch;  // GPUs naming the same switch share it (topology SINGLE)
+  // NVML_GPU_FABRIC_STATE_* (0 not supported .. 3 completed); absent: derived
+  // (Hopper with links to NVSwitches: completed; other Hopper: not supported).
+  std::optional<int> fabric_state;
+  std::optional<unsigned> remap_banks;  // HBM banks (row-remapper histogram); absent: NOT_SUPPORTED
 };
 
 struct Gpu {

@@ -39,6 +39,7 @@
 
 struct nvmlDevice_st;  // opaque; NVIDIA's typedefs name these same global structs
 struct nvmlEventSet_st;
+struct nvmlGpmSample_st;
 struct CUctx_st;
 
 namespace nv {
@@ -152,6 +153,24 @@ SAME_TYPE(nvmlDeviceAttributes_t, real::nvmlDeviceAttributes_t)
 SAME_TYPE(nvmlProcessUtilizationSample_t, real::nvmlProcessUtilizationSample_t)
 SAME_TYPE(gd::nvml::nvmlFieldValue_t, real::nvmlFieldValue_t)
 SAME_TYPE(FieldValueUnion, real::nvmlValue_t)
+SAME_TYPE(gd::nvml::nvmlSample_t, real::nvmlSample_t)
+SAME_TYPE(gd::nvml::nvmlViolationTime_t, real::nvmlViolationTime_t)
+SAME_TYPE(gd::nvml::nvmlGpuThermalSettings_t, real::nvmlGpuThermalSettings_t)
+SAME_TYPE(gd::nvml::nvmlClkMonFaultInfo_t, real::nvmlClkMonFaultInfo_t)
+SAME_TYPE(gd::nvml::nvmlClkMonStatus_t, real::nvmlClkMonStatus_t)
+SAME_TYPE(gd::nvml::nvmlGpuDynamicPstatesInfo_t, real::nvmlGpuDynamicPstatesInfo_t)
+SAME_TYPE(gd::nvml::nvmlRowRemapperHistogramValues_t, real::nvmlRowRemapperHistogramValues_t)
+SAME_TYPE(gd::nvml::nvmlEccErrorCounts_t, real::nvmlEccErrorCounts_t)
+SAME_TYPE(gd::nvml::nvmlFBCStats_t, real::nvmlFBCStats_t)
+SAME_TYPE(gd::nvml::nvmlNvLinkUtilizationControl_t, real::nvmlNvLinkUtilizationControl_t)
+SAME_TYPE(gd::nvml::nvmlGpmSupport_t, real::nvmlGpmSupport_t)
+SAME_TYPE(gd::nvml::nvmlGpmMetric_t, real::nvmlGpmMetric_t)
+SAME_TYPE(gd::nvml::nvmlGpmMetricsGet_t, real::nvmlGpmMetricsGet_t)
+// nvml.h's anonymous member structs, to the project's named ones.
+SAME_TYPE(gd::nvml::nvmlGpuThermalSensor_t, std::remove_extent_t<decltype(real::nvmlGpuThermalSettings_t::sensor)>)
+SAME_TYPE(gd::nvml::nvmlGpuUtilizationDomain_t,
+          std::remove_extent_t<decltype(real::nvmlGpuDynamicPstatesInfo_t::utilization)>)
+SAME_TYPE(gd::nvml::nvmlGpmMetricInfo_t, decltype(real::nvmlGpmMetric_t::metricInfo))
 
 // ---- 1. structs: size, alignment; every field's offset, size and type ---------------------------
 
@@ -248,6 +267,93 @@ PIN_FIELD(nvmlFieldValue_ours, real::nvmlFieldValue_t, latencyUsec);
 PIN_FIELD(nvmlFieldValue_ours, real::nvmlFieldValue_t, valueType);
 PIN_FIELD(nvmlFieldValue_ours, real::nvmlFieldValue_t, nvmlReturn);
 PIN_FIELD(nvmlFieldValue_ours, real::nvmlFieldValue_t, value);
+
+// Telemetry and board structs the simulator fills for real clients.
+using nvmlSample_t_ours = gd::nvml::nvmlSample_t;
+PIN_STRUCT(nvmlSample_t_ours, real::nvmlSample_t);
+PIN_FIELD(nvmlSample_t_ours, real::nvmlSample_t, timeStamp);
+PIN_FIELD(nvmlSample_t_ours, real::nvmlSample_t, sampleValue);
+using nvmlViolationTime_t_ours = gd::nvml::nvmlViolationTime_t;
+PIN_STRUCT(nvmlViolationTime_t_ours, real::nvmlViolationTime_t);
+PIN_FIELD(nvmlViolationTime_t_ours, real::nvmlViolationTime_t, referenceTime);
+PIN_FIELD(nvmlViolationTime_t_ours, real::nvmlViolationTime_t, violationTime);
+using nvmlGpuThermalSettings_t_ours = gd::nvml::nvmlGpuThermalSettings_t;
+PIN_STRUCT(nvmlGpuThermalSettings_t_ours, real::nvmlGpuThermalSettings_t);
+PIN_FIELD(nvmlGpuThermalSettings_t_ours, real::nvmlGpuThermalSettings_t, count);
+PIN_FIELD(nvmlGpuThermalSettings_t_ours, real::nvmlGpuThermalSettings_t, sensor);
+using nvmlClkMonFaultInfo_t_ours = gd::nvml::nvmlClkMonFaultInfo_t;
+PIN_STRUCT(nvmlClkMonFaultInfo_t_ours, real::nvmlClkMonFaultInfo_t);
+PIN_FIELD(nvmlClkMonFaultInfo_t_ours, real::nvmlClkMonFaultInfo_t, clkApiDomain);
+PIN_FIELD(nvmlClkMonFaultInfo_t_ours, real::nvmlClkMonFaultInfo_t, clkDomainFaultMask);
+using nvmlClkMonStatus_t_ours = gd::nvml::nvmlClkMonStatus_t;
+PIN_STRUCT(nvmlClkMonStatus_t_ours, real::nvmlClkMonStatus_t);
+PIN_FIELD(nvmlClkMonStatus_t_ours, real::nvmlClkMonStatus_t, bGlobalStatus);
+PIN_FIELD(nvmlClkMonStatus_t_ours, real::nvmlClkMonStatus_t, clkMonListSize);
+PIN_FIELD(nvmlClkMonStatus_t_ours, real::nvmlClkMonStatus_t, clkMonList);
+using nvmlGpuDynamicPstatesInfo_t_ours = gd::nvml::nvmlGpuDynamicPstatesInfo_t;
+PIN_STRUCT(nvmlGpuDynamicPstatesInfo_t_ours, real::nvmlGpuDynamicPstatesInfo_t);
+PIN_FIELD(nvmlGpuDynamicPstatesInfo_t_ours, real::nvmlGpuDynamicPstatesInfo_t, flags);
+PIN_FIELD(nvmlGpuDynamicPstatesInfo_t_ours, real::nvmlGpuDynamicPstatesInfo_t, utilization);
+using nvmlRowRemapperHistogramValues_t_ours = gd::nvml::nvmlRowRemapperHistogramValues_t;
+PIN_STRUCT(nvmlRowRemapperHistogramValues_t_ours, real::nvmlRowRemapperHistogramValues_t);
+PIN_FIELD(nvmlRowRemapperHistogramValues_t_ours, real::nvmlRowRemapperHistogramValues_t, max);
+PIN_FIELD(nvmlRowRemapperHistogramValues_t_ours, real::nvmlRowRemapperHistogramValues_t, high);
+PIN_FIELD(nvmlRowRemapperHistogramValues_t_ours, real::nvmlRowRemapperHistogramValues_t, partial);
+PIN_FIELD(nvmlRowRemapperHistogramValues_t_ours, real::nvmlRowRemapperHistogramValues_t, low);
+PIN_FIELD(nvmlRowRemapperHistogramValues_t_ours, real::nvmlRowRemapperHistogramValues_t, none);
+using nvmlEccErrorCounts_t_ours = gd::nvml::nvmlEccErrorCounts_t;
+PIN_STRUCT(nvmlEccErrorCounts_t_ours, real::nvmlEccErrorCounts_t);
+PIN_FIELD(nvmlEccErrorCounts_t_ours, real::nvmlEccErrorCounts_t, l1Cache);
+PIN_FIELD(nvmlEccErrorCounts_t_ours, real::nvmlEccErrorCounts_t, l2Cache);
+PIN_FIELD(nvmlEccErrorCounts_t_ours, real::nvmlEccErrorCounts_t, deviceMemory);
+PIN_FIELD(nvmlEccErrorCounts_t_ours, real::nvmlEccErrorCounts_t, registerFile);
+using nvmlFBCStats_t_ours = gd::nvml::nvmlFBCStats_t;
+PIN_STRUCT(nvmlFBCStats_t_ours, real::nvmlFBCStats_t);
+PIN_FIELD(nvmlFBCStats_t_ours, real::nvmlFBCStats_t, sessionsCount);
+PIN_FIELD(nvmlFBCStats_t_ours, real::nvmlFBCStats_t, averageFPS);
+PIN_FIELD(nvmlFBCStats_t_ours, real::nvmlFBCStats_t, averageLatency);
+using nvmlNvLinkUtilizationControl_t_ours = gd::nvml::nvmlNvLinkUtilizationControl_t;
+PIN_STRUCT(nvmlNvLinkUtilizationControl_t_ours, real::nvmlNvLinkUtilizationControl_t);
+PIN_FIELD(nvmlNvLinkUtilizationControl_t_ours, real::nvmlNvLinkUtilizationControl_t, units);
+PIN_FIELD(nvmlNvLinkUtilizationControl_t_ours, real::nvmlNvLinkUtilizationControl_t, pktfilter);
+using nvmlGpmSupport_t_ours = gd::nvml::nvmlGpmSupport_t;
+PIN_STRUCT(nvmlGpmSupport_t_ours, real::nvmlGpmSupport_t);
+PIN_FIELD(nvmlGpmSupport_t_ours, real::nvmlGpmSupport_t, version);
+PIN_FIELD(nvmlGpmSupport_t_ours, real::nvmlGpmSupport_t, isSupportedDevice);
+using nvmlGpmMetric_t_ours = gd::nvml::nvmlGpmMetric_t;
+PIN_STRUCT(nvmlGpmMetric_t_ours, real::nvmlGpmMetric_t);
+PIN_FIELD(nvmlGpmMetric_t_ours, real::nvmlGpmMetric_t, metricId);
+PIN_FIELD(nvmlGpmMetric_t_ours, real::nvmlGpmMetric_t, nvmlReturn);
+PIN_FIELD(nvmlGpmMetric_t_ours, real::nvmlGpmMetric_t, value);
+PIN_FIELD(nvmlGpmMetric_t_ours, real::nvmlGpmMetric_t, metricInfo);
+using nvmlGpmMetricsGet_t_ours = gd::nvml::nvmlGpmMetricsGet_t;
+PIN_STRUCT(nvmlGpmMetricsGet_t_ours, real::nvmlGpmMetricsGet_t);
+PIN_FIELD(nvmlGpmMetricsGet_t_ours, real::nvmlGpmMetricsGet_t, version);
+PIN_FIELD(nvmlGpmMetricsGet_t_ours, real::nvmlGpmMetricsGet_t, numMetrics);
+PIN_FIELD(nvmlGpmMetricsGet_t_ours, real::nvmlGpmMetricsGet_t, sample1);
+PIN_FIELD(nvmlGpmMetricsGet_t_ours, real::nvmlGpmMetricsGet_t, sample2);
+PIN_FIELD(nvmlGpmMetricsGet_t_ours, real::nvmlGpmMetricsGet_t, metrics);
+using nvmlGpuThermalSensor_t_ours = gd::nvml::nvmlGpuThermalSensor_t;
+using ThermalSensor_real = std::remove_extent_t<decltype(real::nvmlGpuThermalSettings_t::sensor)>;
+PIN_STRUCT(nvmlGpuThermalSensor_t_ours, ThermalSensor_real);
+PIN_FIELD(nvmlGpuThermalSensor_t_ours, ThermalSensor_real, controller);
+PIN_FIELD(nvmlGpuThermalSensor_t_ours, ThermalSensor_real, defaultMinTemp);
+PIN_FIELD(nvmlGpuThermalSensor_t_ours, ThermalSensor_real, defaultMaxTemp);
+PIN_FIELD(nvmlGpuThermalSensor_t_ours, ThermalSensor_real, currentTemp);
+PIN_FIELD(nvmlGpuThermalSensor_t_ours, ThermalSensor_real, target);
+using nvmlGpuUtilizationDomain_t_ours = gd::nvml::nvmlGpuUtilizationDomain_t;
+using UtilizationDomain_real = std::remove_extent_t<decltype(real::nvmlGpuDynamicPstatesInfo_t::utilization)>;
+PIN_STRUCT(nvmlGpuUtilizationDomain_t_ours, UtilizationDomain_real);
+PIN_FIELD(nvmlGpuUtilizationDomain_t_ours, UtilizationDomain_real, bIsPresent);
+PIN_FIELD(nvmlGpuUtilizationDomain_t_ours, UtilizationDomain_real, percentage);
+PIN_FIELD(nvmlGpuUtilizationDomain_t_ours, UtilizationDomain_real, incThreshold);
+PIN_FIELD(nvmlGpuUtilizationDomain_t_ours, UtilizationDomain_real, decThreshold);
+using nvmlGpmMetricInfo_t_ours = gd::nvml::nvmlGpmMetricInfo_t;
+using GpmMetricInfo_real = decltype(real::nvmlGpmMetric_t::metricInfo);
+PIN_STRUCT(nvmlGpmMetricInfo_t_ours, GpmMetricInfo_real);
+PIN_FIELD(nvmlGpmMetricInfo_t_ours, GpmMetricInfo_real, shortName);
+PIN_FIELD(nvmlGpmMetricInfo_t_ours, GpmMetricInfo_real, longName);
+PIN_FIELD(nvmlGpmMetricInfo_t_ours, GpmMetricInfo_real, unit);
 
 // The value union (nvmlValue_t): the members nvml.h 11.8 has.
 PIN_STRUCT(FieldValueUnion, real::nvmlValue_t);

@@ -8,6 +8,7 @@ import ctypes
 import json
 import os
 import sys
+import time
 
 import pynvml as N
 
@@ -171,7 +172,138 @@ def device(h):
                if isinstance(d["pci"], dict) else ""}[key]
         hh = ask(fn, arg) if isinstance(arg, str) and not arg.startswith("ERR:") else "ERR:SKIPPED"
         d[key] = hh if isinstance(hh, str) else ask(N.nvmlDeviceGetIndex, hh)
+    d.update(telemetry_and_board(h))
     return d
+
+
+class FabricInfo(ctypes.Structure):
+    """nvmlGpuFabricInfo_t as NVIDIA's headers lay it out (a 16-byte cluster UUID);
+    pynvml 11.525's c_nvmlGpuFabricInfo_t declares 80 bytes and misreads the rest."""
+    _fields_ = [("clusterUuid", ctypes.c_ubyte * 16), ("status", ctypes.c_uint), ("cliqueId", ctypes.c_uint),
+                ("state", ctypes.c_ubyte)]
+
+
+class ClkMonStatus(ctypes.Structure):  # pynvml has no class of its own for it
+    _fields_ = [("bGlobalStatus", ctypes.c_uint), ("clkMonListSize", ctypes.c_uint),
+                ("clkMonList", (ctypes.c_uint * 2) * 32)]
+
+
+def call(name, *args):
+    """A raw call through pynvml's function table: the return code, or ERR:<name>."""
+    rc = N._nvmlGetFunctionPointer(name)(*args)
+    return rc if rc == 0 else "ERR:" + err_name(N.NVMLError(rc))
+
+
+def telemetry_and_board(h):
+    """The telemetry, board and fabric queries (sim/nvml_exports_telemetry.cpp, nvml_exports_board.cpp)."""
+    d = {}
+    q = lambda key, fn, *a: d.__setitem__(key, plain(ask(fn, h, *a)))
+
+    def samples(kind):
+        vtype, got = N.nvmlDeviceGetSamples(h, kind, 0)
+        return [vtype, len(got), sorted({x.sampleValue.uiVal for x in got})]
+    q("samples_power", lambda hh: samples(N.NVML_TOTAL_POWER_SAMPLES))
+    q("samples_gpu_util", lambda hh: samples(N.NVML_GPU_UTILIZATION_SAMPLES))
+
+    def after_last(hh):  # a poll with the newest timestamp: nothing newer, or the one sample since
+        _, got = N.nvmlDeviceGetSamples(hh, N.NVML_TOTAL_POWER_SAMPLES, 0)
+        r = ask(N.nvmlDeviceGetSamples, hh, N.NVML_TOTAL_POWER_SAMPLES, got[-1].timeStamp)
+        return r == "ERR:NOT_FOUND" or len(r[1]) <= 1
+    q("samples_after_last_none_or_one", after_last)
+    q("samples_bad_type", lambda hh: N.nvmlDeviceGetSamples(hh, 99, 0))
+    for name, policy in (("power", N.NVML_PERF_POLICY_POWER), ("thermal", N.NVML_PERF_POLICY_THERMAL),
+                         ("low_util", N.NVML_PERF_POLICY_LOW_UTILIZATION)):
+        q(f"violation_{name}", lambda hh, p=policy: (lambda v: [v.violationTime > 0,
+                                                               abs(v.referenceTime / 1e6 - time.time()) < 60])(
+            N.nvmlDeviceGetViolationStatus(hh, p)))
+    q("violation_bad_policy", N.nvmlDeviceGetViolationStatus, 7)
+
+    def thermal(hh):
+        t = N.c_nvmlGpuThermalSettings_t()
+        N.nvmlDeviceGetThermalSettings(hh, 0, ctypes.byref(t))
+        s0 = t.sensor[0]
+        return [t.count, s0.controller, s0.defaultMinTemp, s0.defaultMaxTemp, s0.currentTemp, s0.target]
+    q("thermal_settings", thermal)
+    clk = ClkMonStatus()
+    d["clkmon"] = plain(ask(lambda hh: [call("nvmlDeviceGetClkMonStatus", hh, ctypes.byref(clk)),
+                                        clk.bGlobalStatus, clk.clkMonListSize], h))
+    q("adaptive_clock", N.nvmlDeviceGetAdaptiveClockInfoStatus)
+
+    def pstates(hh):
+        info = N.c_nvmlGpuDynamicPstatesInfo_t()
+        N.nvmlDeviceGetDynamicPstatesInfo(hh, ctypes.byref(info))
+        return [[u.bIsPresent, u.percentage] for u in info.utilization[:4]]
+    q("dynamic_pstates", pstates)
+    q("mem_error_dram", N.nvmlDeviceGetMemoryErrorCounter, N.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, N.NVML_VOLATILE_ECC,
+      N.NVML_MEMORY_LOCATION_DRAM)
+    q("mem_error_l1", N.nvmlDeviceGetMemoryErrorCounter, N.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, N.NVML_VOLATILE_ECC,
+      N.NVML_MEMORY_LOCATION_L1_CACHE)
+    q("detailed_ecc", N.nvmlDeviceGetDetailedEccErrors, N.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, N.NVML_VOLATILE_ECC)
+    q("remap_histogram", N.nvmlDeviceGetRowRemapperHistogram)
+    q("gpm_supported", lambda hh: N.nvmlGpmQueryDeviceSupport(hh).isSupportedDevice)
+
+    def gpm(hh):
+        s1, s2 = N.nvmlGpmSampleAlloc(), N.nvmlGpmSampleAlloc()
+        try:
+            N.nvmlGpmSampleGet(hh, s1)
+            time.sleep(0.05)
+            N.nvmlGpmSampleGet(hh, s2)
+            mg = N.c_nvmlGpmMetricsGet_t()
+            mg.version, mg.numMetrics, mg.sample1, mg.sample2 = N.NVML_GPM_METRICS_GET_VERSION, 5, s1, s2
+            for i, metric in enumerate((1, 20, 21, 3, 8)):  # graphics util, PCIe TX/RX, SM occupancy, no such id
+                mg.metrics[i].metricId = metric
+            N.nvmlGpmMetricsGet(mg)
+            return [[mg.metrics[i].nvmlReturn, round(mg.metrics[i].value, 3)] for i in range(5)]
+        finally:
+            N.nvmlGpmSampleFree(s1)
+            N.nvmlGpmSampleFree(s2)
+    q("gpm_metrics", gpm)
+    q("encoder_capacity", N.nvmlDeviceGetEncoderCapacity, N.NVML_ENCODER_QUERY_H264)
+    q("encoder_stats", N.nvmlDeviceGetEncoderStats)
+    q("fbc_stats", N.nvmlDeviceGetFBCStats)
+    q("fbc_sessions", N.nvmlDeviceGetFBCSessions)
+    q("same_board_self", N.nvmlDeviceOnSameBoard, h)
+    fabric = FabricInfo()
+    d["fabric"] = plain(ask(lambda hh: [call("nvmlDeviceGetGpuFabricInfo", hh, ctypes.byref(fabric)),
+                                        fabric.status, fabric.state, sum(fabric.clusterUuid)], h))
+    q("gpu_max_pcie_gen", N.nvmlDeviceGetGpuMaxPcieLinkGeneration)
+    for name, cap in (("p2p", N.NVML_NVLINK_CAP_P2P_SUPPORTED), ("sysmem", N.NVML_NVLINK_CAP_SYSMEM_ACCESS),
+                      ("valid", N.NVML_NVLINK_CAP_VALID)):
+        q(f"nvlink_cap_{name}_0", N.nvmlDeviceGetNvLinkCapability, 0, cap)
+    q("nvlink_util_counter_0", N.nvmlDeviceGetNvLinkUtilizationCounter, 0, 0)
+    q("reset_nvlink_errors_0", N.nvmlDeviceResetNvLinkErrorCounters, 0)
+    policy = ctypes.c_uint()
+    d["fan_policy"] = plain(ask(lambda hh: N.nvmlDeviceGetFanControlPolicy_v2(hh, 0, ctypes.byref(policy)), h))
+    lo, hi = ctypes.c_uint(), ctypes.c_uint()
+    d["min_max_fan"] = plain(ask(lambda hh: N.nvmlDeviceGetMinMaxFanSpeed(hh, ctypes.byref(lo), ctypes.byref(hi)), h))
+    q("gpc_vf_offset", N.nvmlDeviceGetGpcClkVfOffset)
+    q("vgpu_capability", N.nvmlDeviceGetVgpuCapabilities, 0)
+    q("clear_field_230", lambda hh: [v.nvmlReturn for v in N.nvmlDeviceClearFieldValues(hh, [230])])
+    return d
+
+
+def drain_remove_rediscover(index):
+    """Drains GPU `index` (persistence off first: IN_USE while on), removes it
+    (not enumerated after the next init), rediscovers it; restores persistence."""
+    h = N.nvmlDeviceGetHandleByIndex(index)
+    pci = N.nvmlDeviceGetPciInfo(h)
+    out = {"drain_with_persistence": ask(N.nvmlDeviceModifyDrainState, pci, 1)}
+    N.nvmlDeviceSetPersistenceMode(h, 0)
+    out["drain_state_before"] = ask(N.nvmlDeviceQueryDrainState, pci)
+    out["drain"] = ask(N.nvmlDeviceModifyDrainState, pci, 1)
+    out["drain_state_after"] = ask(N.nvmlDeviceQueryDrainState, pci)
+    out["remove"] = ask(N.nvmlDeviceRemoveGpu, pci)
+    N.nvmlShutdown()
+    N.nvmlInit()
+    out["count_after_remove"] = N.nvmlDeviceGetCount()
+    out["discover"] = ask(N.nvmlDeviceDiscoverGpus, N.nvmlPciInfo_t())
+    N.nvmlShutdown()
+    N.nvmlInit()
+    out["count_after_discover"] = N.nvmlDeviceGetCount()
+    h = N.nvmlDeviceGetHandleByIndex(index)
+    out["drain_state_rediscovered"] = ask(N.nvmlDeviceQueryDrainState, N.nvmlDeviceGetPciInfo(h))
+    N.nvmlDeviceSetPersistenceMode(h, 1)
+    return out
 
 
 def main():
@@ -234,6 +366,7 @@ def main():
     }
     N.nvmlDeviceSetEccMode(h, 1)
     N.nvmlDeviceSetPowerManagementLimit(h, hi)
+    out["drain"] = drain_remove_rediscover(out["count"] - 1)
     N.nvmlShutdown()
     out["shutdown_again"] = ask(N.nvmlShutdown)
     print(json.dumps(out))

@@ -86,6 +86,8 @@ def busy_8xh100():
     g0["memory_used_bytes"] = 3 << 30
     g3["processes"] = [{"pid": 5151, "used_bytes": 512 << 20, "type": "graphics"}]
     g3["memory_used_bytes"] = 512 << 20
+    g0["remap_banks"] = 64  # a test value: the built-in scenarios give no bank count (docs/simulator.md)
+    g0["remapped_rows"] = {"correctable": 2, "uncorrectable": 0, "pending": False, "failure": False}
     return doc
 
 
@@ -125,7 +127,9 @@ def expected_device(g, index):
         "supported_graphics_clocks_bad_mem": "ERR:NOT_FOUND",
         "pstate": g["pstate"], "clock_event_reasons": g["clock_event_reasons"],
         "ecc_mode": [1, 1], "ecc_uncorrected_volatile": g["ecc_errors"]["uncorrected_volatile"],
-        "retired_pending": 0, "remapped_rows": [0, 0, 0, 0],
+        "retired_pending": 0,
+        "remapped_rows": [g["remapped_rows"][k] for k in ("correctable", "uncorrectable")]
+        + [int(g["remapped_rows"][k]) for k in ("pending", "failure")],
         "pcie_gen": g["pcie"]["gen"], "pcie_width": g["pcie"]["width"], "pcie_max_gen": g["pcie"]["max_gen"],
         "pcie_max_width": g["pcie"]["max_width"], "pcie_tx": g["pcie"]["tx_kbps"], "pcie_rx": g["pcie"]["rx_kbps"],
         "pcie_replay": g["pcie"]["replay_counter"], "brand": g["brand"], "architecture": g["architecture"],
@@ -155,6 +159,7 @@ def expected_device(g, index):
         "gsp_version": G_DRIVER if g.get("gsp_firmware") else "ERR:NOT_SUPPORTED",
         "pstate_graphics_range": [min(sup_gfx), max(sup_gfx)],
     }
+    e.update(expected_telemetry_and_board(g))
     for name in ("graphics", "sm", "mem"):
         e[f"clock_{name}"] = clocks[name]
         e[f"clock_current_{name}"] = clocks[name]
@@ -163,6 +168,42 @@ def expected_device(g, index):
         e[f"app_clock_{name}"] = app["mem" if name == "mem" else "graphics"]
         e[f"default_app_clock_{name}"] = dapp["mem" if name == "mem" else "graphics"]
     return e
+
+
+def expected_telemetry_and_board(g):
+    """What tests/e2e/pynvml_sweep.py's telemetry_and_board() must read for scenario GPU g (an H100)."""
+    reasons = g["clock_event_reasons"]
+    links = g.get("nvlinks", [])
+    rows = g["remapped_rows"]
+    used = rows["correctable"] + rows["uncorrectable"]
+    tx, rx = g["pcie"]["tx_kbps"], g["pcie"]["rx_kbps"]
+    return {
+        "samples_power": [1, 120, [g["power_mw"]]], "samples_gpu_util": [1, 120, [g["utilization_gpu"]]],
+        "samples_after_last_none_or_one": True, "samples_bad_type": "ERR:INVALID_ARGUMENT",
+        "violation_power": [bool(reasons & 0x84), True], "violation_thermal": [bool(reasons & 0x60), True],
+        "violation_low_util": [bool(reasons & 0x1), True], "violation_bad_policy": "ERR:INVALID_ARGUMENT",
+        "thermal_settings": [1, 1, 0, g["shutdown_temp_c"], g["temperature_c"], 1],
+        "clkmon": [0, 0, 0], "adaptive_clock": 1,
+        "dynamic_pstates": [[1, g["utilization_gpu"]], [1, g["utilization_memory"]],
+                            [1, max(g["encoder_util"], g["decoder_util"])], [0, 0]],
+        "mem_error_dram": g["ecc_errors"]["uncorrected_volatile"], "mem_error_l1": 0,
+        "detailed_ecc": {"l1Cache": 0, "l2Cache": 0, "deviceMemory": g["ecc_errors"]["uncorrected_volatile"],
+                         "registerFile": 0},
+        "remap_histogram": {"max": g["remap_banks"] - used, "high": used, "partial": 0, "low": 0, "none": 0}
+        if "remap_banks" in g else "ERR:NOT_SUPPORTED",
+        "gpm_supported": 1,
+        "gpm_metrics": [[0, float(g["utilization_gpu"])], [0, round(tx / 1024, 3)], [0, round(rx / 1024, 3)],
+                        [3, 0.0], [2, 0.0]],
+        "encoder_capacity": 100 - g["encoder_util"], "encoder_stats": [0, 0, 0],
+        "fbc_stats": {"sessionsCount": 0, "averageFPS": 0, "averageLatency": 0}, "fbc_sessions": [],
+        "same_board_self": True, "fabric": [0, 0, 3 if links else 0, 0], "gpu_max_pcie_gen": g["pcie"]["max_gen"],
+        "nvlink_cap_p2p_0": 1 if links else "ERR:NOT_SUPPORTED", "nvlink_cap_sysmem_0": 0 if links else "ERR:NOT_SUPPORTED",
+        "nvlink_cap_valid_0": 1 if links else "ERR:NOT_SUPPORTED",
+        "nvlink_util_counter_0": "ERR:NOT_SUPPORTED",  # Hopper: the deprecated counters are gone
+        "reset_nvlink_errors_0": None if links else "ERR:NOT_SUPPORTED",
+        "fan_policy": "ERR:NOT_SUPPORTED", "min_max_fan": "ERR:NOT_SUPPORTED", "gpc_vf_offset": "ERR:NOT_SUPPORTED",
+        "vgpu_capability": "ERR:NOT_SUPPORTED", "clear_field_230": [3],
+    }
 
 
 G_DRIVER = None  # the scenario's driver version, for the GSP firmware version
@@ -212,6 +253,12 @@ def part_pynvml():
             "affinity_cleared": list(range(os.cpu_count()))}
     for key, value in want.items():
         check(f"pynvml settings: {key}", st.get(key) == value, (st.get(key), value))
+    dr = out["drain"]
+    want = {"drain_with_persistence": "ERR:IN_USE", "drain_state_before": 0, "drain": None, "drain_state_after": 1,
+            "remove": None, "count_after_remove": 7, "discover": None, "count_after_discover": 8,
+            "drain_state_rediscovered": 0}
+    for key, value in want.items():
+        check(f"pynvml drain/remove/rediscover: {key}", dr.get(key) == value, (dr.get(key), value))
     mismatches = 0
     compared = 0
     for i, (g, got) in enumerate(zip(doc["gpus"], out["gpus"])):
@@ -365,6 +412,34 @@ def part_p2p_over_pcie():
               out["read"] == [0, 0, 3, 3], out["read"])
         check("P2P over NvLink without NvLink: NOT_SUPPORTED", out["nvlink"] == [5] * 4, out["nvlink"])
         check("topology without switches: INTERNAL, NODE, SYSTEM", out["levels"] == [0, 40, 50, 50], out["levels"])
+
+
+V100_SWEEP = r"""
+import json, sys, pynvml as N
+sys.path.insert(0, sys.argv[1])
+import pynvml_sweep
+N.nvmlInit()
+print(json.dumps(pynvml_sweep.telemetry_and_board(N.nvmlDeviceGetHandleByIndex(0))))
+"""
+
+
+def part_telemetry_before_hopper():
+    """healthy-4xv100-azure: what Volta lacks (GPM, adaptive clocking, clock monitors, fabric) says so."""
+    p = sim("healthy-4xv100-azure", [PY, "-c", V100_SWEEP, HERE])
+    check("V100 telemetry sweep runs", p.returncode == 0, p.stderr[-500:])
+    if p.returncode != 0:
+        return
+    out = json.loads(p.stdout)
+    want = {"gpm_supported": 0, "gpm_metrics": "ERR:NOT_SUPPORTED", "adaptive_clock": "ERR:NOT_SUPPORTED",
+            "clkmon": ["ERR:NOT_SUPPORTED", 0, 0], "fabric": ["ERR:NOT_SUPPORTED", 0, 0, 0],
+            "nvlink_cap_p2p_0": "ERR:NOT_SUPPORTED", "nvlink_util_counter_0": "ERR:NOT_SUPPORTED",
+            "remap_histogram": "ERR:NOT_SUPPORTED", "samples_power": [1, 120, [load("healthy-4xv100-azure")["gpus"][0]["power_mw"]]]}
+    for key, value in want.items():
+        check(f"V100 pynvml: {key}", out.get(key) == value, (out.get(key), value))
+    # An HGX H100 whose nvidia-fabricmanager is not running: the fabric says NOT_STARTED (1).
+    p = sim("cuda-fabric-manager-down", [PY, "-c", V100_SWEEP, HERE])
+    fabric = json.loads(p.stdout).get("fabric") if p.returncode == 0 else p.stderr[-300:]
+    check("pynvml: fabric manager down reads NVML_GPU_FABRIC_STATE_NOT_STARTED", fabric == [0, 0, 1, 0], fabric)
 
 
 # ---- gpustat -------------------------------------------------------------------------
@@ -528,7 +603,7 @@ TMP = tempfile.mkdtemp(prefix="gd-real-clients-")
 RUNTIME = os.path.join(TMP, "run")
 os.makedirs(RUNTIME, mode=0o700)
 try:
-    for part in (part_pynvml, part_mig, part_ecc_clear, part_p2p_over_pcie, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
+    for part in (part_pynvml, part_mig, part_ecc_clear, part_p2p_over_pcie, part_telemetry_before_hopper, part_gpustat, part_slurm, part_nvtop, part_seed_and_hang):
         try:
             part()
         except Exception as e:  # a crash of the test is a failure, named

@@ -411,7 +411,8 @@ def cuda_failure_scenarios():
     scenario("cuda-fabric-manager-down",
              "HGX 8x H100 with NVSwitches whose nvidia-fabricmanager is not running: NVML is fine, cuInit returns "
              "CUDA_ERROR_SYSTEM_NOT_READY (802)",
-             hgx, nvml_doc("550.54.15", [sim_gpu(H100, b, i, 0x4200, True) for i, b in enumerate(H100_BUSES)],
+             hgx, nvml_doc("550.54.15", [dict(sim_gpu(H100, b, i, 0x4200, True), fabric_state="not_started")
+                                         for i, b in enumerate(H100_BUSES)],
                            cuda_driver_version=12040, cuda={"init_return": "SYSTEM_NOT_READY"}),
              {"args": ["--expect-gpus", "8"],
               "expect_text": ["cuInit returned SYSTEM_NOT_READY (802)", "systemctl enable --now nvidia-fabricmanager"]})

@@ -14,6 +14,7 @@ extern "C" {
 typedef int nvmlReturn_t;  // C enum, 4 bytes on Linux
 typedef struct nvmlDevice_st* nvmlDevice_t;
 typedef struct nvmlEventSet_st* nvmlEventSet_t;
+typedef struct nvmlGpmSample_st* nvmlGpmSample_t;  // GPM sample buffers (nvmlGpmSampleAlloc)
 typedef int nvmlEnableState_t;  // 0 disabled, 1 enabled
 typedef int nvmlTemperatureSensors_t;
 typedef int nvmlTemperatureThresholds_t;
@@ -213,6 +214,17 @@ using DeviceRegisterEventsFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long
 using EventSetWaitFn = nvmlReturn_t (*)(nvmlEventSet_t, nvmlEventData_t*, unsigned);  // timeout in ms
 using DeviceRemappedRowsFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned*, unsigned*, unsigned*, unsigned*);
 
+// The value of a field or a sample; which member is valid says a nvmlValueType_t.
+union nvmlValue_t {
+  double dVal;
+  unsigned uiVal;
+  unsigned long ulVal;
+  unsigned long long ullVal;
+  long long sllVal;
+  int siVal;
+  unsigned short usVal;
+};
+
 // nvmlDeviceGetFieldValues(dev, count, values): 40-byte records, one per field.
 struct nvmlFieldValue_t {
   unsigned fieldId;
@@ -221,15 +233,7 @@ struct nvmlFieldValue_t {
   long long latencyUsec;
   int valueType;  // nvmlValueType_t: DOUBLE 0, UINT 1, ULONG 2, ULONGLONG 3, SLONGLONG 4, SINT 5, USHORT 6
   nvmlReturn_t nvmlReturn;
-  union {
-    double dVal;
-    unsigned uiVal;
-    unsigned long ulVal;
-    unsigned long long ullVal;
-    long long sllVal;
-    int siVal;
-    unsigned short usVal;
-  } value;
+  nvmlValue_t value;
 };
 static_assert(sizeof(nvmlFieldValue_t) == 40, "nvmlFieldValue_t layout");
 using DeviceFieldValuesFn = nvmlReturn_t (*)(nvmlDevice_t, int, nvmlFieldValue_t*);
@@ -238,5 +242,101 @@ inline constexpr int k_value_type_uint = 1;
 inline constexpr int k_value_type_ulong = 2;
 inline constexpr int k_value_type_ulonglong = 3;
 inline constexpr int k_value_type_sint = 5;  // NVML_VALUE_TYPE_SIGNED_INT: newer than nvml.h 11.8
+
+// ---- telemetry and board queries real clients make (the simulator's
+// nvml_exports_telemetry.cpp, nvml_exports_board.cpp); pinned like the rest ----
+
+struct nvmlSample_t {  // nvmlDeviceGetSamples
+  unsigned long long timeStamp;  // CPU time, microseconds
+  nvmlValue_t sampleValue;
+};
+struct nvmlViolationTime_t {  // nvmlDeviceGetViolationStatus
+  unsigned long long referenceTime;  // CPU time, microseconds
+  unsigned long long violationTime;  // nanoseconds
+};
+struct nvmlGpuThermalSensor_t {  // one of nvmlGpuThermalSettings_t's sensors (anonymous in nvml.h)
+  int controller;  // nvmlThermalController_t
+  int defaultMinTemp;
+  int defaultMaxTemp;
+  int currentTemp;
+  int target;  // nvmlThermalTarget_t
+};
+struct nvmlGpuThermalSettings_t {  // nvmlDeviceGetThermalSettings
+  unsigned int count;
+  nvmlGpuThermalSensor_t sensor[3];  // NVML_MAX_THERMAL_SENSORS_PER_GPU
+};
+struct nvmlClkMonFaultInfo_t {
+  unsigned int clkApiDomain;
+  unsigned int clkDomainFaultMask;
+};
+struct nvmlClkMonStatus_t {  // nvmlDeviceGetClkMonStatus
+  unsigned int bGlobalStatus;
+  unsigned int clkMonListSize;
+  nvmlClkMonFaultInfo_t clkMonList[32];  // MAX_CLK_DOMAINS
+};
+struct nvmlGpuUtilizationDomain_t {  // one of nvmlGpuDynamicPstatesInfo_t's domains (anonymous in nvml.h)
+  unsigned int bIsPresent;
+  unsigned int percentage;
+  unsigned int incThreshold;
+  unsigned int decThreshold;
+};
+struct nvmlGpuDynamicPstatesInfo_t {  // nvmlDeviceGetDynamicPstatesInfo
+  unsigned int flags;
+  nvmlGpuUtilizationDomain_t utilization[8];  // NVML_MAX_GPU_UTILIZATIONS: GPU, FB, VID, BUS, ...
+};
+struct nvmlRowRemapperHistogramValues_t {  // banks by remaining remap capacity
+  unsigned int max;
+  unsigned int high;
+  unsigned int partial;
+  unsigned int low;
+  unsigned int none;
+};
+struct nvmlEccErrorCounts_t {  // nvmlDeviceGetDetailedEccErrors (deprecated)
+  unsigned long long l1Cache;
+  unsigned long long l2Cache;
+  unsigned long long deviceMemory;
+  unsigned long long registerFile;
+};
+struct nvmlFBCStats_t {  // nvmlDeviceGetFBCStats
+  unsigned int sessionsCount;
+  unsigned int averageFPS;
+  unsigned int averageLatency;
+};
+struct nvmlNvLinkUtilizationControl_t {
+  int units;      // nvmlNvLinkUtilizationCountUnits_t
+  int pktfilter;  // nvmlNvLinkUtilizationCountPktTypes_t (a bit mask)
+};
+struct nvmlGpmSupport_t {  // nvmlGpmQueryDeviceSupport
+  unsigned int version;    // NVML_GPM_SUPPORT_VERSION (1)
+  unsigned int isSupportedDevice;
+};
+struct nvmlGpmMetricInfo_t {  // nvmlGpmMetric_t's metricInfo (anonymous in nvml.h); may be NULL
+  char* shortName;
+  char* longName;
+  char* unit;
+};
+struct nvmlGpmMetric_t {
+  unsigned int metricId;  // nvmlGpmMetricId_t
+  nvmlReturn_t nvmlReturn;
+  double value;
+  nvmlGpmMetricInfo_t metricInfo;
+};
+struct nvmlGpmMetricsGet_t {  // nvmlGpmMetricsGet
+  unsigned int version;       // NVML_GPM_METRICS_GET_VERSION (1)
+  unsigned int numMetrics;
+  nvmlGpmSample_t sample1;
+  nvmlGpmSample_t sample2;
+  nvmlGpmMetric_t metrics[98];  // NVML_GPM_METRIC_MAX
+};
+// nvmlDeviceGetGpuFabricInfo (R525+, newer than nvml.h 11.8; layout from
+// NVIDIA's later headers: a 16-byte cluster UUID, NVML_GPU_FABRIC_UUID_LEN).
+// pynvml 11.525 declares clusterUuid as 80 bytes: it misreads the fields after it.
+struct nvmlGpuFabricInfo_t {
+  unsigned char clusterUuid[16];
+  nvmlReturn_t status;
+  unsigned int cliqueId;  // "partitionId" in R525
+  unsigned char state;    // nvmlGpuFabricState_t: NVML_GPU_FABRIC_STATE_*
+};
+static_assert(sizeof(nvmlGpuFabricInfo_t) == 28, "nvmlGpuFabricInfo_t layout");
 
 }  // namespace gd::nvml
