@@ -122,6 +122,8 @@ template <class V> void describe(V& v, LibsInfo& x) {
 template <class V> void describe(V& v, KernelEvent& x) {
   v("kind", x.kind); v("xid", x.xid); v("bus_id", x.bus_id); v("pid", x.pid); v("process", x.process);
   v("message", x.message); v("boot", x.boot); v("timestamp", x.timestamp); v("unix_s", x.unix_s);
+  v("client_version", x.client_version); v("module_version", x.module_version); v("cpu", x.cpu);
+  v("stalled_s", x.stalled_s); v("rip", x.rip); v("driver_frames", x.driver_frames);
 }
 template <class V> void describe(V& v, GpuInitMarks& x) { v("bus_id", x.bus_id); v("boot", x.boot); v("lines", x.lines); }
 template <class V> void describe(V& v, ChangeRecord& x) {
@@ -140,7 +142,7 @@ template <class V> void describe(V& v, KernelLog& x) {
   v("lines_scanned", x.lines_scanned); v("lines_cut", x.lines_cut);
   v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
   v("init_marks", x.init_marks);
-  v("problems", x.problems);
+  v("problems", x.problems); v("stalls_elsewhere", x.stalls_elsewhere);
 }
 template <class V> void describe(V& v, ContainerCli& x) {
   v("path", x.path); v("skip_reason", x.skip_reason); v("timed_out", x.timed_out); v("exit_code", x.exit_code);
@@ -200,6 +202,10 @@ constexpr std::pair<KernelEventKind, std::string_view> k_kernel_event_kinds[] = 
     {KernelEventKind::fallen_off_bus, "fallen_off_bus"},
     {KernelEventKind::api_mismatch, "api_mismatch"},
     {KernelEventKind::rm_init_failed, "rm_init_failed"},
+    {KernelEventKind::hung_task, "hung_task"},
+    {KernelEventKind::soft_lockup, "soft_lockup"},
+    {KernelEventKind::hard_lockup, "hard_lockup"},
+    {KernelEventKind::rcu_stall, "rcu_stall"},
 };
 constexpr std::pair<Severity, std::string_view> k_severities[] = {
     {Severity::ok, "ok"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};

@@ -228,7 +228,19 @@ enum class KernelEventKind {
   fallen_off_bus,  // the "fallen off the bus" messages without an Xid
   api_mismatch,    // NVRM: API mismatch: the client has the version X, but this kernel module has Y
   rm_init_failed,  // NVRM: GPU ...: RmInitAdapter failed!
+  // The kernel's stall reports, kept only when their RIP or call trace is in
+  // an [nvidia*] module (a stall elsewhere is not the driver's):
+  hung_task,    // INFO: task NAME:PID blocked for more than N seconds.
+  soft_lockup,  // watchdog: BUG: soft lockup - CPU#N stuck for Ns! [NAME:PID]
+  hard_lockup,  // NMI watchdog: Watchdog detected hard LOCKUP on cpu N
+  rcu_stall,    // rcu: INFO: rcu_sched detected stalls on CPUs/tasks: / self-detected stall on CPU
 };
+
+// True for the kernel's stall reports (hung task, soft/hard lockup, RCU stall).
+inline bool is_stall(KernelEventKind k) {
+  return k == KernelEventKind::hung_task || k == KernelEventKind::soft_lockup || k == KernelEventKind::hard_lockup ||
+         k == KernelEventKind::rcu_stall;
+}
 
 // One event about an NVIDIA GPU in the kernel log (docs/kernel-log.md).
 struct KernelEvent {
@@ -241,6 +253,15 @@ struct KernelEvent {
   std::optional<int> boot;             // 0 = this boot (a file: its latest boot), -1 = the one before, ...
   std::string timestamp;               // as the log wrote it: "12345.678901", "2026-11-27T03:00:00Z"
   std::optional<std::int64_t> unix_s;  // wall-clock time, when the stamp (or the boot time) tells it
+  // api_mismatch: the two versions the message names.
+  std::optional<std::string> client_version, module_version;
+  // Stall reports: the CPU, how long the task was blocked or the CPU stuck,
+  // the interrupted instruction ("RIP: ...") and the call-trace frames in
+  // [nvidia*] modules ("os_io_read_dword+0x8/0x10 [nvidia]"), at most 16.
+  std::optional<int> cpu;
+  std::optional<double> stalled_s;
+  std::optional<std::string> rip;
+  std::vector<std::string> driver_frames;
 };
 
 // "NVRM: GPU at PCI:<id>: GPU-<uuid>" lines of one GPU in one boot. The open
@@ -265,6 +286,7 @@ struct KernelLog {
   std::map<std::string, std::string> gpu_uuids;  // bus id -> "GPU-<uuid>", from "NVRM: GPU at PCI:..."
   std::vector<GpuInitMarks> init_marks;          // "GPU at PCI" lines per GPU and boot
   std::vector<std::string> problems;             // unreadable or partly read sources, named
+  std::uint64_t stalls_elsewhere = 0;            // stall reports whose frames are not in the driver (not kept)
 };
 
 // A device as the CUDA driver API enumerates it (ordinals honour CUDA_VISIBLE_DEVICES).

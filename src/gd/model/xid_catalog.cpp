@@ -97,6 +97,21 @@ constexpr XidInfo k_rm_init_failed = {
     A::reboot,
     "Reboot; if it persists check the GSP firmware files, BIOS settings and the card"};
 
+// The kernel's stall reports, kept only when they are inside the driver.
+constexpr XidInfo k_hung_task = {
+    0, 0, "HUNG_TASK_IN_DRIVER", "a task was blocked inside the NVIDIA driver (uninterruptible sleep)", C,
+    A::reboot,
+    "The task cannot be killed and a GPU reset is refused while it holds the GPU: drain the node and reboot"};
+constexpr XidInfo k_soft_lockup = {
+    0, 0, "SOFT_LOCKUP_IN_DRIVER", "a CPU was stuck inside the NVIDIA driver without scheduling (soft lockup)", C,
+    A::reboot, "Drain the node and reboot; a driver stuck on PCIe accesses does not recover by itself"};
+constexpr XidInfo k_hard_lockup = {
+    0, 0, "HARD_LOCKUP_IN_DRIVER", "a CPU was stuck inside the NVIDIA driver with interrupts off (hard lockup)", C,
+    A::reboot, "Drain the node and reboot; inspect the GPU's PCIe link and power if it recurs"};
+constexpr XidInfo k_rcu_stall = {
+    0, 0, "RCU_STALL_IN_DRIVER", "a CPU stalled RCU while inside the NVIDIA driver", C, A::reboot,
+    "Drain the node and reboot; the driver holds a CPU that the rest of the kernel waits for"};
+
 constexpr std::pair<XidAction, std::string_view> k_action_names[] = {
     {A::ignore, "ignore"},       {A::restart_app, "restart app"}, {A::investigate, "investigate"},
     {A::reset_gpu, "reset GPU"}, {A::reboot, "reboot"},           {A::inspect_hardware, "inspect hardware"},
@@ -130,6 +145,10 @@ XidInfo kernel_event_info(KernelEventKind kind, std::optional<int> xid) {
     case KernelEventKind::fallen_off_bus: return xid ? xid_info(*xid) : k_fallen_off;
     case KernelEventKind::api_mismatch: return k_api_mismatch;
     case KernelEventKind::rm_init_failed: return k_rm_init_failed;
+    case KernelEventKind::hung_task: return k_hung_task;
+    case KernelEventKind::soft_lockup: return k_soft_lockup;
+    case KernelEventKind::hard_lockup: return k_hard_lockup;
+    case KernelEventKind::rcu_stall: return k_rcu_stall;
     case KernelEventKind::xid: break;
   }
   return xid_info(xid.value_or(0));

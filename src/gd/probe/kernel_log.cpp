@@ -7,6 +7,10 @@
 #include <ctime>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <fmt/format.h>
 
 #include "gd/host/kernel_log_source.hpp"
@@ -63,6 +67,7 @@ struct Prefix {
   std::optional<double> mono_s;
   std::optional<std::uint64_t> kmsg_usec;
   std::string_view message;  // what follows the prefix
+  bool foreign = false;      // a syslog line of another program (its tag is not "kernel:")
 };
 
 // "  219.470994]" (after '['): seconds since boot; s is left after "] ".
@@ -121,13 +126,18 @@ bool kmsg_prefix(std::string_view line, Prefix& p) {
 }
 
 // After a syslog/journal time stamp: "host kernel: [  12.3] message".
-void host_and_tag(std::string_view rest, Prefix& p) {
+// `syslog`: the stamp was a syslog one, so a tag other than "kernel:" is
+// another program's line.
+void host_and_tag(std::string_view rest, Prefix& p, bool syslog = false) {
   skip_spaces(rest);
   p.message = rest;
   auto space = rest.find(' ');
   if (space == std::string_view::npos) return;
   std::string_view after_host = rest.substr(space + 1);
-  if (!starts_with(after_host, "kernel: ")) return;  // not a syslog line (dmesg --time-format iso), or not the kernel
+  if (!starts_with(after_host, "kernel: ")) {  // not a syslog line (dmesg --time-format iso), or not the kernel
+    p.foreign = syslog;
+    return;
+  }
   after_host.remove_prefix(8);
   p.message = after_host;
   if (!after_host.empty() && after_host[0] == '[') {
@@ -168,7 +178,7 @@ bool syslog_prefix(std::string_view line, Prefix& p) {
   if (end == std::string_view::npos) return false;
   p.stamp = line.substr(0, end);
   p.clock = Clock::syslog;
-  host_and_tag(line.substr(end), p);
+  host_and_tag(line.substr(end), p, true);
   return true;
 }
 
@@ -189,6 +199,175 @@ Prefix parse_prefix(std::string_view line) {
     syslog_prefix(line, p);
   }
   return p;
+}
+
+// ---- which lines need the full parse ------------------------------------
+//
+// A line matters when it holds an anchor: "NVRM: " (the driver), "INFO: "
+// (hung tasks, RCU stalls), "LOCKUP" (hard lockups), "CPU#" (soft lockups)
+// or "Linux version " (a boot). One pass looks for one rare byte of each
+// ('V', 'F', 'K', '#', 'L') and checks the anchor around it; every other line
+// is only skimmed for its boot clues.
+
+bool anchor_at(std::string_view s, std::size_t i) {
+  auto at = [&](std::size_t from, std::string_view word) {
+    return from <= i && from + word.size() <= s.size() && s.compare(from, word.size(), word) == 0;
+  };
+  switch (s[i]) {
+    case 'V': return i >= 1 && at(i - 1, "NVRM: ");
+    case 'F': return i >= 2 && at(i - 2, "INFO: ");
+    case 'K': return i >= 3 && at(i - 3, "LOCKUP");
+    case '#': return i >= 3 && at(i - 3, "CPU#");
+    case 'L': return at(i, "Linux version ");
+    default: return false;
+  }
+}
+
+bool has_anchor(std::string_view s) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i v = _mm_set1_epi8('V'), f = _mm_set1_epi8('F'), k = _mm_set1_epi8('K'), h = _mm_set1_epi8('#'),
+                l = _mm_set1_epi8('L');
+  for (; i + 16 <= s.size(); i += 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    __m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, v), _mm_cmpeq_epi8(x, f)),
+                               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, k), _mm_cmpeq_epi8(x, h)),
+                                            _mm_cmpeq_epi8(x, l)));
+    for (unsigned m = static_cast<unsigned>(_mm_movemask_epi8(any)); m; m &= m - 1)
+      if (anchor_at(s, i + static_cast<unsigned>(__builtin_ctz(m)))) return true;
+  }
+#endif
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if ((c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') && anchor_at(s, i)) return true;
+  }
+  return false;
+}
+
+// The whole seconds of "  219.470994]" (after '['); nullopt unless that form.
+std::optional<double> whole_seconds(const char* p, const char* end) {
+  while (p < end && *p == ' ') ++p;
+  std::uint64_t v = 0;
+  const char* digits = p;
+  while (p < end && is_digit(*p) && p - digits < 12) v = v * 10 + static_cast<unsigned>(*p++ - '0');
+  if (p == digits || p >= end || (*p != '.' && *p != ']')) return std::nullopt;
+  return static_cast<double>(v);
+}
+
+// The seconds-since-boot stamp of a kernel line (whole seconds: enough to
+// see it go back) without parsing its prefix fully: "[  12.3] ...", a
+// /dev/kmsg record, or a syslog line's "kernel: [  12.3]"; nullopt for other
+// programs' lines and other formats.
+std::optional<double> quick_mono(std::string_view line) {
+  if (line.empty()) return std::nullopt;
+  const char* end = line.data() + line.size();
+  if (line[0] == '[') return whole_seconds(line.data() + 1, end);
+  if (is_digit(line[0])) return parse_prefix(line).mono_s;
+  if (!is_upper(line[0])) return std::nullopt;
+  std::size_t span = std::min<std::size_t>(line.size(), 160);
+  const void* b = std::memchr(line.data(), '[', span);
+  if (!b) return std::nullopt;
+  std::size_t at = static_cast<const char*>(b) - line.data();
+  if (at < 8 || std::memcmp(line.data() + at - 8, "kernel: ", 8) != 0) return std::nullopt;
+  return whole_seconds(line.data() + at + 1, end);
+}
+
+// ---- the kernel's stall reports ---------------------------------------------
+
+constexpr int k_max_report_lines = 80;
+constexpr std::size_t k_max_driver_frames = 16;
+
+// "NAME:PID" -> name, pid (the name may hold ':').
+void take_task(std::string_view task, model::KernelEvent& e) {
+  auto colon = task.rfind(':');
+  if (colon == std::string_view::npos) return;
+  if (auto pid = util::parse_u64(task.substr(colon + 1)); pid && *pid <= 0x7fffffff) e.pid = static_cast<int>(*pid);
+  if (colon > 0) e.process = util::printable(task.substr(0, colon), 64);
+}
+
+// The decimal number right after `word` in s, if any.
+std::optional<std::uint64_t> number_after(std::string_view s, std::string_view word) {
+  auto at = s.find(word);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = s.substr(at + word.size());
+  auto digits = take_digits(rest, 12);
+  return digits.empty() ? std::nullopt : util::parse_u64(digits);
+}
+
+// The first line of a stall report -> its event (kind, task, CPU, seconds).
+std::optional<model::KernelEvent> stall_start(std::string_view m) {
+  model::KernelEvent e;
+  if (auto at = m.find("INFO: task "); at != std::string_view::npos) {
+    std::string_view rest = m.substr(at + 11);
+    auto blocked = rest.find(" blocked for more than ");
+    if (blocked == std::string_view::npos) return std::nullopt;
+    e.kind = model::KernelEventKind::hung_task;
+    take_task(rest.substr(0, blocked), e);
+    if (auto n = number_after(rest, " blocked for more than ")) e.stalled_s = static_cast<double>(*n);
+    return e;
+  }
+  if (auto at = m.find("soft lockup - CPU#"); at != std::string_view::npos) {
+    e.kind = model::KernelEventKind::soft_lockup;
+    if (auto n = number_after(m, "CPU#"); n && *n < 1'000'000) e.cpu = static_cast<int>(*n);
+    if (auto n = number_after(m, " stuck for ")) e.stalled_s = static_cast<double>(*n);
+    auto open = m.rfind('['), close = m.rfind(']');
+    if (open != std::string_view::npos && close != std::string_view::npos && close > open)
+      take_task(m.substr(open + 1, close - open - 1), e);
+    return e;
+  }
+  if (m.find("detected hard LOCKUP on cpu ") != std::string_view::npos) {
+    e.kind = model::KernelEventKind::hard_lockup;
+    if (auto n = number_after(m, "LOCKUP on cpu "); n && *n < 1'000'000) e.cpu = static_cast<int>(*n);
+    return e;
+  }
+  if (m.find("INFO: rcu_") != std::string_view::npos && m.find("detected stall") != std::string_view::npos) {
+    e.kind = model::KernelEventKind::rcu_stall;
+    return e;
+  }
+  return std::nullopt;
+}
+
+// A call-trace frame: "[? ][[<addr>] ]symbol+0xOFF/0xLEN[ [module]]" -> its
+// text and module ("" for the core kernel); nullopt for any other line.
+struct Frame {
+  std::string_view text, module;
+};
+std::optional<Frame> parse_frame(std::string_view t) {
+  if (starts_with(t, "? ")) t.remove_prefix(2);
+  if (starts_with(t, "[<")) {  // older kernels: "[<ffffffffc0a1b2c3>] symbol+0x1/0x2 [nvidia]"
+    auto close = t.find(">] ");
+    if (close == std::string_view::npos) return std::nullopt;
+    t.remove_prefix(close + 3);
+  }
+  auto plus = t.find("+0x");
+  if (plus == 0 || plus == std::string_view::npos || t.substr(0, plus).find(' ') != std::string_view::npos)
+    return std::nullopt;
+  if (t.find("/0x", plus) == std::string_view::npos) return std::nullopt;
+  Frame f{t, ""};
+  auto open = t.find(" [", plus);
+  if (open != std::string_view::npos) {
+    auto close = t.find(']', open);
+    if (close == std::string_view::npos) return std::nullopt;
+    f.module = t.substr(open + 2, close - open - 2);
+    f.text = t.substr(0, close + 1);
+  }
+  return f;
+}
+
+bool is_driver_module(std::string_view module) { return starts_with(module, "nvidia"); }
+
+// Register dumps and section markers inside a report: "RSP: 0018:...",
+// "R10: ...", "FS: ...", "Code: ...", "<IRQ>", "</NMI>", "NMI backtrace for cpu 3".
+bool is_report_context(std::string_view t) {
+  if (starts_with(t, "<") || starts_with(t, "Code: ") || starts_with(t, "NMI backtrace") ||
+      starts_with(t, "Sending NMI") || starts_with(t, "Hardware name:") || starts_with(t, "Modules linked in:") ||
+      starts_with(t, "rcu: ") || starts_with(t, "(detected by") || starts_with(t, "Workqueue:"))
+    return true;
+  auto colon = t.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 5) return false;
+  for (char c : t.substr(0, colon))
+    if (!is_upper(c) && !is_digit(c)) return false;
+  return true;  // "RAX:", "R10:", "CR2:", "PKRU:"
 }
 
 // ---- wall-clock time ---------------------------------------------------
@@ -279,8 +458,10 @@ std::optional<model::KernelEvent> parse_xid(std::string_view body) {
   if (!starts_with(s, ":")) return std::nullopt;
   s.remove_prefix(1);
   skip_spaces(s);
-  auto code = take_digits(s, 6);
-  if (code.empty()) return std::nullopt;
+  // The code is a whole decimal number followed by ',' (or the end): "0x4f",
+  // "79abc" and numbers longer than NVIDIA's codes are not an Xid.
+  auto code = take_digits(s, 12);
+  if (code.empty() || code.size() > 5 || (!s.empty() && s[0] != ',' && s[0] != ' ')) return std::nullopt;
   model::KernelEvent e;
   e.kind = model::KernelEventKind::xid;
   e.xid = to_int(code);
@@ -317,6 +498,25 @@ model::KernelEvent simple_event(KernelEventKind kind, std::optional<std::string>
 
 bool is_continuation(std::string_view body) { return !body.empty() && (is_lower(body[0]) || body[0] == '('); }
 
+std::string nvrm_text(std::string_view body) { return fmt::format("NVRM: {}", body); }
+
+// "... the client has the version 535.104.05, but ... this kernel module has the version 535.86.10. ..."
+void api_versions(std::string_view body, model::KernelEvent& e) {
+  auto version_after = [&](std::string_view word) -> std::optional<std::string> {
+    auto at = body.find(word);
+    if (at == std::string_view::npos) return std::nullopt;
+    std::string_view v = body.substr(at + word.size());
+    skip_spaces(v);
+    std::size_t n = 0;
+    while (n < v.size() && n < 32 && (is_digit(v[n]) || v[n] == '.')) ++n;
+    while (n > 0 && v[n - 1] == '.') --n;  // the sentence's full stop
+    if (n == 0) return std::nullopt;
+    return std::string(v.substr(0, n));
+  };
+  e.client_version = version_after("has the version");
+  e.module_version = version_after("kernel module has the version");
+}
+
 bool pending_complete(KernelEventKind kind, std::string_view body) {
   if (kind == KernelEventKind::fallen_off_bus) return contains(body, "fallen off the bus");
   return contains(body, "kernel module has the version ") || contains(body, "kernel module has the version\t");
@@ -331,6 +531,11 @@ KernelLogParser::KernelLogParser(KernelLogWindow window, std::int64_t now_unix_s
 
 void KernelLogParser::feed(std::string_view chunk) {
   while (!chunk.empty()) {
+    if (m_at_line_start && m_partial.empty() && !m_cutting) {  // whole lines: the vectorised pass
+      std::size_t used = scan_lines(chunk);
+      chunk.remove_prefix(used);
+      if (chunk.empty()) return;
+    }
     if (m_at_line_start) {  // NUL runs (a log file after a crash) are skipped
       std::size_t i = 0;
       while (i < chunk.size() && chunk[i] == '\0') ++i;
@@ -370,45 +575,191 @@ void KernelLogParser::append_partial(std::string_view piece) {
   m_partial.append(piece);
 }
 
+// The complete lines at the front of `chunk` (up to its last newline), in one
+// pass that finds newlines and anchor bytes together; returns the bytes used.
+std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
+  const char* base = chunk.data();
+  std::size_t n = chunk.size(), start = 0, i = 0;
+  bool anchored = false;
+  auto end_line = [&](std::size_t nl) {
+    bulk_line(std::string_view(base + start, nl - start), anchored);
+    start = nl + 1;
+    anchored = false;
+  };
+  auto anchor_here = [&](std::size_t pos) { return anchor_at(std::string_view(base + start, n - start), pos - start); };
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n'), v = _mm_set1_epi8('V'), f = _mm_set1_epi8('F'), k = _mm_set1_epi8('K'),
+                h = _mm_set1_epi8('#'), l = _mm_set1_epi8('L');
+  for (; i + 16 <= n; i += 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
+    auto newlines = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl)));
+    __m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, v), _mm_cmpeq_epi8(x, f)),
+                               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, k), _mm_cmpeq_epi8(x, h)),
+                                            _mm_cmpeq_epi8(x, l)));
+    auto anchors = static_cast<unsigned>(_mm_movemask_epi8(any));
+    for (unsigned all = newlines | anchors; all; all &= all - 1) {
+      unsigned bit = static_cast<unsigned>(__builtin_ctz(all));
+      if (newlines & (1u << bit)) end_line(i + bit);
+      else if (!anchored) anchored = anchor_here(i + bit);
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    char c = base[i];
+    if (c == '\n') end_line(i);
+    else if (!anchored && (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L')) anchored = anchor_here(i);
+  }
+  return start;
+}
+
+// One complete line from scan_lines; `anchored`: it holds an anchor.
+void KernelLogParser::bulk_line(std::string_view raw, bool anchored) {
+  std::size_t nuls = 0;  // NUL runs (a log file after a crash) are skipped
+  while (nuls < raw.size() && raw[nuls] == '\0') ++nuls;
+  raw.remove_prefix(nuls);
+  if (raw.size() > k_kernel_log_max_line) {
+    ++m_out.lines_cut;
+    return line(raw.substr(0, k_kernel_log_max_line));
+  }
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  ++m_out.lines_scanned;
+  if (anchored || m_report || !skim_clean(raw)) parse_line(raw);
+}
+
 void KernelLogParser::line(std::string_view raw) {
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
   ++m_out.lines_scanned;
+  if (skim(raw)) return;
+  parse_line(raw);
+}
+
+void KernelLogParser::parse_line(std::string_view raw) {
   Prefix p = parse_prefix(raw);
   if (p.kind == Prefix::Kind::dictionary) return;
-  bool boundary = p.kind == Prefix::Kind::boot_separator || starts_with(p.message, "Linux version ");
-  if (p.mono_s) {
-    if (m_last_mono_s && *p.mono_s + 1.0 < *m_last_mono_s) boundary = true;
-    m_last_mono_s = p.mono_s;
-  }
-  if (boundary && m_lines_in_boot > 0) new_boot();
+  boot_clues(p.kind == Prefix::Kind::boot_separator || starts_with(p.message, "Linux version "), p.mono_s);
   if (p.kind == Prefix::Kind::boot_separator) return;
   ++m_lines_in_boot;
-  const void* hit = ::memmem(p.message.data(), p.message.size(), k_nvrm.data(), k_nvrm.size());
-  if (!hit) return;
-  std::string_view body = p.message.substr(static_cast<const char*>(hit) - p.message.data() + k_nvrm.size());
+  if (p.foreign) return;  // another program's line between the kernel's
   Stamp stamp;
   stamp.text =
       p.kmsg_usec ? fmt::format("{}.{:06}", *p.kmsg_usec / 1'000'000, *p.kmsg_usec % 1'000'000) : std::string(p.stamp);
   stamp.mono_s = p.mono_s;
   stamp.clock = p.clock;
-  nvrm(body, stamp);
+  message(p.message, stamp);
 }
 
-void KernelLogParser::feed_record(std::string_view message, int boot, std::int64_t realtime_usec) {
+bool KernelLogParser::skim(std::string_view raw) { return !m_report && !has_anchor(raw) && skim_clean(raw); }
+
+bool KernelLogParser::skim_clean(std::string_view raw) {
+  if (!raw.empty() && raw[0] == '-') return false;  // maybe a journalctl boot separator
+  if (raw.size() > 1 && raw[0] == ' ' && is_upper(raw[1]) && raw.find('=') != std::string_view::npos)
+    return true;  // a /dev/kmsg record's " KEY=value" continuation
+  boot_clues(false, quick_mono(raw));
+  ++m_lines_in_boot;
+  return true;
+}
+
+// A new boot starts at a boundary line, or when the seconds-since-boot stamp goes back by more than 1 s.
+void KernelLogParser::boot_clues(bool boundary, std::optional<double> mono_s) {
+  if (mono_s) {
+    if (m_last_mono_s && *mono_s + 1.0 < *m_last_mono_s) boundary = true;
+    m_last_mono_s = mono_s;
+  }
+  if (boundary && m_lines_in_boot > 0) new_boot();
+}
+
+void KernelLogParser::feed_record(std::string_view message_text, int boot, std::int64_t realtime_usec) {
   m_records = true;
   if (boot != m_boot) {
     flush_pending();
+    finish_report();
     m_boot = boot;
     m_seen.clear();
   }
   ++m_out.lines_scanned;
-  message = message.substr(0, k_kernel_log_max_line);
-  const void* hit = ::memmem(message.data(), message.size(), k_nvrm.data(), k_nvrm.size());
-  if (!hit) return;
+  message_text = message_text.substr(0, k_kernel_log_max_line);
+  if (!m_report && !has_anchor(message_text)) return;
   Stamp stamp;
   stamp.text = iso_utc(realtime_usec);
   stamp.unix_s = realtime_usec / 1'000'000;
-  nvrm(message.substr(static_cast<const char*>(hit) - message.data() + k_nvrm.size()), stamp);
+  message(message_text, stamp);
+}
+
+// One kernel message: part of an open stall report, the start of one, or an NVRM line.
+void KernelLogParser::message(std::string_view text, const Stamp& stamp) {
+  if (m_report && report_line(text)) return;
+  const void* hit = ::memmem(text.data(), text.size(), k_nvrm.data(), k_nvrm.size());
+  if (hit) return nvrm(text.substr(static_cast<const char*>(hit) - text.data() + k_nvrm.size()), stamp);
+  start_report(text, stamp);
+}
+
+bool KernelLogParser::start_report(std::string_view text, const Stamp& stamp) {
+  auto e = stall_start(text);
+  if (!e) return false;
+  finish_report();
+  m_report = Report{std::move(*e), std::string(util::trim(text).substr(0, k_max_message)), stamp, 1, false};
+  return true;
+}
+
+// A line after a report's first: consumed (true) while it belongs to the
+// report; a line that ends it (an NVRM line, a new report, a non-frame after
+// the call trace) finishes the report and is left to the caller (false).
+bool KernelLogParser::report_line(std::string_view text) {
+  auto& r = *m_report;
+  std::string_view t = util::trim(text);
+  if (++r.lines > k_max_report_lines || contains(t, k_nvrm) || stall_start(t)) {
+    finish_report();
+    return false;
+  }
+  if (starts_with(t, "RIP: ")) {
+    std::string_view rip = t.substr(5);
+    if (auto colon = rip.find(':'); colon != std::string_view::npos && colon <= 4) rip.remove_prefix(colon + 1);
+    if (!r.event.rip) r.event.rip = util::printable(rip, 160);
+    return true;
+  }
+  if (t == "Call Trace:") {
+    r.in_trace = true;
+    return true;
+  }
+  if (t == "</TASK>" || starts_with(t, "---[ end trace")) {
+    finish_report();
+    return true;
+  }
+  if (auto f = parse_frame(t)) {
+    r.in_trace = true;
+    if (is_driver_module(f->module) && r.event.driver_frames.size() < k_max_driver_frames)
+      r.event.driver_frames.push_back(util::printable(f->text, 160));
+    return true;
+  }
+  if (starts_with(t, "CPU: ")) {  // "CPU: 3 PID: 4242 Comm: nvidia-smi Tainted: ..."
+    auto cpu = number_after(t, "CPU: ");
+    auto pid = number_after(t, " PID: ");
+    if (!r.event.cpu && cpu && *cpu < 1'000'000) r.event.cpu = static_cast<int>(*cpu);
+    if (!r.event.pid && pid && *pid <= 0x7fffffff) r.event.pid = static_cast<int>(*pid);
+    if (auto comm = t.find(" Comm: "); comm != std::string_view::npos && !r.event.process) {
+      std::string_view name = t.substr(comm + 7);
+      name = name.substr(0, name.find(' '));
+      if (!name.empty()) r.event.process = util::printable(name, 64);
+    }
+    return true;
+  }
+  if (!r.in_trace || is_report_context(t)) return true;  // before the trace: whatever the kernel prints
+  finish_report();
+  return false;
+}
+
+// Keeps the report as an event when its RIP or a frame is in an [nvidia*]
+// module; a stall elsewhere is only counted.
+void KernelLogParser::finish_report() {
+  if (!m_report) return;
+  Report r = std::move(*m_report);
+  m_report.reset();
+  bool in_driver = !r.event.driver_frames.empty() || (r.event.rip && contains(*r.event.rip, "[nvidia"));
+  if (!in_driver) {
+    ++m_out.stalls_elsewhere;
+    return;
+  }
+  emit(std::move(r.event), r.first_line, r.stamp);
 }
 
 void KernelLogParser::nvrm(std::string_view body, const Stamp& stamp) {
@@ -417,17 +768,17 @@ void KernelLogParser::nvrm(std::string_view body, const Stamp& stamp) {
     flush_pending();
   }
   if (starts_with(body, "Xid ")) {
-    if (auto e = parse_xid(body)) emit(std::move(*e), body, stamp);
+    if (auto e = parse_xid(body)) emit(std::move(*e), nvrm_text(body), stamp);
   } else if (starts_with(body, "The NVIDIA GPU ")) {
     start_pending(KernelEventKind::fallen_off_bus, body, stamp);
   } else if (starts_with(body, "API mismatch")) {
     start_pending(KernelEventKind::api_mismatch, body, stamp);
   } else if (starts_with(body, "GPU at PCI:")) {
     gpu_uuid(body);
-  } else if (contains(body, "RmInitAdapter failed")) {
-    emit(simple_event(KernelEventKind::rm_init_failed, bus_after(body, "GPU ")), body, stamp);
+  } else if ((starts_with(body, "GPU ") || starts_with(body, "RmInitAdapter")) && contains(body, "RmInitAdapter failed")) {
+    emit(simple_event(KernelEventKind::rm_init_failed, bus_after(body, "GPU ")), nvrm_text(body), stamp);
   } else if (starts_with(body, "GPU ") && contains(body, "fallen off the bus")) {
-    emit(simple_event(KernelEventKind::fallen_off_bus, bus_after(body, "GPU ")), body, stamp);
+    emit(simple_event(KernelEventKind::fallen_off_bus, bus_after(body, "GPU ")), nvrm_text(body), stamp);
   }
 }
 
@@ -468,14 +819,16 @@ void KernelLogParser::flush_pending() {
   m_pending.reset();
   if (p.kind == KernelEventKind::fallen_off_bus) {
     if (!pending_complete(p.kind, p.body)) return;
-    emit(simple_event(p.kind, bus_after(p.body, "The NVIDIA GPU ")), p.body, p.stamp);
+    emit(simple_event(p.kind, bus_after(p.body, "The NVIDIA GPU ")), nvrm_text(p.body), p.stamp);
   } else {
-    emit(simple_event(p.kind, std::nullopt), p.body, p.stamp);
+    auto e = simple_event(p.kind, std::nullopt);
+    api_versions(p.body, e);
+    emit(std::move(e), nvrm_text(p.body), p.stamp);
   }
 }
 
-void KernelLogParser::emit(model::KernelEvent e, std::string_view body, const Stamp& stamp) {
-  e.message = util::printable(fmt::format("NVRM: {}", body), k_max_message);
+void KernelLogParser::emit(model::KernelEvent e, std::string_view text, const Stamp& stamp) {
+  e.message = util::printable(text, k_max_message);
   e.timestamp = util::printable(stamp.text, 64);
   auto unix_s = wall_time(stamp);
   bool too_old = m_window.since_unix_s && unix_s && *unix_s < *m_window.since_unix_s;
@@ -518,6 +871,7 @@ std::optional<std::int64_t> KernelLogParser::wall_time(const Stamp& stamp) const
 
 void KernelLogParser::new_boot() {
   flush_pending();
+  finish_report();
   ++m_boot;
   m_lines_in_boot = 0;
   m_seen.clear();  // duplicates are within one boot
@@ -537,6 +891,7 @@ model::KernelLog KernelLogParser::finish() {
   if (!m_partial.empty()) line(m_partial);
   m_partial.clear();
   flush_pending();
+  finish_report();
   if (!m_records) {
     prune_old_boots();
     for (auto& e : m_out.events) e.boot = *e.boot - m_boot;

@@ -1,7 +1,9 @@
 // Kernel log probe: NVIDIA events (Xid, fallen off the bus, API mismatch,
-// RmInitAdapter failed) from the journal, /dev/kmsg or a file, in any of the
-// usual text formats (docs/kernel-log.md). The parser is pure and streams:
-// it looks at each line only until it knows "NVRM: " is not in it.
+// RmInitAdapter failed) and the kernel's stall reports inside the driver
+// (hung tasks, soft/hard lockups, RCU stalls) from the journal, /dev/kmsg or
+// a file, in any of the usual text formats (docs/kernel-log.md). The parser
+// is pure and streams: one vectorised pass per line looks for the bytes its
+// anchors hold, and only lines that have them are parsed further.
 #pragma once
 
 #include <cstdint>
@@ -68,15 +70,35 @@ class KernelLogParser {
     Stamp stamp;
     int lines = 0;
   };
+  struct Report {  // a kernel stall report and the lines after it (RIP, call trace)
+    model::KernelEvent event;
+    std::string first_line;
+    Stamp stamp;
+    int lines = 0;
+    bool in_trace = false;  // "Call Trace:" seen
+  };
 
   void append_partial(std::string_view piece);
   void line(std::string_view raw);
+  // A line that can hold nothing the parser wants (no NVRM/stall/boot anchor,
+  // no report open): only its boot-boundary clues are read. False when the
+  // line needs the full parse.
+  bool skim(std::string_view raw);
+  bool skim_clean(std::string_view raw);  // skim for a line known to hold no anchor
+  std::size_t scan_lines(std::string_view chunk);
+  void bulk_line(std::string_view raw, bool anchored);
+  void parse_line(std::string_view raw);
+  void boot_clues(bool boundary, std::optional<double> mono_s);
+  void message(std::string_view text, const Stamp& stamp);
+  bool report_line(std::string_view text);
+  bool start_report(std::string_view text, const Stamp& stamp);
+  void finish_report();
   void nvrm(std::string_view body, const Stamp& stamp);
   void gpu_uuid(std::string_view body);
   void start_pending(model::KernelEventKind kind, std::string_view body, const Stamp& stamp);
   void continue_pending(std::string_view body);
   void flush_pending();
-  void emit(model::KernelEvent e, std::string_view body, const Stamp& stamp);
+  void emit(model::KernelEvent e, std::string_view text, const Stamp& stamp);
   std::optional<std::int64_t> wall_time(const Stamp& stamp) const;
   void new_boot();
   void prune_old_boots();
@@ -94,6 +116,7 @@ class KernelLogParser {
   std::uint64_t m_lines_in_boot = 0;
   std::optional<double> m_last_mono_s;
   std::optional<Pending> m_pending;
+  std::optional<Report> m_report;
   std::unordered_set<std::string> m_seen;
   std::uint64_t m_dropped = 0;
 };
