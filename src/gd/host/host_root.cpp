@@ -220,8 +220,11 @@ Result<std::string> HostRoot::read_file(std::string_view host_path, std::size_t 
     return make_error(fmt::format("{}: not a regular file", host_path));
   std::string out;
   char buf[8192];
-  while (out.size() < max_bytes) {
-    ssize_t n = ::read(fd->get(), buf, std::min(sizeof buf, max_bytes - out.size()));
+  // A regular file with a size is read up to it (one read for a small file);
+  // procfs and sysfs files say 0 and are read to the end.
+  std::size_t want = st.st_size > 0 ? std::min<std::size_t>(max_bytes, static_cast<std::size_t>(st.st_size)) : max_bytes;
+  while (out.size() < want) {
+    ssize_t n = ::read(fd->get(), buf, std::min(sizeof buf, want - out.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       return make_error(fmt::format("{}: read failed: {}", host_path, errno_text(errno)));
@@ -267,6 +270,35 @@ Result<std::vector<std::string>> HostRoot::list_dir(std::string_view host_path) 
   if (err) return make_error(fmt::format("{}: {}", host_path, errno_text(err)));
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> HostRoot::read_links(std::string_view host_dir,
+                                                                               std::size_t max_entries) const {
+  auto fd = open(host_dir, O_RDONLY | O_DIRECTORY);
+  if (!fd) return fd.error();
+  int dir_fd = ::dup(fd->get());  // readlinkat needs one; the DIR owns the other
+  if (dir_fd < 0) return make_error(fmt::format("{}: {}", host_dir, errno_text(errno)));
+  util::Fd links(dir_fd);
+  DIR* d = ::fdopendir(fd->get());
+  if (!d) return make_error(fmt::format("{}: {}", host_dir, errno_text(errno)));
+  fd->release();
+  std::vector<std::pair<std::string, std::string>> out;
+  char buf[4096];
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == ".." || (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)) continue;
+    if (out.size() >= max_entries) break;
+    // The name is one component of a directory opened inside the root:
+    // readlinkat reads that link's text and follows nothing.
+    ssize_t len = ::readlinkat(links.get(), e->d_name, buf, sizeof buf - 1);
+    if (len >= 0) out.emplace_back(std::string(n), std::string(buf, static_cast<std::size_t>(len)));
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err) return make_error(fmt::format("{}: {}", host_dir, errno_text(err)));
+  return out;
 }
 
 Result<std::string> HostRoot::read_link(std::string_view host_path) const {

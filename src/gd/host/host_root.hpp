@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gd/util/fd.hpp"
@@ -61,6 +62,11 @@ class HostRoot {
   // Entry names of a directory, sorted; error when absent or unreadable.
   Result<std::vector<std::string>> list_dir(std::string_view host_path) const;
   Result<std::string> read_link(std::string_view host_path) const;
+  // The symbolic links in a directory with their targets (as written; none
+  // is followed), in directory order, at most max_entries; entries that are
+  // not links are left out. One open and one readlinkat each.
+  Result<std::vector<std::pair<std::string, std::string>>> read_links(std::string_view host_dir,
+                                                                      std::size_t max_entries) const;
   // Follows symlinks as the kernel would if the root were "/". Returns the
   // final host path; error on a loop (more than 40 links) or a dangling link.
   Result<std::string> resolve(std::string_view host_path) const;

@@ -144,6 +144,15 @@ template <class V> void describe(V& v, KernelLog& x) {
   v("init_marks", x.init_marks);
   v("problems", x.problems); v("stalls_elsewhere", x.stalls_elsewhere);
 }
+template <class V> void describe(V& v, GpuTask& x) {
+  v("pid", x.pid); v("comm", x.comm); v("state", x.state); v("started_unix_s", x.started_unix_s);
+  v("wchan", x.wchan); v("stack", x.stack); v("devices", x.devices); v("in_driver", x.in_driver);
+}
+template <class V> void describe(V& v, ProcessesInfo& x) {
+  v("read", x.read); v("processes", x.processes); v("not_read", x.not_read);
+  v("uninterruptible", x.uninterruptible); v("holders_scanned", x.holders_scanned);
+  v("holders_note", x.holders_note); v("tasks", x.tasks); v("problems", x.problems);
+}
 template <class V> void describe(V& v, ContainerCli& x) {
   v("path", x.path); v("skip_reason", x.skip_reason); v("timed_out", x.timed_out); v("exit_code", x.exit_code);
   v("error", x.error); v("nvrm_version", x.nvrm_version); v("cuda_version", x.cuda_version);
@@ -177,6 +186,7 @@ template <class V> void describe(V& v, Snapshot& x) {
   v("cuda", x.cuda);
   v("libs", x.libs);
   v("kernel_log", x.kernel_log);
+  v("processes", x.processes);
   v("container", x.container);
   v("state", x.state);
   v("watch", x.watch);

@@ -415,6 +415,32 @@ struct HistoryMark {
   std::optional<std::string> persistence_mode;  // gpu_lost: "on"/"off" at the loss; persistence_changed: the new mode
 };
 
+// A process that matters to the GPUs: one in uninterruptible sleep (D), or
+// one that holds an NVIDIA device node open (probe `processes`).
+struct GpuTask {
+  int pid = 0;
+  std::string comm;
+  std::string state;                         // /proc/PID/stat: "R" "S" "D" "Z" "T" "I" ...
+  std::optional<std::int64_t> started_unix_s;  // the process's start (btime + starttime)
+  std::string wchan;                          // /proc/PID/wchan ("" when 0 or unreadable)
+  std::vector<std::string> stack;             // /proc/PID/stack frames (root only), at most 16
+  std::vector<std::string> devices;           // the /dev/nvidia* nodes it holds open
+  bool in_driver = false;  // D and (its stack or wait channel is in an [nvidia*] module, or it holds /dev/nvidia*)
+};
+
+// The node's processes as the GPUs see them: which sleep inside the driver
+// (and cannot be killed), and which hold which /dev/nvidia<N>.
+struct ProcessesInfo {
+  bool read = false;                 // /proc was listed
+  std::uint64_t processes = 0;       // /proc/PID entries whose stat was read
+  std::uint64_t not_read = 0;        // left out (the cap or the time budget)
+  std::uint64_t uninterruptible = 0;  // in D state, in the driver or not
+  bool holders_scanned = false;      // every process's fds were read (else only those in D)
+  std::string holders_note;          // why the holders were or were not scanned
+  std::vector<GpuTask> tasks;        // D-state processes and device holders, pid order, at most 4096
+  std::vector<std::string> problems;
+};
+
 // gpudoctor's own records on the node, and when this boot began, so rules can
 // place an event before or after a change.
 struct StateInfo {
@@ -452,6 +478,7 @@ struct Snapshot {
   CudaInfo cuda;
   LibsInfo libs;
   KernelLog kernel_log;
+  ProcessesInfo processes;
   ContainerInfo container;
   StateInfo state;
   std::optional<WatchInfo> watch;

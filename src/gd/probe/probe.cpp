@@ -20,6 +20,7 @@
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/probe/pci.hpp"
 #include "gd/probe/persistenced.hpp"
+#include "gd/probe/processes.hpp"
 #include "gd/probe/state.hpp"
 
 namespace gd::probe {
@@ -31,6 +32,21 @@ void run_driver(const ProbeContext& c, model::Snapshot& s) { s.driver = read_dri
 void run_nvml(const ProbeContext& c, model::Snapshot& s) { s.nvml = read_nvml(c.root, c.options); }
 void run_cuda(const ProbeContext& c, model::Snapshot& s) { s.cuda = read_cuda(c.root, c.options, s.nvml); }
 void run_persistenced(const ProbeContext& c, model::Snapshot& s) { s.persistenced = read_persistenced(c.root); }
+
+// Every process's open files are read for /dev/nvidia* holders when NVML or
+// CUDA did not answer (what holds the GPU is then the question); otherwise
+// only the processes in D state are looked at closely.
+void run_processes(const ProbeContext& c, model::Snapshot& s) {
+  ProcessesOptions o;
+  bool nvml_ok = s.nvml.state == model::NvmlState::ok;
+  bool cuda_trouble = s.cuda.state == model::CudaState::hung || s.cuda.state == model::CudaState::worker_failed;
+  o.scan_holders = !nvml_ok || cuda_trouble;
+  o.holders_note = o.scan_holders ? (nvml_ok ? "CUDA did not answer: every process's open files were read"
+                                             : "NVML did not answer: every process's open files were read")
+                                  : "NVML and CUDA answered: only processes in D state were looked at closely";
+  if (auto stat = c.root.read_file("/proc/stat", 1 << 20)) o.boot_time_unix_s = parse_boot_time(*stat);
+  s.processes = read_processes(c.root, o);
+}
 void run_kernel_log(const ProbeContext& c, model::Snapshot& s) {
   s.kernel_log = read_kernel_log(c.root, KernelLogOptions{c.options.kernel_log_file, c.options.since});
 }
@@ -57,6 +73,8 @@ constexpr ProbeEntry k_probes[] = {
     {"cuda", "libcuda.so.1 in a worker process under a deadline: cuInit, driver API version, device count", run_cuda},
     {"devnodes", "/dev/nvidiactl, /dev/nvidia-uvm, /dev/nvidia<minor>", run_devnodes},
     {"persistenced", "nvidia-persistenced: pid file, live process, socket", run_persistenced},
+    {"processes", "/proc/PID/{stat,wchan,stack,fd}: tasks stuck in the driver (D state), holders of /dev/nvidia*",
+     run_processes},
     {"kernel_log", "NVIDIA events (Xid, fallen off the bus, API mismatch) in the journal, /dev/kmsg or --kernel-log",
      run_kernel_log},
     {"libs", "driver libraries in the loader's dirs (ld.so.conf, ld.so.cache): link chains, sizes, ELF SONAMEs",

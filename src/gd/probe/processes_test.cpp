@@ -1,0 +1,131 @@
+#include "gd/probe/processes.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "gd/testing/temp_root.hpp"
+
+namespace gd::probe {
+namespace {
+
+// A /proc/PID tree: stat, wchan, stack, and fd links to `devices`.
+void add_process(const testing::TempRoot& r, int pid, std::string_view comm, char state,
+                 std::vector<std::string> devices = {}, std::string_view wchan = "0", std::string_view stack = "") {
+  std::string dir = fmt::format("/proc/{}", pid);
+  r.write(dir + "/stat", fmt::format("{} ({}) {} 1 {} {} 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 250000 1000 200 "
+                                     "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n",
+                                     pid, comm, state, pid, pid));
+  r.write(dir + "/wchan", wchan);
+  if (!stack.empty()) r.write(dir + "/stack", stack);
+  r.mkdir(dir + "/fd");
+  r.link("/dev/null", dir + "/fd/0");
+  for (std::size_t i = 0; i < devices.size(); ++i) r.link(devices[i], fmt::format("{}/fd/{}", dir, 3 + i));
+}
+
+TEST(ProcStat, ParsesNamesWithSpacesAndParentheses) {
+  auto st = parse_proc_stat("4242 (my (odd) name) D 1 4242 4242 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 987654 0 0\n");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->pid, 4242);
+  EXPECT_EQ(st->comm, "my (odd) name");
+  EXPECT_EQ(st->state, "D");
+  EXPECT_EQ(st->ppid, 1);
+  EXPECT_EQ(st->start_ticks, 987654u);
+  EXPECT_FALSE(parse_proc_stat("garbage"));
+  EXPECT_FALSE(parse_proc_stat("12 (x) "));          // truncated: no state
+  EXPECT_FALSE(parse_proc_stat("0 (x) S 1"));        // pid 0 is not a process
+  EXPECT_FALSE(parse_proc_stat("12 (x) SLEEPING 1"));  // a state is one letter
+}
+
+TEST(ProcStack, FramesAndTheDriversOnes) {
+  auto frames = parse_proc_stack(
+      "[<0>] os_acquire_rwlock_write+0x31/0x40 [nvidia]\n[<0>] rm_ioctl+0x63/0xb0 [nvidia]\n"
+      "[<0>] __x64_sys_ioctl+0x8d/0xd0\n");
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0], "os_acquire_rwlock_write+0x31/0x40 [nvidia]");
+  EXPECT_TRUE(frame_in_driver(frames[0]));
+  EXPECT_FALSE(frame_in_driver(frames[2]));
+  EXPECT_TRUE(frame_in_driver("uvm_va_block_make_resident+0x1/0x2 [nvidia_uvm]"));
+  EXPECT_FALSE(frame_in_driver("jbd2_journal_commit_transaction+0x1/0x2 [jbd2]"));
+  EXPECT_TRUE(wchan_in_driver("os_acquire_rwlock_write"));
+  EXPECT_TRUE(wchan_in_driver("_nv042409rm"));
+  EXPECT_FALSE(wchan_in_driver("io_schedule"));
+  EXPECT_FALSE(wchan_in_driver("jbd2_log_wait_commit"));
+}
+
+TEST(ProcessesProbe, FindsTasksStuckInTheDriverAndTheHoldersOfEachGpu) {
+  testing::TempRoot r;
+  add_process(r, 1, "systemd", 'S');
+  add_process(r, 1200, "python3", 'S', {"/dev/nvidiactl", "/dev/nvidia0", "/dev/nvidia-uvm"});
+  add_process(r, 48211, "nvidia-smi", 'D', {"/dev/nvidiactl", "/dev/nvidia1"}, "os_acquire_rwlock_write",
+              "[<0>] os_acquire_rwlock_write+0x31/0x40 [nvidia]\n[<0>] rm_ioctl+0x63/0xb0 [nvidia]\n");
+  add_process(r, 600, "jbd2/nvme0n1p2-", 'D', {}, "jbd2_journal_commit_transaction",
+              "[<0>] jbd2_journal_commit_transaction+0x1b4/0x1a90 [jbd2]\n");
+  add_process(r, 700, "cat", 'D', {}, "io_schedule");
+  r.write("/proc/self", "not a pid");  // ignored: not a number
+  r.mkdir("/proc/sys");
+  ProcessesOptions o;
+  o.boot_time_unix_s = 1'795'000'000;
+  auto info = read_processes(r.host(), o);
+  EXPECT_TRUE(info.read);
+  EXPECT_EQ(info.processes, 5u);
+  EXPECT_EQ(info.uninterruptible, 3u);
+  ASSERT_EQ(info.tasks.size(), 4u);  // pid order: 600, 700, 1200, 48211
+  EXPECT_EQ(info.tasks[0].pid, 600);
+  EXPECT_FALSE(info.tasks[0].in_driver);  // D in the file system: not the driver's
+  EXPECT_FALSE(info.tasks[1].in_driver);
+  EXPECT_EQ(info.tasks[2].comm, "python3");
+  EXPECT_EQ(info.tasks[2].state, "S");
+  EXPECT_EQ(info.tasks[2].devices, (std::vector<std::string>{"/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidiactl"}));
+  const auto& stuck = info.tasks[3];
+  EXPECT_EQ(stuck.pid, 48211);
+  EXPECT_EQ(stuck.state, "D");
+  EXPECT_TRUE(stuck.in_driver);
+  EXPECT_EQ(stuck.wchan, "os_acquire_rwlock_write");
+  EXPECT_EQ(stuck.stack.size(), 2u);
+  EXPECT_EQ(stuck.started_unix_s, 1'795'000'000 + 2500);  // 250000 ticks at USER_HZ 100
+}
+
+TEST(ProcessesProbe, WithoutTheHolderScanOnlyTasksInDAreLookedAt) {
+  testing::TempRoot r;
+  add_process(r, 1200, "python3", 'S', {"/dev/nvidia0"});
+  add_process(r, 1300, "hung", 'D', {"/dev/nvidia0"}, "schedule");  // holds the GPU while in D
+  ProcessesOptions o;
+  o.scan_holders = false;
+  auto info = read_processes(r.host(), o);
+  ASSERT_EQ(info.tasks.size(), 1u);
+  EXPECT_EQ(info.tasks[0].pid, 1300);
+  EXPECT_TRUE(info.tasks[0].in_driver);
+  EXPECT_FALSE(info.holders_scanned);
+}
+
+TEST(ProcessesProbe, GarbageAndMissingFilesAreNamedNotFatal) {
+  testing::TempRoot r;
+  r.write("/proc/12/stat", "\x01\x02 garbage");
+  r.mkdir("/proc/13");  // no stat at all: a process that exited meanwhile
+  add_process(r, 14, "ok", 'S');
+  auto info = read_processes(r.host(), ProcessesOptions{});
+  EXPECT_EQ(info.processes, 1u);
+  ASSERT_EQ(info.problems.size(), 1u);
+  EXPECT_NE(info.problems[0].find("/proc/12/stat: not in the kernel's format"), std::string::npos);
+  testing::TempRoot empty;
+  auto none = read_processes(empty.host(), ProcessesOptions{});
+  EXPECT_FALSE(none.read);
+  EXPECT_EQ(none.problems.size(), 1u);
+}
+
+TEST(ProcessesProbe, TheTimeBudgetBoundsIt) {
+  testing::TempRoot r;
+  for (int pid = 100; pid < 400; ++pid) add_process(r, pid, "w", 'S');
+  ProcessesOptions o;
+  o.deadline = std::chrono::steady_clock::now();  // already spent
+  auto info = read_processes(r.host(), o);
+  EXPECT_EQ(info.processes, 0u);
+  EXPECT_EQ(info.not_read, 300u);
+  ASSERT_EQ(info.problems.size(), 1u);
+  EXPECT_NE(info.problems[0].find("300 of 300 processes not read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gd::probe
