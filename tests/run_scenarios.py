@@ -12,6 +12,7 @@ way the dynamic loader would. scenario.json may hold:
                as libcuda.so.<driver_version> beside the NVML simulator)
   max_seconds  the check must end within this wall time (never-hang cases)
   expect_text  substrings the human-readable output must contain
+  expect_not_text  substrings it must not contain
   libs         [[host_path, soname], ...]: tiny real shared libraries compiled
                with `cc` (dlopen-safe, no symbols) before ldconfig runs
   cuda_sim_copies  [host_path, ...]: more copies of the fake libcuda
@@ -174,6 +175,9 @@ def run_one(name, opts):
         for s in cfg.get("expect_text", []):
             if s not in text.stdout:
                 problems.append(f"text output lacks {s!r}")
+        for s in cfg.get("expect_not_text", []):
+            if s in text.stdout:
+                problems.append(f"text output has {s!r}")
         if text.returncode != p.returncode:
             problems.append(f"text mode exit {text.returncode} != json mode exit {p.returncode}")
         if p.stderr.strip():

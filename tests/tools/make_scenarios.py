@@ -537,6 +537,68 @@ def kernel_log_scenarios():
                               "kernel log, previous boot, Nov 27 02:58:41: NVRM: Xid (PCI:BD71:00:00): 79",
                               "kernel log: bd71:00:00.0 is GPU-"]})
 
+    def stuck_in_driver(r):
+        """Issue "why the driver hangs": nvidia-smi stuck in D inside the driver holding GPU 2 after a GSP RPC
+        timeout; the kernel's hung-task report names it; a jbd2 task in D on disk I/O must not be blamed."""
+        v100_node(r, seed, with_persistenced=True)
+        bus2 = AZURE_V100_BUSES[2][:-2].upper()
+
+        def proc(pid, comm, state, fds, wchan="0", stack=""):
+            write(r, f"/proc/{pid}/stat", f"{pid} ({comm}) {state} 1 {pid} {pid} 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 "
+                                          f"0 {pid * 10} 1000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3\n")
+            write(r, f"/proc/{pid}/wchan", wchan)
+            if stack:
+                write(r, f"/proc/{pid}/stack", stack)
+            os.makedirs(os.path.join(r, f"proc/{pid}/fd"), exist_ok=True)
+            for n, target in enumerate(fds):
+                symlink(r, f"/proc/{pid}/fd/{n}", target)
+        proc(1, "systemd", "S", ["/dev/null"])
+        proc(1834, "nvidia-persiste", "S", ["/dev/nvidiactl", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia2",
+                                            "/dev/nvidia3"])
+        proc(4410, "python3", "S", ["/dev/null", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia2"])
+        proc(48211, "nvidia-smi", "D", ["/dev/null", "/dev/nvidiactl", "/dev/nvidia2"], "os_acquire_rwlock_write",
+             "[<0>] os_acquire_rwlock_write+0x31/0x40 [nvidia]\n[<0>] _nv042409rm+0x10/0x40 [nvidia]\n"
+             "[<0>] rm_ioctl+0x63/0xb0 [nvidia]\n[<0>] nvidia_ioctl+0x5c9/0x8c0 [nvidia]\n"
+             "[<0>] __x64_sys_ioctl+0x8d/0xd0\n")
+        proc(612, "jbd2/nvme0n1p2-", "D", [], "jbd2_journal_commit_transaction",
+             "[<0>] jbd2_journal_commit_transaction+0x1b4/0x1a90 [jbd2]\n")
+        write(r, "/proc/stat", "cpu  1 2 3 4\nbtime 1795000000\n")
+        log = boot_lines(27, 180)
+        log.append(kern("Nov 27 09:41:12", f"[13011.402117] NVRM: Xid (PCI:{bus2}): 119, pid=48211, name=nvidia-smi, "
+                        "Timeout after 6s of waiting for RPC response from GPU2 GSP! Expected function 76 "
+                        "(GSP_RM_CONTROL) (0x20800a4c 0x4)."))
+        for line in ["[13134.161616] INFO: task nvidia-smi:48211 blocked for more than 122 seconds.",
+                     "[13134.161630]       Tainted: P           OE     5.4.0-137-generic #154-Ubuntu",
+                     "[13134.161633] \"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.",
+                     "[13134.161635] nvidia-smi      D    0 48211  48190 0x00004000",
+                     "[13134.161640] Call Trace:",
+                     "[13134.161645]  __schedule+0x2e3/0x740",
+                     "[13134.161652]  schedule+0x42/0xb0",
+                     "[13134.161655]  rwsem_down_write_slowpath+0x244/0x4d0",
+                     "[13134.161660]  os_acquire_rwlock_write+0x31/0x40 [nvidia]",
+                     "[13134.161700]  _nv042409rm+0x10/0x40 [nvidia]",
+                     "[13134.161720]  nvidia_ioctl+0x5c9/0x8c0 [nvidia]",
+                     "[13134.161730]  do_syscall_64+0x57/0x190",
+                     "[13134.161740]  entry_SYSCALL_64_after_hwframe+0x44/0xa9"]:
+            log.append(kern("Nov 27 09:43:15", line))
+        log.append(kern("Nov 27 09:44:00", "[13178.000000] e1000e 0000:00:1f.6 eno1: NIC Link is Up 1000 Mbps Full Duplex"))
+        write(r, "/var/log/kern.log", "".join(log))
+
+    scenario("hang-stuck-in-driver",
+             "NVML hangs on GPU index 2 after a GSP RPC timeout (Xid 119): nvidia-smi is stuck in D inside the driver "
+             "holding /dev/nvidia2, the kernel reported it as a hung task; a jbd2 task in D on disk I/O is not the "
+             "driver's; --timeout 2",
+             stuck_in_driver,
+             nvml_doc("460.32.03", gpus, faults=[{"call": "nvmlDeviceGetTemperature", "gpu": 2, "hang": True}]),
+             {"args": ["--timeout", "2", "--kernel-log", "{root}/var/log/kern.log"], "max_seconds": 4,
+              "expect_text": ["Why it hangs: GSP RPC timeout (Xid 119/120); tasks stuck in the driver",
+                              "1 process(es) stuck inside the NVIDIA driver on GPU b111:00:00.0: nvidia-smi (pid 48211)",
+                              "also holding it: python3 (pid 4410, state S)",
+                              "The kernel reported 1 stall(s) inside the NVIDIA driver this boot: hung task nvidia-smi "
+                              "(pid 48211), blocked for 122 s",
+                              "the stalled process was using GPU b111:00:00.0"],
+              "expect_not_text": ["jbd2"]})
+
 
 CLI_INFO_460 = """NVRM version:   460.32.03
 CUDA version:   11.2

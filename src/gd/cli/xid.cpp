@@ -5,6 +5,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -62,7 +63,13 @@ nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent&
                       {"kind", model::kernel_event_kind_name(e.kind)},
                       {"timestamp", e.timestamp},
                       {"boot", opt(e.boot)},
-                      {"uuid", nullptr}};
+                      {"uuid", nullptr},
+                      {"cpu", opt(e.cpu)},
+                      {"stalled_s", opt(e.stalled_s)},
+                      {"rip", opt(e.rip)},
+                      {"driver_frames", e.driver_frames},
+                      {"client_version", opt(e.client_version)},
+                      {"module_version", opt(e.module_version)}};
   if (e.bus_id)
     if (auto it = log.gpu_uuids.find(*e.bus_id); it != log.gpu_uuids.end()) j["uuid"] = it->second;
   return j;
@@ -98,7 +105,11 @@ std::vector<Row> group_repeats(const model::KernelLog& log) {
 std::string text_report(const model::KernelLog& log) {
   std::string out = fmt::format("{}: {} NVIDIA event(s) in {} ({} line(s) scanned)\n", log.source, log.events.size(),
                                 log.window, log.lines_scanned);
-  if (log.events.empty()) return out;
+  if (log.events.empty()) {
+    if (log.stalls_elsewhere)
+      out += fmt::format("{} stall report(s) outside the NVIDIA driver (not the driver's)\n", log.stalls_elsewhere);
+    return out;
+  }
   out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:>6} {:<24} {:<8} {:<16} {}\n", "TIME (FIRST)", "BOOT", "BUS ID",
                      "XID", "COUNT", "PROCESS", "SEVERITY", "ACTION", "MEANING");
   std::vector<std::string> advice;
@@ -118,6 +129,23 @@ std::string text_report(const model::KernelLog& log) {
         "{}: {}", e.xid ? fmt::format("Xid {} {}", *e.xid, info.mnemonic) : std::string(info.mnemonic), info.advice);
     if (std::find(advice.begin(), advice.end(), line) == advice.end()) advice.push_back(line);
   }
+  std::vector<std::string> stalls;  // each stall report, with where in the driver it was
+  for (const auto& e : log.events) {
+    if (!model::is_stall(e.kind) || stalls.size() >= 20) continue;
+    std::string line = fmt::format("  {} {}{}{}{}{}", e.timestamp.empty() ? "-" : e.timestamp,
+                                   model::kernel_event_kind_name(e.kind),
+                                   e.process ? fmt::format(" {}", util::printable(*e.process, 32)) : "",
+                                   e.pid ? fmt::format(" (pid {})", *e.pid) : "",
+                                   e.cpu ? fmt::format(" CPU {}", *e.cpu) : "",
+                                   e.stalled_s ? fmt::format(" {:g} s", *e.stalled_s) : "");
+    if (e.rip) line += fmt::format("\n      RIP {}", *e.rip);
+    for (const auto& f : e.driver_frames) line += fmt::format("\n      {}", f);
+    stalls.push_back(std::move(line));
+  }
+  if (!stalls.empty()) out += fmt::format("\nstuck inside the driver:\n{}\n", fmt::join(stalls, "\n"));
+  if (log.stalls_elsewhere)
+    out += fmt::format("\n{} stall report(s) outside the NVIDIA driver (not shown: not the driver's)\n",
+                       log.stalls_elsewhere);
   out += "\nwhat to do:\n";
   for (const auto& a : advice) out += fmt::format("  {}\n", a);
   return out;

@@ -3,6 +3,7 @@
 
 #include "gd/model/cuda_result.hpp"
 #include "gd/rule/facts.hpp"
+#include "gd/rule/hang_causes.hpp"
 #include "gd/rule/rule.hpp"
 
 namespace gd::rule {
@@ -224,21 +225,14 @@ void rule_cuda_init_failed(const RuleInput& in, std::vector<Finding>& out) {
 void rule_cuda_hung(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.cuda.state != CudaState::hung) return;
-  Finding f;
-  f.severity = Severity::critical;
-  std::string where = s.cuda.hung_device ? fmt::format(" on device {}", *s.cuda.hung_device) : std::string();
-  f.summary = fmt::format("CUDA did not answer within {:g} s: {}{} never returned", s.cuda.timeout_s,
-                          s.cuda.hung_call.value_or("a CUDA call"), where);
-  f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.cuda.elapsed_ms)));
+  HangReport h{"CUDA", s.cuda.timeout_s, s.cuda.hung_call.value_or("a CUDA call"),
+               s.cuda.hung_device ? fmt::format(" on device {}", *s.cuda.hung_device) : std::string(),
+               s.cuda.elapsed_ms, std::nullopt,
+               "every CUDA program will hang in the same call (an NVSwitch system whose fabric is still coming up "
+               "hangs there too)."};
+  Finding f = hang_finding(s, h);
   add_library_evidence(s, f);
-  f.cause =
-      "The driver is wedged or a GPU is stuck initialising (fell off the bus, a reset in progress, or an "
-      "NVSwitch fabric still coming up). Every CUDA program will hang in the same call.";
-  f.fix = {"Look for Xid 79 / 'fallen off the bus' / RmInitAdapter lines: sudo dmesg -T | grep NVRM",
-           "NVSwitch systems: systemctl status nvidia-fabricmanager",
-           "Reboot the node if it keeps hanging; a hung driver does not recover by itself"};
-  f.needs_root = true;
-  f.needs_reboot = true;
+  f.fix.insert(f.fix.end() - 1, "NVSwitch systems: systemctl status nvidia-fabricmanager");
   out.push_back(std::move(f));
 }
 

@@ -6,6 +6,7 @@
 
 #include "gd/model/nvml_return.hpp"
 #include "gd/rule/facts.hpp"
+#include "gd/rule/hang_causes.hpp"
 #include "gd/rule/rule.hpp"
 
 namespace gd::rule {
@@ -121,21 +122,14 @@ std::optional<std::string> unchecked_text(const model::Snapshot& s) {
 void rule_nvml_hung(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   if (s.nvml.state != NvmlState::hung) return;
-  Finding f;
-  f.severity = Severity::critical;
-  if (s.nvml.hung_bus_id) f.gpu = s.nvml.hung_bus_id;
-  f.summary = fmt::format("NVML did not answer within {:.3g} s: {}{} never returned", s.nvml.timeout_s,
-                          s.nvml.hung_call.value_or("an NVML call"), hung_gpu_text(s.nvml));
-  f.evidence.push_back(fmt::format("worker killed after {}", format_ms(s.nvml.elapsed_ms)));
-  if (auto u = unchecked_text(s)) f.evidence.push_back(*u);
-  if (auto e = init_time_evidence(s)) f.evidence.push_back(*e);
+  HangReport h{"NVML", s.nvml.timeout_s, s.nvml.hung_call.value_or("an NVML call"), hung_gpu_text(s.nvml),
+               s.nvml.elapsed_ms, s.nvml.hung_bus_id,
+               "nvidia-smi and every CUDA program will hang the same way."};
+  Finding f = hang_finding(s, h);
+  auto at = f.evidence.begin() + 1;  // after "worker killed after ..."
+  if (auto u = unchecked_text(s)) at = f.evidence.insert(at, *u) + 1;
+  if (auto e = init_time_evidence(s)) f.evidence.insert(at, *e);
   add_library_evidence(s, f);
-  f.cause = "The driver is wedged: a GPU fell off the bus or stopped answering, or a GPU reset or initialisation is "
-            "stuck in the kernel. nvidia-smi and every CUDA program will hang the same way.";
-  f.fix = {"Look for Xid 79 / 'fallen off the bus' / RmInitAdapter lines in the kernel log (sudo dmesg -T | grep NVRM)",
-           "Reboot the node if NVML keeps hanging; a hung driver does not recover by itself"};
-  f.needs_root = true;
-  f.needs_reboot = true;
   out.push_back(std::move(f));
 }
 

@@ -186,6 +186,19 @@ constexpr RuleEntry k_rules[] = {
      "'NVRM: GPU <id>: RmInitAdapter failed! (...)' in the window, per GPU: critical in this boot, a warning for "
      "earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not mapped, a failing card.",
      rule_kernel_log_adapter_init_failed},
+    {"kernel_log.driver_stall", Severity::critical, "The kernel reported a task or CPU stuck inside the NVIDIA driver",
+     "Hung-task ('INFO: task NAME:PID blocked for more than N seconds'), soft-lockup ('watchdog: BUG: soft lockup - "
+     "CPU#N stuck for Ns! [NAME:PID]'), hard-lockup and RCU-stall reports in the window whose RIP or call-trace "
+     "frames are in an [nvidia*] module (reports elsewhere are not the driver's and are left out), one finding per "
+     "boot: critical in this boot, a warning for earlier ones. Tied to a GPU through an Xid naming the same pid or "
+     "the devices the process holds now, and to an NVML hang in the same run.",
+     rule_kernel_log_driver_stall},
+    {"driver.stuck_tasks", Severity::critical, "Processes stuck inside the NVIDIA driver now (D state, unkillable)",
+     "From /proc/PID/{stat,wchan,stack,fd}: processes in uninterruptible sleep (D) whose kernel stack or wait channel "
+     "is in an [nvidia*] module, or which hold a /dev/nvidia* node while in D. A process in D elsewhere (disk I/O) "
+     "is not the driver's and is not reported. Evidence: pid, name, start time, wait channel, the driver frame, the "
+     "devices and GPUs held, the kernel's hung-task report for the same pid, the other holders of those GPUs.",
+     rule_driver_stuck_tasks},
     {"container.cli_failed", Severity::critical, "nvidia-container-cli info fails (its error mapped to a cause and fix)",
      "Runs `nvidia-container-cli info` (never -k) by argv under --timeout: on the live root when the toolkit is "
      "installed or configured, under --root only with --container-cli PATH; skipped when NVML hung. A non-zero exit "
