@@ -260,7 +260,7 @@ namespace {
 // Reads fd (closed afterwards unless it is stdin) to EOF or max_bytes.
 Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::function<void(std::string_view)>& sink,
                                 std::uint64_t max_bytes) {
-  std::vector<char> buf(1 << 20);
+  std::vector<char> buf(128 << 10);  // stays in the L2 cache between the copy and the parse
   std::uint64_t total = 0;
   while (true) {
     ssize_t n = total >= max_bytes ? 0 : ::read(fd, buf.data(), std::min<std::uint64_t>(buf.size(), max_bytes - total));

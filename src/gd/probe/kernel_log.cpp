@@ -209,17 +209,37 @@ Prefix parse_prefix(std::string_view line) {
 // ('V', 'F', 'K', '#', 'L') and checks the anchor around it; every other line
 // is only skimmed for its boot clues.
 
-bool anchor_at(std::string_view s, std::size_t i) {
+// Which anchor a byte is part of: k_anchor_nvrm for "NVRM: ", k_anchor_other
+// for the rest, 0 for none.
+constexpr unsigned k_anchor_nvrm = 1, k_anchor_other = 2;
+unsigned anchor_at(std::string_view s, std::size_t i) {
   auto at = [&](std::size_t from, std::string_view word) {
     return from <= i && from + word.size() <= s.size() && s.compare(from, word.size(), word) == 0;
   };
   switch (s[i]) {
-    case 'V': return i >= 1 && at(i - 1, "NVRM: ");
-    case 'F': return i >= 2 && at(i - 2, "INFO: ");
-    case 'K': return i >= 3 && at(i - 3, "LOCKUP");
-    case '#': return i >= 3 && at(i - 3, "CPU#");
-    case 'L': return at(i, "Linux version ");
-    default: return false;
+    case 'V': return i >= 1 && at(i - 1, "NVRM: ") ? k_anchor_nvrm : 0;
+    case 'F': return i >= 2 && at(i - 2, "INFO: ") ? k_anchor_other : 0;
+    case 'K': return i >= 3 && at(i - 3, "LOCKUP") ? k_anchor_other : 0;
+    case '#': return i >= 3 && at(i - 3, "CPU#") ? k_anchor_other : 0;
+    case 'L': return at(i, "Linux version ") ? k_anchor_other : 0;
+    default: return 0;
+  }
+}
+
+// An NVRM message that can be no event and no part of one (not an Xid, GPU,
+// API-mismatch or RmInitAdapter message): the driver's chatter.
+bool nvrm_chatter(std::string_view line) {
+  const void* hit = ::memmem(line.data(), line.size(), "NVRM: ", 6);
+  if (!hit) return false;
+  std::string_view body = line.substr(static_cast<const char*>(hit) - line.data() + 6);
+  if (body.empty()) return true;
+  switch (body[0]) {
+    case 'X': return !util::starts_with(body, "Xid ");
+    case 'T': return !util::starts_with(body, "The NVIDIA GPU ");
+    case 'A': return !util::starts_with(body, "API mismatch");
+    case 'G': return !util::starts_with(body, "GPU ");
+    case 'R': return !util::starts_with(body, "RmInitAdapter");
+    default: return true;  // (a continuation line matters only while a message is pending: checked by the caller)
   }
 }
 
@@ -580,11 +600,11 @@ void KernelLogParser::append_partial(std::string_view piece) {
 std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
   const char* base = chunk.data();
   std::size_t n = chunk.size(), start = 0, i = 0;
-  bool anchored = false;
+  unsigned anchored = 0;  // the anchors found in the line so far
   auto end_line = [&](std::size_t nl) {
     bulk_line(std::string_view(base + start, nl - start), anchored);
     start = nl + 1;
-    anchored = false;
+    anchored = 0;
   };
   auto anchor_here = [&](std::size_t pos) { return anchor_at(std::string_view(base + start, n - start), pos - start); };
 #if defined(__SSE2__)
@@ -600,20 +620,20 @@ std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
     for (unsigned all = newlines | anchors; all; all &= all - 1) {
       unsigned bit = static_cast<unsigned>(__builtin_ctz(all));
       if (newlines & (1u << bit)) end_line(i + bit);
-      else if (!anchored) anchored = anchor_here(i + bit);
+      else anchored |= anchor_here(i + bit);
     }
   }
 #endif
   for (; i < n; ++i) {
     char c = base[i];
     if (c == '\n') end_line(i);
-    else if (!anchored && (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L')) anchored = anchor_here(i);
+    else if (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') anchored |= anchor_here(i);
   }
   return start;
 }
 
-// One complete line from scan_lines; `anchored`: it holds an anchor.
-void KernelLogParser::bulk_line(std::string_view raw, bool anchored) {
+// One complete line from scan_lines; `anchored`: the anchors it holds.
+void KernelLogParser::bulk_line(std::string_view raw, unsigned anchored) {
   std::size_t nuls = 0;  // NUL runs (a log file after a crash) are skipped
   while (nuls < raw.size() && raw[nuls] == '\0') ++nuls;
   raw.remove_prefix(nuls);
@@ -623,6 +643,8 @@ void KernelLogParser::bulk_line(std::string_view raw, bool anchored) {
   }
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
   ++m_out.lines_scanned;
+  // The driver's chatter with no other anchor, and nothing pending that it could continue, is only skimmed.
+  if (anchored == k_anchor_nvrm && !m_pending && !m_report && nvrm_chatter(raw)) anchored = 0;
   if (anchored || m_report || !skim_clean(raw)) parse_line(raw);
 }
 

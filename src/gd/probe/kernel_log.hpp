@@ -86,7 +86,7 @@ class KernelLogParser {
   bool skim(std::string_view raw);
   bool skim_clean(std::string_view raw);  // skim for a line known to hold no anchor
   std::size_t scan_lines(std::string_view chunk);
-  void bulk_line(std::string_view raw, bool anchored);
+  void bulk_line(std::string_view raw, unsigned anchored);
   void parse_line(std::string_view raw);
   void boot_clues(bool boundary, std::optional<double> mono_s);
   void message(std::string_view text, const Stamp& stamp);
