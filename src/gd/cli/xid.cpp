@@ -17,6 +17,7 @@
 #include "gd/model/xid_catalog.hpp"
 #include "gd/probe/kernel_log.hpp"
 #include "gd/rule/kernel_log_facts.hpp"
+#include "gd/rule/xid_judge.hpp"
 #include "gd/util/strings.hpp"
 
 namespace gd::cli {
@@ -46,7 +47,7 @@ Result<model::KernelLog> read_log(const XidOptions& o) {
   return log;
 }
 
-nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent& e) {
+nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent& e, const rule::XidVerdict& v) {
   auto info = model::kernel_event_info(e.kind, e.xid);
   auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   nlohmann::json j = {{"xid", opt(e.xid)},
@@ -55,9 +56,12 @@ nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent&
                       {"process", opt(e.process)},
                       {"message", e.message},
                       {"meaning", info.meaning},
-                      {"severity", model::severity_name(rule::current_severity(e))},
+                      {"severity", model::severity_name(v.severity)},
                       {"catalogue_severity", model::severity_name(info.severity)},
-                      {"action", model::xid_action_name(info.action)},
+                      {"action", model::xid_action_name(v.action)},
+                      {"catalogue_action", model::xid_action_name(info.action)},
+                      {"burst", v.burst >= 0 ? nlohmann::json(v.burst) : nlohmann::json(nullptr)},
+                      {"judged", v.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.note)},
                       {"advice", info.advice},
                       {"mnemonic", info.mnemonic},
                       {"kind", model::kernel_event_kind_name(e.kind)},
@@ -82,22 +86,23 @@ std::string boot_text(std::optional<int> boot) {
   return fmt::format("{}", *boot);
 }
 
-// Identical events (same boot, GPU, kind, Xid, process name) shown once with a count.
+// Identical events (same boot, GPU, kind, Xid, process name, burst, verdict) shown once with a count.
 struct Row {
-  const model::KernelEvent* first;
-  const model::KernelEvent* last;
+  std::size_t first, last;  // indices into the log's events
   std::size_t count = 1;
 };
 
-std::vector<Row> group_repeats(const model::KernelLog& log) {
+std::vector<Row> group_repeats(const model::KernelLog& log, const std::vector<rule::XidVerdict>& v) {
   std::vector<Row> rows;
-  auto same = [](const model::KernelEvent& a, const model::KernelEvent& b) {
-    return a.boot == b.boot && a.bus_id == b.bus_id && a.kind == b.kind && a.xid == b.xid && a.process == b.process;
+  auto same = [&](std::size_t i, std::size_t j) {
+    const auto &a = log.events[i], &b = log.events[j];
+    return a.boot == b.boot && a.bus_id == b.bus_id && a.kind == b.kind && a.xid == b.xid && a.process == b.process &&
+           v[i].burst == v[j].burst && v[i].note == v[j].note;
   };
-  for (const auto& e : log.events) {
-    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return same(*r.first, e); });
-    if (it == rows.end()) rows.push_back({&e, &e, 1});
-    else it->last = &e, ++it->count;
+  for (std::size_t i = 0; i < log.events.size(); ++i) {
+    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return same(r.first, i); });
+    if (it == rows.end()) rows.push_back({i, i, 1});
+    else it->last = i, ++it->count;
   }
   return rows;
 }
@@ -110,25 +115,33 @@ std::string text_report(const model::KernelLog& log) {
       out += fmt::format("{} stall report(s) outside the NVIDIA driver (not the driver's)\n", log.stalls_elsewhere);
     return out;
   }
-  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:>6} {:<24} {:<8} {:<16} {}\n", "TIME (FIRST)", "BOOT", "BUS ID",
-                     "XID", "COUNT", "PROCESS", "SEVERITY", "ACTION", "MEANING");
-  std::vector<std::string> advice;
-  for (const auto& row : group_repeats(log)) {
-    const auto& e = *row.first;
+  auto verdicts = rule::judge_events(log);
+  out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:>5} {:>6} {:<24} {:<8} {:<16} {}\n", "TIME (FIRST)", "BOOT",
+                     "BUS ID", "XID", "BURST", "COUNT", "PROCESS", "SEVERITY", "ACTION", "MEANING");
+  std::vector<std::string> advice, judged;
+  for (const auto& row : group_repeats(log, verdicts)) {
+    const auto& e = log.events[row.first];
+    const auto& v = verdicts[row.first];
     auto info = model::kernel_event_info(e.kind, e.xid);
     std::string process = e.process ? util::printable(*e.process, 14) : "-";
     if (e.pid && row.count == 1) process = fmt::format("{} ({})", process, *e.pid);
-    // Rated as check rates it: an earlier boot's event is at most a warning (the reboot reset the GPU).
-    auto severity = rule::current_severity(e);
-    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:>6} {:<24} {:<8} {:<16} {}{}\n",
+    // Rated in context, as check rates it: an earlier boot's event is at most a warning (the reboot reset the GPU).
+    out += fmt::format("{:<28} {:<8} {:<12} {:>4} {:>5} {:>6} {:<24} {:<8} {:<16} {}{}\n",
                        e.timestamp.empty() ? "-" : e.timestamp, boot_text(e.boot), e.bus_id.value_or("-"),
-                       e.xid ? fmt::format("{}", *e.xid) : "-", row.count, process, model::severity_name(severity),
-                       model::xid_action_name(info.action), info.meaning,
-                       row.count > 1 ? fmt::format(" (last at {})", row.last->timestamp) : "");
+                       e.xid ? fmt::format("{}", *e.xid) : "-", v.burst >= 0 ? fmt::format("{}", v.burst) : "-",
+                       row.count, process, model::severity_name(v.severity), model::xid_action_name(v.action),
+                       info.meaning, row.count > 1 ? fmt::format(" (last at {})", log.events[row.last].timestamp) : "");
+    if (!v.note.empty()) {
+      std::string line = fmt::format("  Xid {} (burst {}): {}", e.xid.value_or(0), v.burst, v.note);
+      if (std::find(judged.begin(), judged.end(), line) == judged.end() && judged.size() < 20) judged.push_back(line);
+    }
     std::string line = fmt::format(
         "{}: {}", e.xid ? fmt::format("Xid {} {}", *e.xid, info.mnemonic) : std::string(info.mnemonic), info.advice);
     if (std::find(advice.begin(), advice.end(), line) == advice.end()) advice.push_back(line);
   }
+  if (!judged.empty())
+    out += fmt::format("\njudged in context (a burst ends after {:g} minutes of silence):\n{}\n",
+                       rule::k_burst_gap_s / 60, fmt::join(judged, "\n"));
   std::vector<std::string> stalls;  // each stall report, with where in the driver it was
   for (const auto& e : log.events) {
     if (!model::is_stall(e.kind) || stalls.size() >= 20) continue;
@@ -163,9 +176,10 @@ int do_xid(const XidOptions& o) {
   for (const auto& p : log->problems) fmt::print(stderr, "gpudoctor: note: {}\n", p);
   bool critical = false;
   nlohmann::json array = nlohmann::json::array();
-  for (const auto& e : log->events) {
-    critical = critical || rule::current_severity(e) == model::Severity::critical;
-    if (o.json) array.push_back(event_json(*log, e));
+  auto verdicts = rule::judge_events(*log);
+  for (std::size_t i = 0; i < log->events.size(); ++i) {
+    critical = critical || verdicts[i].severity == model::Severity::critical;
+    if (o.json) array.push_back(event_json(*log, log->events[i], verdicts[i]));
   }
   fmt::print("{}", o.json ? dump_json(array) + "\n" : text_report(*log));
   return critical ? k_exit_critical : k_exit_ok;

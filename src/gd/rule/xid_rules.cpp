@@ -10,6 +10,7 @@
 #include "gd/rule/facts.hpp"
 #include "gd/rule/kernel_log_facts.hpp"
 #include "gd/rule/rule.hpp"
+#include "gd/rule/xid_judge.hpp"
 
 namespace gd::rule {
 
@@ -93,7 +94,15 @@ Finding group_finding(const model::Snapshot& s, Family family, const std::string
                       const std::vector<const KernelEvent*>& events) {
   Finding f;
   if (!bus.empty()) f.gpu = bus;
-  for (const auto* e : events) f.severity = std::max(f.severity, current_severity(*e));
+  // Judged in context (bursts, sympathetic 45, the 154's action, 48 with 171/172, the 13 workflow).
+  auto verdicts = judge_events(s.kernel_log);
+  std::vector<std::string> notes;
+  for (const auto* e : events) {
+    const auto& v = verdicts[static_cast<std::size_t>(e - s.kernel_log.events.data())];
+    f.severity = std::max(f.severity, v.severity);
+    if (!v.note.empty() && std::find(notes.begin(), notes.end(), v.note) == notes.end() && notes.size() < 6)
+      notes.push_back(v.note);
+  }
   std::string who = bus.empty() ? "A GPU (not named)" : fmt::format("GPU {}", bus);
   if (family == Family::fallen_off_bus)
     f.summary =
@@ -102,6 +111,7 @@ Finding group_finding(const model::Snapshot& s, Family family, const std::string
   else
     f.summary = fmt::format("{}: {} in {} (kernel log)", who, codes_text(events), boots_text(events));
   f.evidence = events_evidence(events);
+  for (const auto& n : notes) f.evidence.push_back("judged in context: " + n);
   if (auto it = s.kernel_log.gpu_uuids.find(bus); it != s.kernel_log.gpu_uuids.end())
     f.evidence.push_back(fmt::format("kernel log: {} is {}", bus, it->second));
   add_catalogue(events, f);
