@@ -24,6 +24,11 @@ struct XidInfo {
   Severity severity = Severity::warning;  // critical: the GPU or node needs a reset, reboot or repair
   XidAction action = XidAction::investigate;
   std::string_view advice;  // the next step, one sentence
+  // NVIDIA's resolution buckets (the catalogue's "immediate action" and
+  // "investigatory action" columns): "RESET_GPU", "WORKFLOW_XID_48", ...; ""
+  // where the catalogue gives none.
+  std::string_view immediate = {};
+  std::string_view investigatory = {};
 };
 
 // Every row, sorted by code.
