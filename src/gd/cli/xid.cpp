@@ -90,7 +90,7 @@ Result<model::KernelLog> read_log(const XidOptions& o) {
 }
 
 nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent& e, const rule::XidVerdict& v) {
-  auto info = model::kernel_event_info(e.kind, e.xid);
+  auto info = model::kernel_event_info(e);
   auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   nlohmann::json j = {{"xid", opt(e.xid)},
                       {"bus_id", opt(e.bus_id)},
@@ -157,6 +157,15 @@ std::string text_report(const model::KernelLog& log) {
       out += fmt::format("{} stall report(s) outside the NVIDIA driver (not the driver's)\n", log.stalls_elsewhere);
     return out;
   }
+  if (!log.module_loads.empty()) {
+    std::vector<std::string> loads;
+    for (const auto& m : log.module_loads) {
+      std::string one = fmt::format("{} ({})", m.version, boot_text(m.boot));
+      if (loads.empty() || loads.back() != one) loads.push_back(std::move(one));
+    }
+    if (loads.size() > 6) loads.erase(loads.begin(), loads.end() - 6);
+    out += fmt::format("driver loaded: {}\n", fmt::join(loads, ", "));
+  }
   auto verdicts = rule::judge_events(log);
   out += fmt::format("\n{:<28} {:<8} {:<12} {:>4} {:>5} {:>6} {:<24} {:<8} {:<16} {}\n", "TIME (FIRST)", "BOOT",
                      "BUS ID", "XID", "BURST", "COUNT", "PROCESS", "SEVERITY", "ACTION", "MEANING");
@@ -164,7 +173,7 @@ std::string text_report(const model::KernelLog& log) {
   for (const auto& row : group_repeats(log, verdicts)) {
     const auto& e = log.events[row.first];
     const auto& v = verdicts[row.first];
-    auto info = model::kernel_event_info(e.kind, e.xid);
+    auto info = model::kernel_event_info(e);
     std::string process = e.process ? util::printable(*e.process, 14) : "-";
     if (e.pid && row.count == 1) process = fmt::format("{} ({})", process, *e.pid);
     // Rated in context, as check rates it: an earlier boot's event is at most a warning (the reboot reset the GPU).

@@ -122,10 +122,14 @@ template <class V> void describe(V& v, LibsInfo& x) {
 template <class V> void describe(V& v, KernelEvent& x) {
   v("kind", x.kind); v("xid", x.xid); v("bus_id", x.bus_id); v("pid", x.pid); v("process", x.process);
   v("message", x.message); v("boot", x.boot); v("timestamp", x.timestamp); v("unix_s", x.unix_s);
-  v("client_version", x.client_version); v("module_version", x.module_version); v("cpu", x.cpu);
+  v("client_version", x.client_version); v("module_version", x.module_version);
+  v("rm_stage", x.rm_stage); v("rm_status", x.rm_status); v("form", x.form); v("cpu", x.cpu);
   v("stalled_s", x.stalled_s); v("rip", x.rip); v("driver_frames", x.driver_frames);
 }
-template <class V> void describe(V& v, GpuInitMarks& x) { v("bus_id", x.bus_id); v("boot", x.boot); v("lines", x.lines); }
+template <class V> void describe(V& v, GpuInitMarks& x) {
+  v("bus_id", x.bus_id); v("boot", x.boot); v("lines", x.lines); v("uuid", x.uuid);
+}
+template <class V> void describe(V& v, ModuleLoad& x) { v("boot", x.boot); v("version", x.version); v("flavour", x.flavour); }
 template <class V> void describe(V& v, ChangeRecord& x) {
   v("ts_unix_s", x.ts_unix_s); v("boot_id", x.boot_id); v("finding", x.finding); v("action", x.action);
   v("before", x.before); v("detail", x.detail);
@@ -141,7 +145,7 @@ template <class V> void describe(V& v, KernelLog& x) {
   v("source", x.source); v("unavailable", x.unavailable); v("window", x.window);
   v("lines_scanned", x.lines_scanned); v("lines_cut", x.lines_cut);
   v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
-  v("init_marks", x.init_marks);
+  v("init_marks", x.init_marks); v("module_loads", x.module_loads);
   v("problems", x.problems); v("stalls_elsewhere", x.stalls_elsewhere);
 }
 template <class V> void describe(V& v, GpuTask& x) {
@@ -212,6 +216,9 @@ constexpr std::pair<KernelEventKind, std::string_view> k_kernel_event_kinds[] = 
     {KernelEventKind::fallen_off_bus, "fallen_off_bus"},
     {KernelEventKind::api_mismatch, "api_mismatch"},
     {KernelEventKind::rm_init_failed, "rm_init_failed"},
+    {KernelEventKind::gsp_failed, "gsp_failed"},
+    {KernelEventKind::probe_failed, "probe_failed"},
+    {KernelEventKind::gpu_reset, "gpu_reset"},
     {KernelEventKind::hung_task, "hung_task"},
     {KernelEventKind::soft_lockup, "soft_lockup"},
     {KernelEventKind::hard_lockup, "hard_lockup"},

@@ -227,7 +227,10 @@ enum class KernelEventKind {
   xid,             // NVRM: Xid (PCI:...): N, ...
   fallen_off_bus,  // the "fallen off the bus" messages without an Xid
   api_mismatch,    // NVRM: API mismatch: the client has the version X, but this kernel module has Y
-  rm_init_failed,  // NVRM: GPU ...: RmInitAdapter failed!
+  rm_init_failed,  // NVRM: GPU ...: RmInitAdapter failed! (0xSTAGE:0xSTATUS:LINE)
+  gsp_failed,      // GSP/firmware could not load or boot (RmFetchGspRmImages: No firmware image found, ...)
+  probe_failed,    // the driver's probe found the GPU unusable (invalid BAR, probe routine failed, none initialised)
+  gpu_reset,       // a GPU reset/recovery message (in full-chip reset, not back on the bus after FLR, ...)
   // The kernel's stall reports, kept only when their RIP or call trace is in
   // an [nvidia*] module (a stall elsewhere is not the driver's):
   hung_task,    // INFO: task NAME:PID blocked for more than N seconds.
@@ -255,6 +258,10 @@ struct KernelEvent {
   std::optional<std::int64_t> unix_s;  // wall-clock time, when the stamp (or the boot time) tells it
   // api_mismatch: the two versions the message names.
   std::optional<std::string> client_version, module_version;
+  // rm_init_failed: the init stage that failed and the NV_STATUS it failed with ("(0x62:0x65:1792)").
+  std::optional<unsigned> rm_stage, rm_status;
+  // gsp_failed, probe_failed, gpu_reset: which of the driver's message forms (gd/model/xid_catalog.hpp).
+  std::optional<std::string> form;
   // Stall reports: the CPU, how long the task was blocked or the CPU stuck,
   // the interrupted instruction ("RIP: ...") and the call-trace frames in
   // [nvidia*] modules ("os_io_read_dword+0x8/0x10 [nvidia]"), at most 16.
@@ -272,6 +279,14 @@ struct GpuInitMarks {
   std::string bus_id;
   int boot = 0;
   unsigned lines = 0;
+  std::string uuid;  // the "GPU-..." the line named (the last one, if a boot named several)
+};
+
+// "NVRM: loaded NVIDIA UNIX ... Kernel Module  570.86.15 ...": the driver each boot loaded.
+struct ModuleLoad {
+  int boot = 0;
+  std::string version;  // "570.86.15"
+  std::string flavour;  // "open" | "proprietary"
 };
 
 // The kernel log as read: its NVIDIA events inside the age window.
@@ -285,6 +300,7 @@ struct KernelLog {
   std::vector<KernelEvent> events;               // log order, deduplicated
   std::map<std::string, std::string> gpu_uuids;  // bus id -> "GPU-<uuid>", from "NVRM: GPU at PCI:..."
   std::vector<GpuInitMarks> init_marks;          // "GPU at PCI" lines per GPU and boot
+  std::vector<ModuleLoad> module_loads;          // the driver's load banners, in log order
   std::vector<std::string> problems;             // unreadable or partly read sources, named
   std::uint64_t stalls_elsewhere = 0;            // stall reports whose frames are not in the driver (not kept)
 };

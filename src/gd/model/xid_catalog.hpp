@@ -42,5 +42,27 @@ std::string_view xid_action_name(XidAction a);
 // Explains a kernel log event by kind ("xid", "fallen_off_bus",
 // "api_mismatch", "rm_init_failed"): Xid events use xid_info(*xid).
 XidInfo kernel_event_info(KernelEventKind kind, std::optional<int> xid);
+// The same for an event: a gsp_failed, probe_failed or gpu_reset event is
+// explained by its form's row.
+XidInfo kernel_event_info(const KernelEvent& e);
+
+// The driver's messages that are events without an Xid number, one row per
+// form (several needles may share a form), from the format strings of
+// NVIDIA's open kernel modules (docs/kernel-log.md, "Driver messages").
+struct DriverMessageForm {
+  KernelEventKind kind;
+  std::string_view form;    // "gsp_firmware_missing"
+  std::string_view prefix;  // the message must start with it ("" = anywhere)
+  std::string_view needle;  // ... and contain it
+  XidInfo info;             // mnemonic, meaning, severity, action, advice
+};
+std::span<const DriverMessageForm> driver_message_forms();
+// The first form an NVRM message (the text after "NVRM: ") matches; nullptr when none.
+const DriverMessageForm* match_driver_message(std::string_view body);
+
+// RmInitAdapter's first field: the init stage that failed ("firmware init (GSP)"); "" when unknown.
+std::string_view rm_init_stage_name(unsigned stage);
+// An NV_STATUS code: "NV_ERR_TIMEOUT (Call timed out)"; "" when unknown.
+std::string_view nv_status_name(unsigned status);
 
 }  // namespace gd::model

@@ -1,7 +1,9 @@
 #include "gd/probe/kernel_log.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <array>
 #include <cstring>
 #include <ctime>
@@ -14,8 +16,10 @@
 #include <fmt/format.h>
 
 #include "gd/host/kernel_log_source.hpp"
+#include "gd/probe/driver.hpp"
 #include "gd/probe/state.hpp"
 #include "gd/model/bus_id.hpp"
+#include "gd/model/xid_catalog.hpp"
 #include "gd/util/strings.hpp"
 #include "gd/util/time.hpp"
 
@@ -227,20 +231,24 @@ unsigned anchor_at(std::string_view s, std::size_t i) {
 }
 
 // An NVRM message that can be no event and no part of one (not an Xid, GPU,
-// API-mismatch or RmInitAdapter message): the driver's chatter.
+// API-mismatch, RmInitAdapter, load-banner or other driver-form message): the
+// driver's chatter.
 bool nvrm_chatter(std::string_view line) {
   const void* hit = ::memmem(line.data(), line.size(), "NVRM: ", 6);
   if (!hit) return false;
   std::string_view body = line.substr(static_cast<const char*>(hit) - line.data() + 6);
   if (body.empty()) return true;
   switch (body[0]) {
-    case 'X': return !util::starts_with(body, "Xid ");
-    case 'T': return !util::starts_with(body, "The NVIDIA GPU ");
-    case 'A': return !util::starts_with(body, "API mismatch");
-    case 'G': return !util::starts_with(body, "GPU ");
-    case 'R': return !util::starts_with(body, "RmInitAdapter");
-    default: return true;  // (a continuation line matters only while a message is pending: checked by the caller)
+    case 'X': if (util::starts_with(body, "Xid ")) return false; break;
+    case 'T': if (util::starts_with(body, "The NVIDIA GPU ")) return false; break;
+    case 'A': if (util::starts_with(body, "API mismatch")) return false; break;
+    case 'G': if (util::starts_with(body, "GPU ")) return false; break;
+    case 'R': if (util::starts_with(body, "RmInitAdapter")) return false; break;
+    case 'l': if (util::starts_with(body, "loading NVIDIA UNIX") || util::starts_with(body, "loaded NVIDIA UNIX")) return false; break;
+    default: break;
   }
+  // (a continuation line matters only while a message is pending: checked by the caller)
+  return model::match_driver_message(body) == nullptr;
 }
 
 bool has_anchor(std::string_view s) {
@@ -501,7 +509,7 @@ std::optional<model::KernelEvent> parse_xid(std::string_view body) {
 std::optional<std::string> bus_after(std::string_view body, std::string_view prefix) {
   if (!starts_with(body, prefix)) return std::nullopt;
   std::string_view s = body.substr(prefix.size());
-  auto end = s.find_first_of(" ,(");
+  auto end = s.find_first_of(" ,(#");  // ('#': rsyslog writes a line break as "#012")
   std::string_view id = s.substr(0, end);
   while (!id.empty() && (id.back() == ':' || id.back() == '.')) id.remove_suffix(1);
   return model::normalize_bus_id(id);
@@ -514,6 +522,43 @@ model::KernelEvent simple_event(KernelEventKind kind, std::optional<std::string>
   e.kind = kind;
   e.bus_id = std::move(bus_id);
   return e;
+}
+
+// The GPU a driver-form message names: "GPU 0000:3b:00.0: ...", "... GPU at PCI:0000:3b:00 ...",
+// "... (PCI:0000:06:00.0)", "... device 0000:01:00.0 with ..."; nullopt when it names none.
+std::optional<std::string> bus_in(std::string_view body) {
+  if (auto b = bus_after(body, "GPU ")) return b;
+  for (std::string_view marker : {"PCI:", "device "}) {
+    auto at = body.find(marker);
+    if (at == std::string_view::npos) continue;
+    std::string_view id = body.substr(at + marker.size());
+    id = id.substr(0, id.find_first_of(" ,()!"));
+    while (!id.empty() && (id.back() == ':' || id.back() == '.')) id.remove_suffix(1);
+    if (auto b = model::normalize_bus_id(id)) return b;
+  }
+  return std::nullopt;
+}
+
+// "RmInitAdapter failed! (0x62:0x65:1792)": the stage and the NV_STATUS (the line number is the driver's source line).
+void rm_init_fields(std::string_view body, model::KernelEvent& e) {
+  auto at = body.find("failed! (0x");
+  if (at == std::string_view::npos) return;
+  std::string_view rest = body.substr(at + 11);
+  auto hex = [](std::string_view& r) -> std::optional<unsigned> {
+    std::size_t n = 0;
+    while (n < r.size() && n < 8 && std::isxdigit(static_cast<unsigned char>(r[n]))) ++n;
+    if (n == 0) return std::nullopt;
+    auto v = static_cast<unsigned>(std::strtoul(std::string(r.substr(0, n)).c_str(), nullptr, 16));
+    r.remove_prefix(n);
+    return v;
+  };
+  auto stage = hex(rest);
+  if (!stage || !starts_with(rest, ":0x")) return;
+  rest.remove_prefix(3);
+  auto status = hex(rest);
+  if (!status || rest.empty() || rest[0] != ':') return;
+  e.rm_stage = stage;
+  e.rm_status = status;
 }
 
 bool is_continuation(std::string_view body) { return !body.empty() && (is_lower(body[0]) || body[0] == '('); }
@@ -797,10 +842,18 @@ void KernelLogParser::nvrm(std::string_view body, const Stamp& stamp) {
     start_pending(KernelEventKind::api_mismatch, body, stamp);
   } else if (starts_with(body, "GPU at PCI:")) {
     gpu_uuid(body);
+  } else if (starts_with(body, "loading NVIDIA UNIX") || starts_with(body, "loaded NVIDIA UNIX")) {
+    module_loaded(body);
   } else if ((starts_with(body, "GPU ") || starts_with(body, "RmInitAdapter")) && contains(body, "RmInitAdapter failed")) {
-    emit(simple_event(KernelEventKind::rm_init_failed, bus_after(body, "GPU ")), nvrm_text(body), stamp);
+    auto e = simple_event(KernelEventKind::rm_init_failed, bus_after(body, "GPU "));
+    rm_init_fields(body, e);
+    emit(std::move(e), nvrm_text(body), stamp);
   } else if (starts_with(body, "GPU ") && contains(body, "fallen off the bus")) {
     emit(simple_event(KernelEventKind::fallen_off_bus, bus_after(body, "GPU ")), nvrm_text(body), stamp);
+  } else if (const auto* form = model::match_driver_message(body)) {
+    auto e = simple_event(form->kind, bus_in(body));
+    e.form = std::string(form->form);
+    emit(std::move(e), nvrm_text(body), stamp);
   }
 }
 
@@ -817,8 +870,21 @@ void KernelLogParser::gpu_uuid(std::string_view body) {
   auto& marks = m_out.init_marks;
   auto it = std::find_if(marks.begin(), marks.end(),
                          [&](const model::GpuInitMarks& m) { return m.bus_id == *bus && m.boot == m_boot; });
-  if (it != marks.end()) ++it->lines;
-  else if (marks.size() < 4096) marks.push_back({*bus, m_boot, 1});
+  if (it != marks.end()) {
+    ++it->lines;
+    it->uuid = m_out.gpu_uuids[*bus];
+  } else if (marks.size() < 4096) {
+    marks.push_back({*bus, m_boot, 1, m_out.gpu_uuids[*bus]});
+  }
+}
+
+// "loading NVIDIA UNIX x86_64 Kernel Module  535.129.03  Thu Oct 19 ..." or
+// "loading NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build ...":
+// the same words as /proc/driver/nvidia/version's first line after "NVRM version: ".
+void KernelLogParser::module_loaded(std::string_view body) {
+  auto v = parse_proc_driver_version(fmt::format("NVRM version: {}", body.substr(body.find("NVIDIA UNIX"), 256)));
+  if (!v || m_out.module_loads.size() >= 1024) return;
+  m_out.module_loads.push_back({m_boot, v->version, v->flavour});
 }
 
 void KernelLogParser::start_pending(KernelEventKind kind, std::string_view body, const Stamp& stamp) {
@@ -909,6 +975,38 @@ void KernelLogParser::prune_old_boots() {
   m_out.events_outside_window += removed;
 }
 
+// Events that name no bus id get one where the log tells it: a message that
+// names a GPU by UUID, through that boot's "GPU at PCI:...: GPU-<uuid>" lines
+// (else any boot's); a GSP failure (printed without a bus id) from the
+// RmInitAdapter failure that follows it in the same boot.
+void KernelLogParser::place_events() {
+  std::map<std::pair<int, std::string>, std::string> by_uuid;  // (boot, uuid) -> bus id
+  std::map<std::string, std::string> any_boot;
+  for (const auto& m : m_out.init_marks)
+    if (!m.uuid.empty()) {
+      by_uuid[{m.boot, m.uuid}] = m.bus_id;
+      any_boot[m.uuid] = m.bus_id;
+    }
+  for (const auto& [bus, uuid] : m_out.gpu_uuids) any_boot.emplace(uuid, bus);
+  std::optional<std::string> next_rm_bus;
+  std::optional<int> next_rm_boot;
+  for (auto it = m_out.events.rbegin(); it != m_out.events.rend(); ++it) {
+    auto& e = *it;
+    if (e.kind == KernelEventKind::rm_init_failed) {
+      next_rm_bus = e.bus_id;
+      next_rm_boot = e.boot;
+      continue;
+    }
+    if (e.bus_id) continue;
+    if (auto at = e.message.find("GPU-"); at != std::string::npos && !any_boot.empty()) {
+      std::string uuid = e.message.substr(at, e.message.find_first_of(" ,)", at) - at);
+      if (auto u = by_uuid.find({e.boot.value_or(0), uuid}); u != by_uuid.end()) e.bus_id = u->second;
+      else if (auto a = any_boot.find(uuid); a != any_boot.end()) e.bus_id = a->second;
+    }
+    if (!e.bus_id && e.kind == KernelEventKind::gsp_failed && next_rm_boot == e.boot) e.bus_id = next_rm_bus;
+  }
+}
+
 model::KernelLog KernelLogParser::finish() {
   if (!m_partial.empty()) line(m_partial);
   m_partial.clear();
@@ -918,7 +1016,9 @@ model::KernelLog KernelLogParser::finish() {
     prune_old_boots();
     for (auto& e : m_out.events) e.boot = *e.boot - m_boot;
     for (auto& m : m_out.init_marks) m.boot -= m_boot;
+    for (auto& m : m_out.module_loads) m.boot -= m_boot;
   }
+  place_events();
   if (m_last_boot_time_unix_s)
     for (auto& e : m_out.events)
       if (e.boot == 0 && !e.unix_s)
@@ -926,7 +1026,10 @@ model::KernelLog KernelLogParser::finish() {
                              e.timestamp.find_first_not_of("0123456789.") == std::string::npos)
           e.unix_s = *m_last_boot_time_unix_s + static_cast<std::int64_t>(mono);
   if (m_window.min_boot)
+  {
     std::erase_if(m_out.init_marks, [&](const model::GpuInitMarks& m) { return m.boot < *m_window.min_boot; });
+    std::erase_if(m_out.module_loads, [&](const model::ModuleLoad& m) { return m.boot < *m_window.min_boot; });
+  }
   if (m_dropped)
     m_out.problems.push_back(
         fmt::format("kernel log: {} event(s) beyond the first {} were not kept", m_dropped, k_kernel_log_max_events));

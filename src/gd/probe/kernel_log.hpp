@@ -95,6 +95,8 @@ class KernelLogParser {
   void finish_report();
   void nvrm(std::string_view body, const Stamp& stamp);
   void gpu_uuid(std::string_view body);
+  void module_loaded(std::string_view body);
+  void place_events();
   void start_pending(model::KernelEventKind kind, std::string_view body, const Stamp& stamp);
   void continue_pending(std::string_view body);
   void flush_pending();

@@ -95,7 +95,9 @@ TEST(KernelLogParser, FallenOffBusWithoutXidMultiLine) {
       "[   5.1] NVRM: (PCI ID: 10de:26b5) installed in this system has\n"
       "[   5.1] NVRM: fallen off the bus and is not responding to commands.\n"
       "[   5.2] NVRM: The NVIDIA probe routine failed for 1 device(s).\n");
-  const auto& e = only(log);
+  ASSERT_EQ(log.events.size(), 2u);  // the probe failure is an event of its own
+  EXPECT_EQ(log.events[1].kind, model::KernelEventKind::probe_failed);
+  const auto& e = log.events[0];
   EXPECT_EQ(e.kind, model::KernelEventKind::fallen_off_bus);
   EXPECT_FALSE(e.xid);
   EXPECT_EQ(e.bus_id, "0000:b3:00.0");

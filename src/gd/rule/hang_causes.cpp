@@ -130,17 +130,21 @@ HangCause stuck_tasks(const Snapshot& s) {
 }
 
 HangCause fullchip_reset(const Snapshot& s) {
-  HangCause c{"a GPU reset in progress"};
-  auto events = this_boot(s, [](const KernelEvent& e) {
-    return e.message.find("FULLCHIP_RESET") != std::string::npos || e.message.find("full chip reset") != std::string::npos;
-  });
+  HangCause c{"a GPU reset in progress or stuck"};
+  // The driver's reset messages (kernel_log.gpu_reset): in full-chip reset, not back on the bus after it, ...
+  auto events = this_boot(s, [](const KernelEvent& e) { return e.kind == KernelEventKind::gpu_reset; });
   if (events.empty()) {
-    c.evidence.push_back(log_note(s, "no full-chip reset message"));
+    c.evidence.push_back(log_note(s, "no GPU reset message"));
     return c;
   }
   c.found = true;
-  for (const auto* e : events) c.evidence.push_back(event_evidence(*e));
-  c.recovery = "Wait a minute for the reset to finish and try again; if calls still hang, reboot";
+  bool stuck = false;
+  for (const auto* e : events) {
+    c.evidence.push_back(event_evidence(*e));
+    stuck = stuck || (e->form && *e->form != "fullchip_reset");
+  }
+  c.recovery = stuck ? "The GPU's reset did not complete (or was refused): reboot the node"
+                     : "Wait a minute for the reset to finish and try again; if calls still hang, reboot";
   return c;
 }
 

@@ -38,7 +38,7 @@ std::vector<std::string> events_evidence(const std::vector<const model::KernelEv
 }
 
 model::Severity current_severity(const model::KernelEvent& e) {
-  auto info = model::kernel_event_info(e.kind, e.xid);
+  auto info = model::kernel_event_info(e);
   if (e.boot.value_or(0) >= 0 || info.action == model::XidAction::inspect_hardware) return info.severity;
   return model::Severity::warning;
 }

@@ -183,9 +183,19 @@ constexpr RuleEntry k_rules[] = {
      "the newer form naming the client, joined across lines): critical in this boot, a warning for earlier boots.",
      rule_kernel_log_api_mismatch},
     {"kernel_log.adapter_init_failed", Severity::critical, "The driver could not initialise a GPU (RmInitAdapter failed)",
-     "'NVRM: GPU <id>: RmInitAdapter failed! (...)' in the window, per GPU: critical in this boot, a warning for "
-     "earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not mapped, a failing card.",
+     "'NVRM: GPU <id>: RmInitAdapter failed! (STAGE:STATUS:LINE)' (the stage and the NV_STATUS decoded), GSP "
+     "firmware load and boot failures ('RmFetchGspRmImages: No firmware image found', 'unexpected WPR2 already up', "
+     "...; placed on the GPU of the RmInitAdapter failure that follows) and probe failures (an invalid BAR, 'The "
+     "NVIDIA probe routine failed', 'None of the NVIDIA devices were initialized') in the window, per GPU: critical "
+     "in this boot, a warning for earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not "
+     "mapped, a GPU left in a bad state by an earlier run, a failing card.",
      rule_kernel_log_adapter_init_failed},
+    {"kernel_log.gpu_reset", Severity::critical, "The driver reported a GPU reset that is running, refused or failed",
+     "The driver's reset and recovery messages in the window, per GPU: a full-chip reset in progress (calls wait: "
+     "warning), a reset refused (FLR not supported: warning, reboot), a GPU not back on the bus after its reset or a "
+     "failed removal (critical, reboot), 'The GPU likely needs to be reset' (critical, reset). Critical only in this "
+     "boot.",
+     rule_kernel_log_gpu_reset},
     {"kernel_log.driver_stall", Severity::critical, "The kernel reported a task or CPU stuck inside the NVIDIA driver",
      "Hung-task ('INFO: task NAME:PID blocked for more than N seconds'), soft-lockup ('watchdog: BUG: soft lockup - "
      "CPU#N stuck for Ns! [NAME:PID]'), hard-lockup and RCU-stall reports in the window whose RIP or call-trace "

@@ -99,6 +99,7 @@ void rule_xid_critical(const RuleInput&, std::vector<model::Finding>&);
 void rule_xid_app_error(const RuleInput&, std::vector<model::Finding>&);
 void rule_kernel_log_api_mismatch(const RuleInput&, std::vector<model::Finding>&);
 void rule_kernel_log_adapter_init_failed(const RuleInput&, std::vector<model::Finding>&);
+void rule_kernel_log_gpu_reset(const RuleInput&, std::vector<model::Finding>&);
 void rule_history_write_failed(const RuleInput&, std::vector<model::Finding>&);
 void rule_driver_stuck_tasks(const RuleInput&, std::vector<model::Finding>&);
 void rule_kernel_log_driver_stall(const RuleInput&, std::vector<model::Finding>&);

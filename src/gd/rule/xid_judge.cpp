@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "gd/model/nvlink5.hpp"
 #include "gd/rule/kernel_log_facts.hpp"
 #include "gd/util/strings.hpp"
 
@@ -75,13 +76,67 @@ Severity for_now(Severity s, XidAction a, const KernelEvent& e) {
   return std::min(s, Severity::warning);
 }
 
+std::optional<int> major_of(std::string_view version) {
+  std::size_t n = 0;
+  while (n < version.size() && n < 4 && std::isdigit(static_cast<unsigned char>(version[n]))) ++n;
+  if (n == 0) return std::nullopt;
+  return std::atoi(std::string(version.substr(0, n)).c_str());
+}
+
+// An NVLink5 Xid (144-150) rated by NVIDIA's decode sheet.
+void judge_nvlink5(const KernelEvent& e, std::optional<int> major, bool burst_has_154, XidVerdict& v) {
+  auto m = model::parse_nvlink5(e.message);
+  if (!m) return;
+  auto d = model::decode_nvlink5(*e.xid, *m, major);
+  std::string where = m->link ? fmt::format(" link {}", *m->link) : "";
+  if (!d) {
+    // Not in the sheet (or no IntrInfo): the message's own Fatal/Nonfatal word.
+    if (!m->fatal) return;
+    v.severity = *m->fatal ? Severity::critical : Severity::warning;
+    v.action = *m->fatal ? XidAction::reset_gpu : XidAction::investigate;
+    v.note = fmt::format("NVLink5 {}{}: {} by its message; IntrInfo {} matches no row of NVIDIA's decode sheet{}",
+                         m->unit.empty() ? "?" : m->unit, where, *m->fatal ? "fatal" : "non-fatal",
+                         m->intr_info ? fmt::format("{:#010x}", *m->intr_info) : std::string("(none)"),
+                         major ? fmt::format(" (driver R{}: {})", *major, *major < 575 ? "V1" : "V2") : "");
+    return;
+  }
+  auto imm = d->immediate();
+  if (imm == "RESET_GPU") {
+    v.severity = Severity::critical;
+    v.action = XidAction::reset_gpu;
+  } else if (imm == "XID_154_EVAL") {
+    v.severity = Severity::warning;
+    v.action = burst_has_154 ? XidAction::investigate : XidAction::restart_app;
+  } else {
+    v.severity = Severity::ok;
+    v.action = XidAction::ignore;
+  }
+  v.severity = for_now(v.severity, v.action, e);
+  std::string reason = *e.xid == 149 && d->reason ? fmt::format(", reason {}", d->reason) : "";
+  std::string then = imm == "XID_154_EVAL"
+                         ? (burst_has_154 ? "; follow the Xid 154 of its burst" : "; no Xid 154 in its burst: restart the application")
+                         : "";
+  v.note = fmt::format("NVLink5 {}{}{}: IntrInfo {:#010x} ({}{}), error status {:#010x}: NVIDIA {} / {}, {}{}; {}{}",
+                       d->row->unit, where, reason, *m->intr_info, d->encoding == model::Nvlink5Encoding::v1 ? "V1, before R575" : "V2, R575 on",
+                       d->encoding_guessed ? ", driver version unknown" : "", m->error_status.value_or(0), imm,
+                       d->row->investigatory, d->row->severity, d->promoted ? " (promoted: IntrInfo's action-2 bit)" : "",
+                       d->row->effect, then);
+}
+
 }  // namespace
+
+std::optional<int> driver_major(const model::KernelLog& log, int boot, std::optional<std::string_view> module_now) {
+  for (auto it = log.module_loads.rbegin(); it != log.module_loads.rend(); ++it)
+    if (it->boot == boot) return major_of(it->version);
+  if (boot == 0 && module_now) return major_of(*module_now);
+  return std::nullopt;
+}
 
 std::optional<unsigned> recovery_action_in(std::string_view message) {
   return number_after(message, " to 0x", 16);
 }
 
-std::vector<XidVerdict> judge_events(const model::KernelLog& log) {
+std::vector<XidVerdict> judge_events(const model::KernelLog& log, std::optional<std::string_view> module_now) {
   const auto& events = log.events;
   std::vector<XidVerdict> out(events.size());
   // Bursts: per GPU and boot, in log order.
@@ -89,7 +144,7 @@ std::vector<XidVerdict> judge_events(const model::KernelLog& log) {
   int bursts = 0;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i];
-    auto info = model::kernel_event_info(e.kind, e.xid);
+    auto info = model::kernel_event_info(e);
     out[i].severity = current_severity(e);
     out[i].action = info.action;
     if (e.kind != model::KernelEventKind::xid || !e.xid) continue;
@@ -104,7 +159,7 @@ std::vector<XidVerdict> judge_events(const model::KernelLog& log) {
   // What each burst holds: its first Xid other than 45, and whether a 171 or 172 is in it.
   struct BurstFacts {
     std::optional<std::size_t> first_other;
-    bool has171 = false, has172 = false;
+    bool has171 = false, has172 = false, has154 = false;
   };
   std::vector<BurstFacts> facts(static_cast<std::size_t>(bursts) + 1);
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -114,6 +169,7 @@ std::vector<XidVerdict> judge_events(const model::KernelLog& log) {
     if (x != 45 && !f.first_other) f.first_other = i;
     f.has171 = f.has171 || x == 171;
     f.has172 = f.has172 || x == 172;
+    f.has154 = f.has154 || x == 154;
   }
   // Workflows, judged within each burst (and, for Xid 13, the boot).
   std::map<std::tuple<int, std::string, unsigned, unsigned>, std::vector<unsigned>> gr_hits;  // boot,gpu,GPC,TPC -> SMs
@@ -158,6 +214,8 @@ std::vector<XidVerdict> judge_events(const model::KernelLog& log) {
         break;
       }
       default:
+        if (*e.xid >= 144 && *e.xid <= 150)
+          judge_nvlink5(e, driver_major(log, e.boot.value_or(0), module_now), bf.has154, v);
         break;
     }
   }

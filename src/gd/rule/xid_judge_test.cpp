@@ -91,5 +91,53 @@ TEST(XidJudge, AnXid45StormStaysLinear) {
   EXPECT_EQ(v.back().severity, model::Severity::ok);
 }
 
+TEST(XidJudge, Nvlink5XidsAreRatedByTheirDecode) {
+  // R570 loaded this boot (V1 encoding); the catalogue row rates each event, not the code alone.
+  auto log = parse(
+      "[1.0] NVRM: loaded NVIDIA UNIX Open Kernel Module for x86_64  570.86.15  Release Build  (dvs-builder@U16)  "
+      "Thu Jan 23 2025\n"
+      "[100.0] NVRM: Xid (PCI:0001:00:00): 145, RLW_REMAP Fatal XC1 i0 Link 10 (0x00000082 0x00000040 0x00000000 "
+      "0x00000000 0x00000000 0x00000000)\n"
+      "[101.0] NVRM: Xid (PCI:0001:00:00): 145, RLW_REMAP Nonfatal XC1 i0 Link 10 (0x00000082 0x00000100 0x0 0x0)\n"
+      "[500.0] NVRM: Xid (PCI:0009:01:00): 149, NETIR_LINK_EVT  Fatal   XC0 i0 Link 01 (0x021425c6 0x00000000 "
+      "0x00000000 0x00000000 0x00000000 0x00000000)\n"
+      "[900.0] NVRM: Xid (PCI:0002:00:00): 146, TLW_CTRL Nonfatal XC0 i0 Link 03 (0x7fffffff 0x00000001)\n");
+  ASSERT_EQ(log.module_loads.size(), 1u);
+  EXPECT_EQ(log.module_loads[0].version, "570.86.15");
+  EXPECT_EQ(log.module_loads[0].flavour, "open");
+  EXPECT_EQ(driver_major(log, 0), 570);
+  auto v = judge_events(log);
+  ASSERT_EQ(v.size(), 4u);
+  EXPECT_EQ(v[0].severity, model::Severity::critical);
+  EXPECT_EQ(v[0].action, model::XidAction::reset_gpu);
+  EXPECT_NE(v[0].note.find("RLW_REMAP link 10"), std::string::npos) << v[0].note;
+  EXPECT_NE(v[0].note.find("V1, before R575"), std::string::npos) << v[0].note;
+  EXPECT_EQ(v[1].severity, model::Severity::ok);  // status 0x100: IGNORE / IGNORE
+  EXPECT_EQ(v[1].action, model::XidAction::ignore);
+  EXPECT_EQ(v[2].severity, model::Severity::critical);
+  EXPECT_NE(v[2].note.find("reason 33"), std::string::npos) << v[2].note;
+  EXPECT_NE(v[2].note.find("INVESTIGATE_PEER_DEVICE"), std::string::npos) << v[2].note;
+  // No row for this IntrInfo: the message's Nonfatal stands (a warning, not a reset).
+  EXPECT_EQ(v[3].severity, model::Severity::warning);
+  EXPECT_NE(v[3].note.find("matches no row"), std::string::npos) << v[3].note;
+}
+
+TEST(XidJudge, Nvlink5EvalFollowsTheXid154OfItsBurst) {
+  auto log = parse(
+      "[100.0] NVRM: Xid (PCI:0000:04:00): 145, RLW_REMAP Nonfatal XC0 i0 Link 00 (0x00000004 0x00000001 0x0 0x0)\n"
+      "[100.5] NVRM: Xid (PCI:0000:04:00): 154, GPU recovery action changed from 0x0 (None) to 0x4 (Drain and Reset)\n"
+      "[900.0] NVRM: Xid (PCI:0000:04:00): 145, RLW_REMAP Nonfatal XC0 i0 Link 00 (0x00000004 0x00000001 0x0 0x0)\n");
+  // No banner: the loaded module (R580) gives the encoding for this boot.
+  auto v = judge_events(log, "580.65.06");
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_NE(v[0].note.find("follow the Xid 154 of its burst"), std::string::npos) << v[0].note;
+  EXPECT_EQ(v[1].action, model::XidAction::reset_gpu);
+  EXPECT_NE(v[2].note.find("no Xid 154 in its burst: restart the application"), std::string::npos) << v[2].note;
+  EXPECT_EQ(v[2].action, model::XidAction::restart_app);
+  // Without any version the encoding is guessed, and says so.
+  auto guessed = judge_events(log);
+  EXPECT_NE(guessed[0].note.find("driver version unknown"), std::string::npos) << guessed[0].note;
+}
+
 }  // namespace
 }  // namespace gd::rule

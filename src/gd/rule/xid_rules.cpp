@@ -1,5 +1,5 @@
 // xid.fallen_off_bus, xid.memory, xid.gsp, xid.nvlink, xid.critical, xid.app_error,
-// kernel_log.api_mismatch, kernel_log.adapter_init_failed
+// kernel_log.api_mismatch, kernel_log.adapter_init_failed, kernel_log.gpu_reset
 #include <algorithm>
 #include <map>
 #include <set>
@@ -27,7 +27,8 @@ Family family_of(const KernelEvent& e) {
   if (is_fallen_off(e)) return Family::fallen_off_bus;
   if (e.kind != KernelEventKind::xid || !e.xid) return Family::none;
   int x = *e.xid;
-  if (x == 48 || x == 63 || x == 64 || x == 92 || x == 94 || x == 95 || x == 140) return Family::memory;
+  if (x == 48 || x == 63 || x == 64 || x == 92 || x == 94 || x == 95 || x == 140 || x == 168 || x == 171 || x == 172)
+    return Family::memory;
   if (x == 119 || x == 120) return Family::gsp;
   if (x == 74 || x == 136 || (x >= 144 && x <= 150) || x == 155) return Family::nvlink;
   return model::xid_info(x).severity == Severity::critical ? Family::critical : Family::app_error;
@@ -56,7 +57,7 @@ std::string boots_text(const std::vector<const KernelEvent*>& events) {
 std::string codes_text(const std::vector<const KernelEvent*>& events, bool short_labels = false) {
   std::vector<std::pair<std::string, int>> counts;
   for (const auto* e : events) {
-    auto info = model::kernel_event_info(e->kind, e->xid);
+    auto info = model::kernel_event_info(*e);
     std::string label = e->xid && e->kind == KernelEventKind::xid    ? (short_labels ? fmt::format("Xid {}", *e->xid)
                                                                       : fmt::format("Xid {} ({})", *e->xid, info.meaning))
                         : e->kind == KernelEventKind::fallen_off_bus ? std::string("a 'fallen off the bus' message")
@@ -72,12 +73,11 @@ std::string codes_text(const std::vector<const KernelEvent*>& events, bool short
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
-void add_catalogue(const std::vector<const KernelEvent*>& events, Finding& f) {
+// The catalogue's cause and advice per code; the needs-root/reboot flags from the judged actions.
+void add_catalogue(const std::vector<const KernelEvent*>& events, model::XidAction worst, Finding& f) {
   std::vector<std::string> causes, mnemonics;
-  auto worst = model::XidAction::ignore;
   for (const auto* e : events) {
-    auto info = model::kernel_event_info(e->kind, e->xid);
-    worst = std::max(worst, info.action);
+    auto info = model::kernel_event_info(*e);
     if (std::find(mnemonics.begin(), mnemonics.end(), info.mnemonic) != mnemonics.end()) continue;
     mnemonics.emplace_back(info.mnemonic);
     std::string cause = e->kind == KernelEventKind::xid ? fmt::format("Xid {} {}: {}.", info.first, info.mnemonic, info.meaning)
@@ -95,11 +95,13 @@ Finding group_finding(const model::Snapshot& s, Family family, const std::string
   Finding f;
   if (!bus.empty()) f.gpu = bus;
   // Judged in context (bursts, sympathetic 45, the 154's action, 48 with 171/172, the 13 workflow).
-  auto verdicts = judge_events(s.kernel_log);
+  auto verdicts = judge_events(s.kernel_log, s.driver.kernel_version);
   std::vector<std::string> notes;
+  auto worst = model::XidAction::ignore;
   for (const auto* e : events) {
     const auto& v = verdicts[static_cast<std::size_t>(e - s.kernel_log.events.data())];
     f.severity = std::max(f.severity, v.severity);
+    worst = std::max(worst, v.action);
     if (!v.note.empty() && std::find(notes.begin(), notes.end(), v.note) == notes.end() && notes.size() < 6)
       notes.push_back(v.note);
   }
@@ -114,7 +116,7 @@ Finding group_finding(const model::Snapshot& s, Family family, const std::string
   for (const auto& n : notes) f.evidence.push_back("judged in context: " + n);
   if (auto it = s.kernel_log.gpu_uuids.find(bus); it != s.kernel_log.gpu_uuids.end())
     f.evidence.push_back(fmt::format("kernel log: {} is {}", bus, it->second));
-  add_catalogue(events, f);
+  add_catalogue(events, worst, f);
   bool this_boot = std::any_of(events.begin(), events.end(), [](const auto* e) { return e->boot.value_or(0) == 0; });
   if (family == Family::fallen_off_bus && this_boot && !bus.empty() && nvml_answers_for(s, bus)) {
     // A GPU that fell off the bus does not answer again before a reboot or reset.
@@ -211,15 +213,40 @@ void rule_kernel_log_api_mismatch(const RuleInput& in, std::vector<Finding>& out
 void rule_kernel_log_adapter_init_failed(const RuleInput& in, std::vector<Finding>& out) {
   Groups groups;
   for (const auto& e : in.snap.kernel_log.events)
-    if (e.kind == KernelEventKind::rm_init_failed) groups[e.bus_id.value_or("")].push_back(&e);
+    if (e.kind == KernelEventKind::rm_init_failed || e.kind == KernelEventKind::gsp_failed ||
+        e.kind == KernelEventKind::probe_failed)
+      groups[e.bus_id.value_or("")].push_back(&e);
   for (const auto& [bus, events] : groups) {
     Finding f = group_finding(in.snap, Family::none, bus, events);
-    f.fix.emplace_back(
-        "Check the GSP firmware files exist for the loaded driver version "
-        "(/lib/firmware/nvidia/<version>/gsp_*.bin) and that the BIOS maps the GPU's BARs "
-        "(Above 4G decoding)");
+    // RmInitAdapter's fields: the stage that failed and the status it failed with.
+    for (const auto* e : events) {
+      if (!e->rm_stage || f.evidence.size() > 12) continue;
+      auto stage = model::rm_init_stage_name(*e->rm_stage);
+      auto status = model::nv_status_name(*e->rm_status);
+      std::string line = fmt::format("RmInitAdapter failed at stage {:#x} ({}) with status {:#x} ({})", *e->rm_stage,
+                                     stage.empty() ? "not in gpudoctor's table" : stage, *e->rm_status,
+                                     status.empty() ? "not in gpudoctor's table" : status);
+      if (std::find(f.evidence.begin(), f.evidence.end(), line) == f.evidence.end()) f.evidence.push_back(line);
+    }
+    bool firmware = std::any_of(events.begin(), events.end(), [](const KernelEvent* e) {
+      return e->kind == KernelEventKind::gsp_failed || (e->rm_stage && *e->rm_stage >= 0x60 && *e->rm_stage <= 0x62);
+    });
+    if (firmware)
+      f.fix.emplace_back(
+          "Check the GSP firmware files exist for the loaded driver version "
+          "(/lib/firmware/nvidia/<version>/gsp_*.bin) and belong to the same driver package");
+    else
+      f.fix.emplace_back(
+          "Check that the BIOS maps the GPU's BARs (Above 4G decoding) and that the card is seated and powered");
     out.push_back(std::move(f));
   }
+}
+
+void rule_kernel_log_gpu_reset(const RuleInput& in, std::vector<Finding>& out) {
+  Groups groups;
+  for (const auto& e : in.snap.kernel_log.events)
+    if (e.kind == KernelEventKind::gpu_reset) groups[e.bus_id.value_or("")].push_back(&e);
+  for (const auto& [bus, events] : groups) out.push_back(group_finding(in.snap, Family::none, bus, events));
 }
 
 }  // namespace gd::rule

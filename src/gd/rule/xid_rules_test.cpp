@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "gd/probe/kernel_log.hpp"
+
 #include "gd/rule/rule.hpp"
 
 namespace gd::rule {
@@ -195,6 +197,50 @@ TEST(XidRules, ApiMismatchAndAdapterInit) {
   auto i = with_id(fs, "kernel_log.adapter_init_failed");
   ASSERT_EQ(i.size(), 1u);
   EXPECT_EQ(i[0]->gpu, "0000:18:00.0");
+}
+
+TEST(XidRules, AdapterInitDecodesTheStageAndTakesTheGspFailure) {
+  constexpr std::int64_t now = 1'795'000'000;
+  auto s = node();
+  s.kernel_log = probe::parse_kernel_log(
+      "[101.2] NVRM: GPU6 _kgspBootGspRm: unexpected WPR2 already up, cannot proceed with booting GSP\n"
+      "[101.3] NVRM: GPU 0000:a1:00.0: RmInitAdapter failed! (0x62:0x40:2168)\n",
+      *probe::parse_since("all", now), now);
+  s.kernel_log.source = "file test";
+  auto fs = run(s);
+  auto i = with_id(fs, "kernel_log.adapter_init_failed");
+  ASSERT_EQ(i.size(), 1u);
+  EXPECT_EQ(i[0]->gpu, "0000:a1:00.0");
+  EXPECT_EQ(i[0]->severity, Severity::critical);
+  auto has = [&](std::string_view text) {
+    return std::any_of(i[0]->evidence.begin(), i[0]->evidence.end(),
+                       [&](const std::string& e) { return e.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("stage 0x62 (firmware init (GSP boot)) with status 0x40 (NV_ERR_INVALID_STATE"));
+  EXPECT_TRUE(has("WPR2 already up"));
+  EXPECT_NE(i[0]->cause.find("GSP_WPR2_ALREADY_UP"), std::string::npos) << i[0]->cause;
+  EXPECT_TRUE(std::any_of(i[0]->fix.begin(), i[0]->fix.end(),
+                          [](const std::string& f) { return f.find("gsp_*.bin") != std::string::npos; }));
+}
+
+TEST(XidRules, GpuResetMessagesRateByTheirForm) {
+  constexpr std::int64_t now = 1'795'000'000;
+  auto s = node();
+  s.kernel_log = probe::parse_kernel_log(
+      "[10.0] NVRM: Rate limiting GSP RPC error prints for GPU at PCI:0000:3b:00 (printing 1 of every 30).  The GPU "
+      "likely needs to be reset.\n"
+      "[11.0] NVRM: rmapiControl: GPU currently in full-chip reset [NV_ERR_GPU_IN_FULLCHIP_RESET] (0x00000010)\n",
+      *probe::parse_since("all", now), now);
+  s.kernel_log.source = "file test";
+  auto fs = run(s);
+  auto r = with_id(fs, "kernel_log.gpu_reset");
+  ASSERT_EQ(r.size(), 2u);  // one per GPU: 0000:3b:00.0 and the one not named
+  const Finding* named = r[0]->gpu == "0000:3b:00.0" ? r[0] : r[1];
+  const Finding* other = named == r[0] ? r[1] : r[0];
+  EXPECT_EQ(named->severity, Severity::critical);
+  EXPECT_NE(named->cause.find("GPU_NEEDS_RESET"), std::string::npos) << named->cause;
+  EXPECT_EQ(other->severity, Severity::warning);  // a reset in progress: wait
+  EXPECT_NE(other->cause.find("GPU_IN_FULLCHIP_RESET"), std::string::npos) << other->cause;
 }
 
 TEST(XidRules, ManyEventsKeepEvidenceShort) {
