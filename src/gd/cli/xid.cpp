@@ -1,6 +1,7 @@
 // `gpudoctor xid [FILE|-] [--json] [--since WINDOW]`: explains the NVIDIA
 // events of a kernel log (a pasted file, stdin, or this node's own log).
 #include <algorithm>
+#include <map>
 #include <ctime>
 #include <memory>
 
@@ -89,7 +90,17 @@ Result<model::KernelLog> read_log(const XidOptions& o) {
   return log;
 }
 
-nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent& e, const rule::XidVerdict& v) {
+using UuidAt = std::map<std::pair<int, std::string>, std::string>;  // (boot, bus id) -> the GPU's UUID then
+
+UuidAt uuids_by_boot(const model::KernelLog& log) {
+  UuidAt out;
+  for (const auto& m : log.init_marks)
+    if (!m.uuid.empty()) out[{m.boot, m.bus_id}] = m.uuid;
+  return out;
+}
+
+nlohmann::json event_json(const model::KernelLog& log, const UuidAt& uuid_at, const model::KernelEvent& e,
+                          const rule::XidVerdict& v) {
   auto info = model::kernel_event_info(e);
   auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   nlohmann::json j = {{"xid", opt(e.xid)},
@@ -115,9 +126,17 @@ nlohmann::json event_json(const model::KernelLog& log, const model::KernelEvent&
                       {"rip", opt(e.rip)},
                       {"driver_frames", e.driver_frames},
                       {"client_version", opt(e.client_version)},
-                      {"module_version", opt(e.module_version)}};
-  if (e.bus_id)
-    if (auto it = log.gpu_uuids.find(*e.bus_id); it != log.gpu_uuids.end()) j["uuid"] = it->second;
+                      {"module_version", opt(e.module_version)},
+                      {"form", opt(e.form)},
+                      {"rm_stage", opt(e.rm_stage)},
+                      {"rm_status", opt(e.rm_status)}};
+  if (e.rm_stage) j["rm_stage_name"] = model::rm_init_stage_name(*e.rm_stage);
+  if (e.rm_status) j["rm_status_name"] = model::nv_status_name(*e.rm_status);
+  // The UUID the GPU at that bus id had in the event's boot (a card may have been swapped since), else the latest.
+  if (e.bus_id) {
+    if (auto m = uuid_at.find({e.boot.value_or(0), *e.bus_id}); m != uuid_at.end()) j["uuid"] = m->second;
+    else if (auto it = log.gpu_uuids.find(*e.bus_id); it != log.gpu_uuids.end()) j["uuid"] = it->second;
+  }
   return j;
 }
 
@@ -135,16 +154,17 @@ struct Row {
 };
 
 std::vector<Row> group_repeats(const model::KernelLog& log, const std::vector<rule::XidVerdict>& v) {
+  // Same boot, GPU, kind, Xid, form, process, burst and verdict: one row (a map, so 100,000 distinct events stay linear-ish).
   std::vector<Row> rows;
-  auto same = [&](std::size_t i, std::size_t j) {
-    const auto &a = log.events[i], &b = log.events[j];
-    return a.boot == b.boot && a.bus_id == b.bus_id && a.kind == b.kind && a.xid == b.xid && a.process == b.process &&
-           v[i].burst == v[j].burst && v[i].note == v[j].note;
-  };
+  std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < log.events.size(); ++i) {
-    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return same(r.first, i); });
-    if (it == rows.end()) rows.push_back({i, i, 1});
-    else it->last = i, ++it->count;
+    const auto& e = log.events[i];
+    std::string key = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", e.boot.value_or(0),
+                                  e.bus_id.value_or(""), static_cast<int>(e.kind), e.xid.value_or(-1), e.form.value_or(""),
+                                  e.process.value_or("\x1e"), e.rm_stage.value_or(0), v[i].burst, v[i].note);
+    auto [it, fresh] = index.emplace(std::move(key), rows.size());
+    if (fresh) rows.push_back({i, i, 1});
+    else rows[it->second].last = i, ++rows[it->second].count;
   }
   return rows;
 }
@@ -229,9 +249,10 @@ int do_xid(const XidOptions& o) {
   bool critical = false;
   nlohmann::json array = nlohmann::json::array();
   auto verdicts = rule::judge_events(*log);
+  auto uuid_at = uuids_by_boot(*log);
   for (std::size_t i = 0; i < log->events.size(); ++i) {
     critical = critical || verdicts[i].severity == model::Severity::critical;
-    if (o.json) array.push_back(event_json(*log, log->events[i], verdicts[i]));
+    if (o.json) array.push_back(event_json(*log, uuid_at, log->events[i], verdicts[i]));
   }
   fmt::print("{}", o.json ? dump_json(array) + "\n" : text_report(*log));
   return critical ? k_exit_critical : k_exit_ok;

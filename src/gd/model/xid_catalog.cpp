@@ -1,6 +1,8 @@
 #include "gd/model/xid_catalog.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <utility>
 
 namespace gd::model {
@@ -466,9 +468,24 @@ XidInfo kernel_event_info(const KernelEvent& e) {
 
 std::span<const DriverMessageForm> driver_message_forms() { return k_forms; }
 
+// One pass over the message: a bit per byte pair that starts a needle, then
+// the needles starting with it (most NVRM chatter has no such pair at all).
 const DriverMessageForm* match_driver_message(std::string_view body) {
-  for (const auto& f : k_forms)
-    if (body.substr(0, f.prefix.size()) == f.prefix && body.find(f.needle) != std::string_view::npos) return &f;
+  static const auto starts = [] {
+    std::array<std::uint64_t, 1024> bits{};
+    for (const auto& f : k_forms) {
+      unsigned pair = static_cast<unsigned char>(f.needle[0]) << 8 | static_cast<unsigned char>(f.needle[1]);
+      bits[pair >> 6] |= std::uint64_t{1} << (pair & 63);
+    }
+    return bits;
+  }();
+  for (std::size_t i = 0; i + 1 < body.size(); ++i) {
+    unsigned pair = static_cast<unsigned char>(body[i]) << 8 | static_cast<unsigned char>(body[i + 1]);
+    if (!(starts[pair >> 6] >> (pair & 63) & 1)) continue;
+    std::string_view rest = body.substr(i);
+    for (const auto& f : k_forms)
+      if (rest.substr(0, f.needle.size()) == f.needle && body.substr(0, f.prefix.size()) == f.prefix) return &f;
+  }
   return nullptr;
 }
 

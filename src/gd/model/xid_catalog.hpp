@@ -57,7 +57,8 @@ struct DriverMessageForm {
   XidInfo info;             // mnemonic, meaning, severity, action, advice
 };
 std::span<const DriverMessageForm> driver_message_forms();
-// The first form an NVRM message (the text after "NVRM: ") matches; nullptr when none.
+// The form an NVRM message (the text after "NVRM: ") matches, by the needle that starts first in it; nullptr
+// when none (needles are at least two bytes).
 const DriverMessageForm* match_driver_message(std::string_view body);
 
 // RmInitAdapter's first field: the init stage that failed ("firmware init (GSP)"); "" when unknown.
