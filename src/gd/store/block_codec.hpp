@@ -22,7 +22,12 @@ using Column = std::vector<std::optional<std::int64_t>>;
 
 struct Frame {
   std::vector<std::int64_t> ts;  // ascending
-  std::vector<Column> cols;      // each ts.size() long
+  std::vector<Column> cols;      // each ts.size() long, or empty when not decoded
+  // Column c of row i; nullopt when NULL or when the frame has no such value
+  // (a block written before column c existed, or a column not decoded).
+  std::optional<std::int64_t> at(std::size_t c, std::size_t i) const {
+    return c < cols.size() && i < cols[c].size() ? cols[c][i] : std::nullopt;
+  }
 };
 
 inline constexpr std::size_t k_no_column[] = {static_cast<std::size_t>(-1)};

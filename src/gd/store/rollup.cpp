@@ -34,10 +34,11 @@ std::int64_t bucket_start(std::int64_t ts, std::int64_t bucket_s) {
 }
 
 std::optional<MetricStat> stat_at(const Frame& f, std::size_t row, std::size_t metric) {
-  const auto* c = &f.cols[metric * k_stats_per_metric];
-  if (c[3].size() <= row || !c[3][row] || *c[3][row] <= 0 || !c[0][row] || !c[1][row] || !c[2][row])
-    return std::nullopt;
-  return MetricStat{*c[0][row], *c[1][row], *c[2][row], *c[3][row]};
+  // (A block rolled up before this metric existed has fewer columns: no value, not a read past its end.)
+  std::size_t c = metric * k_stats_per_metric;
+  auto min = f.at(c, row), max = f.at(c + 1, row), sum = f.at(c + 2, row), count = f.at(c + 3, row);
+  if (!count || *count <= 0 || !min || !max || !sum) return std::nullopt;
+  return MetricStat{*min, *max, *sum, *count};
 }
 
 Frame rollup(const Frame& raw, std::int64_t bucket_s) {

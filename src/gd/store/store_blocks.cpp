@@ -388,7 +388,7 @@ std::int64_t visit_chunk(const std::map<std::int64_t, Frame>& frames, const Segm
     for (auto m : metrics) {
       if (seg.res != Resolution::raw)
         out.values[m] = stat_at(*f, i, m);
-      else if (const auto& v = f->cols[m][i])
+      else if (auto v = f->at(m, i))
         out.values[m] = MetricStat{*v, *v, *v, 1};
     }
     visit(out);
