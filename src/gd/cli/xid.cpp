@@ -2,6 +2,7 @@
 // events of a kernel log (a pasted file, stdin, or this node's own log).
 #include <algorithm>
 #include <map>
+#include <chrono>
 #include <ctime>
 #include <memory>
 
@@ -29,6 +30,7 @@ struct XidOptions {
   std::string file;  // "" = this node's journal or /dev/kmsg
   std::string since;
   bool json = false;
+  double timeout_s = 60;  // --timeout: read a file or stdin for at most this long
   bool catalog = false;   // --catalog: print the Xid table instead
   bool markdown = false;  // with --catalog: docs/xid-catalog.md
 };
@@ -83,10 +85,15 @@ Result<model::KernelLog> read_log(const XidOptions& o) {
   auto window = probe::parse_since(o.since.empty() ? "all" : o.since, now);
   if (!window) return window.error();
   probe::KernelLogParser parser(*window, now);
-  auto bytes = host::stream_file(o.file, [&parser](std::string_view chunk) { parser.feed(chunk); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(o.timeout_s));
+  bool cut = false;
+  auto bytes =
+      host::stream_file(o.file, [&parser](std::string_view chunk) { parser.feed(chunk); }, UINT64_MAX, deadline, &cut);
   if (!bytes) return bytes.error();
   auto log = parser.finish();
   log.source = o.file == "-" ? "stdin" : o.file;
+  if (cut) probe::note_cut_short(log, log.source, *bytes);
   return log;
 }
 
@@ -255,7 +262,8 @@ int do_xid(const XidOptions& o) {
     if (o.json) array.push_back(event_json(*log, uuid_at, log->events[i], verdicts[i]));
   }
   fmt::print("{}", o.json ? dump_json(array) + "\n" : text_report(*log));
-  return critical ? k_exit_critical : k_exit_ok;
+  // A log read only in part proves nothing about the rest: not "ok".
+  return critical ? k_exit_critical : log->incomplete ? k_exit_unknown : k_exit_ok;
 }
 
 }  // namespace
@@ -266,6 +274,10 @@ void setup_xid(CLI::App& sub, int& exit_code) {
                  "Kernel log to explain (dmesg, dmesg -T, journalctl, syslog, kmsg); - for stdin; "
                  "none: this node's journal or /dev/kmsg");
   sub.add_flag("--json", o->json, "Print the events (or, with --catalog, the table) as a JSON array");
+  sub.add_option("--timeout", o->timeout_s,
+                 "Seconds to read the file or stdin at most (default 60); what was read is explained, the rest is "
+                 "named as not read and the exit code is 3 unless a critical event was found")
+      ->check(CLI::PositiveNumber);
   sub.add_flag("--catalog", o->catalog, "Print the Xid catalogue gpudoctor judges by instead of reading a log");
   sub.add_flag("--markdown", o->markdown, "With --catalog: as Markdown (docs/xid-catalog.md)");
   sub.add_option("--since", o->since,

@@ -1,6 +1,7 @@
 #include "gd/host/kernel_log_source.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <systemd/sd-id128.h>
 #include <systemd/sd-journal.h>
@@ -259,10 +260,33 @@ namespace {
 
 // Reads fd (closed afterwards unless it is stdin) to EOF or max_bytes.
 Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::function<void(std::string_view)>& sink,
-                                std::uint64_t max_bytes) {
+                                std::uint64_t max_bytes, Deadline deadline, bool* cut_short) {
   std::vector<char> buf(128 << 10);  // stays in the L2 cache between the copy and the parse
   std::uint64_t total = 0;
+  auto close_fd = [fd] {
+    if (fd != 0) ::close(fd);
+  };
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   while (true) {
+    if (deadline) {
+      // A regular file never blocks: only the clock is checked. A pipe or a
+      // terminal is waited on with poll, never past the deadline.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+      bool passed = left.count() <= 0;
+      if (!passed && !regular) {
+        pollfd p{fd, POLLIN, 0};
+        int r = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+        if (r < 0 && errno == EINTR) continue;
+        passed = r == 0 && std::chrono::steady_clock::now() >= *deadline;
+        if (r == 0 && !passed) continue;
+      }
+      if (passed) {
+        close_fd();
+        if (cut_short) *cut_short = true;
+        return total;
+      }
+    }
     ssize_t n = total >= max_bytes ? 0 : ::read(fd, buf.data(), std::min<std::uint64_t>(buf.size(), max_bytes - total));
     if (n > 0) {
       total += static_cast<std::uint64_t>(n);
@@ -270,8 +294,9 @@ Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::func
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && deadline) continue;  // (a non-blocking pipe: poll again)
     int err = n < 0 ? errno : 0;
-    if (fd != 0) ::close(fd);
+    close_fd();
     if (err) return make_error(fmt::format("{}: read error after {} bytes: {}", name, total, std::strerror(err)));
     return total;
   }
@@ -280,7 +305,7 @@ Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::func
 }  // namespace
 
 Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
-                                  std::uint64_t max_bytes) {
+                                  std::uint64_t max_bytes, Deadline deadline, bool* cut_short) {
   bool is_stdin = path == "-";
   std::string name = is_stdin ? "stdin" : path;
   int fd = is_stdin ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -290,17 +315,18 @@ Result<std::uint64_t> stream_file(const std::string& path, const std::function<v
     ::close(fd);
     return make_error(fmt::format("{}: not a regular file", name));
   }
-  return stream_fd(fd, name, sink, max_bytes);
+  return stream_fd(fd, name, sink, max_bytes, deadline, cut_short);
 }
 
 Result<std::uint64_t> stream_root_file(const HostRoot& root, std::string_view host_path,
-                                       const std::function<void(std::string_view)>& sink, std::uint64_t max_bytes) {
+                                       const std::function<void(std::string_view)>& sink, std::uint64_t max_bytes,
+                                       Deadline deadline, bool* cut_short) {
   auto fd = root.open(host_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!fd) return fd.error();
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode))
     return make_error(fmt::format("{}: not a regular file", host_path));
-  return stream_fd(fd->release(), std::string(host_path), sink, max_bytes);
+  return stream_fd(fd->release(), std::string(host_path), sink, max_bytes, deadline, cut_short);
 }
 
 }  // namespace gd::host

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -54,15 +55,20 @@ struct KmsgRead {
 // permission, not the live root).
 Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes = 64u << 20, double max_seconds = 2);
 
-// Streams a file ("-" = stdin) to sink in chunks of up to 1 MiB. Returns the
+// Streams a file ("-" = stdin) to sink in chunks of up to 128 KiB. Returns the
 // bytes read; Error names the path and errno when it cannot be opened or read
 // (directories, devices that would block and FIFOs other than stdin are refused).
+// Stops after max_bytes (what was read by then is kept), and at the deadline:
+// then `*cut_short` is set (what was read is kept; a stdin that sends nothing
+// is waited for only until the deadline).
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 // A file of the node, through the root (sealed), streamed the same way.
 Result<std::uint64_t> stream_root_file(const HostRoot& root, std::string_view host_path,
                                        const std::function<void(std::string_view)>& sink,
-                                       std::uint64_t max_bytes = UINT64_MAX);
-// Stops after max_bytes (what was read by then is kept).
+                                       std::uint64_t max_bytes = UINT64_MAX, Deadline deadline = {},
+                                       bool* cut_short = nullptr);
 Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
-                                  std::uint64_t max_bytes = UINT64_MAX);
+                                  std::uint64_t max_bytes = UINT64_MAX, Deadline deadline = {},
+                                  bool* cut_short = nullptr);
 
 }  // namespace gd::host

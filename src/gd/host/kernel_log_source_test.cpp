@@ -1,6 +1,7 @@
 #include "gd/host/kernel_log_source.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -59,6 +60,48 @@ TEST(KernelLogSource, StreamRefusesMissingFilesDirectoriesAndFifos) {
   auto fifo = stream_file((t.path / "fifo").string(), [](std::string_view) {});
   EXPECT_FALSE(fifo);  // refused at once, never blocks waiting for a writer
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+}
+
+// The time limit: a huge file is read only until the deadline, and a stdin
+// whose writer sends nothing is not waited on past it (both used to hang).
+TEST(KernelLogSource, StreamStopsAtTheDeadline) {
+  TempDir t;
+  write(t.path / "kern.log", std::string(1 << 20, 'a'));
+  bool cut = false;
+  std::uint64_t seen = 0;
+  auto past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  auto n = stream_file((t.path / "kern.log").string(), [&](std::string_view c) { seen += c.size(); }, UINT64_MAX,
+                       past, &cut);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(*n, 0u);
+  EXPECT_EQ(seen, 0u);
+  cut = false;
+  auto whole = stream_file((t.path / "kern.log").string(), [](std::string_view) {}, UINT64_MAX,
+                           std::chrono::steady_clock::now() + std::chrono::seconds(30), &cut);
+  EXPECT_FALSE(cut);
+  EXPECT_EQ(*whole, 1u << 20);
+
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  int saved = ::dup(0);
+  ASSERT_EQ(::dup2(fds[0], 0), 0);
+  ASSERT_EQ(::write(fds[1], "x\n", 2), 2);  // one line, then the writer goes quiet (but stays open)
+  auto t0 = std::chrono::steady_clock::now();
+  cut = false;
+  std::string got;
+  auto in = stream_file("-", [&](std::string_view c) { got.append(c); }, UINT64_MAX,
+                        t0 + std::chrono::milliseconds(300), &cut);
+  auto took = std::chrono::steady_clock::now() - t0;
+  ::dup2(saved, 0);
+  ::close(saved);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_TRUE(in) << in.error().message;
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(got, "x\n");
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_GE(took, std::chrono::milliseconds(250));
 }
 
 TEST(KernelLogSource, NoJournalUnderARoot) {

@@ -146,7 +146,7 @@ template <class V> void describe(V& v, KernelLog& x) {
   v("lines_scanned", x.lines_scanned); v("lines_cut", x.lines_cut);
   v("events_outside_window", x.events_outside_window); v("events", x.events); v("gpu_uuids", x.gpu_uuids);
   v("init_marks", x.init_marks); v("module_loads", x.module_loads);
-  v("problems", x.problems); v("stalls_elsewhere", x.stalls_elsewhere);
+  v("problems", x.problems); v("stalls_elsewhere", x.stalls_elsewhere); v("incomplete", x.incomplete);
 }
 template <class V> void describe(V& v, GpuTask& x) {
   v("pid", x.pid); v("comm", x.comm); v("state", x.state); v("started_unix_s", x.started_unix_s);

@@ -303,6 +303,7 @@ struct KernelLog {
   std::vector<ModuleLoad> module_loads;          // the driver's load banners, in log order
   std::vector<std::string> problems;             // unreadable or partly read sources, named
   std::uint64_t stalls_elsewhere = 0;            // stall reports whose frames are not in the driver (not kept)
+  bool incomplete = false;                       // the source was not read to its end (the time limit passed)
 };
 
 // A device as the CUDA driver API enumerates it (ordinals honour CUDA_VISIBLE_DEVICES).

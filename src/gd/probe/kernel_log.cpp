@@ -1037,6 +1037,13 @@ model::KernelLog KernelLogParser::finish() {
   return std::move(m_out);
 }
 
+void note_cut_short(model::KernelLog& log, std::string_view what, std::uint64_t bytes) {
+  log.incomplete = true;
+  log.problems.push_back(fmt::format("kernel log: {}: {:.1f} MB read before the time limit (--timeout); the rest was "
+                                     "not read, so its events are not known",
+                                     what, static_cast<double>(bytes) / 1e6));
+}
+
 model::KernelLog parse_kernel_log(std::string_view text, const KernelLogWindow& window, std::int64_t now_unix_s) {
   KernelLogParser parser(window, now_unix_s);
   parser.feed(text);
@@ -1067,12 +1074,14 @@ Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix
 namespace {
 
 model::KernelLog read_file_log(const std::string& file, const KernelLogWindow& window, std::int64_t now,
-                               std::optional<std::int64_t> boot_time) {
+                               std::optional<std::int64_t> boot_time, host::Deadline deadline) {
   KernelLogParser parser(window, now);
   if (boot_time) parser.set_last_boot_time(*boot_time);
-  auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); });
+  bool cut = false;
+  auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); }, UINT64_MAX, deadline, &cut);
   auto log = parser.finish();
   log.source = fmt::format("file {}", file);
+  if (cut) note_cut_short(log, file == "-" ? "stdin" : file, bytes.value_or(0));
   if (!bytes) {
     log.problems.push_back(bytes.error().message);
     if (log.lines_scanned == 0) log.unavailable = bytes.error().message;
@@ -1120,7 +1129,7 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
   }
   std::optional<std::int64_t> boot_time;
   if (auto stat = root.read_file("/proc/stat", 1 << 20)) boot_time = parse_boot_time(*stat);
-  if (!options.file.empty()) return read_file_log(options.file, *window, now, boot_time);
+  if (!options.file.empty()) return read_file_log(options.file, *window, now, boot_time, options.deadline);
   auto journal = host::read_journal(root, journal_limits(*window));
   if (journal) return parse_journal(*journal, *window, now);
   std::string why = journal.error().message;
@@ -1134,9 +1143,12 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
       if (root.kind_followed(file) != host::FileKind::regular) continue;
       KernelLogParser parser(*window, now);
       if (boot_time) parser.set_last_boot_time(*boot_time);
-      auto bytes = host::stream_root_file(root, file, [&parser](std::string_view chunk) { parser.feed(chunk); });
+      bool cut = false;
+      auto bytes = host::stream_root_file(root, file, [&parser](std::string_view chunk) { parser.feed(chunk); },
+                                          UINT64_MAX, options.deadline, &cut);
       auto log = parser.finish();
       log.source = fmt::format("file {} in the root", file);
+      if (cut) note_cut_short(log, file, bytes.value_or(0));
       if (bytes) return log;
       why += "; " + bytes.error().message;
     }

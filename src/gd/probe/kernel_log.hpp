@@ -6,6 +6,8 @@
 // anchors hold, and only lines that have them are parsed further.
 #pragma once
 
+#include <chrono>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -129,7 +131,13 @@ model::KernelLog parse_kernel_log(std::string_view text, const KernelLogWindow& 
 struct KernelLogOptions {
   std::string file;   // --kernel-log FILE ("-" = stdin); empty: the node's journal or /dev/kmsg
   std::string since;  // --since; empty: "previous-boot"
+  // A file (or a root's syslog file) is read until then at most: the rest is
+  // left unread and the log says so (KernelLog::incomplete, a problem line).
+  std::optional<std::chrono::steady_clock::time_point> deadline = {};
 };
+
+// "kernel log: FILE: read N MB before the time limit; the rest was not read" (and sets log.incomplete).
+void note_cut_short(model::KernelLog& log, std::string_view what, std::uint64_t bytes);
 
 // Reads the node's kernel log (journal with previous boots, else /dev/kmsg on
 // the live root; under --root ROOT/var/log/journal) or the file. Nothing

@@ -47,8 +47,12 @@ void run_processes(const ProbeContext& c, model::Snapshot& s) {
   if (auto stat = c.root.read_file("/proc/stat", 1 << 20)) o.boot_time_unix_s = parse_boot_time(*stat);
   s.processes = read_processes(c.root, o);
 }
+// A kernel log file gets a quarter of the check's time (at least half a
+// second): a 32 GB file must not eat the time NVML and CUDA are judged by.
 void run_kernel_log(const ProbeContext& c, model::Snapshot& s) {
-  s.kernel_log = read_kernel_log(c.root, KernelLogOptions{c.options.kernel_log_file, c.options.since});
+  auto budget = std::chrono::duration<double>(std::max(0.5, seconds_left(c.options) / 4));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(budget);
+  s.kernel_log = read_kernel_log(c.root, KernelLogOptions{c.options.kernel_log_file, c.options.since, deadline});
 }
 void run_libs(const ProbeContext& c, model::Snapshot& s) {
   s.libs = read_libs(c.root, c.root.is_live() ? c.options.ld_library_path : std::vector<std::string>{});

@@ -183,6 +183,16 @@ void rule_xid_critical(const RuleInput& in, std::vector<Finding>& out) {
   Finding f;
   f.summary = fmt::format("No Xid or fallen-off-bus event in the kernel log ({}; {}, {} lines)", s.kernel_log.window,
                           s.kernel_log.source, s.kernel_log.lines_scanned);
+  if (s.kernel_log.incomplete) {
+    // Only part of the log was read before the time limit: the rest may hold anything.
+    f.severity = Severity::warning;
+    f.summary = fmt::format("No Xid or fallen-off-bus event in the part of the kernel log read before the time limit "
+                            "({}, {} lines); the rest was not read",
+                            s.kernel_log.source, s.kernel_log.lines_scanned);
+    f.evidence = s.kernel_log.problems;
+    f.fix = {"Read the log with more time (--timeout) or a narrower window (--since 2h), or pass the relevant part "
+             "with --kernel-log"};
+  }
   out.push_back(std::move(f));
 }
 
