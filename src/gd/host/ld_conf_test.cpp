@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <chrono>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace gd::host {
@@ -94,10 +96,26 @@ TEST_F(LdConfTree, IncludeLoopIsBoundedAndReported) {
   HostRoot host(m_dir);
   auto conf = read_ld_so_conf(host);
   EXPECT_EQ(conf.dirs, (std::vector<std::string>{"/lib/x", "/a", "/b"}));
-  ASSERT_EQ(conf.problems.size(), 3u);
+  ASSERT_EQ(conf.problems.size(), 2u);  // (b.conf, read inside a.conf, is not read again from the glob)
   EXPECT_EQ(conf.problems[0], "/etc/ld.so.conf:1: include loop: /etc/ld.so.conf is already being read");
   EXPECT_EQ(conf.problems[1], "/etc/loop/b.conf:2: include loop: /etc/loop/a.conf is already being read");
-  EXPECT_EQ(conf.problems[2], "/etc/loop/a.conf:2: include loop: /etc/loop/b.conf is already being read");
+}
+
+// Files that each include the whole directory's glob: every file is read once
+// (it was n! reads: 9 files took 65 s and 5.1 GB), the directories in the
+// order of their first place.
+TEST_F(LdConfTree, FilesIncludingEachOthersGlobAreReadOnce) {
+  write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
+  for (int i = 1; i <= 12; ++i)
+    write(fmt::format("/etc/ld.so.conf.d/{:02}.conf", i), fmt::format("/lib/d{}\ninclude /etc/ld.so.conf.d/*.conf\n", i));
+  HostRoot host(m_dir);
+  auto t0 = std::chrono::steady_clock::now();
+  auto conf = read_ld_so_conf(host);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  ASSERT_EQ(conf.dirs.size(), 12u);
+  EXPECT_EQ(conf.dirs.front(), "/lib/d1");
+  EXPECT_EQ(conf.dirs.back(), "/lib/d12");
+  EXPECT_LE(conf.problems.size(), 12u * 12u);  // loops reported, each at most once per reading
 }
 
 TEST_F(LdConfTree, RelativeDirectoriesAndUnreadableIncludesAreReported) {
