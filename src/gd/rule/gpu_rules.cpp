@@ -7,6 +7,7 @@
 #include "gd/model/json_io.hpp"
 #include "gd/model/nvml_return.hpp"
 #include "gd/rule/facts.hpp"
+#include "gd/util/strings.hpp"
 #include "gd/rule/kernel_log_facts.hpp"
 #include "gd/rule/rule.hpp"
 #include "gd/util/time.hpp"
@@ -169,8 +170,10 @@ std::vector<const model::PciGpu*> unanswered_pci_gpus(const model::Snapshot& s) 
 std::string pci_list(const model::Snapshot& s) {
   std::vector<std::string> ids;
   for (const auto& g : s.pci.gpus) ids.push_back(g.bus_id);
-  return fmt::format("PCI bus: {} NVIDIA GPU(s): {}", ids.size(), fmt::join(ids, ", "));
+  return fmt::format("PCI bus: {} NVIDIA GPU(s): {}", ids.size(), util::join_capped(ids, ", "));
 }
+
+constexpr std::size_t k_max_lost_lines = 8;  // per finding: one finding per lost GPU already names each
 
 Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std::vector<std::string>& lost) {
   Finding f;
@@ -179,10 +182,12 @@ Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std
   f.summary = fmt::format("GPU {} has fallen off the bus: it is on PCI but the driver does not answer for it", g.bus_id);
   f.evidence.push_back(pci_list(s));
   f.evidence.push_back(fmt::format("NVML device count: {}; NVML answers for: {}", s.nvml.device_count.value_or(0),
-                                   fmt::join(nvml_bus_ids(s), ", ")));
+                                   util::join_capped(nvml_bus_ids(s), ", ")));
   f.evidence.push_back(g.driver.empty() ? fmt::format("{}: no driver bound (the nvidia probe failed or gave up)", g.bus_id)
                                         : fmt::format("{}: bound to {}", g.bus_id, g.driver));
-  for (const auto& l : lost) f.evidence.push_back(l);
+  for (std::size_t i = 0; i < lost.size() && i < k_max_lost_lines; ++i) f.evidence.push_back(lost[i]);
+  if (lost.size() > k_max_lost_lines)
+    f.evidence.push_back(fmt::format("... and {} more lost GPU(s)", lost.size() - k_max_lost_lines));
   for (auto& l : events_evidence(fallen_off_events(s, g.bus_id))) f.evidence.push_back(std::move(l));
   explain(s, f);
   return f;
@@ -192,16 +197,17 @@ Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std
 // and no finding of this rule already names (out[first..]: NVML hung or failed).
 void fell_off_in_kernel_log(const model::Snapshot& s, std::vector<Finding>& out, std::size_t first) {
   auto answered = nvml_bus_ids(s);
+  std::set<std::string> answering(answered.begin(), answered.end()), named;
+  for (auto it = out.begin() + static_cast<std::ptrdiff_t>(first); it != out.end(); ++it)
+    if (it->gpu) named.insert(*it->gpu);
   for (const auto& bus : fallen_off_this_boot(s)) {
-    if (std::find(answered.begin(), answered.end(), bus) != answered.end()) continue;
-    auto names_it = [&](const Finding& f) { return f.gpu == bus; };
-    if (std::any_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), names_it)) continue;
+    if (answering.count(bus) || named.count(bus)) continue;
     Finding f;
     f.severity = Severity::critical;
     f.gpu = bus;
     f.summary = fmt::format("GPU {} fell off the bus in this boot (kernel log) and NVML has no data for it", bus);
     f.evidence = events_evidence(fallen_off_events(s, bus));
-    std::string answers = answered.empty() ? "no GPU" : fmt::format("{}", fmt::join(answered, ", "));
+    std::string answers = answered.empty() ? "no GPU" : util::join_capped(answered, ", ");
     f.evidence.push_back(fmt::format("NVML: {}; answers for: {}", model::nvml_state_name(s.nvml.state), answers));
     explain(s, f);
     out.push_back(std::move(f));

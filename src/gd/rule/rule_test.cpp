@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace gd::rule {
@@ -102,6 +103,32 @@ TEST(Rules, LostGpuWithPersistenceOnBlamesHardwareNotPersistence) {
   EXPECT_FALSE(contains(lost[0]->cause, "Persistence mode is off"));
   EXPECT_TRUE(std::any_of(lost[0]->evidence.begin(), lost[0]->evidence.end(),
                           [](const std::string& e) { return contains(e, "GPU_IS_LOST (15)"); }));
+}
+
+// 10,000 GPUs on PCI that NVML does not answer for: one finding each, but the
+// evidence stays linear (each finding named every bus id: 1.4 GB of output).
+TEST(Rules, ManyLostGpusKeepEvidenceLinear) {
+  auto s = healthy();
+  s.nvml.gpus.clear();
+  s.nvml.device_count = 0;
+  s.pci.gpus.clear();
+  for (unsigned i = 0; i < 10000; ++i) {
+    model::PciGpu p;
+    p.bus_id = fmt::format("{:04x}:{:02x}:00.0", i / 256, i % 256);
+    p.vendor_id = 0x10de;
+    p.class_code = 0x030200;
+    p.driver = "nvidia";
+    s.pci.gpus.push_back(p);
+  }
+  auto fs = run(s);
+  auto lost = with_id(fs, "gpu.fell_off_bus");
+  ASSERT_EQ(lost.size(), 10000u);
+  std::size_t bytes = 0;
+  for (const auto* f : lost)
+    for (const auto& e : f->evidence) bytes += e.size();
+  EXPECT_LT(bytes, 10000u * 2000u) << "evidence per finding must not grow with the number of GPUs";
+  EXPECT_TRUE(std::any_of(lost[0]->evidence.begin(), lost[0]->evidence.end(),
+                          [](const std::string& e) { return contains(e, "PCI bus: 10000 NVIDIA GPU(s)") && contains(e, "(and 9984 more)"); }));
 }
 
 TEST(Rules, NoDevicesFoundNamesEveryBusId) {

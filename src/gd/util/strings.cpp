@@ -105,6 +105,12 @@ std::string printable(std::string_view s, std::size_t max_len) {
   return out;
 }
 
+std::string join_capped(const std::vector<std::string>& parts, std::string_view sep, std::size_t max) {
+  if (parts.size() <= max) return join(parts, sep);
+  std::vector<std::string> head(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(max));
+  return join(head, sep) + " (and " + std::to_string(parts.size() - max) + " more)";
+}
+
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {
