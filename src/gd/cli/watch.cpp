@@ -11,6 +11,7 @@
 
 #include "gd/cli/cli.hpp"
 #include "gd/cli/node_options.hpp"
+#include "gd/cli/render.hpp"
 #include "gd/sampler/daemon.hpp"
 #include "gd/store/gpu_metrics.hpp"
 #include "gd/store/store.hpp"
@@ -114,7 +115,7 @@ int print_summary(store::Store& db, const store::HistoryQuery& q, const std::str
       fmt::print("{:<14} {:<26} {:>10} {:>14} {:>14} {:>14}\n", key.first, metric, s.count, s.min, avg_text(s.avg()),
                  s.max);
   }
-  if (format == "json") fmt::print("{}\n", out.dump(2));
+  if (format == "json") fmt::print("{}\n", dump_json(out));
   return k_exit_ok;
 }
 
@@ -158,7 +159,7 @@ std::string cell_text(const json& j) {
   if (j.is_null()) return "";
   if (j.is_string()) return j.get<std::string>();
   if (j.is_number_float()) return avg_text(j.get<double>());
-  return j.dump();
+  return dump_json(j, -1);
 }
 
 int do_history(const HistoryCli& c) {
@@ -230,7 +231,7 @@ int do_history(const HistoryCli& c) {
     if (as_json) {
       json o = {{"time", cells[0]}, {"ts", r.ts}, {"gpu", cells[1]}};
       for (std::size_t k = 2; k < cells.size(); ++k) o[header[k]] = cells[k];
-      fmt::print("{}\n  {}", first ? "" : ",", o.dump());
+      fmt::print("{}\n  {}", first ? "" : ",", dump_json(o, -1));
     } else {
       std::vector<std::string> text;
       for (const auto& j : cells) text.push_back(cell_text(j));
@@ -285,11 +286,12 @@ int do_events(const EventsCli& c) {
                      {"gpu", e.gpu},
                      {"detail", d.is_discarded() ? json(e.detail) : d}});
     }
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", dump_json(out));
     return k_exit_ok;
   }
   for (const auto& e : *rows)
-    fmt::print("{:<20} {:<18} {:<14} {}\n", iso(e.ts_ms), e.type, e.gpu.empty() ? "-" : e.gpu, e.detail);
+    fmt::print("{:<20} {:<18} {:<14} {}\n", iso(e.ts_ms), util::printable(e.type, 40),
+               e.gpu.empty() ? "-" : util::printable(e.gpu, 40), util::printable(e.detail, 4096));
   return k_exit_ok;
 }
 

@@ -162,7 +162,7 @@ void Watch::open_store() {
   }
   m_store = std::move(*s);
   m_last_store_error.clear();
-  if (!notice.empty()) record(node_event(now_ms(), model::HistoryEvent::history_moved_aside, nlohmann::json{{"message", notice}}.dump()));
+  if (!notice.empty()) record(node_event(now_ms(), model::HistoryEvent::history_moved_aside, nlohmann::json{{"message", notice}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   if (auto inv = m_store->inventory())
     for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false, std::nullopt});
   if (auto lost = m_store->lost_gpus())
@@ -385,7 +385,7 @@ int Watch::run() {
                     nlohmann::json{{"version", GD_VERSION},
                                    {"interval_s", std::chrono::duration<double>(m_o.interval).count()},
                                    {"pid", ::getpid()}}
-                        .dump()));
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   log(fmt::format("sampling every {} ms into {}{}", m_o.interval.count(),
                   m_store ? m_store->path() : std::string("memory"),
                   m_o.listen.empty() ? "" : ", serving http://" + m_o.listen + "/metrics"));
@@ -418,7 +418,7 @@ int Watch::run() {
                     nlohmann::json{{"signal", m_stop_signal.empty() ? "max-ticks" : m_stop_signal},
                                    {"ticks", m_ticks},
                                    {"missed_ticks", m_state.missed_ticks_total}}
-                        .dump()));
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   flush();
   if (m_store) m_store->checkpoint();
   m_sampler.reset();

@@ -1,5 +1,7 @@
 #include "gd/sampler/metrics_text.hpp"
 
+#include "gd/util/strings.hpp"
+
 #include <vector>
 
 #include <fmt/format.h>
@@ -122,7 +124,10 @@ void render_self(std::string& out, const LiveState& s) {
 
 }  // namespace
 
-std::string escape_label(std::string_view v) {
+std::string escape_label(std::string_view raw) {
+  // Prometheus requires UTF-8 label values (a host name with other bytes broke the whole page).
+  std::string valid = util::valid_utf8(raw);
+  std::string_view v = valid;
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
@@ -132,6 +137,8 @@ std::string escape_label(std::string_view v) {
       out += "\\\"";
     else if (c == '\n')
       out += "\\n";
+    else if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
+      out += '?';  // (terminal escapes from node files stay out of scrapes)
     else
       out += c;
   }

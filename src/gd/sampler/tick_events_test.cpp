@@ -129,6 +129,18 @@ TEST(TickEvents, FindingRaisedCarriesItsEvidenceAndPersistenceChangesAreEvents) 
   EXPECT_NE(c.events[1].detail.find("temperature 88 C >= slowdown 87 C"), std::string::npos) << c.events[1].detail;
 }
 
+// A host name or GPU name with bytes that are not UTF-8 (or terminal escapes)
+// must not break the page: Prometheus rejects invalid UTF-8 in a label.
+TEST(MetricsText, LabelsAreValidUtf8WithoutControls) {
+  LiveState s = state({gpu("0000:3b:00.0", "GPU-a", 63)});
+  diff_tick(LiveState{}, s, 0);
+  s.hostname = "node\xff\x1b[2J7";
+  auto dcgm = render_metrics(s, MetricsCompat::dcgm);
+  EXPECT_NE(dcgm.find("Hostname=\"node\xEF\xBF\xBD?[2J7\""), std::string::npos) << dcgm;
+  EXPECT_EQ(dcgm.find('\xff'), std::string::npos);
+  EXPECT_EQ(dcgm.find('\x1b'), std::string::npos);
+}
+
 TEST(MetricsText, NamesUnitsAndLabels) {
   LiveState s = state({gpu("0000:3b:00.0", "GPU-a", 63)});
   diff_tick(LiveState{}, s, 0);

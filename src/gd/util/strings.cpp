@@ -1,5 +1,7 @@
 #include "gd/util/strings.hpp"
 
+#include <cstdint>
+
 #include <charconv>
 
 namespace gd::util {
@@ -90,17 +92,53 @@ std::optional<std::int64_t> parse_i64(std::string_view s) {
   return v;
 }
 
+// The length of the valid UTF-8 sequence at s[i] (1-4), or 0 when the bytes
+// there are not one (overlong forms, surrogates and code points past U+10FFFF included).
+std::size_t utf8_sequence(std::string_view s, std::size_t i, std::uint32_t* cp) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  std::uint32_t v = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+    v = v << 6 | (b(k) & 0x3F);
+  }
+  static constexpr std::uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (v < min_of[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return n;
+}
+
 std::string printable(std::string_view s, std::size_t max_len) {
   std::string out;
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
     if (out.size() >= max_len) {
       out += "...";
       break;
     }
-    if (c == '\t' || (c >= 0x20 && c != 0x7f))
-      out += static_cast<char>(c);
+    std::uint32_t cp = 0;
+    std::size_t n = utf8_sequence(s, i, &cp);
+    // Kept: tab and printable text; replaced: C0/C1 controls (ESC, CSI: terminal escapes), DEL, invalid UTF-8.
+    bool keep = n > 0 && (cp == '\t' || (cp >= 0x20 && cp != 0x7f && !(cp >= 0x80 && cp <= 0x9f)));
+    if (keep)
+      out.append(s.substr(i, n));
     else
       out += '?';
+    i += n ? n : 1;
+  }
+  return out;
+}
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t cp = 0;
+    std::size_t n = utf8_sequence(s, i, &cp);
+    if (n) out.append(s.substr(i, n));
+    else out += "\xEF\xBF\xBD";  // U+FFFD
+    i += n ? n : 1;
   }
   return out;
 }

@@ -22,8 +22,13 @@ std::optional<std::uint64_t> parse_u64(std::string_view s);
 // Parses "0x1f", "1F" (base 16) as a whole; nullopt on junk or overflow.
 std::optional<std::uint64_t> parse_hex(std::string_view s);
 std::optional<std::int64_t> parse_i64(std::string_view s);
-// Replaces control and non-UTF-8-looking bytes so text is safe to print.
+// Replaces control characters (C0, DEL and C1: the bytes of terminal escape
+// sequences) and invalid UTF-8 with '?', so text is safe to print; cut after
+// max_len bytes (at a character boundary) with "...".
 std::string printable(std::string_view s, std::size_t max_len = 200);
+// s with every invalid UTF-8 sequence replaced by U+FFFD (formats that must be
+// UTF-8: Prometheus labels, JSON); controls are left to the format's escaping.
+std::string valid_utf8(std::string_view s);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 // The same with at most `max` parts, then " (and N more)": evidence that names
 // every one of 10,000 devices in every finding grows quadratically.
