@@ -1,10 +1,14 @@
 #include "gd/sampler/daemon.hpp"
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <deque>
@@ -447,20 +451,36 @@ std::optional<std::pair<std::string, int>> parse_listen(const std::string& s) {
 }
 
 bool write_atomic(const std::string& path, const std::string& data, std::string& err) {
+  // The temp file is created new (O_EXCL, O_NOFOLLOW: a link planted at its
+  // name in a writable directory is removed, never followed) and given 0644
+  // whatever the umask (node_exporter must read it, nobody else write it).
   std::string tmp = fmt::format("{}.{}.tmp", path, ::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << data;
-    f.flush();
-    if (!f) {
-      err = fmt::format("cannot write {}", tmp);
-      std::remove(tmp.c_str());
-      return false;
-    }
+  int fd = -1;
+  for (int attempt = 0; attempt < 2 && fd < 0; ++attempt) {
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) ::unlink(tmp.c_str());
+  }
+  if (fd < 0) {
+    err = fmt::format("cannot create {}: {}", tmp, std::strerror(errno));
+    return false;
+  }
+  ::fchmod(fd, 0644);
+  bool ok = true;
+  for (std::size_t off = 0; ok && off < data.size();) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    off += n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    err = fmt::format("cannot write {}", tmp);
+    ::unlink(tmp.c_str());
+    return false;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     err = fmt::format("cannot rename {} to {}", tmp, path);
-    std::remove(tmp.c_str());
+    ::unlink(tmp.c_str());
     return false;
   }
   return true;

@@ -1,5 +1,9 @@
 #include "gd/store/store.hpp"
 
+#include <sys/stat.h>
+
+#include <fcntl.h>
+
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -103,10 +107,23 @@ Store::~Store() {
   if (m_db) sqlite3_close_v2(m_db);
 }
 
+// Directories 0750 and the database 0640 whatever the umask (under umask 000
+// they were 0777/0666): history names the node's processes and GPUs.
+void create_private(const fs::path& path) {
+  fs::path dir;
+  for (const auto& part : path.parent_path()) {
+    dir /= part;
+    if (::mkdir(dir.c_str(), 0750) == 0) ::chmod(dir.c_str(), 0750);
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    ::fchmod(fd, 0640);
+    ::close(fd);
+  }
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, std::string* notice, Check check) {
-  std::error_code ec;
-  auto parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
+  create_private(path);
   sqlite3* db = nullptr;
   std::string err;
   int rc = open_configured(path, &db, err, check == Check::quick);
@@ -115,6 +132,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, std::string*
     db = nullptr;
     std::string suffix = fmt::format(".corrupt-{}", std::time(nullptr));
     move_aside(path, suffix);
+    create_private(path);
     if (notice)
       *notice = fmt::format("history database {} is corrupt ({}): moved aside to {}{} and started a new one", path, err,
                             path, suffix);
