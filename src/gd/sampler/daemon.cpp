@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "gd/sampler/xid_feed.hpp"
 #include "gd/store/gpu_metrics.hpp"
 #include "gd/store/store.hpp"
+#include "gd/util/fd.hpp"
 
 namespace gd::sampler {
 
@@ -86,6 +88,7 @@ class Watch {
   std::string m_lib_error;
   std::unique_ptr<NvmlSampler> m_sampler;
   std::unique_ptr<store::Store> m_store;
+  util::Fd m_db_lock;  // held while the daemon runs: one writer per database
   SteadyClock::time_point m_next_store_retry{};
   std::deque<store::SampleRow> m_pending_samples;
   std::vector<store::GpuIdentity> m_pending_inventory;
@@ -349,6 +352,15 @@ int Watch::run() {
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error, not death
 
+  // One database, one daemon: a second watch on the same file is refused
+  // (every event was written twice), as is a second one on the same port.
+  auto lock = store::Store::lock_writer(m_o.db_path.empty() ? store::default_db_path() : m_o.db_path);
+  if (!lock) {
+    fmt::print(stderr, "gpudoctor watch: {}\n", lock.error().message);
+    return 3;
+  }
+  m_db_lock = std::move(*lock);
+
   std::unique_ptr<httplib::Server> http;
   std::thread http_thread;
   if (!m_o.listen.empty()) {
@@ -359,6 +371,12 @@ int Watch::run() {
     }
     http = std::make_unique<httplib::Server>();
     http->set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms to every scrape
+    // SO_REUSEADDR only: cpp-httplib's default SO_REUSEPORT let a second daemon
+    // bind the same port, and scrapes alternated between the two.
+    http->set_socket_options([](int sock) {
+      int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::shared_ptr<const std::string> text;
       {

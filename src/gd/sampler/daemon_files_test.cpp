@@ -67,5 +67,25 @@ TEST(WatchFiles, HistoryDirectoriesAre0750AndTheDatabase0640UnderAnyUmask) {
   fs::remove_all(dir);
 }
 
+
+TEST(WatchFiles, OneWriterPerDatabase) {
+  fs::path dir = fs::temp_directory_path() / ("gd-dblock-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::string db = (dir / "history.db").string();
+  auto first = store::Store::lock_writer(db);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(static_cast<bool>(*first));
+  // flock locks belong to the open file description: a second open in this process contends like another daemon.
+  auto second = store::Store::lock_writer(db);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("another gpudoctor watch (pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.error().message;
+  first->reset();
+  auto again = store::Store::lock_writer(db);
+  EXPECT_TRUE(again) << "released when the first daemon stops";
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace gd::sampler

@@ -1,8 +1,10 @@
 #include "gd/store/store.hpp"
+#include "gd/util/strings.hpp"
 
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -120,6 +122,25 @@ void create_private(const fs::path& path) {
     ::fchmod(fd, 0640);
     ::close(fd);
   }
+}
+
+Result<util::Fd> Store::lock_writer(const std::string& path) {
+  std::string lock = path + ".lock";
+  create_private(path + ".lock");
+  util::Fd fd(::open(lock.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return util::Fd();  // (no lock file can be made where the database cannot be either: open says why)
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? util::printable(std::string_view(buf, static_cast<std::size_t>(n)), 20) : "?";
+    while (!pid.empty() && (pid.back() == '?' || pid.back() == ' ')) pid.pop_back();
+    return make_error(fmt::format("another gpudoctor watch (pid {}) writes {}: one database, one daemon (pass "
+                                  "another --db)",
+                                  pid.empty() ? "?" : pid, path));
+  }
+  std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) == 0) (void)!::pwrite(fd.get(), me.data(), me.size(), 0);
+  return fd;
 }
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, std::string* notice, Check check) {

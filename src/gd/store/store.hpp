@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gd/store/rollup.hpp"
+#include "gd/util/fd.hpp"
 #include "gd/util/result.hpp"
 
 struct sqlite3;
@@ -106,6 +107,12 @@ class Store {
   enum class Check { quick, none };
   static Result<std::unique_ptr<Store>> open(const std::string& path, std::string* notice = nullptr,
                                              Check check = Check::quick);
+
+  // The one-writer lock of the database at path (PATH.lock, flock held while
+  // the Fd lives): a second daemon on the same file would double every event.
+  // Error: another process holds it (its pid named). An empty Fd: no lock file
+  // can be made there (then neither can the database: open reports that).
+  static Result<util::Fd> lock_writer(const std::string& path);
 
   // Opens an existing history database for queries (`history`, `events`,
   // any reader): read-only, never created, migrated or moved aside. A file
