@@ -526,13 +526,23 @@ def part_followed_kernel_log(tmp):
             f.write("[   30.000000] NVRM: Xid (PCI:0000:2a:00): 48, pid=4243, name=train.py, again after rotation\n")
         two = wait_for(lambda: metric(get(url), series) == 2, 10)
         check("Xid line in the rotated-in file counted", bool(two))
+        # 30 MB of noise before the next Xid: drained within a tick or two, not one MiB a tick (30 ticks).
+        with open(log, "ab") as f:
+            f.write((b"[   31.000000] eth0: a noisy driver line that repeats and repeats and repeats\n") * 400000)
+            f.write(b"[   32.000000] NVRM: Xid (PCI:0000:2a:00): 48, pid=4244, name=train.py, behind 30 MB\n")
+        t0 = time.monotonic()
+        three = wait_for(lambda: metric(get(url), series) == 3, 10)
+        took = time.monotonic() - t0
+        check("Xid behind 30 MB of noise counted within 3 s at a 300 ms interval", bool(three) and took < 3,
+              f"{took:.1f} s")
         check("daemon alive after junk and rotation", w.poll() is None)
     finally:
         check("clean stop", stop(w) == 0)
     xids = events_of(tmp, "xid")
-    check("two xid events with code, pid and process",
+    check("three xid events with code, pid and process",
           [(e["gpu"], e["detail"]["code"], e["detail"].get("pid"), e["detail"].get("process")) for e in xids]
-          == [("0000:2a:00.0", 48, 4242, "train.py"), ("0000:2a:00.0", 48, 4243, "train.py")], str(xids))
+          == [("0000:2a:00.0", 48, 4242, "train.py"), ("0000:2a:00.0", 48, 4243, "train.py"),
+              ("0000:2a:00.0", 48, 4244, "train.py")], str(xids))
 
 
 PARTS = {"prometheus": part_prometheus, "kill9": part_kill9, "kill9_packing": part_kill9_packing, "hang": part_hang, "full_disk": part_full_disk,
