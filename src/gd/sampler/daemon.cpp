@@ -91,6 +91,7 @@ class Watch {
   std::unique_ptr<NvmlSampler> m_sampler;
   std::unique_ptr<store::Store> m_store;
   util::Fd m_db_lock;  // held while the daemon runs: one writer per database
+  SteadyClock::time_point m_last_quick_check = SteadyClock::now();
   SteadyClock::time_point m_next_store_retry{};
   std::deque<store::SampleRow> m_pending_samples;
   std::vector<store::GpuIdentity> m_pending_inventory;
@@ -291,6 +292,17 @@ void Watch::flush() {
         m_pending_events.begin(),
         m_pending_events.begin() + static_cast<long>(m_pending_events.size() - k_max_pending_events));
   m_state.history_pending_rows = m_pending_samples.size() + m_pending_events.size();
+  if (m_store)
+    if (auto why = m_store->file_changed()) {
+      // Rows written into a deleted file are lost: start over at the path, and say so.
+      log(*why + ": opening the file at that path");
+      ++m_state.history_write_errors_total;
+      m_store.reset();
+      open_store();
+      if (m_store)
+        record(node_event(now_ms(), model::HistoryEvent::history_moved_aside,
+                          nlohmann::json{{"message", *why}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    }
   if (!m_store) return;
   std::vector<store::SampleRow> rows(m_pending_samples.begin(), m_pending_samples.end());
   auto err = m_store->write(rows, m_pending_inventory, m_pending_events);
@@ -315,6 +327,19 @@ void Watch::flush() {
 // Packs finished hours into blocks and roll-ups, applies retention (bounded
 // work per call; a backlog goes on at the next tick).
 void Watch::maintain_store() {
+  if (SteadyClock::now() - m_last_quick_check >= std::chrono::minutes(15)) {
+    m_last_quick_check = SteadyClock::now();
+    auto qc = m_store->quick_check();
+    if (!qc || *qc != "ok") {
+      log(fmt::format("history database {} failed its check ({}): moving it aside and starting a new one",
+                      m_store->path(), qc ? *qc : qc.error().message));
+      ++m_state.history_write_errors_total;
+      m_state.history_ok = false;
+      m_store.reset();
+      open_store();  // (Store::open's quick_check moves the file aside)
+      return;
+    }
+  }
   auto rep = m_store->maintain(now_ms() / 1000, m_o.retention);
   std::string err = rep ? "" : rep.error().message;
   if (!err.empty() && err != m_maintain_error) log("history maintenance: " + err);

@@ -105,6 +105,21 @@ std::string column_list() {
 
 }  // namespace
 
+Store::Store(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {
+  struct stat st {};
+  if (::stat(m_path.c_str(), &st) == 0) m_dev = st.st_dev, m_ino = st.st_ino;
+}
+
+std::optional<std::string> Store::file_changed() const {
+  if (m_ino == 0) return std::nullopt;  // (opened through a name that could not be stat'ed: nothing to compare)
+  struct stat st {};
+  if (::stat(m_path.c_str(), &st) != 0)
+    return fmt::format("history database {} was deleted under the daemon ({})", m_path, std::strerror(errno));
+  if (st.st_dev != m_dev || st.st_ino != m_ino)
+    return fmt::format("history database {} was replaced by another file under the daemon", m_path);
+  return std::nullopt;
+}
+
 Store::~Store() {
   if (m_db) sqlite3_close_v2(m_db);
 }
@@ -388,6 +403,14 @@ Result<std::string> Store::integrity_check() {
   while ((rc = s.step()) == SQLITE_ROW) out += (out.empty() ? "" : "; ") + s.text(0);
   if (rc != SQLITE_DONE) return db_error(m_db, "integrity_check");
   return out;
+}
+
+Result<std::string> Store::quick_check() {
+  Stmt s(m_db, "PRAGMA quick_check(1)");
+  if (!s.ok()) return db_error(m_db, "quick_check");
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return db_error(m_db, "quick_check");
+  return s.text(0);
 }
 
 void Store::limit_size(std::int64_t max_bytes) {

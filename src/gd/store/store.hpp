@@ -157,6 +157,9 @@ class Store {
 
   // "ok", or what PRAGMA integrity_check reported.
   Result<std::string> integrity_check();
+  // PRAGMA quick_check(1): "ok", or the first problem (cheaper than integrity_check; the daemon runs it every
+  // 15 minutes so pages corrupted under it are noticed, not written around).
+  Result<std::string> quick_check();
   // Caps the file at about max_bytes (PRAGMA max_page_count); writes past it
   // fail with WriteError::Kind::full, as on a full disk.
   void limit_size(std::int64_t max_bytes);
@@ -166,9 +169,13 @@ class Store {
   bool read_only() const;
   int schema_version() const { return m_version; }
   const std::string& path() const { return m_path; }
+  // Why the file at path() is no longer the one this Store writes (deleted,
+  // or replaced by another file); nullopt while it is. Writes into a deleted
+  // file succeed and are lost: the daemon checks this every tick.
+  std::optional<std::string> file_changed() const;
 
  private:
-  Store(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
+  Store(sqlite3* db, std::string path);
   Result<bool> migrate();
   Result<std::int64_t> gpu_id(const std::string& bus_id);
   Result<bool> load_gpu_names();
@@ -183,6 +190,7 @@ class Store {
 
   sqlite3* m_db = nullptr;
   std::string m_path;
+  std::uint64_t m_dev = 0, m_ino = 0;  // of the file opened
   int m_version = 0;
   std::map<std::string, std::int64_t> m_gpu_ids;    // bus id -> gpus.id, committed rows only
   std::map<std::int64_t, std::string> m_gpu_names;  // gpus.id -> bus id, loaded per query

@@ -377,6 +377,24 @@ TEST_F(StoreTest, BlocksWithFewerColumnsThanMetricsReadAsNoValue) {
   }
 }
 
+// Rows written into a file deleted (or replaced) under the writer are lost:
+// the writer must be able to tell (the daemon checks every tick and reopens).
+TEST_F(StoreTest, ADeletedOrReplacedFileIsNoticed) {
+  auto s = Store::open(db());
+  ASSERT_TRUE(s);
+  EXPECT_FALSE((*s)->file_changed());
+  fs::rename(db(), db() + ".old");
+  std::ofstream(db()) << "someone else's file";
+  auto replaced = (*s)->file_changed();
+  ASSERT_TRUE(replaced);
+  EXPECT_NE(replaced->find("replaced by another file"), std::string::npos) << *replaced;
+  fs::remove(db());
+  auto deleted = (*s)->file_changed();
+  ASSERT_TRUE(deleted);
+  EXPECT_NE(deleted->find("was deleted under the daemon"), std::string::npos) << *deleted;
+  EXPECT_EQ(*(*s)->quick_check(), "ok");  // (the open file itself is still sound)
+}
+
 TEST(DefaultDbPath, FollowsXdgWhenNotRoot) {
   if (::geteuid() == 0) {
     EXPECT_EQ(default_db_path(), "/var/lib/gpudoctor/history.db");
