@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -545,7 +546,54 @@ def part_followed_kernel_log(tmp):
               ("0000:2a:00.0", 48, 4244, "train.py")], str(xids))
 
 
-PARTS = {"prometheus": part_prometheus, "kill9": part_kill9, "kill9_packing": part_kill9_packing, "hang": part_hang, "full_disk": part_full_disk,
+def part_hostile_http(tmp):
+    """Read-only endpoints: other methods are 405 before a body is read; an endless body does not grow the daemon;
+    a second daemon on the same port or database is refused."""
+    scenario(tmp)
+    port = free_port()
+    w = start_watch(tmp, port, "500ms", ["--timeout", "2"])
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        check("metrics served", wait_for(lambda: "\ngpudoctor_nvml_up 1\n" in get(url), 20))
+        for method in ("POST", "PUT", "DELETE"):
+            req = urllib.request.Request(url, method=method, data=b"x" * 1000 if method != "DELETE" else None)
+            try:
+                urllib.request.urlopen(req, timeout=3)
+                code, allow = 200, ""
+            except urllib.error.HTTPError as e:
+                code, allow = e.code, e.headers.get("Allow", "")
+            check(f"{method} is 405 with Allow: GET, HEAD", code == 405 and allow == "GET, HEAD", f"{code} {allow}")
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        t0, sent = time.monotonic(), 0
+        try:
+            while time.monotonic() - t0 < 15:
+                s.sendall(b"100000\r\n" + b"a" * 0x100000 + b"\r\n")
+                sent += 1
+        except OSError:
+            pass
+        s.close()
+        took = time.monotonic() - t0
+        rss_kb = int([l for l in open(f"/proc/{w.pid}/status") if l.startswith("VmHWM")][0].split()[1])
+        check("an endless chunked POST is cut off within 10 s", took < 10, f"{took:.1f} s, {sent} MiB sent")
+        check("and the daemon's peak RSS stays under 64 MB", rss_kb < 64 * 1024, f"{rss_kb} kB")
+        check("scrapes still answered", "\ngpudoctor_nvml_up 1\n" in get(url))
+        twin = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
+                               "--db", os.path.join(tmp, "other.db"), "--listen", f"127.0.0.1:{port}"],
+                              env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json")),
+                              capture_output=True, text=True, timeout=20)
+        check("a second daemon on the same port exits 3", twin.returncode == 3, twin.stderr[-300:])
+        same_db = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
+                                  "--db", os.path.join(tmp, "history.db"), "--listen", f"127.0.0.1:{free_port()}"],
+                                 env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json")),
+                                 capture_output=True, text=True, timeout=20)
+        check("a second daemon on the same database exits 3 naming the first",
+              same_db.returncode == 3 and f"pid {w.pid}" in same_db.stderr, same_db.stderr[-300:])
+    finally:
+        check("clean stop", stop(w) == 0)
+
+
+PARTS = {"prometheus": part_prometheus, "hostile_http": part_hostile_http, "kill9": part_kill9, "kill9_packing": part_kill9_packing, "hang": part_hang, "full_disk": part_full_disk,
          "heat_throttle_lost": part_heat_throttle_lost, "followed_kernel_log": part_followed_kernel_log,
          "volume": part_tmpfs_volume}
 for name in ONLY or [n for n in PARTS if n != "volume"]:

@@ -411,6 +411,22 @@ int Watch::run() {
       int yes = 1;
       ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    // Read-only endpoints: anything but GET/HEAD is 405 before a body is read
+    // (an endless chunked POST grew the daemon to 3.8 GB; a 50 MB body was read
+    // in full before its 404), bodies are capped, and slow or idle clients time out.
+    http->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
+      res.status = 405;
+      res.set_header("Allow", "GET, HEAD");
+      res.set_header("Connection", "close");
+      res.set_content("only GET and HEAD\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    http->set_payload_max_length(4096);
+    http->set_read_timeout(2, 0);
+    http->set_write_timeout(5, 0);
+    http->set_keep_alive_max_count(100);
+    http->set_keep_alive_timeout(2);
     http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::shared_ptr<const std::string> text;
       {
