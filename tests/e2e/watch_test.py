@@ -578,6 +578,25 @@ def part_hostile_http(tmp):
         check("an endless chunked POST is cut off within 10 s", took < 10, f"{took:.1f} s, {sent} MiB sent")
         check("and the daemon's peak RSS stays under 64 MB", rss_kb < 64 * 1024, f"{rss_kb} kB")
         check("scrapes still answered", "\ngpudoctor_nvml_up 1\n" in get(url))
+        # 300 idle and 300 slowloris connections (more than the 512 the server keeps: the oldest waiting ones are
+        # evicted) must not starve scrapes (cpp-httplib's 8 workers answered 0 of 8 under 40 slowloris).
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 2048)), hard))
+        held = []
+        for k in range(600):
+            c = socket.create_connection(("127.0.0.1", port))
+            if k % 2:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-slow: ")
+            held.append(c)
+        answered = sum(1 for _ in range(50) if "\ngpudoctor_nvml_up 1\n" in get(url))
+        for c in held:
+            c.close()
+        check("50 of 50 scrapes answered while 600 idle/slowloris connections are held", answered == 50, str(answered))
+        big = socket.create_connection(("127.0.0.1", port))
+        big.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-big: " + b"a" * 20000 + b"\r\n\r\n")
+        reply = big.recv(100)
+        big.close()
+        check("a request head over 8 KiB is 431", reply.startswith(b"HTTP/1.1 431"), repr(reply[:40]))
         twin = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
                                "--db", os.path.join(tmp, "other.db"), "--listen", f"127.0.0.1:{port}"],
                               env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json")),

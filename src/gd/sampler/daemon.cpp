@@ -19,12 +19,12 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "gd/host/log_follower.hpp"
 #include "gd/probe/nvml_probe.hpp"
 #include "gd/rule/rule.hpp"
+#include "gd/sampler/http_server.hpp"
 #include "gd/sampler/nvml_sampler.hpp"
 #include "gd/sampler/tick_events.hpp"
 #include "gd/sampler/xid_feed.hpp"
@@ -395,7 +395,10 @@ int Watch::run() {
   }
   m_db_lock = std::move(*lock);
 
-  std::unique_ptr<httplib::Server> http;
+  // The server (http_server.hpp): read-only, one epoll thread, bounded in
+  // connections, request size and time, so scrapes answer under slow, idle or
+  // hostile clients (cpp-httplib's 8 workers were starved by 40 slowloris).
+  std::unique_ptr<HttpServer> http;
   std::thread http_thread;
   if (!m_o.listen.empty()) {
     auto addr = parse_listen(m_o.listen);
@@ -403,47 +406,29 @@ int Watch::run() {
       fmt::print(stderr, "gpudoctor watch: --listen {}: expected ADDR:PORT\n", m_o.listen);
       return 3;
     }
-    http = std::make_unique<httplib::Server>();
-    http->set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms to every scrape
-    // SO_REUSEADDR only: cpp-httplib's default SO_REUSEPORT let a second daemon
-    // bind the same port, and scrapes alternated between the two.
-    http->set_socket_options([](int sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    // Read-only endpoints: anything but GET/HEAD is 405 before a body is read
-    // (an endless chunked POST grew the daemon to 3.8 GB; a 50 MB body was read
-    // in full before its 404), bodies are capped, and slow or idle clients time out.
-    http->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-      if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
-      res.status = 405;
-      res.set_header("Allow", "GET, HEAD");
-      res.set_header("Connection", "close");
-      res.set_content("only GET and HEAD\n", "text/plain");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    http->set_payload_max_length(4096);
-    http->set_read_timeout(2, 0);
-    http->set_write_timeout(5, 0);
-    http->set_keep_alive_max_count(100);
-    http->set_keep_alive_timeout(2);
-    http->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      std::shared_ptr<const std::string> text;
-      {
+    static const auto k_index = std::make_shared<const std::string>(
+        "<html><body><h1>gpudoctor watch</h1><a href=\"/metrics\">/metrics</a></body></html>\n");
+    static const auto k_not_found = std::make_shared<const std::string>("404 Not Found: try /metrics\n");
+    http = std::make_unique<HttpServer>([this](std::string_view path) {
+      HttpResponse r;
+      if (path == "/metrics") {
         std::lock_guard lock(m_text_mutex);
-        text = m_text;
+        r.body = m_text;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      } else if (path == "/") {
+        r.body = k_index;
+        r.content_type = "text/html; charset=utf-8";
+      } else {
+        r.status = 404;
+        r.body = k_not_found;
       }
-      res.set_content(*text, "text/plain; version=0.0.4; charset=utf-8");
+      return r;
     });
-    http->Get("/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("<html><body><h1>gpudoctor watch</h1><a href=\"/metrics\">/metrics</a></body></html>\n",
-                      "text/html");
-    });
-    if (!http->bind_to_port(addr->first, addr->second)) {
-      fmt::print(stderr, "gpudoctor watch: cannot listen on {} (address in use or not local?)\n", m_o.listen);
+    if (auto b = http->bind(addr->first, addr->second); !b) {
+      fmt::print(stderr, "gpudoctor watch: cannot listen on {}: {}\n", m_o.listen, b.error().message);
       return 3;
     }
-    http_thread = std::thread([&http] { http->listen_after_bind(); });
+    http_thread = std::thread([&http] { http->run(); });
   }
   m_state.hostname = m_snap.hostname = [] {
     char buf[256] = {};
