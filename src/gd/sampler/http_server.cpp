@@ -12,9 +12,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
 
