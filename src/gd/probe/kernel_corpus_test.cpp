@@ -1,5 +1,6 @@
 // The corpus of real driver messages (tests/corpus/driver-messages.log): each
 // block parsed alone must give exactly the events its "=>" lines name.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -117,6 +118,27 @@ TEST(KernelLogUuids, PerBootMapPlacesEventsThatNameOnlyAUuid) {
   ASSERT_EQ(log.events.size(), 2u);
   EXPECT_EQ(log.events[1].kind, model::KernelEventKind::gpu_reset);
   EXPECT_EQ(log.events[1].bus_id, "0000:5e:00.0");  // this boot's bus for that UUID, not the earlier 3b
+}
+
+
+// Inputs that once crashed a fuzz target (tests/corpus/fuzz/kernel_log/): the
+// parser reads them without crashing in the normal build too (under the
+// fuzzer's UBSan they were: memmem on the null pointer of an empty view).
+TEST(KernelLogFuzzFinds, ParseWithoutCrashing) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(GD_SOURCE_DIR) / "tests/corpus/fuzz/kernel_log";
+  ASSERT_TRUE(fs::is_directory(dir));
+  std::size_t n = 0;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    std::ifstream in(f.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    constexpr std::int64_t now = 1'795'000'000;
+    auto log = parse_kernel_log(ss.str(), *parse_since("all", now), now);
+    EXPECT_LE(log.events.size(), ss.str().size()) << f.path();
+    ++n;
+  }
+  EXPECT_GE(n, 1u);
 }
 
 }  // namespace

@@ -37,7 +37,10 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
+// (memmem must not see a null pointer: an empty view may have one. Found by fuzz_kernel_log.)
 bool contains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  if (needle.empty()) return true;
   return ::memmem(hay.data(), hay.size(), needle.data(), needle.size()) != nullptr;
 }
 
@@ -234,6 +237,7 @@ unsigned anchor_at(std::string_view s, std::size_t i) {
 // API-mismatch, RmInitAdapter, load-banner or other driver-form message): the
 // driver's chatter.
 bool nvrm_chatter(std::string_view line) {
+  if (line.size() < 6) return false;
   const void* hit = ::memmem(line.data(), line.size(), "NVRM: ", 6);
   if (!hit) return false;
   std::string_view body = line.substr(static_cast<const char*>(hit) - line.data() + 6);
@@ -755,7 +759,7 @@ void KernelLogParser::feed_record(std::string_view message_text, int boot, std::
 // One kernel message: part of an open stall report, the start of one, or an NVRM line.
 void KernelLogParser::message(std::string_view text, const Stamp& stamp) {
   if (m_report && report_line(text)) return;
-  const void* hit = ::memmem(text.data(), text.size(), k_nvrm.data(), k_nvrm.size());
+  const void* hit = text.size() >= k_nvrm.size() ? ::memmem(text.data(), text.size(), k_nvrm.data(), k_nvrm.size()) : nullptr;
   if (hit) return nvrm(text.substr(static_cast<const char*>(hit) - text.data() + k_nvrm.size()), stamp);
   start_report(text, stamp);
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/fuzz_*.cpp, clang, ASan+UBSan) into
+# build-fuzz/ and runs each for SECONDS (default 60) from a seed corpus made of
+# the repository's own inputs; prints executions and crashes per target and
+# exits 1 on any crash (the crashing input is left in build-fuzz/crash-*).
+# Usage: bench/fuzz.sh [SECONDS]      CI runs a short smoke: bench/fuzz.sh 20
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH="${1:-60}"
+OUT=build-fuzz
+CXX=clang++ cmake -S . -B "$OUT" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGD_FUZZ=ON >/dev/null
+cmake --build "$OUT" --target fuzzers -j "$(nproc)" >/dev/null
+
+seed() {  # seed DIR FILES...: one corpus file per input, capped at 64 KiB each
+  local dir=$1; shift
+  rm -rf "$dir"; mkdir -p "$dir"
+  local i=0
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    head -c 65536 "$f" > "$dir/seed-$i"; i=$((i + 1))
+  done
+}
+# (each block of the driver-message corpus is a seed of its own)
+rm -rf "$OUT/corpus/kernel_log"; mkdir -p "$OUT/corpus/kernel_log"
+awk -v dir="$OUT/corpus/kernel_log" 'BEGIN{n=0} /^$/{n++; next} !/^(#|=>)/{print > (dir "/block-" n)}' \
+  tests/corpus/driver-messages.log
+seed "$OUT/corpus/driver_files" tests/scenarios/*/root/proc/driver/nvidia/version \
+  tests/scenarios/*/root/proc/modules tests/scenarios/*/root/etc/ld.so.conf
+seed "$OUT/corpus/snapshot_json" tests/scenarios/*/nvml.json tests/scenarios/*/scenario.json
+if [ -x build/gpudoctor ]; then  # a real snapshot, when the main build is there
+  GPUDOCTOR_SIM_SCENARIO=tests/scenarios/healthy-8xh100/nvml.json build/gpudoctor collect \
+    --root tests/scenarios/healthy-8xh100/root > "$OUT/corpus/snapshot_json/collect.json" 2>/dev/null || true
+fi
+seed "$OUT/corpus/text" tests/corpus/driver-messages.log docs/xid-catalog.md
+
+# Inputs that once crashed a target stay in its corpus (tests/corpus/fuzz/TARGET/).
+for d in tests/corpus/fuzz/*/; do
+  [ -d "$d" ] && mkdir -p "$OUT/corpus/$(basename "$d")" && cp "$d"* "$OUT/corpus/$(basename "$d")/" 2>/dev/null || true
+done
+
+status=0
+for bin in "$OUT"/fuzz_*; do
+  [ -x "$bin" ] || continue
+  name=$(basename "$bin"); corpus="$OUT/corpus/${name#fuzz_}"
+  mkdir -p "$corpus"
+  log="$OUT/$name.log"
+  if (cd "$OUT" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 "corpus/${name#fuzz_}") > "$log" 2>&1; then
+    result=ok
+  else
+    result="CRASH (see $log)"; status=1
+  fi
+  runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  echo "fuzz: $name: ${runs:-?} executions in ${SECONDS_EACH} s: $result"
+done
+exit $status
