@@ -34,7 +34,8 @@ std::string log_note(const Snapshot& s, std::string_view what) {
 }
 
 HangCause gsp_timeout(const Snapshot& s) {
-  HangCause c{"GSP RPC timeout (Xid 119/120)"};
+  HangCause c;
+  c.name = "GSP RPC timeout (Xid 119/120)";
   auto events = this_boot(s, [](const KernelEvent& e) { return e.xid == 119 || e.xid == 120; });
   if (events.empty()) {
     c.evidence.push_back(log_note(s, "no Xid 119 or 120"));
@@ -58,7 +59,8 @@ std::string_view action_name(unsigned v) {
 }
 
 HangCause recovery_action(const Snapshot& s) {
-  HangCause c{"a pending recovery action (NVML field 230, Xid 154)"};
+  HangCause c;
+  c.name = "a pending recovery action (NVML field 230, Xid 154)";
   bool read = false;
   for (const auto& g : s.nvml.gpus) {
     if (!g.recovery_action) continue;
@@ -84,7 +86,8 @@ HangCause recovery_action(const Snapshot& s) {
 }
 
 HangCause fallen_off(const Snapshot& s) {
-  HangCause c{"a GPU fallen off the bus"};
+  HangCause c;
+  c.name = "a GPU fallen off the bus";
   auto events = this_boot(s, [](const KernelEvent& e) { return is_fallen_off(e); });
   if (events.empty()) {
     c.evidence.push_back(log_note(s, "no Xid 79 or 'fallen off the bus' message"));
@@ -111,7 +114,8 @@ std::string task_text(const model::GpuTask& t) {
 }
 
 HangCause stuck_tasks(const Snapshot& s) {
-  HangCause c{"tasks stuck in the driver"};
+  HangCause c;
+  c.name = "tasks stuck in the driver";
   for (const auto& t : s.processes.tasks)
     if (t.in_driver) c.evidence.push_back("now: " + task_text(t));
   for (const auto* e : this_boot(s, [](const KernelEvent& e) { return model::is_stall(e.kind); }))
@@ -130,7 +134,8 @@ HangCause stuck_tasks(const Snapshot& s) {
 }
 
 HangCause fullchip_reset(const Snapshot& s) {
-  HangCause c{"a GPU reset in progress or stuck"};
+  HangCause c;
+  c.name = "a GPU reset in progress or stuck";
   // The driver's reset messages (kernel_log.gpu_reset): in full-chip reset, not back on the bus after it, ...
   auto events = this_boot(s, [](const KernelEvent& e) { return e.kind == KernelEventKind::gpu_reset; });
   if (events.empty()) {
@@ -149,7 +154,8 @@ HangCause fullchip_reset(const Snapshot& s) {
 }
 
 HangCause init_storm(const Snapshot& s) {
-  HangCause c{"an init storm with persistence off"};
+  HangCause c;
+  c.name = "an init storm with persistence off";
   std::vector<std::string> off;
   for (const auto& g : s.nvml.gpus)
     if (g.persistence_mode == false) off.push_back(g.bus_id.value_or("?"));
