@@ -84,16 +84,11 @@ Result<model::KernelLog> read_log(const XidOptions& o) {
   }
   auto window = probe::parse_since(o.since.empty() ? "all" : o.since, now);
   if (!window) return window.error();
-  probe::KernelLogParser parser(*window, now);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                           std::chrono::duration<double>(o.timeout_s));
-  bool cut = false;
-  auto bytes =
-      host::stream_file(o.file, [&parser](std::string_view chunk) { parser.feed(chunk); }, UINT64_MAX, deadline, &cut);
-  if (!bytes) return bytes.error();
-  auto log = parser.finish();
+  auto log = probe::read_kernel_log_file(o.file, *window, now, std::nullopt, deadline);
+  if (!log.unavailable.empty()) return make_error(log.unavailable);
   log.source = o.file == "-" ? "stdin" : o.file;
-  if (cut) probe::note_cut_short(log, log.source, *bytes);
   return log;
 }
 

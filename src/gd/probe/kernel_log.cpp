@@ -1077,21 +1077,6 @@ Result<KernelLogWindow> parse_since(std::string_view text, std::int64_t now_unix
 
 namespace {
 
-model::KernelLog read_file_log(const std::string& file, const KernelLogWindow& window, std::int64_t now,
-                               std::optional<std::int64_t> boot_time, host::Deadline deadline) {
-  KernelLogParser parser(window, now);
-  if (boot_time) parser.set_last_boot_time(*boot_time);
-  bool cut = false;
-  auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); }, UINT64_MAX, deadline, &cut);
-  auto log = parser.finish();
-  log.source = fmt::format("file {}", file);
-  if (cut) note_cut_short(log, file == "-" ? "stdin" : file, bytes.value_or(0));
-  if (!bytes) {
-    log.problems.push_back(bytes.error().message);
-    if (log.lines_scanned == 0) log.unavailable = bytes.error().message;
-  }
-  return log;
-}
 
 host::JournalLimits journal_limits(const KernelLogWindow& w) {
   host::JournalLimits limits;
@@ -1122,6 +1107,22 @@ model::KernelLog parse_kmsg(const host::KmsgRead& k, const KernelLogWindow& wind
 
 }  // namespace
 
+model::KernelLog read_kernel_log_file(const std::string& file, const KernelLogWindow& window, std::int64_t now,
+                               std::optional<std::int64_t> boot_time, host::Deadline deadline) {
+  KernelLogParser parser(window, now);
+  if (boot_time) parser.set_last_boot_time(*boot_time);
+  bool cut = false;
+  auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); }, UINT64_MAX, deadline, &cut);
+  auto log = parser.finish();
+  log.source = fmt::format("file {}", file);
+  if (cut) note_cut_short(log, file == "-" ? "stdin" : file, bytes.value_or(0));
+  if (!bytes) {
+    log.problems.push_back(bytes.error().message);
+    if (log.lines_scanned == 0) log.unavailable = bytes.error().message;
+  }
+  return log;
+}
+
 model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOptions& options) {
   auto now = static_cast<std::int64_t>(std::time(nullptr));
   auto window = parse_since(options.since.empty() ? "previous-boot" : options.since, now);
@@ -1133,7 +1134,7 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
   }
   std::optional<std::int64_t> boot_time;
   if (auto stat = root.read_file("/proc/stat", 1 << 20)) boot_time = parse_boot_time(*stat);
-  if (!options.file.empty()) return read_file_log(options.file, *window, now, boot_time, options.deadline);
+  if (!options.file.empty()) return read_kernel_log_file(options.file, *window, now, boot_time, options.deadline);
   auto journal = host::read_journal(root, journal_limits(*window));
   if (journal) return parse_journal(*journal, *window, now);
   std::string why = journal.error().message;

@@ -139,6 +139,12 @@ struct KernelLogOptions {
 // "kernel log: FILE: read N MB before the time limit; the rest was not read" (and sets log.incomplete).
 void note_cut_short(model::KernelLog& log, std::string_view what, std::uint64_t bytes);
 
+// A log file ("-" = stdin) read until the deadline at most (source "file PATH"; a file that cannot be read at all
+// is KernelLog::unavailable, one that fails midway keeps what was read and names the error in problems).
+model::KernelLog read_kernel_log_file(const std::string& file, const KernelLogWindow& window, std::int64_t now,
+                                      std::optional<std::int64_t> boot_time = {},
+                                      std::optional<std::chrono::steady_clock::time_point> deadline = {});
+
 // Reads the node's kernel log (journal with previous boots, else /dev/kmsg on
 // the live root; under --root ROOT/var/log/journal) or the file. Nothing
 // readable is KernelLog::unavailable with the reason, not an error.
