@@ -28,7 +28,7 @@ def scrape(port):
 tmp = tempfile.mkdtemp()
 port = free_port()
 env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(src, "tests/scenarios/healthy-8xh100/nvml.json"))
-w = subprocess.Popen([os.path.join(build, "gpudoctor"), "watch", "--root", os.path.join(src, "tests/scenarios/healthy-8xh100/root"),
+w = subprocess.Popen([os.path.join(build, "gpudoctor"), "watch", "--no-ledger", "--root", os.path.join(src, "tests/scenarios/healthy-8xh100/root"),
                       "--nvml", os.path.join(build, "sim/libnvidia-ml.so.1"), "--interval", "1s",
                       "--db", os.path.join(tmp, "h.db"), "--listen", f"127.0.0.1:{port}"],
                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

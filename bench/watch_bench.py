@@ -45,7 +45,7 @@ def children_cpu():
 
 def run_watch(tmp, n, ticks, interval, extra=()):
     env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=scenario(tmp, n))
-    args = [GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", interval, "--db",
+    args = [GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM, "--interval", interval, "--db",
             os.path.join(tmp, f"h{n}.db"), "--max-ticks", str(ticks), "-q", *extra]
     c0 = children_cpu()
     t0 = time.time()
@@ -104,7 +104,7 @@ def daemon_share(tmp):
     secs = 20 if QUICK else 60
     env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=scenario(tmp, 8))
     c0_all = children_cpu()
-    p = subprocess.Popen([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
+    p = subprocess.Popen([GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM, "--interval", "1s",
                           "--db", os.path.join(tmp, "share.db"), "--listen", f"127.0.0.1:{free_port()}", "-q"], env=env)
     t_start = time.time()
     try:
@@ -129,7 +129,7 @@ def daemon_share(tmp):
 def scrape(tmp):
     port = free_port()
     env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=scenario(tmp, 8))
-    p = subprocess.Popen([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
+    p = subprocess.Popen([GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM, "--interval", "1s",
                           "--db", os.path.join(tmp, "s.db"), "--listen", f"127.0.0.1:{port}", "-q"], env=env)
     try:
         time.sleep(2)

@@ -108,7 +108,7 @@ def scenario(tmp, gpus=None, faults=None, extra=None, gpu0=None):
 
 def start_watch(tmp, port, interval, extra=(), preexec=None, db=None):
     env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json"))
-    args = [GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", interval,
+    args = [GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM, "--interval", interval,
             "--db", db or os.path.join(tmp, "history.db"), "--listen", f"127.0.0.1:{port}", *extra]
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "watch.log"), "a"),
                             preexec_fn=preexec)
@@ -597,12 +597,12 @@ def part_hostile_http(tmp):
         reply = big.recv(100)
         big.close()
         check("a request head over 8 KiB is 431", reply.startswith(b"HTTP/1.1 431"), repr(reply[:40]))
-        twin = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
+        twin = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM, "--interval", "1s",
                                "--db", os.path.join(tmp, "other.db"), "--listen", f"127.0.0.1:{port}"],
                               env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json")),
                               capture_output=True, text=True, timeout=20)
         check("a second daemon on the same port exits 3", twin.returncode == 3, twin.stderr[-300:])
-        same_db = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--interval", "1s",
+        same_db = subprocess.run([GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM, "--interval", "1s",
                                   "--db", os.path.join(tmp, "history.db"), "--listen", f"127.0.0.1:{free_port()}"],
                                  env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json")),
                                  capture_output=True, text=True, timeout=20)

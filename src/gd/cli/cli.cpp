@@ -30,6 +30,11 @@ constexpr Command k_commands[] = {
      setup_events},
     {"churn", "Launch many short-lived GPU processes (the autotuner's pattern) and measure driver init", setup_churn},
     {"xid", "Explain the NVIDIA events (Xid, fallen off the bus) of a kernel log: meaning and action", setup_xid},
+    {"ledger", "The node's health ledger: problems latched until a repair is verified; update, ack", setup_ledger},
+    {"slurm-health", "Slurm HealthCheckProgram: drain this node on a latched critical problem, resume our own drains",
+     setup_slurm_health},
+    {"slurm-repair", "Close the loop on a node we drained: wait for its jobs, fix, re-check, resume or escalate",
+     setup_slurm_repair},
     {"list", "List every rule id with what it detects", setup_list},
     {"version", "Print gpudoctor's version", setup_version},
 };

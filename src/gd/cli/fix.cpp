@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gd/cli/cli.hpp"
+#include "gd/cli/fix_ops.hpp"
+#include "gd/cli/ledger_ops.hpp"
 #include "gd/cli/node_options.hpp"
 #include "gd/cli/render.hpp"
 #include "gd/fix/apply.hpp"
@@ -140,26 +142,13 @@ int do_fix(FixCli& c, bool timeout_given) {
     }
     return k_exit_ok;
   }
-  model::NvmlInfo located;
-  auto lib = probe::locate_nvml(root, c.node.probe, located);
-  fix::ApplyOptions ao{lib.value_or(""), c.node.probe.worker_exe, std::max(60.0, c.node.probe.timeout_s)};
-  auto results = fix::apply_plan(plan, root, ao);
-  // What was changed, and when, for the diagnoses that come after (the
-  // cause of a loss is judged by the state at the time of the loss).
-  for (size_t i = 0; i < plan.size(); ++i) {
-    if (!results[i].performed || !results[i].ok) continue;
-    const auto* entry = rule::find_rule(plan[i].finding_id);
-    std::string before;
-    for (const auto& f : findings)
-      if (f.id == plan[i].finding_id && (!plan[i].gpu || f.gpu == plan[i].gpu)) before = f.summary;
-    model::ChangeRecord rec{std::time(nullptr), snap.state.boot_id.value_or(""), plan[i].finding_id,
-                            std::string(rule::repair_name(entry ? entry->repair : rule::Repair::manual)), before,
-                            results[i].detail};
-    if (auto w = fix::record_change(root, rec); !w)
-      fmt::print(stderr, "gpudoctor fix: the change was made but not recorded: {}\n", w.error().message);
-  }
+  auto results = apply_and_record(c.node, snap, findings, plan, "fix");
   auto after_snap = snapshot_node(c.node);
   auto after = after_snap ? rule::evaluate(rule::RuleInput{*after_snap, std::nullopt}) : findings;
+  // The re-check after a repair is what lets the ledger clear a problem.
+  if (after_snap)
+    if (auto rec = record_check(c.node, CheckedNode{*after_snap, after}, "fix", ledger::k_default_quiet_s); !rec)
+      fmt::print(stderr, "gpudoctor fix: the health ledger was not updated: {}\n", rec.error().message);
   int code = k_exit_ok;
   if (!c.json) fmt::print("Applying {} action(s):\n", plan.size());
   for (size_t i = 0; i < plan.size(); ++i) {
@@ -187,6 +176,32 @@ int do_fix(FixCli& c, bool timeout_given) {
 }
 
 }  // namespace
+
+std::vector<fix::ActionResult> apply_and_record(const NodeOptions& node, const model::Snapshot& snap,
+                                                const std::vector<model::Finding>& findings,
+                                                const std::vector<fix::Action>& plan, std::string_view who) {
+  host::HostRoot root(node.root);
+  model::NvmlInfo located;
+  auto lib = probe::locate_nvml(root, node.probe, located);
+  fix::ApplyOptions ao{lib.value_or(""), node.probe.worker_exe, std::max(60.0, node.probe.timeout_s)};
+  auto results = fix::apply_plan(plan, root, ao);
+  // What was changed, and when, for the diagnoses that come after (the
+  // cause of a loss is judged by the state at the time of the loss; the
+  // ledger counts it as a repair).
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (!results[i].performed || !results[i].ok) continue;
+    const auto* entry = rule::find_rule(plan[i].finding_id);
+    std::string before;
+    for (const auto& f : findings)
+      if (f.id == plan[i].finding_id && (!plan[i].gpu || f.gpu == plan[i].gpu)) before = f.summary;
+    model::ChangeRecord rec{std::time(nullptr), snap.state.boot_id.value_or(""), plan[i].finding_id,
+                            std::string(rule::repair_name(entry ? entry->repair : rule::Repair::manual)), before,
+                            results[i].detail};
+    if (auto w = fix::record_change(root, rec); !w)
+      fmt::print(stderr, "gpudoctor {}: the change was made but not recorded: {}\n", who, w.error().message);
+  }
+  return results;
+}
 
 void setup_fix(CLI::App& sub, int& exit_code) {
   auto c = std::make_shared<FixCli>();

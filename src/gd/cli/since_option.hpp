@@ -48,4 +48,18 @@ inline CLI::Validator timeout_validator() {
       "DURATION", "timeout");
 }
 
+// --quiet-time (the ledger's transient problems): a duration from 1m to 30d,
+// stored as seconds.
+inline CLI::Validator quiet_time_validator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        auto d = util::parse_duration(value);
+        if (!d) return "not a duration: expected 30m, 1h, 2d";
+        if (*d < std::chrono::minutes(1) || *d > std::chrono::hours(24 * 30)) return "must be between 1m and 30d";
+        value = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+        return std::string();
+      },
+      "DURATION", "quiet-time");
+}
+
 }  // namespace gd::cli

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gd/cli/cli.hpp"
+#include "gd/cli/ledger_ops.hpp"
 #include "gd/cli/node_options.hpp"
 #include "gd/cli/render.hpp"
 #include "gd/sampler/daemon.hpp"
@@ -40,6 +41,8 @@ struct WatchCli {
   store::Retention retention;
   std::uint64_t max_ticks = 0;
   bool quiet = false;
+  bool no_ledger = false;
+  std::int64_t quiet_s = ledger::k_default_quiet_s;
 };
 
 int do_watch(WatchCli& c, bool timeout_given) {
@@ -67,6 +70,8 @@ int do_watch(WatchCli& c, bool timeout_given) {
   o.retention = c.retention;
   if (c.max_ticks) o.max_ticks = c.max_ticks;
   o.quiet = c.quiet;
+  o.ledger = !c.no_ledger;
+  o.ledger_quiet_s = c.quiet_s;
   return sampler::run_watch(o);
 }
 
@@ -320,6 +325,10 @@ void setup_watch(CLI::App& sub, int& exit_code) {
       ->check(CLI::Range(1, 36500));
   sub.add_option("--max-ticks", c->max_ticks, "Stop after N samples (tests, benchmarks)");
   sub.add_flag("-q,--quiet", c->quiet, "Log nothing on stderr");
+  sub.add_flag("--no-ledger", c->no_ledger,
+               "Do not keep the health ledger (/var/lib/gpudoctor/ledger.json inside --root); /metrics then has no "
+               "gpudoctor_ledger_latched");
+  add_quiet_time_option(sub, c->quiet_s);
   sub.callback([c, &sub, &exit_code] { exit_code = do_watch(*c, sub.count("--timeout") > 0); });
 }
 

@@ -22,6 +22,10 @@ struct Finding {
   std::vector<std::string> fix;    // commands or steps, in order
   bool needs_root = false;
   bool needs_reboot = false;
+  // Raised only from evidence of earlier boots (the kernel log's previous
+  // boot): history, not the node's state now. The ledger keeps it but does not
+  // count it as seen again.
+  bool earlier_boots_only = false;
 };
 
 }  // namespace gd::model

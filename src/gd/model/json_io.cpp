@@ -139,7 +139,21 @@ template <class V> void describe(V& v, HistoryMark& x) {
 }
 template <class V> void describe(V& v, StateInfo& x) {
   v("dir", x.dir); v("changes", x.changes); v("boot_id", x.boot_id); v("boot_time_unix_s", x.boot_time_unix_s);
-  v("history", x.history); v("problems", x.problems);
+  v("history", x.history); v("ledger", x.ledger); v("problems", x.problems);
+}
+template <class V> void describe(V& v, LedgerRepair& x) { v("ts_unix_s", x.ts_unix_s); v("boot_id", x.boot_id); v("what", x.what); }
+template <class V> void describe(V& v, LedgerEntry& x) {
+  v("id", x.id); v("gpu", x.gpu); v("latch", x.latch); v("state", x.state); v("severity", x.severity);
+  v("summary", x.summary); v("evidence", x.evidence); v("raised_unix_s", x.raised_unix_s);
+  v("raised_boot_id", x.raised_boot_id); v("last_seen_unix_s", x.last_seen_unix_s);
+  v("last_seen_boot_id", x.last_seen_boot_id); v("seen_now", x.seen_now); v("occurrences", x.occurrences);
+  v("boots_seen", x.boots_seen); v("gpu_serial", x.gpu_serial); v("gpu_uuid", x.gpu_uuid); v("repairs", x.repairs);
+  v("escalation", x.escalation); v("cleared_unix_s", x.cleared_unix_s); v("cleared_how", x.cleared_how);
+  v("cleared_by", x.cleared_by);
+}
+template <class V> void describe(V& v, Ledger& x) {
+  v("kind", x.kind); v("schema", x.schema); v("boots", x.boots); v("updated_unix_s", x.updated_unix_s);
+  v("updated_by", x.updated_by); v("entries", x.entries);
 }
 template <class V> void describe(V& v, KernelLog& x) {
   v("source", x.source); v("unavailable", x.unavailable); v("window", x.window);
@@ -198,6 +212,7 @@ template <class V> void describe(V& v, Snapshot& x) {
 template <class V> void describe(V& v, Finding& x) {
   v("id", x.id); v("severity", x.severity); v("gpu", x.gpu); v("summary", x.summary); v("evidence", x.evidence);
   v("cause", x.cause); v("fix", x.fix); v("needs_root", x.needs_root); v("needs_reboot", x.needs_reboot);
+  v("earlier_boots_only", x.earlier_boots_only);
 }
 
 constexpr std::pair<NvmlState, std::string_view> k_nvml_states[] = {
@@ -224,6 +239,10 @@ constexpr std::pair<KernelEventKind, std::string_view> k_kernel_event_kinds[] = 
     {KernelEventKind::hard_lockup, "hard_lockup"},
     {KernelEventKind::rcu_stall, "rcu_stall"},
 };
+constexpr std::pair<Latch, std::string_view> k_latches[] = {
+    {Latch::none, "none"}, {Latch::transient, "transient"}, {Latch::hardware, "hardware"}};
+constexpr std::pair<LedgerState, std::string_view> k_ledger_states[] = {
+    {LedgerState::open, "open"}, {LedgerState::cleared, "cleared"}, {LedgerState::acknowledged, "acknowledged"}};
 constexpr std::pair<Severity, std::string_view> k_severities[] = {
     {Severity::ok, "ok"}, {Severity::warning, "warning"}, {Severity::critical, "critical"}};
 
@@ -231,6 +250,8 @@ template <class E> constexpr auto& enum_table() {
   if constexpr (std::is_same_v<E, NvmlState>) return k_nvml_states;
   else if constexpr (std::is_same_v<E, CudaState>) return k_cuda_states;
   else if constexpr (std::is_same_v<E, KernelEventKind>) return k_kernel_event_kinds;
+  else if constexpr (std::is_same_v<E, Latch>) return k_latches;
+  else if constexpr (std::is_same_v<E, LedgerState>) return k_ledger_states;
   else return k_severities;
 }
 
@@ -433,6 +454,7 @@ std::vector<std::string> undescribed_members() {
   MemberCheck check{problems};
   check.type<Snapshot>();
   check.type<Finding>();
+  check.type<Ledger>();
   return problems;
 }
 
@@ -442,6 +464,22 @@ json to_json(const NvmlGpu& g) { return write(g); }
 json to_json(const NvmlInfo& n) { return write(n); }
 json to_json(const ChangeRecord& c) { return write(c); }
 Result<ChangeRecord> change_record_from_json(const json& j) { return read_top<ChangeRecord>(j, "change record"); }
+json to_json(const Ledger& l) { return write(l); }
+
+Result<Ledger> parse_ledger(std::string_view text, std::string_view source_name) {
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded()) return make_error(fmt::format("{}: not valid JSON", source_name));
+  auto kind = j.is_object() ? j.find("kind") : j.end();
+  if (!j.is_object() || kind == j.end() || !kind->is_string() || kind->get<std::string>() != k_ledger_kind)
+    return make_error(fmt::format("{}: not a gpudoctor ledger (no \"kind\": \"{}\")", source_name, k_ledger_kind));
+  auto schema = j.find("schema");
+  if (schema == j.end() || !schema->is_number_integer() || schema->get<std::int64_t>() != k_ledger_schema)
+    return make_error(fmt::format("{}: ledger schema {} is not supported (expected {})", source_name,
+                                  schema == j.end() ? "missing" : schema->dump(), k_ledger_schema));
+  auto r = read_top<Ledger>(j, "ledger");
+  if (!r) return make_error(fmt::format("{}: {}", source_name, r.error().message));
+  return r;
+}
 
 // What a JSON document that is not a snapshot is, for the message.
 std::string not_a_snapshot(const json& j) {
@@ -496,6 +534,18 @@ std::string_view cuda_state_name(CudaState s) {
 std::string_view kernel_event_kind_name(KernelEventKind k) {
   for (const auto& [e, name] : k_kernel_event_kinds)
     if (e == k) return name;
+  return "?";
+}
+
+std::string_view latch_name(Latch l) {
+  for (const auto& [e, name] : k_latches)
+    if (e == l) return name;
+  return "?";
+}
+
+std::string_view ledger_state_name(LedgerState s) {
+  for (const auto& [e, name] : k_ledger_states)
+    if (e == s) return name;
   return "?";
 }
 

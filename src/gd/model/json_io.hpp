@@ -22,6 +22,10 @@ nlohmann::json to_json(const NvmlGpu& g);
 nlohmann::json to_json(const NvmlInfo& n);
 nlohmann::json to_json(const ChangeRecord& c);
 Result<ChangeRecord> change_record_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const Ledger& l);
+// A ledger file: "kind": "gpudoctor-ledger" and the current schema, else an
+// error naming source_name and what was expected.
+Result<Ledger> parse_ledger(std::string_view text, std::string_view source_name);
 
 // A snapshot is an object with "kind": "gpudoctor-snapshot" and the current
 // "schema"; anything else (a `check --json` output, {"x":1}) is an error

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gd/model/ledger.hpp"
+
 namespace gd::model {
 
 // What `collect` writes: {"kind": "gpudoctor-snapshot", "schema": 2, ...}.
@@ -466,6 +468,7 @@ struct StateInfo {
   std::optional<std::string> boot_id;           // /proc/sys/kernel/random/boot_id
   std::optional<std::int64_t> boot_time_unix_s;  // /proc/stat btime
   std::vector<HistoryMark> history;             // watch's history.db (this boot), when present: losses, persistence
+  std::optional<Ledger> ledger;                 // the health ledger (ledger.json), when present
   std::vector<std::string> problems;            // unreadable or malformed records, named
 };
 

@@ -76,12 +76,25 @@ void read_history(const host::HostRoot& root, model::StateInfo& s) {
 
 }  // namespace
 
+Result<std::optional<model::Ledger>> read_ledger(const host::HostRoot& root) {
+  if (root.kind(model::k_ledger_file) == host::FileKind::missing) return std::optional<model::Ledger>{};
+  auto text = root.read_file(model::k_ledger_file, 8u << 20);
+  if (!text) return text.error();
+  auto l = model::parse_ledger(*text, root.display_path(model::k_ledger_file).string());
+  if (!l) return l.error();
+  return std::optional<model::Ledger>(std::move(*l));
+}
+
 model::StateInfo read_state(const host::HostRoot& root) {
   model::StateInfo s;
   s.dir = std::string(k_state_dir);
   if (auto stat = root.read_file("/proc/stat", 1 << 20)) s.boot_time_unix_s = parse_boot_time(*stat);
   if (auto id = root.read_file("/proc/sys/kernel/random/boot_id", 128)) s.boot_id = parse_boot_id(*id);
   read_history(root, s);
+  if (auto l = read_ledger(root); !l)
+    s.problems.push_back(l.error().message);
+  else
+    s.ledger = std::move(*l);
   if (root.kind(k_changes_file) == host::FileKind::missing) return s;
   auto text = root.read_file(k_changes_file, 4u << 20);
   if (!text) {

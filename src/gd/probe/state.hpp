@@ -25,5 +25,9 @@ std::optional<std::int64_t> parse_boot_time(std::string_view proc_stat);
 std::optional<std::string> parse_boot_id(std::string_view text);
 
 model::StateInfo read_state(const host::HostRoot& root);
+// The health ledger (ledger.json) as the queries see it, without its lock:
+// nullopt when the node has none; an error naming the file when it cannot be
+// read or is not a ledger.
+Result<std::optional<model::Ledger>> read_ledger(const host::HostRoot& root);
 
 }  // namespace gd::probe

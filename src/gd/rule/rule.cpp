@@ -21,9 +21,10 @@ constexpr RuleEntry k_rules[] = {
      "per-process init/teardown pattern (recover by reboot, then enable nvidia-persistenced). The kernel log's "
      "fallen-off lines (Xid 79 or the message without an Xid) for the GPU are added as evidence; a GPU the log of "
      "this boot names as fallen off that NVML has no data for (NVML failed, hung, or lists it not) is reported too.",
-     rule_gpu_fell_off_bus},
+     rule_gpu_fell_off_bus, Repair::manual, model::Latch::hardware},
     {"gpu.count", Severity::critical, "GPU count differs from --expect-gpus N",
-     "Only with --expect-gpus N: critical unless both the PCI bus and NVML show exactly N GPUs.", rule_gpu_count},
+     "Only with --expect-gpus N: critical unless both the PCI bus and NVML show exactly N GPUs.", rule_gpu_count,
+     Repair::manual, model::Latch::hardware},
     {"nvml.missing", Severity::critical, "libnvidia-ml.so.1 cannot be found or loaded",
      "libnvidia-ml.so.1 looked up as the dynamic loader would (LD_LIBRARY_PATH on the live root, /etc/ld.so.cache, "
      "default dirs) inside --root, or --nvml; fires when it is absent or dlopen fails and NVIDIA GPUs are present.",
@@ -145,39 +146,39 @@ constexpr RuleEntry k_rules[] = {
      "nvmlDeviceGetFieldValues(NVML_FI_DEV_GET_GPU_RECOVERY_ACTION = 230) per GPU (R570+ drivers; silent when not "
      "supported): 1 GPU reset, 2 node reboot, 4 drain and reset, 5 recover IMEX domain are critical, 3 drain P2P "
      "is a warning, 0 is ok. Xid 154 lines for the GPU are added as evidence.",
-     rule_gpu_recovery_action},
+     rule_gpu_recovery_action, Repair::manual, model::Latch::hardware},
     {"memory.ecc", Severity::critical, "Uncorrectable ECC errors, pending or failed memory repairs",
      "Per GPU: volatile uncorrected ECC count > 0 or a row-remap failure is critical (failure = replace the card); "
      "remapped rows pending or retired pages pending is a warning (a GPU reset applies them).",
-     rule_memory_ecc},
+     rule_memory_ecc, Repair::manual, model::Latch::hardware},
     {"xid.fallen_off_bus", Severity::critical, "The kernel log says a GPU fell off the bus (Xid 79), per GPU",
      "Kernel log events inside the window (--since; default this boot and the previous one): Xid 79, and the "
      "messages without an Xid ('NVRM: The NVIDIA GPU <id> ... has fallen off the bus', 'NVRM: GPU <id>: GPU has "
      "fallen off the bus'). Critical in this boot; a warning when only earlier boots have it (the reboot reset the "
      "GPU; a recurrence points at power, cooling or seating). Evidence: the log lines with their boot.",
-     rule_xid_fallen_off_bus},
+     rule_xid_fallen_off_bus, Repair::manual, model::Latch::hardware},
     {"xid.memory", Severity::critical, "Memory Xids (ECC, page retirement, row remapping), per GPU",
      "Xid 48 (double-bit ECC), 63/64 (retirement or remap recorded/failed), 92 (excessive single-bit), 94/95 "
      "(contained/uncontained), 140 (ECC escape). Severity and action from the Xid catalogue (docs/kernel-log.md); "
      "events of earlier boots are at most a warning, except 64 (remap failure: replace the card).",
-     rule_xid_memory},
+     rule_xid_memory, Repair::manual, model::Latch::hardware},
     {"xid.gsp", Severity::critical, "GSP firmware Xids (119 RPC timeout, 120 error), per GPU",
      "Xid 119 or 120 in the window: critical in this boot (reset the GPU; nvidia-smi may hang until then), a warning "
      "for earlier boots.",
-     rule_xid_gsp},
+     rule_xid_gsp, Repair::manual, model::Latch::hardware},
     {"xid.nvlink", Severity::critical, "NVLink Xids (74, 136, 144-150, 155), per GPU",
      "NVLink error, link training failure, NVLink5 unit errors and software-defined NVLink errors: critical in this "
      "boot (reset the GPU, inspect the links with nvidia-smi nvlink -s / -e), a warning for earlier boots.",
-     rule_xid_nvlink},
+     rule_xid_nvlink, Repair::manual, model::Latch::hardware},
     {"xid.critical", Severity::critical, "Other Xids that need a GPU reset or reboot, per GPU",
      "Any other Xid the catalogue rates critical (46, 61, 62, 110, 143, 154, 156, 158, ...): critical in this boot, a "
      "warning for earlier boots. With a readable kernel log and no Xid at all, an ok finding names the window, the "
      "source and the lines scanned.",
-     rule_xid_critical},
+     rule_xid_critical, Repair::manual, model::Latch::hardware},
     {"xid.app_error", Severity::warning, "Xids that point at an application, or are informational, per GPU",
      "Xid 8, 13, 31, 32, 43, 45, 68, 109, 121, 157 and codes not in the catalogue: the application must be restarted "
      "or nothing is needed; repeats on one GPU across applications call for a DCGM diagnostic.",
-     rule_xid_app_error},
+     rule_xid_app_error, Repair::manual, model::Latch::transient},
     {"kernel_log.api_mismatch", Severity::critical, "The kernel module refused a client of another driver version",
      "'NVRM: API mismatch: the client has the version X, but this kernel module has the version Y' (both the old and "
      "the newer form naming the client, joined across lines): critical in this boot, a warning for earlier boots.",
@@ -189,20 +190,20 @@ constexpr RuleEntry k_rules[] = {
      "NVIDIA probe routine failed', 'None of the NVIDIA devices were initialized') in the window, per GPU: critical "
      "in this boot, a warning for earlier boots. Usual causes: missing GSP firmware after a half upgrade, BARs not "
      "mapped, a GPU left in a bad state by an earlier run, a failing card.",
-     rule_kernel_log_adapter_init_failed},
+     rule_kernel_log_adapter_init_failed, Repair::manual, model::Latch::hardware},
     {"kernel_log.gpu_reset", Severity::critical, "The driver reported a GPU reset that is running, refused or failed",
      "The driver's reset and recovery messages in the window, per GPU: a full-chip reset in progress (calls wait: "
      "warning), a reset refused (FLR not supported: warning, reboot), a GPU not back on the bus after its reset or a "
      "failed removal (critical, reboot), 'The GPU likely needs to be reset' (critical, reset). Critical only in this "
      "boot.",
-     rule_kernel_log_gpu_reset},
+     rule_kernel_log_gpu_reset, Repair::manual, model::Latch::hardware},
     {"kernel_log.driver_stall", Severity::critical, "The kernel reported a task or CPU stuck inside the NVIDIA driver",
      "Hung-task ('INFO: task NAME:PID blocked for more than N seconds'), soft-lockup ('watchdog: BUG: soft lockup - "
      "CPU#N stuck for Ns! [NAME:PID]'), hard-lockup and RCU-stall reports in the window whose RIP or call-trace "
      "frames are in an [nvidia*] module (reports elsewhere are not the driver's and are left out), one finding per "
      "boot: critical in this boot, a warning for earlier ones. Tied to a GPU through an Xid naming the same pid or "
      "the devices the process holds now, and to an NVML hang in the same run.",
-     rule_kernel_log_driver_stall},
+     rule_kernel_log_driver_stall, Repair::manual, model::Latch::hardware},
     {"driver.stuck_tasks", Severity::critical, "Processes stuck inside the NVIDIA driver now (D state, unkillable)",
      "From /proc/PID/{stat,wchan,stack,fd}: processes in uninterruptible sleep (D) whose kernel stack or wait channel "
      "is in an [nvidia*] module, or which hold a /dev/nvidia* node while in D. A process in D elsewhere (disk I/O) "
@@ -254,6 +255,14 @@ constexpr RuleEntry k_rules[] = {
      "/metrics go on; the rows wait in memory (up to 200,000 samples) and are written when a write succeeds again, "
      "which clears the finding. Evidence: the database path, SQLite's error, the rows waiting.",
      rule_history_write_failed},
+    {"ledger.latched", Severity::critical, "A hardware fault the health ledger holds until a repair is verified",
+     "From the node's ledger (/var/lib/gpudoctor/ledger.json, written by watch, slurm-health, fix --yes and "
+     "`gpudoctor ledger update`): every open entry of a hardware-latched problem (the `hardware` rows of this "
+     "table), with its severity then, when and in which boot it was raised, the repairs seen since and, when a "
+     "reboot cannot clear it (it came back), the escalation. Dropped where this check raises the same id on the "
+     "same GPU from this boot's evidence (that finding speaks for itself): it is the table's last rule and reads the "
+     "findings before it.",
+     rule_ledger_latched},
 };
 
 constexpr std::pair<Repair, std::pair<std::string_view, std::string_view>> k_repairs[] = {

@@ -40,6 +40,10 @@ struct RuleEntry {
   std::string_view details;  // how it decides: inputs and thresholds (for docs/findings.md)
   void (*run)(const RuleInput&, std::vector<model::Finding>&);
   Repair repair = Repair::manual;
+  // How the health ledger lets it go: none (when a re-check no longer raises
+  // it), transient (after a quiet time), hardware (a repair, then a passing
+  // re-check; never by a reboot alone when it came back).
+  model::Latch latch = model::Latch::none;
 };
 
 std::span<const RuleEntry> rule_table();
@@ -103,5 +107,6 @@ void rule_kernel_log_gpu_reset(const RuleInput&, std::vector<model::Finding>&);
 void rule_history_write_failed(const RuleInput&, std::vector<model::Finding>&);
 void rule_driver_stuck_tasks(const RuleInput&, std::vector<model::Finding>&);
 void rule_kernel_log_driver_stall(const RuleInput&, std::vector<model::Finding>&);
+void rule_ledger_latched(const RuleInput&, std::vector<model::Finding>&);
 
 }  // namespace gd::rule

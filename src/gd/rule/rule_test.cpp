@@ -248,7 +248,7 @@ TEST(Rules, EveryIdNamedInTheSourcesIsATableId) {
   for (const auto& a : areas) alternatives += (alternatives.empty() ? "" : "|") + a;
   std::regex literal(R"re("((?:[^"\\]|\\.)*)")re");
   std::regex token("\\b(" + alternatives + ")\\.([a-z][a-z_]*)\\b");
-  const std::set<std::string> file_suffixes = {"hpp", "cpp", "json", "db", "conf", "log", "toml", "yaml", "service"};
+  const std::set<std::string> file_suffixes = {"hpp", "cpp", "json", "db", "conf", "log", "toml", "yaml", "service", "lock", "md"};
   std::size_t files = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(GD_SOURCE_DIR) + "/src")) {
     auto name = e.path().filename().string();

@@ -160,6 +160,7 @@ void rule_kernel_log_driver_stall(const RuleInput& in, std::vector<Finding>& out
       f.cause = "An earlier boot ended with the driver stuck; the reboot released it. If it recurs, look at the Xids "
                 "that preceded it (gpudoctor xid --since previous-boot) and at the GPU's PCIe link and power.";
       f.fix = {"gpudoctor xid --since previous-boot"};
+      f.earlier_boots_only = true;
     }
     f.needs_root = true;
     out.push_back(std::move(f));

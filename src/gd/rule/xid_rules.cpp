@@ -134,6 +134,7 @@ Finding group_finding(const model::Snapshot& s, Family family, const std::string
         "its power or cooling.";
     f.needs_root = false;
     f.needs_reboot = false;
+    f.earlier_boots_only = true;
   }
   return f;
 }

@@ -23,6 +23,8 @@
 
 #include "gd/host/log_follower.hpp"
 #include "gd/probe/nvml_probe.hpp"
+#include "gd/ledger/ledger.hpp"
+#include "gd/util/strings.hpp"
 #include "gd/rule/rule.hpp"
 #include "gd/sampler/http_server.hpp"
 #include "gd/sampler/nvml_sampler.hpp"
@@ -77,6 +79,7 @@ class Watch {
   void collect_xids(std::int64_t wall_ms);
   void tick();
   void flush();
+  void record_ledger(const std::vector<model::Finding>& findings, std::int64_t wall_ms, LiveState& next);
   void publish();
   void maintain_store();
   bool wait_until(SteadyClock::time_point t);  // false when asked to stop
@@ -257,7 +260,9 @@ void Watch::tick() {
   m_snap.watch = model::WatchInfo{m_o.db_path.empty() ? store::default_db_path() : m_o.db_path, m_state.history_ok,
                                   m_history_error.empty() ? m_last_store_error : m_history_error,
                                   m_state.history_pending_rows, m_state.history_write_errors_total};
-  for (auto& f : rule::evaluate({m_snap, std::nullopt}))
+  auto all_findings = rule::evaluate({m_snap, std::nullopt});
+  record_ledger(all_findings, wall_ms, next);
+  for (auto& f : all_findings)
     if (f.severity != model::Severity::ok) next.findings.push_back(std::move(f));
   next.sample_unix_s = static_cast<double>(wall_ms) / 1000.0;
   if (m_sampler) {
@@ -270,6 +275,8 @@ void Watch::tick() {
     log(fmt::format("{} {} {}", e.type, e.gpu, e.detail));
     record(std::move(e));
   }
+  for (const auto& e : changes.events)
+    if (e.type == model::history_event_name(model::HistoryEvent::inventory_changed)) ++next.inventory_changes_total;
   for (auto& g : changes.inventory) m_pending_inventory.push_back(std::move(g));
   if (next.nvml.state == model::NvmlState::ok) {
     for (const auto& g : next.nvml.gpus) {
@@ -282,6 +289,29 @@ void Watch::tick() {
   m_state = std::move(next);
   flush();
   publish();
+}
+
+// The health ledger: what this tick's rules raised, what a re-check after a
+// repair proves gone. A ledger that cannot be written is said once (and
+// again when it recovers); sampling goes on.
+void Watch::record_ledger(const std::vector<model::Finding>& findings, std::int64_t wall_ms, LiveState& next) {
+  next.inventory_changes_total = m_state.inventory_changes_total;
+  if (!m_o.ledger) return;
+  auto rec = ledger::record(m_root, m_snap, findings, ledger::UpdateOptions{wall_ms / 1000, "watch", m_o.ledger_quiet_s});
+  if (!rec) {
+    if (m_state.ledger_ok) log("health ledger: " + rec.error().message);
+    next.ledger_ok = false;
+    next.ledger_open = m_state.ledger_open;
+    return;
+  }
+  if (!m_state.ledger_ok) log("health ledger: written again");
+  if (!rec->notice.empty()) log("health ledger: " + rec->notice);
+  for (const auto& x : rec->report.raised) log("ledger raised " + util::printable(x, 300));
+  for (const auto& x : rec->report.cleared) log("ledger cleared " + util::printable(x, 300));
+  for (const auto& x : rec->report.escalated) log("ledger escalated " + util::printable(x, 300));
+  next.ledger_open.clear();
+  for (const auto* e : model::open_entries(rec->ledger)) next.ledger_open.push_back(*e);
+  if (!rec->ledger.entries.empty()) m_snap.state.ledger = std::move(rec->ledger);
 }
 
 void Watch::flush() {

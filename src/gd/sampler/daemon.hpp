@@ -29,6 +29,8 @@ struct WatchOptions {
   store::Retention retention;  // raw / minute / hour roll-up days
   std::optional<std::uint64_t> max_ticks;  // stop after N ticks (tests, benchmarks)
   bool quiet = false;
+  bool ledger = true;  // fold each tick's findings into the health ledger (ledger.json inside the root)
+  std::int64_t ledger_quiet_s = 3600;
 };
 
 // Runs until SIGTERM/SIGINT (or max_ticks). Returns the process exit code:

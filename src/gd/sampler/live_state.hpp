@@ -39,6 +39,9 @@ struct LiveState {
   std::uint64_t history_pending_rows = 0;
   // Xids recorded since start (kernel log and NVML events, deduplicated), by (bus id, code).
   std::map<std::pair<std::string, int>, std::uint64_t> xid_errors;
+  std::uint64_t inventory_changes_total = 0;  // another UUID or serial seen at a bus id
+  bool ledger_ok = true;                      // the latest ledger write succeeded (or none was needed)
+  std::vector<model::LedgerEntry> ledger_open;  // the health ledger's open problems after this tick
 };
 
 }  // namespace gd::sampler

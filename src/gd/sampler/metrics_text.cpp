@@ -94,6 +94,19 @@ void render_health(std::string& out, const LiveState& s) {
             1);
   }
   {
+    Family f(out, "gpudoctor_ledger_latched", "gauge",
+             "1 for every problem the node's health ledger holds open (cleared only by a verified recovery).");
+    for (const auto& e : s.ledger_open)
+      f.add(fmt::format(R"(id="{}",severity="{}",gpu="{}",latch="{}")", escape_label(e.id),
+                        model::severity_name(e.severity), escape_label(e.gpu), model::latch_name(e.latch)),
+            1);
+  }
+  Family(out, "gpudoctor_ledger_write_ok", "gauge", "Whether the latest health ledger write succeeded (1) or not (0).")
+      .add("", s.ledger_ok ? 1 : 0);
+  Family(out, "gpudoctor_inventory_changes_total", "counter",
+         "GPUs found with another UUID or serial at a bus id since the daemon started (a card swapped).")
+      .add("", static_cast<double>(s.inventory_changes_total));
+  {
     Family f(out, "gpudoctor_probe_duration_seconds", "gauge", "How long each probe took in the latest tick.");
     for (const auto& p : s.probes) f.add(fmt::format(R"(probe="{}")", escape_label(p.name)), p.duration_ms / 1000.0);
   }
