@@ -273,10 +273,9 @@ void Watch::tick() {
   next.samples_total = m_state.samples_total + 1;
   for (auto& e : changes.events) {
     log(fmt::format("{} {} {}", e.type, e.gpu, e.detail));
+    if (e.type == model::history_event_name(model::HistoryEvent::inventory_changed)) ++next.inventory_changes_total;
     record(std::move(e));
   }
-  for (const auto& e : changes.events)
-    if (e.type == model::history_event_name(model::HistoryEvent::inventory_changed)) ++next.inventory_changes_total;
   for (auto& g : changes.inventory) m_pending_inventory.push_back(std::move(g));
   if (next.nvml.state == model::NvmlState::ok) {
     for (const auto& g : next.nvml.gpus) {
