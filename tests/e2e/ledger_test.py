@@ -102,6 +102,9 @@ with tempfile.TemporaryDirectory() as tmp:
     n = Node(tmp)
     healthy = n.gd("ledger", "update")
     check("a healthy node: exit 0", healthy.returncode == 0, healthy.stdout + healthy.stderr)
+    npd = n.gd("check", "--format", "npd")
+    check("check --format npd on a healthy node: exit 0", npd.returncode == 0 and len(npd.stdout.strip()) <= 80,
+          repr(npd.stdout))
     check("a healthy node gets no ledger and no state dir", not os.path.exists(os.path.dirname(n.ledger)))
 
     # 1. Boot A: bd71 falls off the bus.
@@ -112,6 +115,13 @@ with tempfile.TemporaryDirectory() as tmp:
     e = n.entry("xid.fallen_off_bus")
     check("loss: a hardware latch, open, seen now", e and e["latch"] == "hardware" and e["state"] == "open"
           and e["seen_now"], json.dumps(e))
+    npd = n.gd("check", "--format", "npd")
+    check("check --format npd: exit 1, one line of at most 80 characters", npd.returncode == 1
+          and len(npd.stdout.strip()) <= 80 and npd.stdout.count("\n") == 1 and "fell_off_bus" in npd.stdout,
+          repr(npd.stdout) + str(len(npd.stdout.strip())))
+    nag = n.gd("check", "--format", "nagios")
+    check("check --format nagios: exit 2, GPUDOCTOR CRITICAL line", nag.returncode == 2
+          and nag.stdout.startswith("GPUDOCTOR CRITICAL - "), nag.stdout)
     check("ledger file mode 0640", os.stat(n.ledger).st_mode & 0o777 == 0o640, oct(os.stat(n.ledger).st_mode))
 
     # 2. Reboot into B, the GPU answers again; `check` is a query: it shows the latch, writes nothing.

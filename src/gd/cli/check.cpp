@@ -1,6 +1,7 @@
 // `gpudoctor check` and `gpudoctor collect`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -79,12 +80,45 @@ struct CheckOptions {
   NodeOptions node;
   std::string from;
   bool json = false;
+  std::string format = "text";
   bool verbose = false;
   bool no_color = false;
   std::optional<unsigned> expect_gpus;
 };
 
+// node-problem-detector's custom plugin (0 OK, 1 problem, 2 unknown; one line
+// of at most 80 characters) and Nagios (0/1/2/3, one status line): the worst
+// finding's summary, and how many more problems there are.
+int print_one_line(const std::string& format, const std::vector<model::Finding>& findings, int code,
+                   const std::string& unknown) {
+  std::size_t problems = 0;
+  const model::Finding* worst = nullptr;
+  for (const auto& f : findings)
+    if (f.severity != model::Severity::ok) {
+      ++problems;
+      if (!worst) worst = &f;  // findings are sorted critical first
+    }
+  std::string what = !unknown.empty() ? unknown
+                     : worst ? fmt::format("{}: {}{}", worst->id, worst->summary,
+                                           problems > 1 ? fmt::format(" (+{} more)", problems - 1) : "")
+                             : "all checks passed";
+  if (format == "npd") {
+    // A warning (persistence off) does not make the node unhealthy; a critical finding does.
+    int npd = !unknown.empty() ? 2 : code == k_exit_critical ? 1 : 0;
+    std::string line = npd == 0 && worst ? "OK (warnings: " + what + ")" : what;
+    std::string out = util::printable(line, 76);  // printable adds " ..." when it cuts: at most 80 in all
+    fmt::print("{}\n", out);
+    return npd;
+  }
+  static constexpr const char* k_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+  int nagios = !unknown.empty() ? 3 : std::clamp(code, 0, 2);
+  fmt::print("GPUDOCTOR {} - {}\n", k_names[nagios], util::printable(what, 300));
+  return nagios;
+}
+
 int do_check(CheckOptions& o) {
+  if (o.json) o.format = "json";
+  bool one_line = o.format == "npd" || o.format == "nagios";
   model::Snapshot snap;
   std::vector<std::string> input_problems;
   if (!o.from.empty()) {
@@ -93,6 +127,7 @@ int do_check(CheckOptions& o) {
     auto parsed = text ? model::parse_snapshot(*text, o.from, &unknown) : Result<model::Snapshot>(text.error());
     if (!parsed) {
       fmt::print(stderr, "gpudoctor: could not diagnose: {}\n", parsed.error().message);
+      if (one_line) return print_one_line(o.format, {}, k_exit_unknown, "could not diagnose: " + parsed.error().message);
       return k_exit_unknown;
     }
     snap = std::move(*parsed);
@@ -103,13 +138,15 @@ int do_check(CheckOptions& o) {
     auto taken = snapshot_node(o.node);
     if (!taken) {
       fmt::print(stderr, "gpudoctor: could not diagnose: {}\n", taken.error().message);
+      if (one_line) return print_one_line(o.format, {}, k_exit_unknown, "could not diagnose: " + taken.error().message);
       return k_exit_unknown;
     }
     snap = std::move(*taken);
   }
   auto findings = rule::evaluate(rule::RuleInput{snap, o.expect_gpus, input_problems});
   int code = rule::exit_code_for(findings);
-  if (o.json) {
+  if (one_line) return print_one_line(o.format, findings, code, "");
+  if (o.format == "json") {
     fmt::print("{}\n", dump_json(render_json(snap, findings, code)));
   } else {
     bool color = use_color(o.no_color);
@@ -148,7 +185,11 @@ void setup_check(CLI::App& sub, int& exit_code) {
   auto o = std::make_shared<CheckOptions>();
   add_node_options(sub, o->node);
   sub.add_option("--from", o->from, "Diagnose a snapshot written by `gpudoctor collect` (- for stdin)");
-  sub.add_flag("--json", o->json, "Print findings as JSON");
+  sub.add_flag("--json", o->json, "Print findings as JSON (same as --format json)");
+  sub.add_option("--format", o->format,
+                 "text (default), json, npd (node-problem-detector plugin: exit 0 OK, 1 critical, 2 unknown; one "
+                 "line <= 80 chars), nagios (0/1/2/3 and one status line)")
+      ->check(CLI::IsMember({"text", "json", "npd", "nagios"}));
   sub.add_flag("-v,--verbose", o->verbose, "Also print probe timings and a per-GPU table");
   sub.add_flag("--no-color", o->no_color, "Never colour the output");
   sub.add_option("--expect-gpus", o->expect_gpus, "Number of GPUs this node should have");
