@@ -115,16 +115,15 @@ Status scontrol_update(const SlurmCli& c, std::vector<std::string> args) {
 }
 
 // "xid.fallen_off_bus@0000:bd:00.0 latched, not yet verified (+1 more)".
-std::string problem_text(const model::Ledger& l, const std::vector<model::Finding>& findings, std::string_view lead) {
+std::string problem_text(const model::Ledger& l) {
   std::vector<const model::LedgerEntry*> crit;
   for (const auto* e : model::open_entries(l))
     if (e->severity == model::Severity::critical) crit.push_back(e);
   if (crit.empty()) return "";
   const auto& e = *crit.front();
   std::string state = e.seen_now ? "now" : !e.escalation.empty() ? "needs hardware" : "latched, not yet verified";
-  (void)findings;
   std::string more = crit.size() > 1 ? fmt::format(" (+{} more)", crit.size() - 1) : "";
-  return fmt::format("{}{} {}{}", lead, model::key(e), state, more);
+  return fmt::format("{} {}{}", model::key(e), state, more);
 }
 
 // What the node needs when the safe repairs did not clear it.
@@ -169,7 +168,7 @@ int do_health(SlurmCli& c) {
     return k_exit_unknown;
   }
   const auto& l = checked->ledger;
-  std::string problem = problem_text(l, checked->node.findings, "");
+  std::string problem = problem_text(l);
   if (!problem.empty()) {
     if (node->drained() && !node->ours()) {
       fmt::print("{}: {}; already drained by someone else (\"{}\"): left alone\n", c.node_name, problem,
@@ -266,7 +265,7 @@ int do_repair(SlurmCli& c) {
     fmt::print(stderr, "gpudoctor slurm-repair: re-check: {}; left drained\n", after.error().message);
     return k_exit_unknown;
   }
-  std::string problem = problem_text(after->ledger, after->node.findings, "");
+  std::string problem = problem_text(after->ledger);
   if (problem.empty()) {
     if (auto s = scontrol_update(c, {"State=RESUME"}); !s) {
       fmt::print(stderr, "gpudoctor slurm-repair: {}\n", s.error().message);

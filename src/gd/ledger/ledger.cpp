@@ -101,13 +101,12 @@ std::string cannot_recheck(const LedgerEntry& e, const model::Snapshot& s) {
   return "";
 }
 
-std::string recheck_text(const LedgerEntry& e, const model::Snapshot& s) {
+std::string recheck_text(const LedgerEntry& e) {
   std::vector<std::string> parts;
   if (!e.gpu.empty()) parts.push_back(fmt::format("NVML answers for {}", e.gpu));
   if (util::starts_with(e.id, "xid.") || util::starts_with(e.id, "kernel_log."))
     parts.push_back("no such event in this boot's kernel log");
   parts.push_back("the rules no longer raise it");
-  (void)s;
   return util::join(parts, ", ");
 }
 
@@ -151,7 +150,7 @@ void judge_unseen(LedgerEntry& e, const model::Snapshot& s, const UpdateOptions&
         return;
       }
       close(e, LedgerState::cleared, o.now_unix_s,
-            fmt::format("re-check passed after {}: {}", e.repairs.back().what, recheck_text(e, s)), o.writer, r);
+            fmt::format("re-check passed after {}: {}", e.repairs.back().what, recheck_text(e)), o.writer, r);
       return;
   }
 }
