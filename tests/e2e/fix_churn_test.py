@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+import sim_node
+
 GD, SIM_DIR = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS = os.path.join(os.path.dirname(HERE), "scenarios")
@@ -33,24 +35,14 @@ def check(name, cond, detail=""):
 
 def node(tmp, persistence=False, unit=None, lose_after=None):
     """A 4xV100 node without nvidia-persistenced running; returns (root, env)."""
-    root = os.path.join(tmp, "root")
-    shutil.copytree(os.path.join(SCENARIOS, "healthy-4xv100-azure", "root"), root, symlinks=True)
-    shutil.rmtree(os.path.join(root, "run"))
-    doc = json.load(open(os.path.join(SCENARIOS, "healthy-4xv100-azure", "nvml.json")))
-    for g in doc["gpus"]:
-        g["persistence_mode"] = persistence
-    if lose_after:
-        doc["failure_model"] = {"lose_after_cycles": lose_after, "cold_init_delay_ms": 1, "kernel_log": "kern.log"}
-    json.dump(doc, open(os.path.join(tmp, "nvml.json"), "w"))
-    lib = os.path.join(root, "usr/lib/x86_64-linux-gnu")
-    shutil.copy(os.path.join(SIM_DIR, "libnvidia-ml.so.1"), os.path.join(lib, "libnvidia-ml.so.460.32.03"))
-    if os.path.exists(os.path.join(SIM_DIR, "libcuda.so.1")):
-        shutil.copy(os.path.join(SIM_DIR, "libcuda.so.1"), os.path.join(lib, "libcuda.so.460.32.03"))
+    def edit(doc):
+        if lose_after:
+            doc["failure_model"] = {"lose_after_cycles": lose_after, "cold_init_delay_ms": 1, "kernel_log": "kern.log"}
+
+    root, _, env = sim_node.make(tmp, SIM_DIR, persistence=persistence, keep_run=False, edit=edit)
     if unit is not None:
         os.makedirs(os.path.join(root, "lib/systemd/system"), exist_ok=True)
         open(os.path.join(root, "lib/systemd/system/nvidia-persistenced.service"), "w").write(unit)
-    subprocess.run(["ldconfig", "-r", root], check=True)
-    env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json"))
     return root, env
 
 

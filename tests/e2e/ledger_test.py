@@ -14,16 +14,16 @@ two writers at once, a malformed ledger.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+import sim_node
+
 GD, SIM_DIR = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCEN = os.path.join(os.path.dirname(HERE), "scenarios", "healthy-4xv100-azure")
 failures, passed = [], 0
 LOG_HEAD = "Dec  1 06:00:00 node kernel: [    0.000000] Linux version 5.4.0-137-generic (buildd@lcy02-amd64-009)\n"
 XID79 = ("Dec  1 09:12:44 node kernel: [11564.118271] NVRM: Xid (PCI:BD71:00:00): 79, pid=4410, name=python3, "
@@ -41,22 +41,14 @@ def check(name, cond, detail=""):
 class Node:
     def __init__(self, tmp):
         self.tmp = tmp
-        self.root = os.path.join(tmp, "root")
-        shutil.copytree(os.path.join(SCEN, "root"), self.root, symlinks=True)
-        lib = os.path.join(self.root, "usr/lib/x86_64-linux-gnu")
-        shutil.copy(os.path.join(SIM_DIR, "libnvidia-ml.so.1"), os.path.join(lib, "libnvidia-ml.so.460.32.03"))
-        shutil.copy(os.path.join(SIM_DIR, "libcuda.so.1"), os.path.join(lib, "libcuda.so.460.32.03"))
-        subprocess.run(["ldconfig", "-r", self.root], check=True)
-        self.doc = json.load(open(os.path.join(SCEN, "nvml.json")))
-        for g in self.doc["gpus"]:
-            g["persistence_mode"] = True  # only the loss matters here
+        self.root, self.scenario, self.env = sim_node.make(tmp, SIM_DIR, persistence=True)  # only the loss matters
+        self.doc = json.load(open(self.scenario))
         self.log = os.path.join(self.root, "var/log/kern.log")
         os.makedirs(os.path.dirname(self.log), exist_ok=True)
         self.uuid = self.doc["gpus"][3]["uuid"]
         open(self.log, "w").write(self.log_head())
         self.boot("a0000000-0000-4000-8000-000000000001", new_log=False)
         self.lose(False)
-        self.env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(tmp, "nvml.json"))
         self.ledger = os.path.join(self.root, "var/lib/gpudoctor/ledger.json")
 
     def boot(self, boot_id, new_log=True):
@@ -74,15 +66,12 @@ class Node:
         self.doc["faults"] = [{"call": "*", "gpu": 3, "return": "GPU_IS_LOST"}] if lost else []
         if lost:
             open(self.log, "a").write(XID79)
-        json.dump(self.doc, open(os.path.join(self.tmp, "nvml.json"), "w"))
-        state = os.path.join(self.tmp, "nvml.json.state")
-        if os.path.exists(state):
-            os.remove(state)
+        sim_node.write_scenario(self.scenario, self.doc)
 
     def swap(self, serial, uuid):
         self.doc["gpus"][3]["serial"] = serial
         self.doc["gpus"][3]["uuid"] = self.uuid = uuid
-        json.dump(self.doc, open(os.path.join(self.tmp, "nvml.json"), "w"))
+        sim_node.write_scenario(self.scenario, self.doc)
 
     def gd(self, *args, timeout=120):
         a = list(args)
