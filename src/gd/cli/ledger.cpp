@@ -19,9 +19,10 @@
 namespace gd::cli {
 
 Result<CheckedNode> check_node(NodeOptions& node, std::optional<unsigned> expect_gpus) {
+  auto started = util::now_unix_ms();
   auto snap = snapshot_node(node);
   if (!snap) return snap.error();
-  CheckedNode c{std::move(*snap), {}};
+  CheckedNode c{std::move(*snap), {}, started};
   c.findings = rule::evaluate(rule::RuleInput{c.snap, expect_gpus});
   return c;
 }
@@ -29,7 +30,7 @@ Result<CheckedNode> check_node(NodeOptions& node, std::optional<unsigned> expect
 Result<ledger::Recorded> record_check(const NodeOptions& node, const CheckedNode& c, std::string_view who,
                                       std::int64_t quiet_s) {
   host::HostRoot root(node.root);
-  auto r = ledger::record(root, c.snap, c.findings, ledger::UpdateOptions{ledger::now_unix_s(), std::string(who), quiet_s});
+  auto r = ledger::record(root, c.snap, c.findings, ledger::UpdateOptions{ledger::now_unix_s(), std::string(who), quiet_s, c.started_unix_ms});
   if (r && !r->notice.empty()) fmt::print(stderr, "gpudoctor {}: {}\n", who, r->notice);
   return r;
 }

@@ -24,6 +24,7 @@ namespace gd::cli {
 struct CheckedNode {
   model::Snapshot snap;
   std::vector<model::Finding> findings;
+  std::int64_t started_unix_ms = 0;  // when the probes began
 };
 // Probes the node and runs the rules (what `check` does).
 Result<CheckedNode> check_node(NodeOptions& node, std::optional<unsigned> expect_gpus = std::nullopt);

@@ -42,8 +42,17 @@ struct SlurmCli {
 struct NodeState {
   std::string state;   // "IDLE+DRAIN", "MIXED", "DOWN*+DRAIN"
   std::string reason;  // without Slurm's " [user@time]" suffix; "" when none
+  long cpu_alloc = 0;  // CPUAlloc=
   bool drained() const { return state.find("DRAIN") != std::string::npos; }
   bool ours() const { return util::starts_with(reason, k_prefix); }
+  // Our reason after slurm-repair escalated it ("gpudoctor: needs reboot: ..."): kept while a problem is open.
+  bool escalated() const { return ours() && util::starts_with(util::trim(std::string_view(reason).substr(k_prefix.size())), "needs "); }
+  // Jobs still hold part of the node (what squeue shows, said by slurmctld's own node state).
+  bool busy() const {
+    for (std::string_view s : {"ALLOC", "MIXED", "COMPLETING"})
+      if (state.find(s) != std::string::npos) return true;
+    return cpu_alloc > 0;
+  }
   bool not_responding() const { return state.find('*') != std::string::npos; }
 };
 
@@ -55,6 +64,7 @@ Result<NodeState> parse_node_line(std::string_view line) {
   std::string_view head = r == std::string_view::npos ? line : line.substr(0, r);
   for (auto w : util::split_ws(head))
     if (util::starts_with(w, "State=")) n.state = std::string(w.substr(6));
+    else if (util::starts_with(w, "CPUAlloc=")) n.cpu_alloc = std::strtol(std::string(w.substr(9)).c_str(), nullptr, 10);
   if (n.state.empty()) return make_error("scontrol printed no State= for the node");
   if (r != std::string_view::npos) {
     std::string_view reason = util::trim(line.substr(r + 8));
@@ -152,6 +162,7 @@ Result<Checked> check_and_record(SlurmCli& c, std::string_view who) {
   for (const auto& x : rec->report.raised) fmt::print("raised: {}\n", util::printable(x, 300));
   for (const auto& x : rec->report.cleared) fmt::print("cleared: {}\n", util::printable(x, 300));
   for (const auto& x : rec->report.escalated) fmt::print("escalated: {}\n", util::printable(x, 300));
+  if (rec->report.stale) fmt::print("a check that began later was recorded first: this one is not folded in\n");
   return Checked{std::move(*checked), std::move(rec->ledger)};
 }
 
@@ -176,7 +187,7 @@ int do_health(SlurmCli& c) {
       return k_exit_critical;
     }
     std::string reason = drain_reason(problem);
-    if (node->drained() && node->reason == reason) {
+    if (node->drained() && (node->reason == reason || node->escalated())) {
       fmt::print("{}: {}; drained by gpudoctor already\n", c.node_name, problem);
       return k_exit_critical;
     }
@@ -236,6 +247,11 @@ int do_repair(SlurmCli& c) {
   if (!jobs->empty()) {
     fmt::print("{}: waiting: {} job(s) still on the node ({}); repairs start when they end\n", c.node_name,
                jobs->size(), util::join_capped(*jobs, ", ", 8));
+    return k_exit_warning;
+  }
+  if (node->busy()) {
+    fmt::print("{}: waiting: the node is still {} ({} CPUs allocated); repairs start when its jobs end\n",
+               c.node_name, util::printable(node->state, 60), node->cpu_alloc);
     return k_exit_warning;
   }
   auto before = check_node(c.node);

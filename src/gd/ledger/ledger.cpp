@@ -173,6 +173,11 @@ void prune(Ledger& l, std::int64_t now) {
 UpdateReport update(Ledger& l, const model::Snapshot& s, const std::vector<model::Finding>& findings,
                     const UpdateOptions& o) {
   UpdateReport r;
+  if (o.check_started_unix_ms != 0 && o.check_started_unix_ms < l.newest_check_unix_ms) {
+    r.stale = true;
+    return r;
+  }
+  l.newest_check_unix_ms = std::max(l.newest_check_unix_ms, o.check_started_unix_ms);
   const std::string boot = s.state.boot_id.value_or("");
   if (!boot.empty() && std::find(l.boots.begin(), l.boots.end(), boot) == l.boots.end())
     push_capped(l.boots, boot, k_max_boots);
@@ -226,7 +231,9 @@ UpdateReport update(Ledger& l, const model::Snapshot& s, const std::vector<model
       if (!fresh) add_repair(*e, o.now_unix_s, boot, "reboot (the problem is in an earlier boot's log)", r);
     }
     e->latch = latch;
-    e->severity = std::max(e->severity, f.severity);
+    // A hardware fault keeps the worst it was; a configuration problem is as bad as it is now (an empty
+    // library the loader no longer reaches after ldconfig is a warning, not the critical it was).
+    e->severity = latch == Latch::hardware ? std::max(e->severity, f.severity) : f.severity;
     e->summary = f.summary;
     e->evidence.assign(f.evidence.begin(), f.evidence.begin() + static_cast<std::ptrdiff_t>(
                                                                     std::min(f.evidence.size(), k_max_evidence)));
@@ -308,6 +315,7 @@ Status Session::save(std::string_view writer, std::int64_t now) {
   auto body = [](Ledger l) {
     l.updated_unix_s = 0;
     l.updated_by.clear();
+    l.newest_check_unix_ms = 0;
     return model::to_json(l).dump();
   };
   if (!m_read.empty()) {

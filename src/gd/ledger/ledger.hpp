@@ -32,6 +32,7 @@ struct UpdateOptions {
   std::int64_t now_unix_s = 0;
   std::string writer;  // "watch", "slurm-health", "fix", "ledger update"
   std::int64_t quiet_s = k_default_quiet_s;
+  std::int64_t check_started_unix_ms = 0;  // when the check began; 0: unknown, never dropped
 };
 
 // What one update changed, in words (for logs and the commands' output).
@@ -40,6 +41,7 @@ struct UpdateReport {
   std::vector<std::string> cleared;
   std::vector<std::string> repairs;   // repairs noticed: "reboot", "fix: ..."
   std::vector<std::string> escalated;
+  bool stale = false;  // the check began before the newest one already folded in: dropped
 };
 
 // Folds one complete check (the snapshot and its findings) into the ledger.

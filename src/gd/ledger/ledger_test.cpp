@@ -64,6 +64,36 @@ TEST(Ledger, TheTableGivesHardwareFaultsAHardwareLatch) {
   EXPECT_EQ(rule::find_rule("persistence.off")->latch, Latch::none);
 }
 
+TEST(Ledger, AConfigurationProblemIsAsSevereAsItIsNowAHardwareFaultAsItWorstWas) {
+  model::Ledger l;
+  update(l, node("A", true), {finding("libs.empty_file", Severity::critical), finding("xid.memory", Severity::critical)},
+         at(100));
+  update(l, node("A", true), {finding("libs.empty_file", Severity::warning), finding("xid.memory", Severity::warning)},
+         at(200));
+  ASSERT_EQ(l.entries.size(), 2u);
+  for (const auto& e : l.entries)
+    EXPECT_EQ(e.severity, e.id == "libs.empty_file" ? Severity::warning : Severity::critical) << e.id;
+}
+
+TEST(Ledger, ACheckThatBeganBeforeTheNewestOneIsDropped) {
+  // A repair's re-check (began at 5000 ms, GPU answers after a reboot) lands first; a health check that
+  // began earlier (4000 ms, still seeing the loss) finishes later: it must not reopen the problem.
+  model::Ledger l;
+  update(l, node("A", false), {finding("xid.fallen_off_bus", Severity::critical)}, {100, "test", k_default_quiet_s, 3000});
+  auto fresh = update(l, node("B", true), {}, {105, "test", k_default_quiet_s, 5000});
+  ASSERT_EQ(fresh.cleared.size(), 1u);
+  auto late = update(l, node("B", false), {finding("xid.fallen_off_bus", Severity::critical)},
+                     {106, "test", k_default_quiet_s, 4000});
+  EXPECT_TRUE(late.stale);
+  EXPECT_TRUE(late.raised.empty());
+  EXPECT_EQ(only(l).state, LedgerState::cleared);
+  EXPECT_EQ(l.newest_check_unix_ms, 5000);
+  // A check with no start time (a --from snapshot) is never dropped.
+  auto unknown = update(l, node("B", false), {finding("xid.fallen_off_bus", Severity::critical)}, at(107));
+  EXPECT_FALSE(unknown.stale);
+  EXPECT_EQ(only(l).state, LedgerState::open);
+}
+
 TEST(Ledger, AFallenOffGpuStaysLatchedUntilARebootAndAPassingRecheck) {
   model::Ledger l;
   auto r = update(l, node("A", false), {finding("xid.fallen_off_bus", Severity::critical)}, at(100));

@@ -153,7 +153,7 @@ template <class V> void describe(V& v, LedgerEntry& x) {
 }
 template <class V> void describe(V& v, Ledger& x) {
   v("kind", x.kind); v("schema", x.schema); v("boots", x.boots); v("updated_unix_s", x.updated_unix_s);
-  v("updated_by", x.updated_by); v("entries", x.entries);
+  v("updated_by", x.updated_by); v("newest_check_unix_ms", x.newest_check_unix_ms); v("entries", x.entries);
 }
 template <class V> void describe(V& v, KernelLog& x) {
   v("source", x.source); v("unavailable", x.unavailable); v("window", x.window);

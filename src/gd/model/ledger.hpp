@@ -73,6 +73,9 @@ struct Ledger {
   std::vector<std::string> boots;  // boot ids seen, oldest first (capped)
   std::int64_t updated_unix_s = 0;
   std::string updated_by;
+  // When the newest check folded in began (ms): a check that began earlier but
+  // finishes later (a slow health check beside a repair's re-check) is dropped.
+  std::int64_t newest_check_unix_ms = 0;
   std::vector<LedgerEntry> entries;
 };
 

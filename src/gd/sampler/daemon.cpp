@@ -296,7 +296,7 @@ void Watch::tick() {
 void Watch::record_ledger(const std::vector<model::Finding>& findings, std::int64_t wall_ms, LiveState& next) {
   next.inventory_changes_total = m_state.inventory_changes_total;
   if (!m_o.ledger) return;
-  auto rec = ledger::record(m_root, m_snap, findings, ledger::UpdateOptions{wall_ms / 1000, "watch", m_o.ledger_quiet_s});
+  auto rec = ledger::record(m_root, m_snap, findings, ledger::UpdateOptions{wall_ms / 1000, "watch", m_o.ledger_quiet_s, wall_ms});
   if (!rec) {
     if (m_state.ledger_ok) log("health ledger: " + rec.error().message);
     next.ledger_ok = false;
