@@ -328,7 +328,8 @@ void setup_slurm_repair(CLI::App& sub, int& exit_code) {
   add_slurm_options(sub, *c);
   sub.add_option("--squeue", c->squeue, "squeue to run (default: the one on PATH)");
   sub.footer(
-      "Only for a node gpudoctor drained: waits until no job runs on it (exit 1 while one does), applies the safe "
+      "Only for a node gpudoctor drained: waits until no job runs on it (squeue -w NODE lists none and slurmctld no "
+      "longer shows it ALLOCATED, MIXED or COMPLETING; exit 1 while it does), applies the safe "
       "repairs `fix` would (never a manual step, never a reboot), re-checks, and resumes the node when the ledger "
       "holds no open critical problem; otherwise rewrites the reason to \"gpudoctor: needs reboot: ...\", \"needs "
       "hardware: ...\" or \"needs attention: ...\". Run it from cron or a reservation. Exit codes: 0 resumed or "
