@@ -373,6 +373,10 @@ with tempfile.TemporaryDirectory() as tmp:
                 writable_ok = db is not None and m["mountPath"] == os.path.dirname(db) and paths[m["name"]] != "/"
                 check(f"{cn}: hostPath {paths[m['name']]} at {m['mountPath']} read-only"
                       + (" (or the history's folder)" if writable_ok else ""), m.get("readOnly") or writable_ok)
+        state = mounts.get(os.path.join(root or "/", "var/lib/gpudoctor"))
+        check(f"{cn}: the ledger's folder (--root's var/lib/gpudoctor) is a writable host folder",
+              state is not None and not state.get("readOnly") and paths.get(state["name"]) == "/var/lib/gpudoctor",
+              sorted(mounts))
         root_mount = mounts.get(root or "")
         check(f"{cn}: --root {root} is the host's / mounted read-only", root_mount is not None and
               paths.get(root_mount["name"]) == "/" and root_mount.get("readOnly") is True)

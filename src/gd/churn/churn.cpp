@@ -189,11 +189,9 @@ void fork_worker(Shared& sh, const ChurnOptions& o, const std::vector<std::strin
 std::vector<std::string> child_argv(const ChurnOptions& o) {
   std::string mode = o.mode == Mode::cuda ? "cuda" : "nvml";
   std::string self = o.worker_exe.empty() ? util::self_exe() : o.worker_exe;
-  auto small = std::filesystem::path(self).parent_path() / "gpudoctor-churn-child";
-  std::error_code ec;
-  if (std::filesystem::exists(small, ec)) {
-    if (o.exec_each) return {small.string(), mode, o.library};
-    return {small.string(), "--fork-server", mode, o.library};
+  if (auto small = util::helper_exe("gpudoctor-churn-child", self); !small.empty()) {
+    if (o.exec_each) return {small, mode, o.library};
+    return {small, "--fork-server", mode, o.library};
   }
   return {self, o.exec_each ? "__churn-child" : "__churn-fork-server", mode, o.library};
 }

@@ -249,14 +249,20 @@ std::string self_exe() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+std::string helper_exe(std::string_view name, const std::string& beside) {
+  auto slash = beside.rfind('/');
+  if (slash == std::string::npos) return "";
+  std::string dir = beside.substr(0, slash + 1);
+  // The build tree keeps helpers beside gpudoctor; the package puts them in <prefix>/libexec/gpudoctor.
+  for (const std::string& candidate : {dir + std::string(name), dir + "../libexec/gpudoctor/" + std::string(name)})
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  return "";
+}
+
 std::string worker_exe() {
   std::string self = self_exe();
-  auto slash = self.rfind('/');
-  if (slash != std::string::npos) {
-    std::string candidate = self.substr(0, slash + 1) + "gpudoctor-worker";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return self;
+  std::string w = helper_exe("gpudoctor-worker", self);
+  return w.empty() ? self : w;
 }
 
 }  // namespace gd::util

@@ -76,8 +76,13 @@ std::string describe_wait_status(int status);
 // Absolute path of the running gpudoctor binary.
 std::string self_exe();
 
-// The executable to run driver-library workers in: gpudoctor-worker beside
-// this binary when it exists (cheaper to start), else this binary.
+// A helper executable (gpudoctor-worker, gpudoctor-churn-child) for the
+// binary at `beside`: next to it (the build tree) or in ../libexec/gpudoctor
+// (the package); "" when neither is executable.
+std::string helper_exe(std::string_view name, const std::string& beside);
+
+// The executable to run driver-library workers in: gpudoctor-worker (see
+// helper_exe) when it exists (cheaper to start), else this binary.
 std::string worker_exe();
 
 }  // namespace gd::util

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "gd/testing/temp_root.hpp"
+
 namespace gd::util {
 namespace {
 
@@ -44,6 +46,21 @@ TEST(Subprocess, MissingProgramIsAnErrorNotACrash) {
 TEST(Subprocess, OutputIsCapped) {
   auto r = run({"/bin/sh", "-c", "head -c 100000 /dev/zero"}, 5s, 1000);
   EXPECT_EQ(r.out.size(), 1000u);
+}
+
+TEST(Subprocess, HelpersAreFoundBesideTheBinaryOrInLibexec) {
+  testing::TempRoot t;
+  auto build = t.write("/build/gpudoctor", "", true).string();
+  t.write("/build/gpudoctor-worker", "", true);
+  EXPECT_EQ(helper_exe("gpudoctor-worker", build), t.at("/build/gpudoctor-worker").string());
+  // The package's layout: /usr/bin/gpudoctor, /usr/libexec/gpudoctor/gpudoctor-worker.
+  auto installed = t.write("/usr/bin/gpudoctor", "", true).string();
+  t.write("/usr/libexec/gpudoctor/gpudoctor-worker", "", true);
+  EXPECT_EQ(helper_exe("gpudoctor-worker", installed), t.at("/usr/bin/../libexec/gpudoctor/gpudoctor-worker").string());
+  // Not executable, or absent: none (the caller falls back to gpudoctor itself).
+  t.write("/usr/libexec/gpudoctor/gpudoctor-churn-child", "", false);
+  EXPECT_EQ(helper_exe("gpudoctor-churn-child", installed), "");
+  EXPECT_EQ(helper_exe("gpudoctor-worker", "gpudoctor"), "");
 }
 
 }  // namespace
