@@ -83,7 +83,7 @@ template <class V> void describe(V& v, NvmlInfo& x) {
   v("state", x.state); v("library", x.library); v("load_error", x.load_error); v("init_return", x.init_return);
   v("init_ms", x.init_ms); v("driver_version", x.driver_version); v("nvml_version", x.nvml_version);
   v("cuda_driver_version", x.cuda_driver_version); v("count_return", x.count_return);
-  v("device_count", x.device_count); v("gpus", x.gpus); v("hung_call", x.hung_call); v("hung_gpu", x.hung_gpu);
+  v("device_count", x.device_count); v("system_call_errors", x.system_call_errors); v("gpus", x.gpus); v("hung_call", x.hung_call); v("hung_gpu", x.hung_gpu);
   v("hung_bus_id", x.hung_bus_id);
   v("timeout_s", x.timeout_s); v("elapsed_ms", x.elapsed_ms); v("worker_stderr", x.worker_stderr);
   v("missing_symbols", x.missing_symbols);

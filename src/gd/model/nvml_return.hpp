@@ -49,6 +49,15 @@ constexpr bool is_lost(int code_value) {
   return code_value == code(NvmlReturn::gpu_is_lost) || code_value == code(NvmlReturn::reset_required);
 }
 
+// A query that failed in a way that only says "this GPU or driver does not have
+// it" (NOT_SUPPORTED, FUNCTION_NOT_FOUND on an older driver, NO_DATA, VGPU_ECC_NOT_SUPPORTED,
+// FREQ_NOT_SUPPORTED): the value is absent, not unread.
+constexpr bool is_absent_feature(int code_value) {
+  return code_value == code(NvmlReturn::not_supported) || code_value == code(NvmlReturn::function_not_found) ||
+         code_value == code(NvmlReturn::no_data) || code_value == code(NvmlReturn::vgpu_ecc_not_supported) ||
+         code_value == code(NvmlReturn::freq_not_supported);
+}
+
 // "NVML_ERROR_GPU_IS_LOST"; "NVML_RETURN_<n>" for codes NVML does not define.
 std::string nvml_return_name(int code);
 // What the code means for an operator, one sentence.

@@ -165,6 +165,7 @@ struct NvmlInfo {
   std::optional<int> cuda_driver_version;  // e.g. 11020
   std::optional<int> count_return;
   std::optional<unsigned> device_count;
+  std::map<std::string, int> system_call_errors;  // nvmlSystemGet* that failed (not NOT_SUPPORTED): name -> code
   std::vector<NvmlGpu> gpus;
   // When state == hung: the call that never returned, and on which GPU index.
   std::optional<std::string> hung_call;

@@ -282,20 +282,29 @@ model::NvmlGpu collect_gpu(Emitter& em, const NvmlApi& a, unsigned index) {
 
 json collect_system(Emitter& em, const NvmlApi& a) {
   json sys = json::object();
+  json errors = json::object();
+  // A failed system query is kept with its code (not-supported ones are no error), like a GPU's call_errors.
+  auto failed = [&](const char* name, int r) {
+    if (r != k_not_supported) errors[name] = r;
+  };
   char buf[k_system_version_len] = {};
   if (a.driver_version) {
     em.call(a.driver_version.name);
-    if (a.driver_version.fn(buf, sizeof buf) == k_success) sys["driver_version"] = cstr(buf, sizeof buf);
+    if (int r = a.driver_version.fn(buf, sizeof buf); r == k_success) sys["driver_version"] = cstr(buf, sizeof buf);
+    else failed(a.driver_version.name, r);
   }
   if (a.nvml_version) {
     em.call(a.nvml_version.name);
-    if (a.nvml_version.fn(buf, sizeof buf) == k_success) sys["nvml_version"] = cstr(buf, sizeof buf);
+    if (int r = a.nvml_version.fn(buf, sizeof buf); r == k_success) sys["nvml_version"] = cstr(buf, sizeof buf);
+    else failed(a.nvml_version.name, r);
   }
   int v = 0;
   if (a.cuda_version) {
     em.call(a.cuda_version.name);
-    if (a.cuda_version.fn(&v) == k_success) sys["cuda_driver_version"] = v;
+    if (int r = a.cuda_version.fn(&v); r == k_success) sys["cuda_driver_version"] = v;
+    else failed(a.cuda_version.name, r);
   }
+  if (!errors.empty()) sys["call_errors"] = errors;
   unsigned count = 0;
   em.call(a.count.name);
   int r = a.count.fn(&count);

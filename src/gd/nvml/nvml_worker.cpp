@@ -6,6 +6,7 @@
 
 #include "gd/model/json_io.hpp"
 #include "gd/util/line_worker.hpp"
+#include "gd/util/strings.hpp"
 #include "gd/util/subprocess.hpp"
 
 namespace gd::nvml {
@@ -21,6 +22,10 @@ void apply_system(const json& sys, model::NvmlInfo& out) {
   out.cuda_driver_version = json_field<int>(sys, "cuda_driver_version");
   out.count_return = json_field<int>(sys, "count_return");
   out.device_count = json_field<unsigned>(sys, "device_count");
+  if (auto e = sys.find("call_errors"); e != sys.end() && e->is_object())
+    for (const auto& [name, code] : e->items())
+      if (code.is_number_integer() && out.system_call_errors.size() < 16)
+        out.system_call_errors[util::printable(name, 64)] = code.get<int>();
 }
 
 }  // namespace

@@ -172,6 +172,8 @@ void rule_devnodes_missing(const RuleInput& in, std::vector<Finding>& out) {
   out.push_back(std::move(f));
 }
 
+constexpr std::size_t k_max_unread_listed = 16;
+
 void rule_probe_problems(const RuleInput& in, std::vector<Finding>& out) {
   const auto& s = in.snap;
   std::vector<std::string> ev;
@@ -185,14 +187,34 @@ void rule_probe_problems(const RuleInput& in, std::vector<Finding>& out) {
   for (const auto& p : s.libs.problems) ev.push_back(p);
   for (const auto& p : s.state.problems) ev.push_back(p);
   for (const auto& p : in.input_problems) ev.push_back(p);
+  // NVML queries that failed on a GPU that answers otherwise: a value the rules then do not have. (A lost
+  // GPU is gpu.fell_off_bus; a feature the GPU lacks is no problem.)
+  std::size_t unread = 0;
+  for (const auto& [call, code] : s.nvml.system_call_errors)
+    if (!model::is_absent_feature(code) && ++unread <= k_max_unread_listed)
+      ev.push_back(fmt::format("NVML {} failed: {}: that reading is missing", call, model::nvml_return_label(code)));
+  for (const auto& g : s.nvml.gpus) {
+    if (g.handle_return != 0) continue;
+    for (const auto& [call, code] : g.call_errors) {
+      if (model::is_lost(code) || model::is_absent_feature(code)) continue;
+      if (++unread <= k_max_unread_listed)
+        ev.push_back(fmt::format("NVML {} on GPU {} ({}) failed: {}: that reading is missing", call, g.index,
+                                 g.bus_id.value_or("?"), model::nvml_return_label(code)));
+    }
+  }
+  if (unread > k_max_unread_listed)
+    ev.push_back(fmt::format("... and {} more failed NVML queries", unread - k_max_unread_listed));
   if (ev.empty()) return;
   Finding f;
   f.severity = Severity::warning;
   f.summary = fmt::format("{} input(s) could not be read or parsed; findings that need them may be incomplete",
                           ev.size());
   f.evidence = std::move(ev);
-  f.cause = "Truncated or malformed files under /proc or /sys, or a probe that failed.";
+  f.cause = "Truncated or malformed files under /proc or /sys, a probe that failed, or NVML queries that failed "
+            "on a GPU that otherwise answers (a driver in trouble, or a permission the caller lacks).";
   f.fix = {"Inspect the named files; rerun gpudoctor check"};
+  if (unread) f.fix.emplace_back("Failed NVML queries: rerun as root; if they keep failing, look at the kernel log "
+                                 "(gpudoctor xid) and the GPU named");
   out.push_back(std::move(f));
 }
 

@@ -46,12 +46,23 @@ std::vector<std::string> reason_names(std::uint64_t bits) {
   return out;
 }
 
-void ok_summary(const model::Snapshot& s, const std::string& what, size_t flagged,
-                std::vector<Finding>& out) {
-  auto n = answering(s).size();
-  if (flagged || n == 0) return;
+// The all-clear, counting only the GPUs whose readings the rule had (`read`);
+// the others are named, never counted as fine.
+void ok_summary(const model::Snapshot& s, const std::string& what, size_t flagged, std::vector<Finding>& out,
+                bool (*read)(const NvmlGpu&) = nullptr, std::string_view reading = "") {
+  auto gpus = answering(s);
+  if (flagged || gpus.empty()) return;
+  std::vector<std::string> unread;
+  for (const auto* g : gpus)
+    if (read && !read(*g)) unread.push_back(gpu_label(*g));
   Finding f;
-  f.summary = fmt::format("{} ({} GPU(s))", what, n);
+  if (unread.empty())
+    f.summary = fmt::format("{} ({} GPU(s))", what, gpus.size());
+  else if (unread.size() == gpus.size())
+    f.summary = fmt::format("Not judged: no GPU's {} could be read ({} GPU(s))", reading, gpus.size());
+  else
+    f.summary = fmt::format("{} ({} of {} GPU(s); {} not read on {})", what, gpus.size() - unread.size(), gpus.size(),
+                            reading, fmt::join(unread, ", "));
   out.push_back(std::move(f));
 }
 
@@ -79,7 +90,9 @@ void rule_thermal_hot(const RuleInput& in, std::vector<Finding>& out) {
              "Check the inlet temperature and the rack's cooling", "Reduce the load until it is fixed"};
     out.push_back(std::move(f));
   }
-  ok_summary(in.snap, "Temperatures below the slowdown thresholds", flagged, out);
+  ok_summary(in.snap, "Temperatures below the slowdown thresholds", flagged, out,
+             [](const NvmlGpu& g) { return g.temp_celsius.has_value() && g.temp_slowdown_celsius.has_value(); },
+             "temperature or slowdown threshold");
 }
 
 void rule_thermal_throttled(const RuleInput& in, std::vector<Finding>& out) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 namespace gd::rule {
@@ -465,6 +466,33 @@ TEST(Rules, AHungNvmlIsNotAProbeProblemWithAFileCause) {
   s.probes.push_back({"driver", false, "/proc/modules: read failed", 1});
   auto fs2 = run(s);
   EXPECT_EQ(with_id(fs2, "probe.problems").size(), 1u);
+}
+
+TEST(Rules, AFailedNvmlReadingIsNoEvidenceOfHealth) {
+  auto s = healthy();
+  ASSERT_FALSE(s.nvml.gpus.empty());
+  for (auto& g : s.nvml.gpus) {
+    g.temp_celsius = 40;
+    g.temp_slowdown_celsius = 87;
+  }
+  s.nvml.gpus[0].temp_celsius.reset();
+  s.nvml.gpus[0].call_errors["nvmlDeviceGetTemperature"] = 999;  // UNKNOWN
+  s.nvml.system_call_errors["nvmlSystemGetDriverVersion"] = 17;  // OPERATING_SYSTEM
+  auto fs = run(s);
+  auto p = with_id(fs, "probe.problems");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0]->severity, Severity::warning);
+  std::string ev = fmt::format("{}", fmt::join(p[0]->evidence, "\n"));
+  EXPECT_NE(ev.find("nvmlDeviceGetTemperature on GPU 0"), std::string::npos) << ev;
+  EXPECT_NE(ev.find("nvmlSystemGetDriverVersion"), std::string::npos) << ev;
+  auto t = with_id(fs, "thermal.hot");
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_NE(t[0]->summary.find("(3 of 4 GPU(s); temperature or slowdown threshold not read on"), std::string::npos)
+      << t[0]->summary;
+  // A feature the GPU lacks is no problem.
+  auto s2 = healthy();
+  s2.nvml.gpus[0].call_errors["nvmlDeviceGetRemappedRows"] = 3;  // NOT_SUPPORTED
+  EXPECT_TRUE(with_id(run(s2), "probe.problems").empty());
 }
 
 TEST(Rules, PlainFileLibraryStillGetsAVersionCheck) {
