@@ -102,6 +102,7 @@ template <class V> void describe(V& v, CudaInfo& x) {
 }
 template <class V> void describe(V& v, LibDir& x) {
   v("path", x.path); v("resolved", x.resolved); v("origin", x.origin); v("in_ld_cache_scope", x.in_ld_cache_scope);
+  v("world_writable", x.world_writable);
 }
 template <class V> void describe(V& v, LibEntry& x) {
   v("family", x.family); v("path", x.path); v("hops", x.hops); v("resolved", x.resolved);

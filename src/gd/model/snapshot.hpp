@@ -183,6 +183,9 @@ struct LibDir {
   std::string resolved;  // after following links inside the root
   std::string origin;    // "LD_LIBRARY_PATH", "ld.so.conf" or "default"
   bool in_ld_cache_scope = false;  // ldconfig scans it: from ld.so.conf, or the cache lists a file in it
+  // Host path of the dir itself, or of an ancestor without the sticky bit, that any user may write into
+  // (anyone could put a libcuda.so.1 there or swap the dir); "" when none.
+  std::string world_writable;
 };
 
 // One driver-library name in a library dir and the file it leads to.

@@ -1,5 +1,7 @@
 #include "gd/probe/libs.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -73,6 +75,16 @@ struct Gatherer {
     return out_dirs;
   }
 
+  // The dir (any o+w) or an ancestor (o+w without the sticky bit) that anyone may write into; "" when none.
+  std::string world_writable(const std::string& dir) const {
+    std::string cur = dir;
+    for (bool self = true;; self = false) {
+      if (auto st = host.stat(cur); st && (st->st_mode & S_IWOTH) && (self || !(st->st_mode & S_ISVTX))) return cur;
+      if (cur == "/" || cur.empty()) return "";
+      cur = dir_of(cur);
+    }
+  }
+
   void add_dirs(const std::vector<std::string>& ld_library_path, const std::vector<std::string>& conf_dirs) {
     std::set<std::string> scope = cached_dirs(), seen;
     for (const auto& d : conf_dirs)
@@ -81,7 +93,8 @@ struct Gatherer {
       if (path.empty() || path[0] != '/') return;
       auto r = host.resolve(path);
       if (!r || host.kind(*r) != host::FileKind::directory || !seen.insert(*r).second) return;
-      out.dirs.push_back(model::LibDir{std::string(path), *r, std::string(origin), scope.count(*r) > 0});
+      out.dirs.push_back(
+          model::LibDir{std::string(path), *r, std::string(origin), scope.count(*r) > 0, world_writable(*r)});
     };
     for (const auto& d : ld_library_path) add(d, "LD_LIBRARY_PATH");
     for (const auto& d : conf_dirs) add(d, "ld.so.conf");

@@ -112,6 +112,26 @@ TEST_F(LibsTree, DirsInLoaderOrderWithCacheScope) {
   EXPECT_TRUE(info.problems.empty());
 }
 
+TEST_F(LibsTree, AWorldWritableDirOrAnUnstickyWritableParentIsNamed) {
+  host::HostRoot host(m_dir);
+  EXPECT_TRUE(read_libs(host, {}).dirs[0].world_writable.empty());
+  fs::permissions(m_dir / std::string(k_stubs).substr(1), fs::perms::all);  // 0777: anyone plants a libcuda.so.1
+  auto info = read_libs(host, {});
+  EXPECT_EQ(info.dirs[0].world_writable, k_stubs);
+  // A sticky world-writable parent (like /tmp) does not let others swap the dir; an unsticky one does.
+  fs::permissions(m_dir / std::string(k_stubs).substr(1), fs::perms::owner_all | fs::perms::group_read |
+                                                               fs::perms::group_exec | fs::perms::others_read |
+                                                               fs::perms::others_exec);
+  fs::path parent = (m_dir / std::string(k_stubs).substr(1)).parent_path();
+  fs::permissions(parent, fs::perms::all | fs::perms::sticky_bit);
+  EXPECT_TRUE(read_libs(host, {}).dirs[0].world_writable.empty());
+  fs::permissions(parent, fs::perms::all);
+  std::string host_parent = "/" + fs::relative(parent, m_dir).string();
+  EXPECT_EQ(read_libs(host, {}).dirs[0].world_writable, host_parent);
+  fs::permissions(parent, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+}
+
 TEST_F(LibsTree, ChainsSizesVersionsAndSonames) {
   host::HostRoot host(m_dir);
   auto info = read_libs(host, {});

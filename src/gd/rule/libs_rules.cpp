@@ -526,4 +526,29 @@ void rule_libs_soname_mismatch(const RuleInput& in, std::vector<Finding>& out) {
   out.push_back(std::move(f));
 }
 
+// Every program that loads a driver library (gpudoctor as root included) searches these dirs: one that anyone
+// can write into lets anyone plant a libcuda.so.1 or libnvidia-ml.so.1 there.
+void rule_libs_world_writable_dir(const RuleInput& in, std::vector<Finding>& out) {
+  std::vector<std::string> dirs;
+  Finding f;
+  f.severity = Severity::warning;
+  for (const auto& d : in.snap.libs.dirs) {
+    if (d.world_writable.empty()) continue;
+    if (dirs.empty()) f.fix = {fmt::format("sudo chmod o-w {}   (or remove the dir from /etc/ld.so.conf.d and run "
+                                           "sudo ldconfig)", d.world_writable)};
+    dirs.push_back(d.path);
+    f.evidence.push_back(fmt::format("{} ({}{}): {} is writable by every user{}", d.path, d.origin,
+                                     d.resolved != d.path ? ", resolves to " + d.resolved : "", d.world_writable,
+                                     d.world_writable == d.resolved ? "" : " (and has no sticky bit)"));
+  }
+  if (dirs.empty()) return;
+  f.summary = fmt::format("{} library dir(s) the loader searches can be written by any user: {}", dirs.size(),
+                          fmt::join(dirs, ", "));
+  f.cause = "A directory in /etc/ld.so.conf, LD_LIBRARY_PATH or the default search path (or a folder above it) is "
+            "world-writable: any local user can place a library there that GPU programs, services and root "
+            "then load.";
+  f.needs_root = true;
+  out.push_back(std::move(f));
+}
+
 }  // namespace gd::rule

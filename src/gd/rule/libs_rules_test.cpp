@@ -290,5 +290,20 @@ TEST(LibsRules, DanglingDpkgLinksAreRepairedThroughDpkgNeverRm) {
   EXPECT_NE(d->cause.find("belong to dpkg"), std::string::npos);
 }
 
+TEST(LibsRules, AWorldWritableLibraryDirIsAWarningNamingIt) {
+  auto s = node();
+  std::vector<Finding> out;
+  rule_libs_world_writable_dir(RuleInput{s, std::nullopt}, out);
+  EXPECT_TRUE(out.empty());  // says nothing when no dir is
+  s.libs.dirs.push_back(model::LibDir{"/opt/cuda/lib64", "/opt/cuda/lib64", "ld.so.conf", true, "/opt"});
+  rule_libs_world_writable_dir(RuleInput{s, std::nullopt}, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].severity, Severity::warning);
+  EXPECT_NE(out[0].summary.find("/opt/cuda/lib64"), std::string::npos) << out[0].summary;
+  EXPECT_NE(out[0].evidence[0].find("/opt is writable by every user (and has no sticky bit)"), std::string::npos)
+      << out[0].evidence[0];
+  EXPECT_EQ(out[0].fix[0].rfind("sudo chmod o-w /opt ", 0), 0u) << out[0].fix[0];
+}
+
 }  // namespace
 }  // namespace gd::rule

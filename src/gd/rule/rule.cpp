@@ -117,6 +117,10 @@ constexpr RuleEntry k_rules[] = {
      "ELF DT_SONAME of the final file vs the name: a SONAME link libX.so.N must lead to SONAME libX.so.N (critical); "
      "a versioned file must carry its own family's SONAME (warning).",
      rule_libs_soname_mismatch},
+    {"libs.world_writable_dir", Severity::warning, "A library dir the loader searches can be written by any user",
+     "Each dir of LD_LIBRARY_PATH (live root), ld.so.conf and the default dirs: the dir itself world-writable, or "
+     "an ancestor world-writable without the sticky bit. Says nothing when none is.",
+     rule_libs_world_writable_dir},
     {"devnodes.missing", Severity::critical, "Missing /dev/nvidiactl, /dev/nvidia<N> or /dev/nvidia-uvm",
      "With the nvidia module loaded: /dev/nvidiactl and /dev/nvidia<minor> for every known minor must exist "
      "(critical); /dev/nvidia-uvm alone missing is a warning (CUDA fails, nvidia-smi works).",

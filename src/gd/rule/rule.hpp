@@ -90,6 +90,7 @@ void rule_container_dev_char_links(const RuleInput&, std::vector<model::Finding>
 void rule_container_nvml_blocked(const RuleInput&, std::vector<model::Finding>&);
 void rule_container_inside(const RuleInput&, std::vector<model::Finding>&);
 void rule_libs_soname_mismatch(const RuleInput&, std::vector<model::Finding>&);
+void rule_libs_world_writable_dir(const RuleInput&, std::vector<model::Finding>&);
 void rule_thermal_hot(const RuleInput&, std::vector<model::Finding>&);
 void rule_thermal_throttled(const RuleInput&, std::vector<model::Finding>&);
 void rule_thermal_fan_stopped(const RuleInput&, std::vector<model::Finding>&);
