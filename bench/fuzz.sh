@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-60}"
 OUT=build-fuzz
 CXX=clang++ cmake -S . -B "$OUT" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGD_FUZZ=ON >/dev/null
-cmake --build "$OUT" --target fuzzers -j "$(nproc)" >/dev/null
+cmake --build "$OUT" --target fuzzers nvml_sim cuda_sim -j "$(nproc)" >/dev/null
 
 seed() {  # seed DIR FILES...: one corpus file per input, capped at 64 KiB each
   local dir=$1; shift
@@ -32,6 +32,24 @@ if [ -x build/gpudoctor ]; then  # a real snapshot, when the main build is there
     --root tests/scenarios/healthy-8xh100/root > "$OUT/corpus/snapshot_json/collect.json" 2>/dev/null || true
 fi
 seed "$OUT/corpus/text" tests/corpus/driver-messages.log docs/xid-catalog.md
+seed "$OUT/corpus/processes" tests/scenarios/*/root/proc/[0-9]*/stat tests/scenarios/*/root/proc/[0-9]*/stack \
+  tests/scenarios/*/root/proc/[0-9]*/wchan /proc/self/stat /proc/1/stat
+# ld.so.cache as the real ldconfig writes it (over a scenario root holding the simulator), and ELF files.
+cache_root="$OUT/ldcache-root"; rm -rf "$cache_root"
+mkdir -p "$cache_root/etc" "$cache_root/usr/lib/x86_64-linux-gnu"
+cp tests/scenarios/healthy-8xh100/root/etc/ld.so.conf "$cache_root/etc/" 2>/dev/null || true
+cp -r tests/scenarios/healthy-8xh100/root/etc/ld.so.conf.d "$cache_root/etc/" 2>/dev/null || true
+for lib in "$OUT"/sim/libnvidia-ml.so.1 "$OUT"/sim/libcuda.so.1; do
+  [ -f "$lib" ] && cp "$lib" "$cache_root/usr/lib/x86_64-linux-gnu/$(basename "$lib" .1).460.32.03"
+done
+ldconfig -r "$cache_root" 2>/dev/null || true
+seed "$OUT/corpus/libs" "$cache_root/etc/ld.so.cache" /etc/ld.so.cache "$OUT"/sim/libnvidia-ml.so.1 \
+  "$OUT"/sim/libcuda.so.1 /usr/lib/x86_64-linux-gnu/libdl.so.2
+seed "$OUT/corpus/container" tests/scenarios/*/root/etc/nvidia-container-runtime/config.toml \
+  tests/scenarios/*/root/etc/docker/daemon.json tests/scenarios/*/root/etc/cdi/* \
+  tests/scenarios/*/root/etc/containerd/config.toml tests/scenarios/*/root/var/lib/kubelet/config.yaml \
+  tests/scenarios/*/root/proc/1/cgroup
+seed "$OUT/corpus/sim_scenario" tests/scenarios/*/nvml.json
 
 # Inputs that once crashed a target stay in its corpus (tests/corpus/fuzz/TARGET/).
 for d in tests/corpus/fuzz/*/; do

@@ -54,7 +54,8 @@ bool walk_systemd_cgroup(const toml::table& t, std::optional<bool>& out) {
 // First path component of a version string ("535.104.05" -> 535).
 bool driver_like(std::string_view v) {
   auto dot = v.find('.');
-  if (dot == std::string_view::npos || dot == 0) return false;
+  // (more than 4 digits is no driver branch, and would overflow below: found by fuzz_container)
+  if (dot == std::string_view::npos || dot == 0 || dot > 4) return false;
   int major = 0;
   for (char c : v.substr(0, dot)) major = major * 10 + (c - '0');
   return major >= 100;  // NVIDIA driver branches; egl-wayland & co. are 1.x
@@ -327,6 +328,10 @@ DockerConfig parse_docker_config(std::string_view text) {
     std::size_t pos = std::min<std::size_t>(e.byte, text.size());
     std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + pos, '\n'));
     out.error = fmt::format("line {}: not valid JSON (Docker will refuse to start)", line);
+    return out;
+  } catch (const nlohmann::json::exception& e) {
+    // A number out of range (1e999) and the like: Docker's parser refuses those too.
+    out.error = fmt::format("not valid JSON: {} (Docker will refuse to start)", util::printable(e.what(), 160));
     return out;
   }
   if (!j.is_object()) {

@@ -217,3 +217,26 @@ TEST(ReadContainer, CliSkippedWhenNvmlHung) {
 
 }  // namespace
 }  // namespace gd::probe
+
+namespace gd::probe {
+namespace {
+// Found by fuzz_container: nlohmann throws out_of_range (not parse_error) on a number it cannot hold, and
+// that escaped: the whole container probe was dropped ("number overflow parsing '1e999'").
+// Also from fuzz_container: a version with a 10-digit branch overflowed int while being judged (UB).
+TEST(CdiSpec, AnAbsurdlyLongVersionIsNoDriverVersion) {
+  bool nvidia = false;
+  EXPECT_TRUE(cdi_driver_versions("kind: nvidia.com/gpu\n  - hostPath: /usr/lib/libcuda.so.4571019601.45.01\n", nvidia)
+                  .empty());
+  EXPECT_EQ(cdi_driver_versions("kind: nvidia.com/gpu\n  - hostPath: /usr/lib/libcuda.so.1050.45.01\n", nvidia),
+            std::vector<std::string>{"1050.45.01"});
+}
+
+TEST(DockerConfig, ANumberOutOfRangeIsInvalidJsonNotAnEscapedException) {
+  DockerConfig cfg;
+  EXPECT_NO_THROW(cfg = parse_docker_config(R"({"runtimes": {"nvidia": {"path": "nvidia-container-runtime"}},
+                                              "x": 1e999})"));
+  EXPECT_NE(cfg.error.find("not valid JSON"), std::string::npos) << cfg.error;
+  EXPECT_NE(cfg.error.find("1e999"), std::string::npos) << cfg.error;
+}
+}  // namespace
+}  // namespace gd::probe
