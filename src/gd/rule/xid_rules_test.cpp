@@ -247,12 +247,14 @@ TEST(XidRules, ALogReadOnlyInPartIsNotOk) {
   auto s = node();
   s.kernel_log.source = "file /var/log/kern.log";
   s.kernel_log.lines_scanned = 1000;
-  auto quiet = with_id(run(s), "xid.critical");
+  auto quiet_fs = run(s);  // (with_id points into it: it must outlive them)
+  auto quiet = with_id(quiet_fs, "xid.critical");
   ASSERT_EQ(quiet.size(), 1u);
   EXPECT_EQ(quiet[0]->severity, Severity::ok);
   s.kernel_log.incomplete = true;
   s.kernel_log.problems = {"kernel log: /var/log/kern.log: 134.3 MB read before the time limit (--timeout); ..."};
-  auto part = with_id(run(s), "xid.critical");
+  auto part_fs = run(s);
+  auto part = with_id(part_fs, "xid.critical");
   ASSERT_EQ(part.size(), 1u);
   EXPECT_EQ(part[0]->severity, Severity::warning);
   EXPECT_NE(part[0]->summary.find("the rest was not read"), std::string::npos) << part[0]->summary;
