@@ -27,6 +27,8 @@ Usage: watch_test.py GPUDOCTOR SIM_LIB SOURCE_DIR [PART ...]   (parts: prometheu
    mid-run, then read-only: sampling and /metrics go on, write_ok 0 and the
    history.write_failed finding is served; when space returns / the volume is
    remounted read-write, writing resumes and the rows buffered meanwhile land.
+8. Pages of the database overwritten under the daemon: its integrity check
+   (--integrity-check-interval 1s here) moves the file aside and starts a new one.
 Skips part 1's Prometheus step (not the rest) when prometheus is not installed,
 and part 7 (reported as SKIPPED with the reason) when mounting is not permitted.
 """
@@ -612,9 +614,56 @@ def part_hostile_http(tmp):
         check("clean stop", stop(w) == 0)
 
 
+def part_corrupt_pages(tmp):
+    """Pages of the database overwritten under the running daemon: its integrity check (every second here,
+    --integrity-check-interval) moves the file aside, starts a new one, records history_moved_aside and goes on
+    writing; nothing is written around the corruption."""
+    scenario(tmp, gpus=8)
+    port = free_port()
+    db = os.path.join(tmp, "history.db")
+    w = start_watch(tmp, port, "200ms", ["--timeout", "5", "--integrity-check-interval", "1s"])
+    try:
+        wait_for(lambda: metric(get(f"http://127.0.0.1:{port}/metrics"), "gpudoctor_watch_samples_total ") >= 5, 10)
+        # Move the pages from the -wal into the file (the daemon's next write then starts the wal afresh, and
+        # every page it does not rewrite is read from the file).
+        con = sqlite3.connect(db, timeout=5)
+        con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        con.close()
+        time.sleep(0.5)
+        size = os.path.getsize(db)
+        check("corrupt pages: the file holds pages to corrupt", size > 4 * 4096, str(size))
+        with open(db, "r+b") as f:  # every page but the header page: b-tree pages become garbage
+            f.seek(4096)
+            f.write(bytes([0x5A]) * (size - 4096))
+            f.flush()
+            os.fsync(f.fileno())
+        aside = wait_for(lambda: [n for n in os.listdir(tmp) if n.startswith("history.db.corrupt-")], 10)
+        check("corrupt pages: the file is moved aside within the check interval", bool(aside), str(os.listdir(tmp)))
+        def fresh_ok():
+            try:
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
+                ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+                n = con.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+                moved = con.execute("SELECT COUNT(*) FROM events WHERE type = 'history_moved_aside'").fetchone()[0]
+                con.close()
+                return (ok, n, moved) if ok == "ok" and n > 0 and moved > 0 else None
+            except sqlite3.Error:
+                return None
+        got = wait_for(fresh_ok, 10)
+        check("corrupt pages: a new database passes integrity_check, takes samples and records history_moved_aside",
+              bool(got), str(got))
+        page = get(f"http://127.0.0.1:{port}/metrics")
+        check("corrupt pages: history_write_ok back to 1", metric(page, "gpudoctor_history_write_ok ") == 1.0)
+        check("corrupt pages: the daemon kept running", w.poll() is None)
+        log = open(os.path.join(tmp, "watch.log")).read()
+        check("corrupt pages: the log says why", "failed its check" in log or "is corrupt" in log, log[-400:])
+    finally:
+        check("corrupt pages: clean stop", stop(w) == 0)
+
+
 PARTS = {"prometheus": part_prometheus, "hostile_http": part_hostile_http, "kill9": part_kill9, "kill9_packing": part_kill9_packing, "hang": part_hang, "full_disk": part_full_disk,
          "heat_throttle_lost": part_heat_throttle_lost, "followed_kernel_log": part_followed_kernel_log,
-         "volume": part_tmpfs_volume}
+         "corrupt_pages": part_corrupt_pages, "volume": part_tmpfs_volume}
 for name in ONLY or [n for n in PARTS if n != "volume"]:
     part = PARTS[name]
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,6 +36,7 @@ std::string iso(std::int64_t unix_ms) { return util::format_utc(unix_ms / 1000);
 struct WatchCli {
   NodeOptions node;
   std::string interval = "10s";
+  std::string integrity_check_interval = "15m";
   std::string db, listen = fmt::format("127.0.0.1:{}", sampler::k_default_port), textfile, compat = "none";
   bool no_listen = false;
   store::Retention retention;
@@ -51,11 +52,18 @@ int do_watch(WatchCli& c, bool timeout_given) {
     fmt::print(stderr, "gpudoctor watch: --interval {}: expected a duration of at least 100ms (10s, 1m)\n", c.interval);
     return k_exit_unknown;
   }
+  auto qc = util::parse_duration(c.integrity_check_interval);
+  if (!qc || *qc < std::chrono::seconds(1)) {
+    fmt::print(stderr, "gpudoctor watch: --integrity-check-interval {}: expected a duration of at least 1s (15m, 1h)\n",
+               c.integrity_check_interval);
+    return k_exit_unknown;
+  }
   if (auto node = probe::check_node_root(host::HostRoot(c.node.root)); !node) {
     fmt::print(stderr, "gpudoctor watch: {}\n", node.error().message);
     return k_exit_unknown;
   }
   sampler::WatchOptions o;
+  o.integrity_check_interval = *qc;
   o.root = c.node.root;
   o.probe = c.node.probe;
   if (const char* llp = std::getenv("LD_LIBRARY_PATH"))
@@ -309,6 +317,9 @@ void setup_watch(CLI::App& sub, int& exit_code) {
   sub.add_option("--db", c->db,
                  "History database (default /var/lib/gpudoctor/history.db as root, else "
                  "$XDG_STATE_HOME/gpudoctor/history.db)");
+  sub.add_option("--integrity-check-interval", c->integrity_check_interval,
+                 "How often the history database is checked for corrupted pages (PRAGMA quick_check; a corrupt file "
+                 "is moved aside and a new one started): 15m (default)");
   sub.add_option("--listen", c->listen,
                  fmt::format("Serve /metrics on ADDR:PORT (default 127.0.0.1:{})", sampler::k_default_port));
   sub.add_flag("--no-listen", c->no_listen, "Serve no HTTP endpoint");

@@ -356,7 +356,7 @@ void Watch::flush() {
 // Packs finished hours into blocks and roll-ups, applies retention (bounded
 // work per call; a backlog goes on at the next tick).
 void Watch::maintain_store() {
-  if (SteadyClock::now() - m_last_quick_check >= std::chrono::minutes(15)) {
+  if (SteadyClock::now() - m_last_quick_check >= m_o.integrity_check_interval) {
     m_last_quick_check = SteadyClock::now();
     auto qc = m_store->quick_check();
     if (!qc || *qc != "ok") {
@@ -481,9 +481,13 @@ int Watch::run() {
     tick();
     ++m_ticks;
     if (m_o.max_ticks && m_ticks >= *m_o.max_ticks) break;
-    if (m_store && m_state.history_ok && SteadyClock::now() - m_last_prune >= std::chrono::minutes(1)) {
-      m_last_prune = SteadyClock::now();
-      maintain_store();
+    if (m_store && m_state.history_ok) {
+      auto now = SteadyClock::now();
+      bool prune_due = now - m_last_prune >= std::chrono::minutes(1);
+      if (prune_due || now - m_last_quick_check >= m_o.integrity_check_interval) {
+        if (prune_due) m_last_prune = now;
+        maintain_store();
+      }
     }
     auto elapsed = SteadyClock::now() - start;
     std::uint64_t next_k = static_cast<std::uint64_t>(elapsed / m_o.interval) + 1;

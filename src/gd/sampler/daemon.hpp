@@ -22,6 +22,7 @@ struct WatchOptions {
   std::string root = "/";
   probe::ProbeOptions probe;
   std::chrono::milliseconds interval{10000};
+  std::chrono::milliseconds integrity_check_interval{15 * 60 * 1000};  // PRAGMA quick_check of the history
   std::string db_path;   // "" = store::default_db_path()
   std::string listen;    // "ADDR:PORT"; "" = no HTTP server
   std::string textfile;  // "" = none
