@@ -189,6 +189,52 @@ with tempfile.TemporaryDirectory() as tmp:
         failures.append(f"sim: libnvidia-ml.so.1 and libnvidia-ml.so not both in {libdir}")
     del os.environ["XDG_RUNTIME_DIR"]
 
+    # --no-tree-libs: a library in a --root tree is never loaded (its constructor would run as the caller).
+    # The tree's libnvidia-ml.so.1 here is a library whose constructor leaves a marker file: without the flag
+    # check loads it (the marker appears: the test can fail), with it the marker stays absent and the verdict
+    # is a warning saying NVML was not consulted, never healthy.
+    import shutil
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios", "healthy-8xh100", "root")
+    tree = os.path.join(tmp, "untrusted")
+    shutil.copytree(src, tree, symlinks=True)
+    marker = os.path.join(tmp, "constructor-ran")
+    lib_dir = os.path.join(tree, "usr/lib/x86_64-linux-gnu")
+    os.makedirs(lib_dir, exist_ok=True)
+    c_src = os.path.join(tmp, "ctor.c")
+    with open(c_src, "w") as f:
+        f.write('#include <stdio.h>\n__attribute__((constructor)) static void ran(void) {'
+                ' FILE *f = fopen("%s", "w"); if (f) fclose(f); }\n' % marker)
+    for soname, stem in (("libnvidia-ml.so.1", "libnvidia-ml.so"), ("libcuda.so.1", "libcuda.so")):
+        subprocess.run(["cc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o",
+                        os.path.join(lib_dir, stem + ".550.54.15"), c_src], check=True)
+        os.symlink(stem + ".550.54.15", os.path.join(lib_dir, soname))
+    subprocess.run(["ldconfig", "-r", tree], check=True)
+    loaded = run(["check", "--root", tree, "--timeout", "5"])
+    if os.path.exists(marker):
+        passed += 1
+        os.remove(marker)
+    else:
+        failures.append("no-tree-libs: without the flag the tree's library was not loaded: the check below proves "
+                        f"nothing (exit {loaded.returncode})")
+    case("check --no-tree-libs: a warning saying NVML was not consulted", ["check", "--root", tree, "--no-tree-libs"],
+         1, out_has="nvml.not_loaded")
+    for args in (["check", "--root", tree, "--no-tree-libs", "--json"], ["collect", "--root", tree, "--no-tree-libs"],
+                 ["fix", "--root", tree, "--no-tree-libs"], ["churn", "--root", tree, "--no-tree-libs", "-n", "3"]):
+        p = run(args)
+        if os.path.exists(marker):
+            failures.append(f"no-tree-libs: {' '.join(args[:1] + args[3:])} ran the tree's library constructor")
+            os.remove(marker)
+        elif p.returncode < 0:
+            failures.append(f"no-tree-libs: {args[0]} died by signal {-p.returncode}")
+        else:
+            passed += 1
+    churned = run(["churn", "--root", tree, "--no-tree-libs", "-n", "3"])
+    if churned.returncode == 3 and "--no-tree-libs" in churned.stderr:
+        passed += 1
+    else:
+        failures.append(f"no-tree-libs: churn must refuse (exit 3 naming the flag): exit {churned.returncode}, "
+                        f"{churned.stderr[-200:]!r}")
+
     # This machine: a node without NVIDIA hardware must get one clear sentence and exit 0.
     if not os.path.exists("/proc/driver/nvidia") and not os.path.exists("/dev/nvidiactl"):
         case("live node without a GPU", ["check"], 0, out_has="No NVIDIA GPU on this node")

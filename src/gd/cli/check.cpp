@@ -31,6 +31,10 @@ void add_node_options(CLI::App& sub, NodeOptions& o) {
       ->check(CLI::ExistingFile);
   sub.add_option("--cuda", o.probe.cuda_override, "Load this file instead of finding libcuda.so.1")
       ->check(CLI::ExistingFile);
+  sub.add_flag("--no-tree-libs", o.probe.no_tree_libs,
+               "With --root: load no library from the tree (a library's code runs as you when loaded: use this for "
+               "a tree you do not trust). NVML and CUDA are then not consulted (a warning says so) unless --nvml or "
+               "--cuda names a file");
   sub.add_option("--timeout", o.probe.timeout_s,
                  "Seconds NVML may take in all before it counts as hung (CUDA gets as long again)")
       ->transform(timeout_validator());

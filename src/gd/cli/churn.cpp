@@ -162,7 +162,8 @@ int do_churn(ChurnCli& c) {
   bool cuda = c.mode == "cuda";
   probe::LibraryRequest req{cuda ? "libcuda.so.1" : "libnvidia-ml.so.1",
                             cuda ? c.node.probe.cuda_override : c.node.probe.nvml_override, cuda ? "--cuda" : "--nvml",
-                            root.is_live() ? c.node.probe.ld_library_path : std::vector<std::string>{}};
+                            root.is_live() ? c.node.probe.ld_library_path : std::vector<std::string>{},
+                            c.node.probe.no_tree_libs};
   model::NvmlLibrary found;
   std::string lib, error;
   if (!probe::locate_library(root, req, found, lib, error)) {

@@ -56,7 +56,7 @@ template <class V> void describe(V& v, Persistenced& x) {
 }
 template <class V> void describe(V& v, NvmlLibrary& x) {
   v("requested", x.requested); v("found_via", x.found_via); v("path", x.path);
-  v("resolved_path", x.resolved_path); v("file_version", x.file_version);
+  v("resolved_path", x.resolved_path); v("file_version", x.file_version); v("not_loaded", x.not_loaded);
 }
 template <class V> void describe(V& v, NvmlGpu& x) {
   v("index", x.index); v("handle_return", x.handle_return); v("bus_id", x.bus_id); v("name", x.name);

@@ -98,6 +98,8 @@ struct NvmlLibrary {
   std::optional<std::string> path;           // host path of the file opened
   std::optional<std::string> resolved_path;  // after following symlinks
   std::optional<std::string> file_version;   // suffix of the resolved name: "465.19.01"
+  // Found but deliberately not loaded, and why ("--no-tree-libs: ..."); "" when loaded or not found.
+  std::string not_loaded;
 };
 
 struct NvmlGpu {

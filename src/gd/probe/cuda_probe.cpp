@@ -18,9 +18,10 @@ model::CudaInfo read_cuda(const host::HostRoot& root, const ProbeOptions& option
     return info;
   }
   std::string load_path;
-  LibraryRequest req{k_cuda_soname, options.cuda_override, "--cuda", options.ld_library_path};
+  LibraryRequest req{k_cuda_soname, options.cuda_override, "--cuda", options.ld_library_path, options.no_tree_libs};
   if (!locate_library(root, req, info.library, load_path, info.load_error)) {
-    info.state = model::CudaState::library_missing;
+    info.state = info.library.not_loaded.empty() ? model::CudaState::library_missing : model::CudaState::skipped;
+    info.skip_reason = info.library.not_loaded;
     return info;
   }
   // libcuda enumerates only these devices; the worker inherits this environment.

@@ -35,6 +35,12 @@ bool locate_library(const host::HostRoot& root, const LibraryRequest& req, model
   lib.resolved_path = *r;
   lib.file_version = host::library_file_version(std::filesystem::path(*r).filename().string());
   load_path = root.display_path(*r).string();  // links resolved inside the root: no link left to follow
+  if (req.no_tree_libs && !root.is_live()) {
+    lib.not_loaded = fmt::format("--no-tree-libs: {} (the tree's {}) was not loaded", *r, req.soname);
+    error = lib.not_loaded;
+    load_path.clear();
+    return false;
+  }
   return true;
 }
 

@@ -16,11 +16,13 @@ struct LibraryRequest {
   std::string override_path;                 // --cuda / --nvml PATH; empty: search
   std::string_view override_flag;            // "--cuda", recorded as found_via
   std::vector<std::string> ld_library_path;  // honoured only on the live root
+  bool no_tree_libs = false;                 // --no-tree-libs: a library found inside a --root is not loaded
 };
 
 // Fills lib (requested, found_via, path, resolved_path, file_version) and
 // load_path (the path to dlopen on this machine). False with error set when
-// nothing was found or the found path does not resolve inside the root.
+// nothing was found or the found path does not resolve inside the root, and also (lib.not_loaded set, the
+// rest of lib filled) when req.no_tree_libs refuses the file found inside a --root.
 bool locate_library(const host::HostRoot& root, const LibraryRequest& req, model::NvmlLibrary& lib,
                     std::string& load_path, std::string& error);
 

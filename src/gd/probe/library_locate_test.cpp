@@ -39,6 +39,26 @@ TEST_F(LocateLibrary, FollowsTheLinkInsideTheRootAndTakesTheVersionFromTheFileNa
   EXPECT_EQ(load_path, (dir / "usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03").string());
 }
 
+TEST_F(LocateLibrary, NoTreeLibsFindsTheTreesLibraryButRefusesToLoadIt) {
+  fs::create_directories(dir / "usr/lib/x86_64-linux-gnu");
+  std::ofstream(dir / "usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03") << "\x7f"
+                                                                          "ELF";
+  fs::create_symlink("libcuda.so.460.32.03", dir / "usr/lib/x86_64-linux-gnu/libcuda.so.1");
+  host::HostRoot root(dir);
+  model::NvmlLibrary lib;
+  std::string load_path, error;
+  EXPECT_FALSE(locate_library(root, {"libcuda.so.1", "", "--cuda", {}, true}, lib, load_path, error));
+  EXPECT_EQ(lib.resolved_path, "/usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03");  // what would have loaded
+  EXPECT_EQ(lib.not_loaded, error);
+  EXPECT_NE(error.find("--no-tree-libs"), std::string::npos) << error;
+  EXPECT_TRUE(load_path.empty());
+  // A file the caller names is the caller's choice: loaded.
+  std::string given = (dir / "usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03").string();
+  model::NvmlLibrary lib2;
+  EXPECT_TRUE(locate_library(root, {"libcuda.so.1", given, "--cuda", {}, true}, lib2, load_path, error));
+  EXPECT_TRUE(lib2.not_loaded.empty());
+}
+
 TEST_F(LocateLibrary, MissingLibraryIsAnErrorNamingIt) {
   host::HostRoot root(dir);
   model::NvmlLibrary lib;

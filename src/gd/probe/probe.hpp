@@ -27,6 +27,9 @@ struct ProbeOptions {
   std::string kernel_log_file;              // --kernel-log FILE: read this instead of the journal / /dev/kmsg
   std::string since;                        // --since: kernel log age window (empty: this boot and the previous)
   std::string container_cli;                // --container-cli PATH: run this as nvidia-container-cli
+  // --no-tree-libs: under --root, dlopen no library found in the tree (its constructors would run as the
+  // caller); NVML and CUDA are then not consulted unless --nvml / --cuda name a file.
+  bool no_tree_libs = false;
 };
 
 // Seconds left before options.deadline (timeout_s when no deadline is set); 0 when it passed.

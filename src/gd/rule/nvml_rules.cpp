@@ -90,6 +90,23 @@ void rule_nvml_missing(const RuleInput& in, std::vector<Finding>& out) {
   out.push_back(std::move(f));
 }
 
+// --no-tree-libs refused the tree's libnvidia-ml.so.1: everything NVML would have told is unknown, so the
+// node is not healthy on this evidence.
+void rule_nvml_not_loaded(const RuleInput& in, std::vector<Finding>& out) {
+  const auto& s = in.snap;
+  if (s.nvml.state != NvmlState::not_run || s.nvml.library.not_loaded.empty()) return;
+  Finding f;
+  f.severity = Severity::warning;
+  f.summary = "NVML not consulted (--no-tree-libs): the GPUs' own state (lost, hung, temperatures, ECC, ...) is "
+              "not judged";
+  f.evidence.push_back(s.nvml.library.not_loaded);
+  if (!s.cuda.library.not_loaded.empty()) f.evidence.push_back(s.cuda.library.not_loaded);
+  f.cause = "--no-tree-libs keeps gpudoctor from loading the tree's driver libraries; only what the files of the "
+            "tree show was judged.";
+  f.fix = {"Run gpudoctor check on the node itself, or pass --nvml with a libnvidia-ml.so.1 you trust"};
+  out.push_back(std::move(f));
+}
+
 namespace {
 
 // "GPU 0000:b1:00.0 (index 2)", or "GPU index 2" when NVML had not told its bus id.

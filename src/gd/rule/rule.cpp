@@ -29,6 +29,10 @@ constexpr RuleEntry k_rules[] = {
      "libnvidia-ml.so.1 looked up as the dynamic loader would (LD_LIBRARY_PATH on the live root, /etc/ld.so.cache, "
      "default dirs) inside --root, or --nvml; fires when it is absent or dlopen fails and NVIDIA GPUs are present.",
      rule_nvml_missing, Repair::ldconfig},
+    {"nvml.not_loaded", Severity::warning, "NVML not consulted: --no-tree-libs refused the tree's library",
+     "Only with --root and --no-tree-libs: the libnvidia-ml.so.1 found in the tree is not loaded (its code would run "
+     "as the caller), so nothing NVML tells is known; a warning, never healthy on that evidence.",
+     rule_nvml_not_loaded},
     {"nvml.hung", Severity::critical, "An NVML call did not return before the deadline (names the call)",
      "Every NVML call runs in a worker process; if the worker has not finished within --timeout (default 10 s) it is "
      "killed and the last call it started is named, with the GPU index.",

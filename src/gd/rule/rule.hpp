@@ -61,6 +61,7 @@ void rule_gpu_none(const RuleInput&, std::vector<model::Finding>&);
 void rule_gpu_fell_off_bus(const RuleInput&, std::vector<model::Finding>&);
 void rule_gpu_count(const RuleInput&, std::vector<model::Finding>&);
 void rule_nvml_missing(const RuleInput&, std::vector<model::Finding>&);
+void rule_nvml_not_loaded(const RuleInput&, std::vector<model::Finding>&);
 void rule_nvml_hung(const RuleInput&, std::vector<model::Finding>&);
 void rule_nvml_init_failed(const RuleInput&, std::vector<model::Finding>&);
 void rule_nvml_worker_failed(const RuleInput&, std::vector<model::Finding>&);
