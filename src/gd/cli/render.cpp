@@ -9,6 +9,7 @@
 #include "gd/model/json_io.hpp"
 #include "gd/rule/facts.hpp"
 #include "gd/rule/rule.hpp"
+#include "gd/util/strings.hpp"
 
 namespace gd::cli {
 
@@ -43,9 +44,10 @@ std::string headline(const model::Snapshot& s) {
     parts.push_back(fmt::format("NVML answers for {} of {} GPU(s)", a.answering.size(), expected));
   else
     parts.push_back(fmt::format("NVML {}", model::nvml_state_name(s.nvml.state)));
-  std::string root = s.root == "/" ? "" : fmt::format(" (root {})", s.root);
-  return fmt::format("gpudoctor {} — {}{}: {}\n", s.gpudoctor_version, s.hostname.empty() ? "node" : s.hostname, root,
-                     fmt::join(parts, ", "));
+  // (the host name and the root come from the node: never raw to a terminal)
+  std::string root = s.root == "/" ? "" : fmt::format(" (root {})", util::printable(s.root, 4096));
+  return fmt::format("gpudoctor {} — {}{}: {}\n", s.gpudoctor_version,
+                     s.hostname.empty() ? "node" : util::printable(s.hostname, 256), root, fmt::join(parts, ", "));
 }
 
 void render_finding(std::string& out, const model::Finding& f, const Style& st) {
@@ -63,25 +65,28 @@ void render_finding(std::string& out, const model::Finding& f, const Style& st) 
   if (!needs.empty()) out += fmt::format("         needs:    {}\n", fmt::join(needs, ", "));
 }
 
+// The verbose part carries node text (paths, GPU names, errors): each field is made printable, so a name with
+// a newline or an escape sequence cannot forge a line or reach the terminal raw.
 void render_verbose(std::string& out, const model::Snapshot& s) {
+  auto p = [](std::string_view v) { return util::printable(v, 4096); };
   out += "\nprobes:\n";
-  for (const auto& p : s.probes)
-    out += fmt::format("  {:<13} {:>9.2f} ms  {}\n", p.name, p.duration_ms, p.ok ? "ok" : "FAILED: " + p.error);
+  for (const auto& pr_ : s.probes)
+    out += fmt::format("  {:<13} {:>9.2f} ms  {}\n", pr_.name, pr_.duration_ms, pr_.ok ? "ok" : "FAILED: " + p(pr_.error));
   if (s.nvml.library.path)
-    out += fmt::format("NVML library: {} via {}{}{}\n", *s.nvml.library.path, s.nvml.library.found_via,
-                       s.nvml.library.resolved_path ? " -> " + *s.nvml.library.resolved_path : "",
-                       s.nvml.library.file_version ? " (version " + *s.nvml.library.file_version + ")" : "");
+    out += fmt::format("NVML library: {} via {}{}{}\n", p(*s.nvml.library.path), p(s.nvml.library.found_via),
+                       s.nvml.library.resolved_path ? " -> " + p(*s.nvml.library.resolved_path) : "",
+                       s.nvml.library.file_version ? " (version " + p(*s.nvml.library.file_version) + ")" : "");
   if (!s.kernel_log.unavailable.empty())
-    out += fmt::format("kernel log: unavailable ({})\n", s.kernel_log.unavailable);
+    out += fmt::format("kernel log: unavailable ({})\n", p(s.kernel_log.unavailable));
   else if (!s.kernel_log.source.empty())
-    out += fmt::format("kernel log: {}, {} lines, {} NVIDIA event(s) in {}\n", s.kernel_log.source,
+    out += fmt::format("kernel log: {}, {} lines, {} NVIDIA event(s) in {}\n", p(s.kernel_log.source),
                        s.kernel_log.lines_scanned, s.kernel_log.events.size(), s.kernel_log.window);
   if (s.nvml.driver_version)
-    out += fmt::format("NVML: driver {}, NVML {}, CUDA {}\n", *s.nvml.driver_version, s.nvml.nvml_version.value_or("?"),
+    out += fmt::format("NVML: driver {}, NVML {}, CUDA {}\n", p(*s.nvml.driver_version), p(s.nvml.nvml_version.value_or("?")),
                        s.nvml.cuda_driver_version ? std::to_string(*s.nvml.cuda_driver_version) : "?");
   if (s.cuda.state != model::CudaState::not_run)
     out += fmt::format("CUDA: {} via {}, cuInit {}, driver API {}, {} device(s){}\n",
-                       s.cuda.library.resolved_path.value_or(s.cuda.library.path.value_or("libcuda.so.1")),
+                       p(s.cuda.library.resolved_path.value_or(s.cuda.library.path.value_or("libcuda.so.1"))),
                        s.cuda.library.found_via.empty() ? "-" : s.cuda.library.found_via,
                        s.cuda.init_return ? std::to_string(*s.cuda.init_return) : model::cuda_state_name(s.cuda.state),
                        s.cuda.driver_version ? std::to_string(*s.cuda.driver_version) : "?",
@@ -91,8 +96,8 @@ void render_verbose(std::string& out, const model::Snapshot& s) {
     auto opt = [](const auto& v, std::string_view unit) {
       return v ? fmt::format("{}{}", *v, unit) : std::string("n/a");
     };
-    out += fmt::format("  GPU {} {} {}  temp {}  power {}  persistence {}\n", g.index, g.bus_id.value_or("?"),
-                       g.name.value_or("?"), opt(g.temp_celsius, " C"), opt(g.power_watts, " W"),
+    out += fmt::format("  GPU {} {} {}  temp {}  power {}  persistence {}\n", g.index, p(g.bus_id.value_or("?")),
+                       p(g.name.value_or("?")), opt(g.temp_celsius, " C"), opt(g.power_watts, " W"),
                        g.persistence_mode ? (*g.persistence_mode ? "on" : "off") : "n/a");
   }
 }
@@ -105,7 +110,22 @@ bool use_color(bool no_color_flag, int fd) {
 }
 
 std::string dump_json(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text = j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  // C1 controls (U+0080-U+009F, UTF-8 C2 80-C2 9F) are legal raw in JSON, but U+009B is CSI to a terminal
+  // that honours C1: escaped like the C0 ones. Non-ASCII bytes only occur inside strings, so this is exact.
+  if (text.find('\xc2') == std::string::npos) return text;
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (static_cast<unsigned char>(text[i]) == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      out += fmt::format("\\u{:04x}", next);
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
 }
 
 std::string render_text(const model::Snapshot& s, const std::vector<model::Finding>& findings, int exit_code,

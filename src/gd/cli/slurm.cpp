@@ -86,6 +86,38 @@ std::string default_node_name() {
   return h.substr(0, h.find('.'));
 }
 
+// The node name goes into scontrol/squeue argv and every line printed: only what Slurm itself accepts in a
+// NodeName (a host name from the node could carry anything: escapes, newlines, shell text).
+bool slurm_node_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  return std::all_of(n.begin(), n.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+  });
+}
+
+// An argument as a POSIX shell reads it back: bare when it holds only safe characters, else single-quoted
+// (a ' inside written as '\''), so a printed "would run" line pasted into a shell runs exactly that argv.
+std::string shell_quoted(std::string_view a) {
+  bool bare = !a.empty() && std::all_of(a.begin(), a.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || std::string_view("-_./=:@%+,").find(ch) != std::string_view::npos;
+  });
+  if (bare) return std::string(a);
+  std::string out = "'";
+  for (char ch : a) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// Fills in the default node name; false (and says why on stderr) when it is not a Slurm node name.
+bool resolve_node_name(SlurmCli& c, std::string_view cmd) {
+  if (c.node_name.empty()) c.node_name = default_node_name();
+  if (slurm_node_name(c.node_name)) return true;
+  fmt::print(stderr,
+             "gpudoctor {}: node name \"{}\" is not a Slurm node name (letters, digits, '.', '_', '-'; at most 64): "
+             "pass --node NAME; the node is left as it is\n",
+             cmd, util::printable(c.node_name, 80));
+  return false;
+}
+
 std::string run_failure(const std::vector<std::string>& argv, const util::RunResult& r) {
   std::string what = !r.started ? r.err : r.timed_out ? "did not answer in time" : fmt::format("exit {}", r.exit_code);
   std::string err = util::printable(util::trim(r.err), 300);
@@ -115,7 +147,7 @@ Status scontrol_update(const SlurmCli& c, std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   if (!c.yes) {
     fmt::print("would run (add --yes to act):");
-    for (const auto& a : argv) fmt::print(" {}", a.find(' ') == std::string::npos ? a : "'" + a + "'");
+    for (const auto& a : argv) fmt::print(" {}", shell_quoted(util::printable(a, 4096)));
     fmt::print("\n");
     return ok_status();
   }
@@ -167,7 +199,7 @@ Result<Checked> check_and_record(SlurmCli& c, std::string_view who) {
 }
 
 int do_health(SlurmCli& c) {
-  if (c.node_name.empty()) c.node_name = default_node_name();
+  if (!resolve_node_name(c, "slurm-health")) return k_exit_unknown;
   auto checked = check_and_record(c, "slurm-health");
   if (!checked) {
     fmt::print(stderr, "gpudoctor slurm-health: {}; the node is left as it is\n", checked.error().message);
@@ -228,7 +260,7 @@ Result<std::vector<std::string>> jobs_on_node(const SlurmCli& c) {
 }
 
 int do_repair(SlurmCli& c) {
-  if (c.node_name.empty()) c.node_name = default_node_name();
+  if (!resolve_node_name(c, "slurm-repair")) return k_exit_unknown;
   auto node = query_node(c);
   if (!node) {
     fmt::print(stderr, "gpudoctor slurm-repair: {}; nothing was done\n", node.error().message);

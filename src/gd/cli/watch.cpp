@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -61,6 +62,23 @@ int do_watch(WatchCli& c, bool timeout_given) {
   if (auto node = probe::check_node_root(host::HostRoot(c.node.root)); !node) {
     fmt::print(stderr, "gpudoctor watch: {}\n", node.error().message);
     return k_exit_unknown;
+  }
+  // A --db whose folder can never be created (a regular file on the way) would retry forever: refused.
+  {
+    std::string db = c.db.empty() ? store::default_db_path() : c.db;
+    for (std::filesystem::path p = std::filesystem::path(db).parent_path(); !p.empty(); p = p.parent_path()) {
+      std::error_code ec;
+      auto st = std::filesystem::status(p, ec);
+      if (std::filesystem::exists(st)) {
+        if (!std::filesystem::is_directory(st)) {
+          fmt::print(stderr, "gpudoctor watch: --db {}: {} is not a directory\n", util::printable(db, 300),
+                     util::printable(p.string(), 300));
+          return k_exit_unknown;
+        }
+        break;
+      }
+      if (p == p.root_path()) break;
+    }
   }
   sampler::WatchOptions o;
   o.integrity_check_interval = *qc;

@@ -189,14 +189,21 @@ void rule_nvml_worker_failed(const RuleInput& in, std::vector<Finding>& out) {
   if (s.nvml.state != NvmlState::worker_failed) return;
   Finding f;
   f.severity = Severity::critical;
-  f.summary = "The NVML library crashed the process that queried it";
+  // SIGKILL is not the library's doing (the OOM killer, an operator): say what is known, not a crash.
+  bool killed = s.nvml.load_error.find("killed by signal 9 ") != std::string::npos;
+  f.summary = killed ? "The process that queried NVML was killed (SIGKILL: the out-of-memory killer or a person)"
+                     : "The NVML library crashed the process that queried it";
   f.evidence.push_back(s.nvml.load_error);
   if (s.nvml.hung_call)
     f.evidence.push_back(fmt::format("last call: {}{}", *s.nvml.hung_call,
                                      s.nvml.hung_gpu ? fmt::format(" on GPU index {}", *s.nvml.hung_gpu) : ""));
   add_library_evidence(s, f);
-  f.cause = "A broken or mismatched libnvidia-ml (0-byte or truncated file, mixed driver versions) or a driver fault.";
+  f.cause = killed ? "Something outside gpudoctor ended the worker; if it repeats, look for the OOM killer in the "
+                     "kernel log (\"Out of memory: Killed process\")."
+                   : "A broken or mismatched libnvidia-ml (0-byte or truncated file, mixed driver versions) or a "
+                     "driver fault.";
   f.fix = {"sudo ldconfig", "Reinstall the driver's user-space libraries matching the kernel module"};
+  if (killed) f.fix = {"journalctl -k | grep -i 'out of memory' (was it the OOM killer?)"};
   f.needs_root = true;
   out.push_back(std::move(f));
 }

@@ -70,8 +70,9 @@ class Watch {
   int run();
 
  private:
+  // Every log line may carry node text (GPU names, paths, event details): one printable line each.
   void log(const std::string& msg) {
-    if (!m_o.quiet) fmt::print(stderr, "gpudoctor watch: {}\n", msg);
+    if (!m_o.quiet) fmt::print(stderr, "gpudoctor watch: {}\n", util::printable(msg, 16 * 1024));
   }
   void open_store();
   void load_nvml_and_slow_probes();
@@ -235,7 +236,8 @@ void Watch::tick() {
         m_snap.nvml = m_sampler->sample();
       } else {
         m_snap.nvml = model::NvmlInfo{};
-        m_snap.nvml.state = model::NvmlState::library_missing;
+        // (--no-tree-libs refused the library: not run, nvml.not_loaded says so; else it is missing)
+        m_snap.nvml.state = m_lib.not_loaded.empty() ? model::NvmlState::library_missing : model::NvmlState::not_run;
         m_snap.nvml.load_error = m_lib_error;
       }
       m_snap.nvml.library = m_lib;

@@ -143,8 +143,13 @@ std::string escape_label(std::string_view raw) {
   std::string_view v = valid;
   std::string out;
   out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\')
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    auto next = i + 1 < v.size() ? static_cast<unsigned char>(v[i + 1]) : 0;
+    if (static_cast<unsigned char>(c) == 0xc2 && next >= 0x80 && next <= 0x9f) {  // a C1 control (U+0080-U+009F)
+      out += '?';
+      ++i;
+    } else if (c == '\\')
       out += "\\\\";
     else if (c == '"')
       out += "\\\"";

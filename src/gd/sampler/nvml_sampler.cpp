@@ -223,7 +223,24 @@ model::NvmlInfo NvmlSampler::sample() {
   // Load or init failed (the worker exits after "done"), or it died mid-answer.
   if (!done && info.state != model::NvmlState::library_missing) {
     info.state = model::NvmlState::worker_failed;
-    if (info.load_error.empty()) info.load_error = "NVML worker ended early";
+    if (info.load_error.empty()) {
+      // How it ended (a crash in the library, the OOM killer's SIGKILL, an exit) is what tells them apart:
+      // reap it now (its output ended: it is exiting) to say so.
+      int status = -1;
+      bool reaped = false;
+      for (auto until = Clock::now() + std::chrono::milliseconds(200); m_pid > 0 && Clock::now() < until;) {
+        pid_t r = ::waitpid(m_pid, &status, WNOHANG);
+        if (r == m_pid) {
+          reaped = true;
+          break;
+        }
+        if (r < 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      if (reaped) m_pid = -1;  // (stop_worker then only closes the pipes)
+      info.load_error = reaped ? "NVML worker ended early: " + util::describe_wait_status(status)
+                               : std::string("NVML worker ended early");
+    }
   }
   if (done) info.hung_call.reset(), info.hung_gpu.reset();
   m_last_failure = info;

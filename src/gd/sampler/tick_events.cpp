@@ -51,7 +51,16 @@ json loss_evidence(const LiveState& next, const std::string& bus, const KnownGpu
     for (const auto& [call, r] : x.call_errors) errors[call] = r;
     d["nvml_errors"] = errors;
   }
-  if (!d.contains("nvml_errors")) d["not_listed_by_nvml"] = true;
+  if (!d.contains("nvml_errors")) {
+    // A GPU whose handle lookup failed has no bus id to match: its code (GPU_IS_LOST 15 = reboot, RESET_REQUIRED
+    // 16 = reset) is kept with its index; "not listed" only when NVML enumerated nothing that failed.
+    json failed = json::array();
+    for (const auto& x : next.nvml.gpus)
+      if (!x.bus_id && x.handle_return != 0)
+        failed.push_back({{"index", x.index}, {"nvmlDeviceGetHandleByIndex", x.handle_return}});
+    if (!failed.empty()) d["handles_failed"] = failed;
+    else d["not_listed_by_nvml"] = true;
+  }
   return d;
 }
 
