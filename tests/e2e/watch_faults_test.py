@@ -446,8 +446,11 @@ def part_library_bad(tmp):
             t = wait_for(lambda: (t := w.text()) and metric(t, "gpudoctor_watch_samples_total ") >= 3 and t, 5)
             check(f"{name}: watch starts and serves /metrics", bool(t), w.log()[-300:])
             check(f"{name}: nvml_up 0", metric(t, "gpudoctor_nvml_up ") == 0, str(metric(t, "gpudoctor_nvml_up ")))
-            check(f"{name}: /metrics has the nvml.missing finding", 'gpudoctor_finding_active{id="nvml.missing"' in (t or ""),
-                  "\n".join(l for l in (t or "").splitlines() if "finding_active" in l))
+            # (under load the worker's failed load may land a few ticks later: waited for, up to 10 s)
+            t2 = wait_for(lambda: (x := w.text()) and 'gpudoctor_finding_active{id="nvml.missing"' in x and x, 10) or t
+            check(f"{name}: /metrics has the nvml.missing finding", 'gpudoctor_finding_active{id="nvml.missing"' in (t2 or ""),
+                  "\n".join(l for l in (t2 or "").splitlines() if "finding_active" in l))
+            wait_for(lambda: lib in w.log() and why in w.log(), 10)
             log = w.log()
             check(f"{name}: the log names the file and why", lib in log and why in log, log[-400:])
             time.sleep(1.2)  # a retried worker (back-off 1 s) fails the same way

@@ -491,7 +491,7 @@ def part_heat_throttle_lost(tmp):
     cleared = [e["detail"]["id"] for e in ev if e["type"] == "finding_cleared" and e["gpu"] == bus]
     check("a lost GPU's findings are not cleared", not any(i.startswith("thermal.") for i in cleared), str(cleared))
     lost_ev = [e for e in ev if e["type"] == "gpu_lost" and e["gpu"] == bus]
-    check("gpu_lost carries its evidence", lost_ev and ("nvml_errors" in lost_ev[0]["detail"] or "not_listed_by_nvml" in lost_ev[0]["detail"])
+    check("gpu_lost carries its evidence", lost_ev and ("nvml_errors" in lost_ev[0]["detail"] or "handles_failed" in lost_ev[0]["detail"] or "not_listed_by_nvml" in lost_ev[0]["detail"])
           and "persistence_mode" in lost_ev[0]["detail"], str(lost_ev))
     check("finding_raised carries its evidence", raised and all(e["detail"].get("evidence") for e in raised),
           str(raised[:1]))
