@@ -68,6 +68,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import sim_node  # noqa: E402
+from sim_node import free_port, get_raw as get  # noqa: E402
 
 GD, SIM_DIR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SCENARIO = "healthy-4xv100-azure"
@@ -319,17 +320,6 @@ def uts_possible():
         return r.returncode == 0
     except OSError:
         return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read(), r.headers.get("Content-Type", "")
 
 
 # ---------------------------------------------------------------- parts

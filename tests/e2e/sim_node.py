@@ -7,11 +7,17 @@ the real ldconfig run over it, plus the scenario document the simulator reads.
 `root` is tmp/root (pass it as --root), `scenario` tmp/nvml.json (edit it and
 call write_scenario to change what the simulated GPUs do), `env` the
 environment that points the simulator at it.
+
+Also what the tests that run a daemon on such a node share: free_port(),
+get() / get_raw() of a loopback URL, wait_for(fn, timeout).
 """
 import json
 import os
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scenarios")
 DRIVER = "460.32.03"
@@ -55,3 +61,35 @@ def write_scenario(path, doc):
         os.remove(path + ".state")
     except FileNotFoundError:
         pass
+
+
+def free_port():
+    """A loopback TCP port free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_raw(url, timeout=2):
+    """(body bytes, Content-Type) of a GET."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read(), r.headers.get("Content-Type", "")
+
+
+def get(url, timeout=2):
+    """The body of a GET, as text."""
+    return get_raw(url, timeout)[0].decode()
+
+
+def wait_for(fn, timeout, step=0.2):
+    """fn()'s first truthy value within timeout seconds (an exception counts as not yet), else None."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception:  # noqa: BLE001 - polling until it answers
+            pass
+        time.sleep(step)
+    return None

@@ -68,6 +68,11 @@ SIM = os.path.join(SIM_DIR, "libnvidia-ml.so.1")
 SCEN = os.path.join(SRC, "tests/scenarios/healthy-8xh100")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sim_node  # noqa: E402 - beside this file
+from sim_node import free_port, get  # noqa: E402
+
+
+def wait_for(fn, timeout, step=0.1):  # (polled twice as often as the other tests: ticks here are 200 ms)
+    return sim_node.wait_for(fn, timeout, step)
 
 failures, passed = [], 0
 
@@ -80,30 +85,6 @@ def check(name, ok, detail=""):
     else:
         failures.append(f"{name}: {detail}")
         print(f"FAIL {name}: {detail}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def wait_for(fn, timeout, step=0.1):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception:  # noqa: BLE001 - polling until it answers
-            pass
-        time.sleep(step)
-    return None
 
 
 def metric(text, line_start):

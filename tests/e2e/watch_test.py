@@ -47,6 +47,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sim_node import free_port, get, wait_for  # noqa: E402 - beside this file
+
 GD, SIM, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 ONLY = sys.argv[4:]
 SCEN = os.path.join(SRC, "tests/scenarios/healthy-8xh100")
@@ -60,31 +63,6 @@ def check(name, ok, detail=""):
     else:
         failures.append(f"{name}: {detail}")
         print(f"FAIL {name}: {detail}", file=sys.stderr)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.read().decode()
-
-
-def wait_for(fn, timeout, step=0.2):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - polling until it answers
-            last = e
-        time.sleep(step)
-    return None
 
 
 def scenario(tmp, gpus=None, faults=None, extra=None, gpu0=None):
