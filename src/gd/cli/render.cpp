@@ -117,9 +117,8 @@ std::string dump_json(const nlohmann::json& j, int indent) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
-    auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
-    if (static_cast<unsigned char>(text[i]) == 0xc2 && next >= 0x80 && next <= 0x9f) {
-      out += fmt::format("\\u{:04x}", next);
+    if (int c1 = util::c1_control_at(text, i); c1 >= 0) {
+      out += fmt::format("\\u{:04x}", c1);
       ++i;
     } else {
       out += text[i];

@@ -20,14 +20,18 @@ class LocateLibrary : public ::testing::Test {
     dir = tmpl;
   }
   void TearDown() override { fs::remove_all(dir); }
+  // usr/lib/x86_64-linux-gnu/libcuda.so.1 -> libcuda.so.460.32.03 in the tree.
+  void add_libcuda_460() {
+    fs::create_directories(dir / "usr/lib/x86_64-linux-gnu");
+    std::ofstream(dir / "usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03") << "\x7f"
+                                                                            "ELF";
+    fs::create_symlink("libcuda.so.460.32.03", dir / "usr/lib/x86_64-linux-gnu/libcuda.so.1");
+  }
   fs::path dir;
 };
 
 TEST_F(LocateLibrary, FollowsTheLinkInsideTheRootAndTakesTheVersionFromTheFileName) {
-  fs::create_directories(dir / "usr/lib/x86_64-linux-gnu");
-  std::ofstream(dir / "usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03") << "\x7f"
-                                                                          "ELF";
-  fs::create_symlink("libcuda.so.460.32.03", dir / "usr/lib/x86_64-linux-gnu/libcuda.so.1");
+  add_libcuda_460();
   host::HostRoot root(dir);
   model::NvmlLibrary lib;
   std::string load_path, error;
@@ -40,10 +44,7 @@ TEST_F(LocateLibrary, FollowsTheLinkInsideTheRootAndTakesTheVersionFromTheFileNa
 }
 
 TEST_F(LocateLibrary, NoTreeLibsFindsTheTreesLibraryButRefusesToLoadIt) {
-  fs::create_directories(dir / "usr/lib/x86_64-linux-gnu");
-  std::ofstream(dir / "usr/lib/x86_64-linux-gnu/libcuda.so.460.32.03") << "\x7f"
-                                                                          "ELF";
-  fs::create_symlink("libcuda.so.460.32.03", dir / "usr/lib/x86_64-linux-gnu/libcuda.so.1");
+  add_libcuda_460();
   host::HostRoot root(dir);
   model::NvmlLibrary lib;
   std::string load_path, error;

@@ -145,8 +145,7 @@ std::string escape_label(std::string_view raw) {
   out.reserve(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
-    auto next = i + 1 < v.size() ? static_cast<unsigned char>(v[i + 1]) : 0;
-    if (static_cast<unsigned char>(c) == 0xc2 && next >= 0x80 && next <= 0x9f) {  // a C1 control (U+0080-U+009F)
+    if (util::c1_control_at(v, i) >= 0) {
       out += '?';
       ++i;
     } else if (c == '\\')

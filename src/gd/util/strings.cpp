@@ -130,6 +130,12 @@ std::string printable(std::string_view s, std::size_t max_len) {
   return out;
 }
 
+int c1_control_at(std::string_view s, std::size_t i) {
+  if (i + 1 >= s.size() || static_cast<unsigned char>(s[i]) != 0xc2) return -1;
+  auto next = static_cast<unsigned char>(s[i + 1]);
+  return next >= 0x80 && next <= 0x9f ? next : -1;
+}
+
 std::string valid_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());

@@ -26,6 +26,9 @@ std::optional<std::int64_t> parse_i64(std::string_view s);
 // sequences) and invalid UTF-8 with '?', so text is safe to print; cut after
 // max_len bytes (at a character boundary) with "...".
 std::string printable(std::string_view s, std::size_t max_len = 200);
+// The C1 control (U+0080-U+009F, UTF-8 C2 80-C2 9F) that starts at s[i], or -1: for outputs that keep other
+// text as it is but must not pass these (U+009B is CSI to a terminal that honours C1).
+int c1_control_at(std::string_view s, std::size_t i);
 // s with every invalid UTF-8 sequence replaced by U+FFFD (formats that must be
 // UTF-8: Prometheus labels, JSON); controls are left to the format's escaping.
 std::string valid_utf8(std::string_view s);

@@ -25,6 +25,14 @@ TEST(Printable, KeepsTextReplacesEscapesAndInvalidUtf8) {
   EXPECT_EQ(printable("\xE6\xB8\xA9\xE6\xB8\xA9\xE6\xB8\xA9", 4), "\xE6\xB8\xA9\xE6\xB8\xA9...");
 }
 
+TEST(C1ControlAt, FindsOnlyTheTwoByteC1Sequences) {
+  std::string_view s = "a\xc2\x9b" "b\xc2\xa0" "c\xc2";
+  EXPECT_EQ(c1_control_at(s, 1), 0x9b);   // U+009B, CSI
+  EXPECT_EQ(c1_control_at(s, 0), -1);
+  EXPECT_EQ(c1_control_at(s, 4), -1);     // U+00A0 is text
+  EXPECT_EQ(c1_control_at(s, 7), -1);     // a lone C2 at the end
+}
+
 TEST(ValidUtf8, ReplacesOnlyInvalidSequences) {
   EXPECT_EQ(valid_utf8("node-\xC3\xA9"), "node-\xC3\xA9");
   EXPECT_EQ(valid_utf8("node\xff-7"), "node\xEF\xBF\xBD-7");
