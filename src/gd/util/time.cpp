@@ -90,6 +90,60 @@ std::optional<std::int64_t> parse_iso_time(std::string_view s) {
   return static_cast<std::int64_t>(t);
 }
 
+std::optional<int> month_index(std::string_view m) {
+  static constexpr std::string_view k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (int i = 0; i < 12; ++i)
+    if (m == k_months[i]) return i;
+  return std::nullopt;
+}
+
+std::optional<std::array<int, 3>> parse_clock(std::string_view s) {
+  if (s.size() < 8 || s[2] != ':' || s[5] != ':') return std::nullopt;
+  for (int i : {0, 1, 3, 4, 6, 7})
+    if (!is_digit(s[i])) return std::nullopt;
+  return std::array<int, 3>{to_int(s.substr(0, 2)), to_int(s.substr(3, 2)), to_int(s.substr(6, 2))};
+}
+
+std::optional<std::int64_t> local_unix_time(int year, int month0, int day, int h, int m, int s) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month0;
+  tm.tm_mday = day;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = s;
+  tm.tm_isdst = -1;
+  std::time_t t = std::mktime(&tm);
+  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+  return static_cast<std::int64_t>(t);
+}
+
+std::optional<std::int64_t> parse_ctime(std::string_view s) {
+  std::string_view f[6];
+  std::size_t n = 0, i = 0;
+  while (i < s.size()) {  // five fields separated by runs of spaces
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    std::size_t b = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+    if (i > b) {
+      if (n == 6) return std::nullopt;
+      f[n++] = s.substr(b, i - b);
+    }
+  }
+  if (n != 5 || f[0].size() != 3 || f[3].size() != 8 || f[2].size() > 2 || f[4].size() != 4) return std::nullopt;
+  auto month = month_index(f[1]);
+  auto hms = parse_clock(f[3]);
+  for (char c : f[2])
+    if (!is_digit(c)) return std::nullopt;
+  for (char c : f[4])
+    if (!is_digit(c)) return std::nullopt;
+  if (!month || !hms || f[2].empty()) return std::nullopt;
+  int day = to_int(f[2]), year = to_int(f[4]);
+  if (day < 1 || day > 31 || (*hms)[0] > 23 || (*hms)[1] > 59 || (*hms)[2] > 60) return std::nullopt;
+  return local_unix_time(year, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
+}
+
 std::optional<std::int64_t> parse_time_ms(std::string_view text, std::int64_t now_ms) {
   std::string_view s = trim(text);
   if (s == "now") return now_ms;

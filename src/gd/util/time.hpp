@@ -2,6 +2,7 @@
 // --until (and later --around) accepts, in every command. Pure.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -19,6 +20,17 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // "-0500"). Without a zone it is local time (as journalctl reads --since).
 // Unix seconds; nullopt unless well formed.
 std::optional<std::int64_t> parse_iso_time(std::string_view text);
+
+// "Fri Nov 27 03:00:00 2026": ctime's form, as `dmesg -T` and `nvidia-smi`
+// print it (local time; runs of spaces allowed). Unix seconds; nullopt unless
+// well formed.
+std::optional<std::int64_t> parse_ctime(std::string_view text);
+
+// The parts the text formats share: "Jan".."Dec" -> 0..11; "HH:MM:SS" at the
+// front of s -> {h, m, s}; a local date and time -> unix seconds.
+std::optional<int> month_index(std::string_view abbrev);
+std::optional<std::array<int, 3>> parse_clock(std::string_view s);
+std::optional<std::int64_t> local_unix_time(int year, int month0, int day, int h, int m, int s);
 
 // A --since/--until value: "now", a duration back from now ("2h"), unix
 // seconds ("@1700000000", or 9 or more digits) or an ISO date-time as above.
