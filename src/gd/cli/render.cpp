@@ -9,6 +9,7 @@
 #include "gd/model/json_io.hpp"
 #include "gd/rule/facts.hpp"
 #include "gd/rule/rule.hpp"
+#include "gd/util/json_writer.hpp"
 #include "gd/util/strings.hpp"
 
 namespace gd::cli {
@@ -110,21 +111,7 @@ bool use_color(bool no_color_flag, int fd) {
 }
 
 std::string dump_json(const nlohmann::json& j, int indent) {
-  std::string text = j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-  // C1 controls (U+0080-U+009F, UTF-8 C2 80-C2 9F) are legal raw in JSON, but U+009B is CSI to a terminal
-  // that honours C1: escaped like the C0 ones. Non-ASCII bytes only occur inside strings, so this is exact.
-  if (text.find('\xc2') == std::string::npos) return text;
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (int c1 = util::c1_control_at(text, i); c1 >= 0) {
-      out += fmt::format("\\u{:04x}", c1);
-      ++i;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
+  return util::escape_json_c1(j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string render_text(const model::Snapshot& s, const std::vector<model::Finding>& findings, int exit_code,

@@ -20,6 +20,7 @@
 #include "gd/probe/kernel_log.hpp"
 #include "gd/rule/kernel_log_facts.hpp"
 #include "gd/rule/xid_judge.hpp"
+#include "gd/util/json_writer.hpp"
 #include "gd/util/strings.hpp"
 
 namespace gd::cli {
@@ -101,45 +102,47 @@ UuidAt uuids_by_boot(const model::KernelLog& log) {
   return out;
 }
 
-nlohmann::json event_json(const model::KernelLog& log, const UuidAt& uuid_at, const model::KernelEvent& e,
-                          const rule::XidVerdict& v) {
+// One event of `xid --json` (members in name order, as the format has always had them).
+void write_event(util::JsonWriter& w, const model::KernelLog& log, const UuidAt& uuid_at, const model::KernelEvent& e,
+                 const rule::XidVerdict& v) {
   auto info = model::kernel_event_info(e);
-  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  nlohmann::json j = {{"xid", opt(e.xid)},
-                      {"bus_id", opt(e.bus_id)},
-                      {"pid", opt(e.pid)},
-                      {"process", opt(e.process)},
-                      {"message", e.message},
-                      {"meaning", info.meaning},
-                      {"severity", model::severity_name(v.severity)},
-                      {"catalogue_severity", model::severity_name(info.severity)},
-                      {"action", model::xid_action_name(v.action)},
-                      {"catalogue_action", model::xid_action_name(info.action)},
-                      {"burst", v.burst >= 0 ? nlohmann::json(v.burst) : nlohmann::json(nullptr)},
-                      {"judged", v.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.note)},
-                      {"advice", info.advice},
-                      {"mnemonic", info.mnemonic},
-                      {"kind", model::kernel_event_kind_name(e.kind)},
-                      {"timestamp", e.timestamp},
-                      {"boot", opt(e.boot)},
-                      {"uuid", nullptr},
-                      {"cpu", opt(e.cpu)},
-                      {"stalled_s", opt(e.stalled_s)},
-                      {"rip", opt(e.rip)},
-                      {"driver_frames", e.driver_frames},
-                      {"client_version", opt(e.client_version)},
-                      {"module_version", opt(e.module_version)},
-                      {"form", opt(e.form)},
-                      {"rm_stage", opt(e.rm_stage)},
-                      {"rm_status", opt(e.rm_status)}};
-  if (e.rm_stage) j["rm_stage_name"] = model::rm_init_stage_name(*e.rm_stage);
-  if (e.rm_status) j["rm_status_name"] = model::nv_status_name(*e.rm_status);
   // The UUID the GPU at that bus id had in the event's boot (a card may have been swapped since), else the latest.
+  std::optional<std::string> uuid;
   if (e.bus_id) {
-    if (auto m = uuid_at.find({e.boot.value_or(0), *e.bus_id}); m != uuid_at.end()) j["uuid"] = m->second;
-    else if (auto it = log.gpu_uuids.find(*e.bus_id); it != log.gpu_uuids.end()) j["uuid"] = it->second;
+    if (auto m = uuid_at.find({e.boot.value_or(0), *e.bus_id}); m != uuid_at.end()) uuid = m->second;
+    else if (auto it = log.gpu_uuids.find(*e.bus_id); it != log.gpu_uuids.end()) uuid = it->second;
   }
-  return j;
+  w.begin_object()
+      .member("action", model::xid_action_name(v.action))
+      .member("advice", info.advice)
+      .member("boot", e.boot)
+      .member("burst", v.burst >= 0 ? std::optional<int>(v.burst) : std::nullopt)
+      .member("bus_id", e.bus_id)
+      .member("catalogue_action", model::xid_action_name(info.action))
+      .member("catalogue_severity", model::severity_name(info.severity))
+      .member("client_version", e.client_version)
+      .member("cpu", e.cpu)
+      .member("driver_frames", e.driver_frames)
+      .member("form", e.form)
+      .member("judged", v.note.empty() ? std::nullopt : std::optional<std::string>(v.note))
+      .member("kind", model::kernel_event_kind_name(e.kind))
+      .member("meaning", info.meaning)
+      .member("message", e.message)
+      .member("mnemonic", info.mnemonic)
+      .member("module_version", e.module_version)
+      .member("pid", e.pid)
+      .member("process", e.process)
+      .member("rip", e.rip)
+      .member("rm_stage", e.rm_stage);
+  if (e.rm_stage) w.member("rm_stage_name", model::rm_init_stage_name(*e.rm_stage));
+  w.member("rm_status", e.rm_status);
+  if (e.rm_status) w.member("rm_status_name", model::nv_status_name(*e.rm_status));
+  w.member("severity", model::severity_name(v.severity))
+      .member("stalled_s", e.stalled_s)
+      .member("timestamp", e.timestamp)
+      .member("uuid", uuid)
+      .member("xid", e.xid)
+      .end_object();
 }
 
 std::string boot_text(std::optional<int> boot) {
@@ -249,14 +252,21 @@ int do_xid(const XidOptions& o) {
                probe::k_kernel_log_max_line);
   for (const auto& p : log->problems) fmt::print(stderr, "gpudoctor: note: {}\n", p);
   bool critical = false;
-  nlohmann::json array = nlohmann::json::array();
   auto verdicts = rule::judge_events(*log);
-  auto uuid_at = uuids_by_boot(*log);
-  for (std::size_t i = 0; i < log->events.size(); ++i) {
-    critical = critical || verdicts[i].severity == model::Severity::critical;
-    if (o.json) array.push_back(event_json(*log, uuid_at, log->events[i], verdicts[i]));
+  for (const auto& v : verdicts) critical = critical || v.severity == model::Severity::critical;
+  if (o.json) {
+    auto uuid_at = uuids_by_boot(*log);
+    std::string out;
+    out.reserve(log->events.size() * 1024);
+    util::JsonWriter w(out);
+    w.begin_array();
+    for (std::size_t i = 0; i < log->events.size(); ++i) write_event(w, *log, uuid_at, log->events[i], verdicts[i]);
+    w.end_array();
+    out += '\n';
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  } else {
+    fmt::print("{}", text_report(*log));
   }
-  fmt::print("{}", o.json ? dump_json(array) + "\n" : text_report(*log));
   // A log read only in part proves nothing about the rest: not "ok".
   return critical ? k_exit_critical : log->incomplete ? k_exit_unknown : k_exit_ok;
 }

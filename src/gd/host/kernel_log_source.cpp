@@ -259,9 +259,9 @@ Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes, double m
 namespace {
 
 // Reads fd (closed afterwards unless it is stdin) to EOF or max_bytes.
-Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::function<void(std::string_view)>& sink,
+Result<std::uint64_t> stream_fd(int fd, const std::string& name, const ByteSink& sink,
                                 std::uint64_t max_bytes, Deadline deadline, bool* cut_short) {
-  std::vector<char> buf(128 << 10);  // stays in the L2 cache between the copy and the parse
+  std::vector<char> buf(sink.space ? 0 : 128 << 10);  // stays in the L2 cache between the copy and the parse
   std::uint64_t total = 0;
   auto close_fd = [fd] {
     if (fd != 0) ::close(fd);
@@ -287,10 +287,13 @@ Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::func
         return total;
       }
     }
-    ssize_t n = total >= max_bytes ? 0 : ::read(fd, buf.data(), std::min<std::uint64_t>(buf.size(), max_bytes - total));
+    std::span<char> into = sink.space ? sink.space() : std::span<char>(buf);
+    std::size_t want = std::min<std::uint64_t>({into.size(), std::uint64_t{128} << 10, max_bytes - std::min(total, max_bytes)});
+    ssize_t n = total >= max_bytes ? 0 : ::read(fd, into.data(), want);
     if (n > 0) {
       total += static_cast<std::uint64_t>(n);
-      sink(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+      if (sink.space) sink.filled(static_cast<std::size_t>(n));
+      else sink.chunk(std::string_view(buf.data(), static_cast<std::size_t>(n)));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -304,7 +307,7 @@ Result<std::uint64_t> stream_fd(int fd, const std::string& name, const std::func
 
 }  // namespace
 
-Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
+Result<std::uint64_t> stream_file(const std::string& path, const ByteSink& sink,
                                   std::uint64_t max_bytes, Deadline deadline, bool* cut_short) {
   bool is_stdin = path == "-";
   std::string name = is_stdin ? "stdin" : path;
@@ -319,7 +322,7 @@ Result<std::uint64_t> stream_file(const std::string& path, const std::function<v
 }
 
 Result<std::uint64_t> stream_root_file(const HostRoot& root, std::string_view host_path,
-                                       const std::function<void(std::string_view)>& sink, std::uint64_t max_bytes,
+                                       const ByteSink& sink, std::uint64_t max_bytes,
                                        Deadline deadline, bool* cut_short) {
   auto fd = root.open(host_path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!fd) return fd.error();

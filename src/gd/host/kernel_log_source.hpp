@@ -7,8 +7,10 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "gd/host/host_root.hpp"
@@ -62,12 +64,25 @@ Result<KmsgRead> read_kmsg(const HostRoot& root, std::size_t max_bytes = 64u << 
 // then `*cut_short` is set (what was read is kept; a stdin that sends nothing
 // is waited for only until the deadline).
 using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+// Where streamed bytes go: into the reader's own 128 KiB buffer and then to `chunk` (a function converts to
+// this); or, when `space` is set, read straight into the memory it gives (no copy), `filled` being told how
+// many bytes went there.
+struct ByteSink {
+  template <class F>
+    requires std::is_invocable_v<F, std::string_view>
+  ByteSink(F f) : chunk(std::move(f)) {}  // NOLINT: implicit by design
+  ByteSink(std::function<std::span<char>()> s, std::function<void(std::size_t)> f)
+      : space(std::move(s)), filled(std::move(f)) {}
+  std::function<void(std::string_view)> chunk;
+  std::function<std::span<char>()> space;  // non-empty
+  std::function<void(std::size_t)> filled;
+};
 // A file of the node, through the root (sealed), streamed the same way.
 Result<std::uint64_t> stream_root_file(const HostRoot& root, std::string_view host_path,
-                                       const std::function<void(std::string_view)>& sink,
+                                       const ByteSink& sink,
                                        std::uint64_t max_bytes = UINT64_MAX, Deadline deadline = {},
                                        bool* cut_short = nullptr);
-Result<std::uint64_t> stream_file(const std::string& path, const std::function<void(std::string_view)>& sink,
+Result<std::uint64_t> stream_file(const std::string& path, const ByteSink& sink,
                                   std::uint64_t max_bytes = UINT64_MAX, Deadline deadline = {},
                                   bool* cut_short = nullptr);
 

@@ -5,7 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <array>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <ctime>
 #include <utility>
 
@@ -169,17 +175,9 @@ bool iso_prefix(std::string_view line, Prefix& p) {
   return true;
 }
 
-std::optional<int> month_index(std::string_view m) {
-  static constexpr std::string_view k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  for (int i = 0; i < 12; ++i)
-    if (m == k_months[i]) return i;
-  return std::nullopt;
-}
-
 // "Nov 27 03:00:00[.123456] host kernel: ..." (syslog, journal short/short-precise).
 bool syslog_prefix(std::string_view line, Prefix& p) {
-  if (line.size() < 15 || !month_index(line.substr(0, 3)) || line[3] != ' ' || line[9] != ':' || line[12] != ':')
+  if (line.size() < 15 || !util::month_index(line.substr(0, 3)) || line[3] != ' ' || line[9] != ':' || line[12] != ':')
     return false;
   auto end = line.find(' ', 7);
   if (end == std::string_view::npos) return false;
@@ -255,7 +253,10 @@ bool nvrm_chatter(std::string_view line) {
   return model::match_driver_message(body) == nullptr;
 }
 
-bool has_anchor(std::string_view s) {
+// The anchors a line holds (k_anchor_nvrm | k_anchor_other), as the line scan finds them: for a line that
+// came in pieces, which the vectorised pass over whole lines did not see.
+unsigned anchors(std::string_view s) {
+  unsigned found = 0;
   std::size_t i = 0;
 #if defined(__SSE2__)
   const __m128i v = _mm_set1_epi8('V'), f = _mm_set1_epi8('F'), k = _mm_set1_epi8('K'), h = _mm_set1_epi8('#'),
@@ -266,14 +267,14 @@ bool has_anchor(std::string_view s) {
                                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, k), _mm_cmpeq_epi8(x, h)),
                                             _mm_cmpeq_epi8(x, l)));
     for (unsigned m = static_cast<unsigned>(_mm_movemask_epi8(any)); m; m &= m - 1)
-      if (anchor_at(s, i + static_cast<unsigned>(__builtin_ctz(m)))) return true;
+      found |= anchor_at(s, i + static_cast<unsigned>(__builtin_ctz(m)));
   }
 #endif
   for (; i < s.size(); ++i) {
     char c = s[i];
-    if ((c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') && anchor_at(s, i)) return true;
+    if (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') found |= anchor_at(s, i);
   }
-  return false;
+  return found;
 }
 
 // The whole seconds of "  219.470994]" (after '['); nullopt unless that form.
@@ -404,55 +405,21 @@ bool is_report_context(std::string_view t) {
 
 // ---- wall-clock time ---------------------------------------------------
 
-std::optional<std::int64_t> local_time(int year, int month0, int day, int h, int m, int s) {
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month0;
-  tm.tm_mday = day;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = s;
-  tm.tm_isdst = -1;
-  std::time_t t = std::mktime(&tm);
-  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return static_cast<std::int64_t>(t);
-}
-
-// "HH:MM:SS" at s; nullopt unless well formed.
-std::optional<std::array<int, 3>> clock_fields(std::string_view s) {
-  if (s.size() < 8 || s[2] != ':' || s[5] != ':') return std::nullopt;
-  for (int i : {0, 1, 3, 4, 6, 7})
-    if (!is_digit(s[i])) return std::nullopt;
-  return std::array<int, 3>{to_int(s.substr(0, 2)), to_int(s.substr(3, 2)), to_int(s.substr(6, 2))};
-}
-
 
 std::optional<std::int64_t> iso_time(std::string_view s) { return util::parse_iso_time(s); }
 
-// "Fri Nov 27 03:00:00 2026" (dmesg -T, local time).
-std::optional<std::int64_t> ctime_time(std::string_view s) {
-  auto f = util::split_ws(s);
-  if (f.size() != 5) return std::nullopt;
-  auto month = month_index(f[1]);
-  auto day = util::parse_u64(f[2]);
-  auto year = util::parse_u64(f[4]);
-  auto hms = clock_fields(f[3]);
-  if (!month || !day || !year || !hms || *year > 9999) return std::nullopt;
-  return local_time(static_cast<int>(*year), *month, static_cast<int>(*day), (*hms)[0], (*hms)[1], (*hms)[2]);
-}
-
 // "Nov 27 03:00:00" (syslog, local time, no year: the latest not in the future).
 std::optional<std::int64_t> syslog_time(std::string_view s, std::int64_t now) {
-  auto month = month_index(s.substr(0, 3));
+  auto month = util::month_index(s.substr(0, 3));
   std::string_view d = util::trim(s.substr(4, 2));
-  auto hms = clock_fields(s.substr(7));
+  auto hms = util::parse_clock(s.substr(7));
   if (!month || !hms || d.empty() || !util::parse_u64(d)) return std::nullopt;
   std::time_t now_t = static_cast<std::time_t>(now);
   std::tm now_tm{};
   localtime_r(&now_t, &now_tm);
   int day = static_cast<int>(*util::parse_u64(d));
-  auto t = local_time(now_tm.tm_year + 1900, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
-  if (t && *t > now + 86400) t = local_time(now_tm.tm_year + 1899, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
+  auto t = util::local_unix_time(now_tm.tm_year + 1900, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
+  if (t && *t > now + 86400) t = util::local_unix_time(now_tm.tm_year + 1899, *month, day, (*hms)[0], (*hms)[1], (*hms)[2]);
   return t;
 }
 
@@ -644,14 +611,19 @@ void KernelLogParser::append_partial(std::string_view piece) {
   m_partial.append(piece);
 }
 
-// The complete lines at the front of `chunk` (up to its last newline), in one
-// pass that finds newlines and anchor bytes together; returns the bytes used.
-std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
+namespace {
+
+// Calls on_line(begin, end, anchored) for each complete line at the front of
+// `chunk` (up to its last newline), in one pass that finds newlines and anchor
+// bytes together; returns the bytes used. Pure: the threaded feed runs it on
+// the reading thread.
+template <typename OnLine>
+std::size_t scan_complete_lines(std::string_view chunk, OnLine&& on_line) {
   const char* base = chunk.data();
   std::size_t n = chunk.size(), start = 0, i = 0;
   unsigned anchored = 0;  // the anchors found in the line so far
   auto end_line = [&](std::size_t nl) {
-    bulk_line(std::string_view(base + start, nl - start), anchored);
+    on_line(start, nl, anchored);
     start = nl + 1;
     anchored = 0;
   };
@@ -681,28 +653,211 @@ std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
   return start;
 }
 
-// One complete line from scan_lines; `anchored`: the anchors it holds.
-void KernelLogParser::bulk_line(std::string_view raw, unsigned anchored) {
-  std::size_t nuls = 0;  // NUL runs (a log file after a crash) are skipped
+}  // namespace
+
+// What a complete line's text alone says (no parser state): where it is once
+// leading NULs (a log file after a crash) and a trailing CR are dropped, its
+// anchors, and what the skim would read from it.
+struct KernelLogParser::LineMark {
+  enum class Skim : std::uint8_t {
+    stamp,              // a plain line: only its boot clue is read (quick_mono, on the parser's thread)
+    kmsg_continuation,  // a /dev/kmsg record's " KEY=value" line: nothing to read
+    needs_parse,        // maybe a journalctl boot separator: parsed in full
+    too_long,           // longer than k_kernel_log_max_line: cut (len is the cut length)
+  };
+  std::uint32_t begin = 0;  // offset of the line (after its NULs) in the text scanned
+  std::uint32_t len = 0;
+  std::uint8_t anchored = 0;
+  Skim skim = Skim::stamp;
+};
+
+KernelLogParser::LineMark KernelLogParser::mark_line(std::string_view raw, std::size_t begin, unsigned anchored) {
+  LineMark m;
+  std::size_t nuls = 0;
   while (nuls < raw.size() && raw[nuls] == '\0') ++nuls;
   raw.remove_prefix(nuls);
+  m.begin = static_cast<std::uint32_t>(begin + nuls);
+  m.anchored = static_cast<std::uint8_t>(anchored);
   if (raw.size() > k_kernel_log_max_line) {
-    ++m_out.lines_cut;
-    return line(raw.substr(0, k_kernel_log_max_line));
+    m.skim = LineMark::Skim::too_long;
+    m.len = static_cast<std::uint32_t>(k_kernel_log_max_line);
+    return m;
   }
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-  ++m_out.lines_scanned;
-  // The driver's chatter with no other anchor, and nothing pending that it could continue, is only skimmed.
-  if (anchored == k_anchor_nvrm && !m_pending && !m_report && nvrm_chatter(raw)) anchored = 0;
-  if (anchored || m_report || !skim_clean(raw)) parse_line(raw);
+  m.len = static_cast<std::uint32_t>(raw.size());
+  if (!raw.empty() && raw[0] == '-') {
+    m.skim = LineMark::Skim::needs_parse;
+  } else if (raw.size() > 1 && raw[0] == ' ' && is_upper(raw[1]) && raw.find('=') != std::string_view::npos) {
+    m.skim = LineMark::Skim::kmsg_continuation;
+  }
+  return m;
 }
 
-void KernelLogParser::line(std::string_view raw) {
-  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+// One complete line as marked: what the parser's state adds to its mark.
+void KernelLogParser::marked_line(const char* base, const LineMark& m) {
+  std::string_view raw(base + m.begin, m.len);
+  if (m.skim == LineMark::Skim::too_long) {
+    ++m_out.lines_cut;
+    return line(raw);
+  }
   ++m_out.lines_scanned;
-  if (skim(raw)) return;
-  parse_line(raw);
+  // The driver's chatter with no other anchor, and nothing pending that it could continue, is only skimmed.
+  unsigned anchored = m.anchored;
+  if (anchored == k_anchor_nvrm && !m_pending && !m_report && nvrm_chatter(raw)) anchored = 0;
+  if (anchored || m_report || !skim_mark(raw, m)) parse_line(raw);
 }
+
+std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
+  const char* base = chunk.data();
+  return scan_complete_lines(chunk, [&](std::size_t begin, std::size_t end, unsigned anchored) {
+    marked_line(base, mark_line(std::string_view(base + begin, end - begin), begin, anchored));
+  });
+}
+
+Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, std::size_t block_bytes) {
+  if (!m_at_line_start || !m_partial.empty() || m_cutting || m_records)  // (not the first feed: no split)
+    return produce(host::ByteSink([this](std::string_view chunk) { feed(chunk); }));
+  block_bytes = std::max<std::size_t>(block_bytes, 1);
+  // A block's text: [0, head_end) ends a line begun in an earlier block (feed() holds its start);
+  // [head_end, marked_end) is whole lines, each described by a mark; the rest, a line not ended yet, goes to
+  // feed() as well (the last block's, or one longer than a block).
+  struct Block {
+    std::string text;  // text.size() is the room; the first `size` bytes are the block's
+    std::size_t size = 0, head_end = 0, marked_end = 0;
+    std::vector<LineMark> marks;
+  };
+  constexpr std::size_t k_read = 128 << 10;  // the most one read brings
+  struct Abort {};  // this thread stopped: unwinds the reader out of produce
+  constexpr std::size_t k_blocks = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::unique_ptr<Block>> full, free;
+  std::size_t made = 0;
+  bool done = false, stop = false;
+  std::exception_ptr failure;
+  std::optional<Result<std::uint64_t>> result;
+
+  std::thread reader([&] {
+    std::unique_ptr<Block> cur;
+    bool mid_line = false;  // the text sent so far ends inside a line
+    auto take = [&] {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return stop || !free.empty() || made < k_blocks; });
+      if (stop) throw Abort{};
+      std::unique_ptr<Block> b;
+      if (!free.empty()) {
+        b = std::move(free.front());
+        free.pop_front();
+      } else {
+        ++made;
+        b = std::make_unique<Block>();
+      }
+      b->text.resize(std::max(b->text.size(), block_bytes + k_read));
+      b->marks.clear();
+      b->size = b->head_end = b->marked_end = 0;
+      return b;
+    };
+    auto send = [&](bool last) {
+      std::string_view text(cur->text.data(), cur->size);
+      if (mid_line) {
+        auto nl = text.find('\n');
+        cur->head_end = nl == std::string_view::npos ? text.size() : nl + 1;
+      }
+      std::size_t head = cur->head_end;
+      cur->marked_end = head + scan_complete_lines(text.substr(head), [&](std::size_t b, std::size_t e, unsigned a) {
+        cur->marks.push_back(mark_line(text.substr(head + b, e - b), head + b, a));
+      });
+      std::string carry;  // a line not ended yet, moved to the next block when lines were marked before it
+      if (!last && cur->marked_end > head && cur->marked_end < text.size()) {
+        carry.assign(text.substr(cur->marked_end));
+        cur->size = cur->marked_end;
+      }
+      std::string_view t(cur->text.data(), cur->size);
+      mid_line = cur->marked_end < t.size() || (head == t.size() && !t.empty() && t.back() != '\n');
+      {
+        std::lock_guard lock(mu);
+        full.push_back(std::move(cur));
+      }
+      cv.notify_all();
+      if (!last) {
+        cur = take();
+        if (carry.size() + k_read > cur->text.size()) cur->text.resize(carry.size() + k_read);
+        carry.copy(cur->text.data(), carry.size());
+        cur->size = carry.size();
+      }
+    };
+    try {
+      cur = take();
+      // The reader reads straight into the block; a producer with only views has them copied in.
+      auto filled = [&](std::size_t n) {
+        cur->size += n;
+        if (cur->size >= block_bytes) send(false);
+      };
+      host::ByteSink sink(
+          [&]() -> std::span<char> {
+            if (cur->text.size() - cur->size < k_read) cur->text.resize(cur->size + k_read);
+            return std::span<char>(cur->text.data() + cur->size, cur->text.size() - cur->size);
+          },
+          filled);
+      sink.chunk = [&](std::string_view chunk) {
+        while (!chunk.empty()) {
+          if (cur->text.size() - cur->size < chunk.size()) cur->text.resize(cur->size + std::max(chunk.size(), k_read));
+          std::size_t n = std::min(chunk.size(), block_bytes);
+          chunk.copy(cur->text.data() + cur->size, n);
+          chunk.remove_prefix(n);
+          filled(n);
+        }
+      };
+      result = produce(sink);
+      if (cur->size) send(true);
+    } catch (const Abort&) {
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    {
+      std::lock_guard lock(mu);
+      done = true;
+    }
+    cv.notify_all();
+  });
+
+  try {
+    while (true) {
+      std::unique_ptr<Block> b;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return !full.empty() || done; });
+        if (full.empty()) break;
+        b = std::move(full.front());
+        full.pop_front();
+      }
+      std::string_view text(b->text.data(), b->size);
+      if (b->head_end) feed(text.substr(0, b->head_end));
+      for (const auto& m : b->marks) marked_line(text.data(), m);
+      if (b->marked_end < text.size()) feed(text.substr(b->marked_end));
+      {
+        std::lock_guard lock(mu);
+        free.push_back(std::move(b));
+      }
+      cv.notify_all();
+    }
+  } catch (...) {
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    reader.join();
+    throw;
+  }
+  reader.join();
+  if (failure) std::rethrow_exception(failure);
+  return result ? std::move(*result) : Result<std::uint64_t>(std::uint64_t{0});
+}
+
+// A line that came in pieces (or was cut): judged exactly as the line scan judges a whole one, so the result
+// does not depend on how the text was chunked.
+void KernelLogParser::line(std::string_view raw) { marked_line(raw.data(), mark_line(raw, 0, anchors(raw))); }
 
 void KernelLogParser::parse_line(std::string_view raw) {
   Prefix p = parse_prefix(raw);
@@ -719,14 +874,12 @@ void KernelLogParser::parse_line(std::string_view raw) {
   message(p.message, stamp);
 }
 
-bool KernelLogParser::skim(std::string_view raw) { return !m_report && !has_anchor(raw) && skim_clean(raw); }
-
-bool KernelLogParser::skim_clean(std::string_view raw) {
-  if (!raw.empty() && raw[0] == '-') return false;  // maybe a journalctl boot separator
-  if (raw.size() > 1 && raw[0] == ' ' && is_upper(raw[1]) && raw.find('=') != std::string_view::npos)
-    return true;  // a /dev/kmsg record's " KEY=value" continuation
-  boot_clues(false, quick_mono(raw));
-  ++m_lines_in_boot;
+bool KernelLogParser::skim_mark(std::string_view raw, const LineMark& m) {
+  if (m.skim == LineMark::Skim::needs_parse) return false;
+  if (m.skim == LineMark::Skim::stamp) {
+    boot_clues(false, quick_mono(raw));
+    ++m_lines_in_boot;
+  }
   return true;
 }
 
@@ -749,7 +902,7 @@ void KernelLogParser::feed_record(std::string_view message_text, int boot, std::
   }
   ++m_out.lines_scanned;
   message_text = message_text.substr(0, k_kernel_log_max_line);
-  if (!m_report && !has_anchor(message_text)) return;
+  if (!m_report && !anchors(message_text)) return;
   Stamp stamp;
   stamp.text = iso_utc(realtime_usec);
   stamp.unix_s = realtime_usec / 1'000'000;
@@ -951,7 +1104,7 @@ std::optional<std::int64_t> KernelLogParser::wall_time(const Stamp& stamp) const
     case Clock::iso:
       return iso_time(stamp.text);
     case Clock::ctime:
-      return ctime_time(stamp.text);
+      return util::parse_ctime(stamp.text);
     case Clock::syslog:
       return syslog_time(stamp.text, m_now_unix_s);
     case Clock::none:
@@ -1112,7 +1265,7 @@ model::KernelLog read_kernel_log_file(const std::string& file, const KernelLogWi
   KernelLogParser parser(window, now);
   if (boot_time) parser.set_last_boot_time(*boot_time);
   bool cut = false;
-  auto bytes = host::stream_file(file, [&parser](std::string_view chunk) { parser.feed(chunk); }, UINT64_MAX, deadline, &cut);
+  auto bytes = parser.feed_threaded([&](const auto& sink) { return host::stream_file(file, sink, UINT64_MAX, deadline, &cut); });
   auto log = parser.finish();
   log.source = fmt::format("file {}", file);
   if (cut) note_cut_short(log, file == "-" ? "stdin" : file, bytes.value_or(0));
@@ -1149,8 +1302,9 @@ model::KernelLog read_kernel_log(const host::HostRoot& root, const KernelLogOpti
       KernelLogParser parser(*window, now);
       if (boot_time) parser.set_last_boot_time(*boot_time);
       bool cut = false;
-      auto bytes = host::stream_root_file(root, file, [&parser](std::string_view chunk) { parser.feed(chunk); },
-                                          UINT64_MAX, options.deadline, &cut);
+      auto bytes = parser.feed_threaded([&](const auto& sink) {
+        return host::stream_root_file(root, file, sink, UINT64_MAX, options.deadline, &cut);
+      });
       auto log = parser.finish();
       log.source = fmt::format("file {} in the root", file);
       if (cut) note_cut_short(log, file, bytes.value_or(0));

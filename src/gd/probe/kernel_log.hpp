@@ -9,12 +9,14 @@
 #include <chrono>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 
 #include "gd/host/host_root.hpp"
+#include "gd/host/kernel_log_source.hpp"
 #include "gd/model/snapshot.hpp"
 #include "gd/util/result.hpp"
 
@@ -45,6 +47,14 @@ class KernelLogParser {
   KernelLogParser(KernelLogWindow window, std::int64_t now_unix_s);
 
   void feed(std::string_view chunk);
+  // Feeds the text that `produce` streams to the sink it is given, with the
+  // reading and the per-line scan on a second thread and what depends on the
+  // parser's state on this one: the same result as feed() given the same
+  // bytes, in any chunking. Returns what produce returned. At most four
+  // blocks of about block_bytes are between the threads (tests pass small
+  // values to cross every boundary). Called before any other feed.
+  using Producer = std::function<Result<std::uint64_t>(const host::ByteSink& sink)>;
+  Result<std::uint64_t> feed_threaded(const Producer& produce, std::size_t block_bytes = 512 << 10);
   // One journal entry: its MESSAGE, boot offset (0 this boot) and wall time.
   void feed_record(std::string_view message, int boot, std::int64_t realtime_usec);
   // Wall-clock time at which the log's latest boot started (the live
@@ -82,13 +92,11 @@ class KernelLogParser {
 
   void append_partial(std::string_view piece);
   void line(std::string_view raw);
-  // A line that can hold nothing the parser wants (no NVRM/stall/boot anchor,
-  // no report open): only its boot-boundary clues are read. False when the
-  // line needs the full parse.
-  bool skim(std::string_view raw);
-  bool skim_clean(std::string_view raw);  // skim for a line known to hold no anchor
+  struct LineMark;  // what a complete line's text alone says (kernel_log.cpp)
+  static LineMark mark_line(std::string_view raw, std::size_t begin, unsigned anchored);
+  void marked_line(const char* base, const LineMark& m);
+  bool skim_mark(std::string_view raw, const LineMark& m);  // a line with nothing to parse: its boot clue; false: parse it
   std::size_t scan_lines(std::string_view chunk);
-  void bulk_line(std::string_view raw, unsigned anchored);
   void parse_line(std::string_view raw);
   void boot_clues(bool boundary, std::optional<double> mono_s);
   void message(std::string_view text, const Stamp& stamp);
