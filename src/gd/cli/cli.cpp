@@ -26,6 +26,8 @@ constexpr Command k_commands[] = {
     {"watch", "Daemon: sample every GPU and the health rules each interval into a history; serve /metrics",
      setup_watch},
     {"history", "Query watch's history: samples per GPU and metric over a time range", setup_history},
+    {"import", "Import the logs you already have (nvidia-smi dumps, a kernel log) into watch's history",
+     setup_import},
     {"events", "Query watch's events: GPU lost/back, NVML hung, findings raised/cleared, inventory changes",
      setup_events},
     {"churn", "Launch many short-lived GPU processes (the autotuner's pattern) and measure driver init", setup_churn},

@@ -21,6 +21,9 @@ constexpr std::pair<HistoryEvent, std::string_view> k_events[] = {
     {HistoryEvent::finding_cleared, "finding_cleared"},
     {HistoryEvent::xid, "xid"},
     {HistoryEvent::fallen_off_bus, "fallen_off_bus"},
+    {HistoryEvent::nvidia_smi_empty, "nvidia_smi_empty"},
+    {HistoryEvent::nvidia_smi_no_devices, "nvidia_smi_no_devices"},
+    {HistoryEvent::nvidia_smi_failed, "nvidia_smi_failed"},
 };
 
 }  // namespace

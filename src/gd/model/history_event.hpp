@@ -26,6 +26,10 @@ enum class HistoryEvent {
   finding_cleared,
   xid,
   fallen_off_bus,  // the kernel log's fallen-off-the-bus message without an Xid
+  // From `import nvidia-smi`: dumps that are events themselves.
+  nvidia_smi_empty,       // the dump is empty: the loop's nvidia-smi wrote nothing (it hung and was killed)
+  nvidia_smi_no_devices,  // "No devices were found"
+  nvidia_smi_failed,      // nvidia-smi's own failure ("NVIDIA-SMI has failed because ...")
 };
 
 std::string_view history_event_name(HistoryEvent e);
