@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/fuzz_*.cpp, clang, ASan+UBSan) into
 # build-fuzz/ and runs each for SECONDS (default 60) from a seed corpus made of
-# the repository's own inputs; prints executions and crashes per target and
-# exits 1 on any crash (the crashing input is left in build-fuzz/crash-*).
+# the repository's own inputs, as many at once as there are cores; prints
+# executions and crashes per target and exits 1 on any crash (the crashing
+# input is left in build-fuzz/crash-*).
 # Usage: bench/fuzz.sh [SECONDS]      CI runs a short smoke: bench/fuzz.sh 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,25 +51,41 @@ seed "$OUT/corpus/container" tests/scenarios/*/root/etc/nvidia-container-runtime
   tests/scenarios/*/root/etc/containerd/config.toml tests/scenarios/*/root/var/lib/kubelet/config.yaml \
   tests/scenarios/*/root/proc/1/cgroup
 seed "$OUT/corpus/sim_scenario" tests/scenarios/*/nvml.json
+seed "$OUT/corpus/nvidia_smi" tests/corpus/nvidia-smi/*
 
 # Inputs that once crashed a target stay in its corpus (tests/corpus/fuzz/TARGET/).
 for d in tests/corpus/fuzz/*/; do
   [ -d "$d" ] && mkdir -p "$OUT/corpus/$(basename "$d")" && cp "$d"* "$OUT/corpus/$(basename "$d")/" 2>/dev/null || true
 done
 
-status=0
+# The targets run side by side, one per core; each reports when all are done.
+run_one() {  # run_one BIN: runs one target, leaves its result in BIN.result
+  local bin=$1 name; name=$(basename "$bin")
+  if (cd "$OUT" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 "corpus/${name#fuzz_}") > "$OUT/$name.log" 2>&1; then
+    echo ok > "$OUT/$name.result"
+  else
+    echo "CRASH (see $OUT/$name.log)" > "$OUT/$name.result"
+  fi
+}
+jobs_max=$(nproc)
+targets=()
 for bin in "$OUT"/fuzz_*; do
   [ -x "$bin" ] || continue
-  name=$(basename "$bin"); corpus="$OUT/corpus/${name#fuzz_}"
-  mkdir -p "$corpus"
-  log="$OUT/$name.log"
-  if (cd "$OUT" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-        -print_final_stats=1 "corpus/${name#fuzz_}") > "$log" 2>&1; then
-    result=ok
-  else
-    result="CRASH (see $log)"; status=1
-  fi
-  runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  name=$(basename "$bin")
+  mkdir -p "$OUT/corpus/${name#fuzz_}"
+  rm -f "$OUT/$name.result"
+  targets+=("$bin")
+  while (( $(jobs -rp | wc -l) >= jobs_max )); do wait -n || true; done
+  run_one "$bin" &
+done
+wait
+status=0
+for bin in "${targets[@]}"; do
+  name=$(basename "$bin")
+  result=$(cat "$OUT/$name.result" 2>/dev/null || echo "no result")
+  [[ $result == ok ]] || status=1
+  runs=$(grep -m1 'stat::number_of_executed_units' "$OUT/$name.log" | awk '{print $2}')
   echo "fuzz: $name: ${runs:-?} executions in ${SECONDS_EACH} s: $result"
 done
 exit $status
