@@ -251,11 +251,13 @@ Result<ImportReport> import_nvidia_smi(store::Store& store, const SmiImportOptio
   }
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.unix_ms < b.unix_ms; });
 
-  // The GPUs the history knows already (not "added" again; a dump without UUIDs does not overwrite theirs). Not
-  // whether they are lost now: the dumps are of their own time, often long before (a loss is read from them).
-  sampler::LiveState prev;
+  // The dumps are read as the ticks of their own time: which GPUs are known, lost or back comes from them alone
+  // (the history's present state may be years later, and may know GPUs these dumps never listed). Against the
+  // history only: a GPU it knows is not "added" again, and a dump without UUIDs does not overwrite its identity.
+  std::set<std::string> known;
   if (auto inv = store.inventory())
-    for (const auto& g : *inv) prev.gpus[g.bus_id] = sampler::KnownGpu{g.uuid, g.model, g.serial, false, std::nullopt};
+    for (const auto& g : *inv) known.insert(g.bus_id);
+  sampler::LiveState prev;
   prev.nvml.state = model::NvmlState::ok;
   // What the history keeps: samples older than its longest retention would be dropped as soon as written.
   const store::Retention retention;
@@ -292,10 +294,12 @@ Result<ImportReport> import_nvidia_smi(store::Store& store, const SmiImportOptio
     next.nvml.driver_version = d.driver_version;
     auto changes = sampler::diff_tick(prev, next, t.unix_ms);
     for (auto& e : changes.events) {
+      if (e.type == model::history_event_name(model::HistoryEvent::gpu_added) && known.contains(e.gpu)) continue;
       add_source(e, t);
       w.event(std::move(e));
     }
-    for (auto& id : changes.inventory) w.identity(std::move(id));
+    for (auto& id : changes.inventory)
+      if (!id.uuid.empty() || !known.contains(id.bus_id)) w.identity(std::move(id));
     for (const auto& g : d.gpus) {
       gpus.insert(*g.bus_id);
       std::int64_t ts = t.unix_ms / 1000;
