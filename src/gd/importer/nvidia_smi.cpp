@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <limits>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -69,8 +71,9 @@ std::optional<double> mib(std::string_view v) {
   return *d * 1048576.0;
 }
 
+// (negative, NaN and out-of-range values are no value: converting them would be undefined. Found by fuzz_nvidia_smi.)
 std::optional<unsigned> whole(std::optional<double> d) {
-  if (!d || *d > 4e9) return std::nullopt;
+  if (!d || !(*d >= 0) || *d > 4e9) return std::nullopt;
   return static_cast<unsigned>(*d + 0.5);
 }
 
@@ -91,16 +94,25 @@ struct SmiField {
   Setter set;
 };
 
+// A number into an integer field only when it fits (a double out of range converts to undefined behaviour).
+template <class T, class V>
+bool fits(V v) {
+  if constexpr (std::is_floating_point_v<V> && std::is_integral_v<T>)
+    return v >= 0 && v < static_cast<V>(std::numeric_limits<T>::max());
+  else
+    return true;
+}
+
 template <class T, class V>
 bool put(std::optional<T>& field, std::optional<V> v) {
-  if (!v) return false;
+  if (!v || !fits<T>(*v)) return false;
   field = static_cast<T>(*v);
   return true;
 }
 
 template <class T>
 bool add(std::optional<T>& field, std::optional<double> v) {  // a total made of parts (SRAM + DRAM)
-  if (!v) return false;
+  if (!v || !fits<T>(*v)) return false;
   field = field.value_or(0) + static_cast<T>(*v);
   return true;
 }

@@ -203,6 +203,27 @@ TEST(NvidiaSmiCsv, BadRowsAreNamedNotGuessed) {
   EXPECT_EQ(p.skipped_count, 5u);  // the field, the bus id, the count, the time, the value
 }
 
+// Inputs that once crashed fuzz_nvidia_smi (tests/corpus/fuzz/nvidia_smi/): a negative or huge number where a
+// count or temperature goes was converted to an unsigned field (undefined behaviour).
+TEST(NvidiaSmi, FuzzFindsParseWithoutCrashing) {
+  std::string dir = std::string(GD_SOURCE_DIR) + "/tests/corpus/fuzz/nvidia_smi/";
+  std::ifstream f(dir + "negative-temperature", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  ASSERT_FALSE(ss.str().empty());
+  (void)parse_nvidia_smi(ss.str());
+  auto p = parse_nvidia_smi(
+      "| 0  A  On | 0000:01:00.0 Off | 0 |\n| N/A  -81C  P0  -5W / 99999999999999999999999W | "
+      "-1MiB / 99999999999999999999MiB | -3% Default |\n");
+  ASSERT_EQ(p.dumps.size(), 1u);
+  ASSERT_EQ(p.dumps[0].gpus.size(), 1u);
+  const auto& g = p.dumps[0].gpus[0];
+  EXPECT_FALSE(g.temp_celsius);
+  EXPECT_FALSE(g.power_watts);
+  EXPECT_FALSE(g.mem_total_bytes);
+  EXPECT_FALSE(g.util_gpu_percent);
+}
+
 TEST(NvidiaSmi, GarbageNeitherCrashesNorInventsGpus) {
   std::string junk;
   for (int i = 0; i < 2000; ++i) junk += static_cast<char>((i * 7919) % 256);
