@@ -43,12 +43,13 @@ echo "dumps: $files files, $((bytes / 1000000)) MB, in $dir/d"
 # cat first (it also brings the files into the page cache for both), then each twice, the second timed.
 (cd "$dir/d" && cat ./* > /dev/null)
 t0=$(date +%s.%N); (cd "$dir/d" && cat ./* > /dev/null); t1=$(date +%s.%N)
-"$GD" import nvidia-smi "$dir/d" --db "$dir/warm.db" --json > /dev/null
+/usr/bin/time -f "%M" -o "$dir/rss" "$GD" import nvidia-smi "$dir/d" --db "$dir/warm.db" --json > /dev/null
 t2=$(date +%s.%N); "$GD" import nvidia-smi "$dir/d" --db "$dir/h.db" --json > "$dir/report.json"; t3=$(date +%s.%N)
-python3 - "$dir/report.json" "$t0" "$t1" "$t2" "$t3" "$bytes" <<'PY'
+python3 - "$dir/report.json" "$t0" "$t1" "$t2" "$t3" "$bytes" "$(cat "$dir/rss")" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 t0, t1, t2, t3, b = map(float, sys.argv[2:7])
+print(f"peak RSS of the first import: {int(sys.argv[7]) / 1024:.0f} MB")
 cat, imp = t1 - t0, t3 - t2
 print(f"cat DIR/* > /dev/null: {cat:.2f} s")
 print(f"gpudoctor import nvidia-smi DIR: {imp:.2f} s ({b / 1e6 / imp:.0f} MB/s; {imp / cat:.1f}x cat; target <= 10 s) — "

@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t k_max_named = 40;
-constexpr std::size_t k_batch_rows = 20'000;  // sample rows per transaction
+constexpr std::size_t k_batch_rows = 20'000;   // sample rows per transaction
+constexpr std::size_t k_batch_gpus = 100'000;  // GPU records held and ordered by time at once (~60 MB)
 
 void skip(ImportReport& r, std::string text) {
   if (r.skipped.size() < k_max_named) r.skipped.push_back(util::printable(text, 300));
@@ -209,7 +210,83 @@ std::optional<std::int64_t> time_from_file_name(std::string_view name) {
 
 Result<ImportReport> import_nvidia_smi(store::Store& store, const SmiImportOptions& o) {
   ImportReport r;
-  std::vector<TimedDump> all;
+  // The dumps are read as the ticks of their own time: which GPUs are known, lost or back comes from them alone
+  // (the history's present state may be years later, and may know GPUs these dumps never listed). Against the
+  // history only: a GPU it knows is not "added" again, and a dump without UUIDs does not overwrite its identity.
+  std::set<std::string> known;
+  if (auto inv = store.inventory())
+    for (const auto& g : *inv) known.insert(g.bus_id);
+  sampler::LiveState prev;
+  prev.nvml.state = model::NvmlState::ok;
+  // What the history keeps: samples older than its longest retention would be dropped as soon as written.
+  const store::Retention retention;
+  const std::int64_t now_s = util::now_unix_ms() / 1000;
+  const std::int64_t kept_from = now_s - std::int64_t{retention.hour_days} * 86400;
+  const std::int64_t raw_from = now_s - std::int64_t{retention.raw_days} * 86400;
+  std::size_t too_old = 0, rollups_only = 0, late = 0;
+  std::optional<std::int64_t> judged_to;  // the time of the last dump judged
+
+  Writer w(store, r);
+  std::set<std::string> gpus;
+  // Files are read in the order named (a directory's by name: the loop's nvidia-smi-<time>.log files sort by
+  // time), in batches of at most k_batch_gpus GPU records (memory stays bounded whatever the input), each
+  // batch ordered by time before it is judged.
+  std::vector<TimedDump> batch;
+  std::size_t batch_gpus = 0;
+  auto judge = [&]() -> Result<bool> {
+    std::stable_sort(batch.begin(), batch.end(), [](const auto& a, const auto& b) { return a.unix_ms < b.unix_ms; });
+    for (auto& t : batch) {
+      const SmiDump& d = t.dump;
+      r.first_ms = std::min(r.first_ms.value_or(t.unix_ms), t.unix_ms);
+      r.last_ms = std::max(r.last_ms.value_or(t.unix_ms), t.unix_ms);
+      if (judged_to && t.unix_ms < *judged_to) ++late;
+      judged_to = std::max(judged_to.value_or(t.unix_ms), t.unix_ms);
+      if (d.state == SmiDump::State::empty) {
+        ++r.dumps["empty"];
+        w.event(dump_event(t, model::HistoryEvent::nvidia_smi_empty));
+        continue;
+      }
+      if (d.state == SmiDump::State::failed) {
+        ++r.dumps["failed"];
+        w.event(dump_event(t, model::HistoryEvent::nvidia_smi_failed));
+        continue;
+      }
+      ++r.dumps[d.state == SmiDump::State::no_devices ? "no_devices" : std::string(smi_format_name(d.format))];
+      if (d.state == SmiDump::State::no_devices) w.event(dump_event(t, model::HistoryEvent::nvidia_smi_no_devices));
+      // The dump as a `watch` tick: NVML answered and listed these GPUs ("No devices were found": none).
+      sampler::LiveState next;
+      next.gpus = prev.gpus;
+      next.samples_total = prev.samples_total + 1;
+      next.nvml.state = model::NvmlState::ok;
+      next.nvml.gpus = d.gpus;
+      next.nvml.device_count = static_cast<unsigned>(d.gpus.size());
+      next.nvml.driver_version = d.driver_version;
+      auto changes = sampler::diff_tick(prev, next, t.unix_ms);
+      for (auto& e : changes.events) {
+        if (e.type == model::history_event_name(model::HistoryEvent::gpu_added) && known.contains(e.gpu)) continue;
+        add_source(e, t);
+        w.event(std::move(e));
+      }
+      for (auto& id : changes.inventory)
+        if (!id.uuid.empty() || !known.contains(id.bus_id)) w.identity(std::move(id));
+      for (const auto& g : d.gpus) {
+        gpus.insert(*g.bus_id);
+        std::int64_t ts = t.unix_ms / 1000;
+        if (ts < kept_from) {
+          ++too_old;
+          continue;
+        }
+        if (ts < raw_from) ++rollups_only;
+        w.sample(store::SampleRow{ts, *g.bus_id, metric_values(g)});
+      }
+      prev = std::move(next);
+      if (w.full())
+        if (auto ok = w.flush(); !ok) return ok.error();
+    }
+    batch.clear();
+    batch_gpus = 0;
+    return true;
+  };
   for (const auto& path : expand(o.paths, o.max_files, r)) {
     bool cut = false;
     auto text = read_bounded(path, o.max_file_bytes, cut, r);
@@ -217,6 +294,7 @@ Result<ImportReport> import_nvidia_smi(store::Store& store, const SmiImportOptio
     ++r.files_read;
     if (cut) skip(r, fmt::format("{}: larger than {} MB: the rest is not read", path, o.max_file_bytes >> 20));
     auto parsed = parse_nvidia_smi(*text, o.csv_fields);
+    text.reset();
     for (const auto& s : parsed.skipped) skip(r, fmt::format("{}: {}", path, s));
     if (parsed.skipped_count > parsed.skipped.size())
       skip(r, fmt::format("{}: {} more not read", path, parsed.skipped_count - parsed.skipped.size()));
@@ -243,77 +321,20 @@ Result<ImportReport> import_nvidia_smi(store::Store& store, const SmiImportOptio
                             path, t.dump.line));
         continue;
       }
-      all.push_back(std::move(t));
+      batch_gpus += std::max<std::size_t>(t.dump.gpus.size(), 1);
+      batch.push_back(std::move(t));
+      if (batch_gpus >= k_batch_gpus)
+        if (auto ok = judge(); !ok) return ok.error();
     }
     if (untimed > 1)
       skip(r, fmt::format("{}: {} dumps without their own time share the file's: later ones replace earlier samples",
                           path, untimed));
   }
-  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.unix_ms < b.unix_ms; });
-
-  // The dumps are read as the ticks of their own time: which GPUs are known, lost or back comes from them alone
-  // (the history's present state may be years later, and may know GPUs these dumps never listed). Against the
-  // history only: a GPU it knows is not "added" again, and a dump without UUIDs does not overwrite its identity.
-  std::set<std::string> known;
-  if (auto inv = store.inventory())
-    for (const auto& g : *inv) known.insert(g.bus_id);
-  sampler::LiveState prev;
-  prev.nvml.state = model::NvmlState::ok;
-  // What the history keeps: samples older than its longest retention would be dropped as soon as written.
-  const store::Retention retention;
-  const std::int64_t now_s = util::now_unix_ms() / 1000;
-  const std::int64_t kept_from = now_s - std::int64_t{retention.hour_days} * 86400;
-  const std::int64_t raw_from = now_s - std::int64_t{retention.raw_days} * 86400;
-  std::size_t too_old = 0, rollups_only = 0;
-
-  Writer w(store, r);
-  std::set<std::string> gpus;
-  for (auto& t : all) {
-    const SmiDump& d = t.dump;
-    r.first_ms = std::min(r.first_ms.value_or(t.unix_ms), t.unix_ms);
-    r.last_ms = std::max(r.last_ms.value_or(t.unix_ms), t.unix_ms);
-    if (d.state == SmiDump::State::empty) {
-      ++r.dumps["empty"];
-      w.event(dump_event(t, model::HistoryEvent::nvidia_smi_empty));
-      continue;
-    }
-    if (d.state == SmiDump::State::failed) {
-      ++r.dumps["failed"];
-      w.event(dump_event(t, model::HistoryEvent::nvidia_smi_failed));
-      continue;
-    }
-    ++r.dumps[d.state == SmiDump::State::no_devices ? "no_devices" : std::string(smi_format_name(d.format))];
-    if (d.state == SmiDump::State::no_devices) w.event(dump_event(t, model::HistoryEvent::nvidia_smi_no_devices));
-    // The dump as a `watch` tick: NVML answered and listed these GPUs ("No devices were found": none).
-    sampler::LiveState next;
-    next.gpus = prev.gpus;
-    next.samples_total = prev.samples_total + 1;
-    next.nvml.state = model::NvmlState::ok;
-    next.nvml.gpus = d.gpus;
-    next.nvml.device_count = static_cast<unsigned>(d.gpus.size());
-    next.nvml.driver_version = d.driver_version;
-    auto changes = sampler::diff_tick(prev, next, t.unix_ms);
-    for (auto& e : changes.events) {
-      if (e.type == model::history_event_name(model::HistoryEvent::gpu_added) && known.contains(e.gpu)) continue;
-      add_source(e, t);
-      w.event(std::move(e));
-    }
-    for (auto& id : changes.inventory)
-      if (!id.uuid.empty() || !known.contains(id.bus_id)) w.identity(std::move(id));
-    for (const auto& g : d.gpus) {
-      gpus.insert(*g.bus_id);
-      std::int64_t ts = t.unix_ms / 1000;
-      if (ts < kept_from) {
-        ++too_old;
-        continue;
-      }
-      if (ts < raw_from) ++rollups_only;
-      w.sample(store::SampleRow{ts, *g.bus_id, metric_values(g)});
-    }
-    prev = std::move(next);
-    if (w.full())
-      if (auto ok = w.flush(); !ok) return ok.error();
-  }
+  if (auto ok = judge(); !ok) return ok.error();
+  if (late)
+    skip(r, fmt::format("{} dump(s) older than dumps judged before them (files named out of time order, {} GPU "
+                        "records apart or more): their samples are in, their events judged in the order read",
+                        late, k_batch_gpus));
   if (auto ok = w.flush(); !ok) return ok.error();
   r.gpus = gpus.size();
   if (too_old)
