@@ -3,9 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <set>
 #include <tuple>
@@ -13,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "gd/host/kernel_log_source.hpp"
 #include "gd/model/history_event.hpp"
 #include "gd/probe/kernel_log.hpp"
 #include "gd/sampler/tick_events.hpp"
@@ -81,52 +79,39 @@ std::vector<std::string> expand(const std::vector<std::string>& paths, std::size
   return out;
 }
 
-// The file's bytes, up to max; nullopt (named in the report) when it cannot be read.
+// The file's bytes, up to max (through the one bounded reader, host::stream_file); nullopt (named in the
+// report) when it cannot be read.
 std::optional<std::string> read_bounded(const std::string& path, std::size_t max, bool& cut, ImportReport& r) {
-  cut = false;
-  std::FILE* f = std::fopen(path.c_str(), "rbe");
-  if (!f) {
-    ++r.files_unreadable;
-    skip(r, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    return std::nullopt;
-  }
   std::string text;
-  char buf[65536];
-  while (text.size() < max) {
-    std::size_t n = std::fread(buf, 1, std::min(sizeof buf, max - text.size()), f);
-    if (n == 0) break;
-    text.append(buf, n);
-  }
-  bool error = std::ferror(f);
-  if (!error && text.size() >= max && std::fgetc(f) != EOF) cut = true;
-  std::fclose(f);
-  if (error) {
+  auto read = host::stream_file(path, [&text](std::string_view chunk) { text.append(chunk); }, max + 1);
+  if (!read) {
     ++r.files_unreadable;
-    skip(r, fmt::format("{}: read error after {} bytes", path, text.size()));
+    skip(r, read.error().message);
     return std::nullopt;
   }
+  cut = text.size() > max;
+  if (cut) text.resize(max);
   return text;
 }
 
 std::string dump_json(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
-// An event's detail with where it was read from.
-void add_source(store::EventRow& e, const TimedDump& d) {
+// An event's detail (JSON object text) with `extra`'s members added: where it was read from.
+void add_detail(store::EventRow& e, const nlohmann::json& extra) {
   auto j = nlohmann::json::parse(e.detail, nullptr, false);
   if (!j.is_object()) j = nlohmann::json::object();
-  j["source"] = fmt::format("nvidia-smi {}", smi_format_name(d.dump.format));
-  j["file"] = d.file;
-  j["line"] = d.dump.line;
+  j.update(extra);
   e.detail = dump_json(j);
 }
 
+nlohmann::json source_of(const TimedDump& d) {
+  return {{"source", fmt::format("nvidia-smi {}", smi_format_name(d.dump.format))}, {"file", d.file}, {"line", d.dump.line}};
+}
+
 store::EventRow dump_event(const TimedDump& d, model::HistoryEvent type) {
-  nlohmann::json j = nlohmann::json::object();
+  nlohmann::json j = source_of(d);
   if (!d.dump.message.empty()) j["message"] = d.dump.message;
-  store::EventRow e{0, d.unix_ms, std::string(model::history_event_name(type)), "", "{}"};
-  e.detail = dump_json(j);
-  add_source(e, d);
-  return e;
+  return {0, d.unix_ms, std::string(model::history_event_name(type)), "", dump_json(j)};
 }
 
 std::vector<std::optional<std::int64_t>> metric_values(const model::NvmlGpu& g) {
@@ -264,7 +249,7 @@ Result<ImportReport> import_nvidia_smi(store::Store& store, const SmiImportOptio
       auto changes = sampler::diff_tick(prev, next, t.unix_ms);
       for (auto& e : changes.events) {
         if (e.type == model::history_event_name(model::HistoryEvent::gpu_added) && known.contains(e.gpu)) continue;
-        add_source(e, t);
+        add_detail(e, source_of(t));
         w.event(std::move(e));
       }
       for (auto& id : changes.inventory)
@@ -370,12 +355,7 @@ Result<ImportReport> import_kernel_log(store::Store& store, const std::string& f
     }
     auto row = tracker.add(sampler::sighting_from_kernel(e, *e.unix_s * 1000));
     if (!row) continue;
-    auto j = nlohmann::json::parse(row->detail, nullptr, false);
-    if (j.is_object()) {
-      j["file"] = file;
-      j["timestamp"] = e.timestamp;
-      row->detail = dump_json(j);
-    }
+    add_detail(*row, {{"file", file}, {"timestamp", e.timestamp}});
     r.first_ms = std::min(r.first_ms.value_or(row->ts_ms), row->ts_ms);
     r.last_ms = std::max(r.last_ms.value_or(row->ts_ms), row->ts_ms);
     w.event(std::move(*row));

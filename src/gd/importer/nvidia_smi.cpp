@@ -413,7 +413,7 @@ void parse_query(std::string_view text, SmiParse& out) {
     gpu = nullptr;
     sections.clear();
   };
-  std::size_t pos = 0, n = 0, unknown = 0;
+  std::size_t pos = 0, n = 0;
   while (pos < text.size()) {
     std::string_view raw = line_at(text, pos);
     ++n;
@@ -483,10 +483,9 @@ void parse_query(std::string_view text, SmiParse& out) {
         skip(out, fmt::format("line {}: {} = {}: not a value gpudoctor reads", n, path, value));
       continue;
     }
-    ++unknown;
+    // (any other path: most of -q is fields the history has no column for, not named one by one)
   }
   flush();
-  (void)unknown;  // (most of -q is fields the history has no column for: not named one by one)
 }
 
 // ---- --query-gpu CSV ----------------------------------------------------------
@@ -644,11 +643,11 @@ SmiFormat detect(std::string_view text, bool fields_given) {
   while (pos < text.size()) {
     std::string_view t = trim(line_at(text, pos));
     if (t.empty()) continue;
-    if (t[0] == '|' || t[0] == '+' || util::parse_ctime(t) || dump_message(t)) {
-      if (dump_message(t) && fields_given) return SmiFormat::csv;
-      if (dump_message(t)) continue;
-      return SmiFormat::table;
+    if (dump_message(t)) {  // says nothing of the format, unless a CSV's field list was given
+      if (fields_given) return SmiFormat::csv;
+      continue;
     }
+    if (t[0] == '|' || t[0] == '+' || util::parse_ctime(t)) return SmiFormat::table;
     if (starts_with(t, "timestamp") || starts_with(t, "index") || starts_with(t, "name") ||
         starts_with(t, "pci.bus_id") || std::count(t.begin(), t.end(), ',') >= 1)
       return SmiFormat::csv;

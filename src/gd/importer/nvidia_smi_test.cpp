@@ -10,8 +10,9 @@
 namespace gd::importer {
 namespace {
 
-std::string corpus(const std::string& name) {
-  std::ifstream f(std::string(GD_SOURCE_DIR) + "/tests/corpus/nvidia-smi/" + name, std::ios::binary);
+// A file under tests/corpus/ (tests/corpus/nvidia-smi/ unless the name says otherwise).
+std::string corpus(const std::string& name, const std::string& dir = "nvidia-smi/") {
+  std::ifstream f(std::string(GD_SOURCE_DIR) + "/tests/corpus/" + dir + name, std::ios::binary);
   std::stringstream ss;
   ss << f.rdbuf();
   EXPECT_FALSE(ss.str().empty()) << name;
@@ -206,12 +207,7 @@ TEST(NvidiaSmiCsv, BadRowsAreNamedNotGuessed) {
 // Inputs that once crashed fuzz_nvidia_smi (tests/corpus/fuzz/nvidia_smi/): a negative or huge number where a
 // count or temperature goes was converted to an unsigned field (undefined behaviour).
 TEST(NvidiaSmi, FuzzFindsParseWithoutCrashing) {
-  std::string dir = std::string(GD_SOURCE_DIR) + "/tests/corpus/fuzz/nvidia_smi/";
-  std::ifstream f(dir + "negative-temperature", std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  ASSERT_FALSE(ss.str().empty());
-  (void)parse_nvidia_smi(ss.str());
+  (void)parse_nvidia_smi(corpus("negative-temperature", "fuzz/nvidia_smi/"));
   auto p = parse_nvidia_smi(
       "| 0  A  On | 0000:01:00.0 Off | 0 |\n| N/A  -81C  P0  -5W / 99999999999999999999999W | "
       "-1MiB / 99999999999999999999MiB | -3% Default |\n");

@@ -801,8 +801,8 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
           filled);
       sink.chunk = [&](std::string_view chunk) {
         while (!chunk.empty()) {
-          if (cur->text.size() - cur->size < chunk.size()) cur->text.resize(cur->size + std::max(chunk.size(), k_read));
           std::size_t n = std::min(chunk.size(), block_bytes);
+          if (cur->text.size() - cur->size < n) cur->text.resize(cur->size + std::max(n, k_read));
           chunk.copy(cur->text.data() + cur->size, n);
           chunk.remove_prefix(n);
           filled(n);
