@@ -76,7 +76,7 @@ int generate(const std::string& db, int days, int gpus) {
   for (int i = 0; i < gpus; ++i) {
     bus.push_back(fmt::format("0000:{:02x}:00.0", i + 1));
     inv.push_back({bus.back(), fmt::format("GPU-{:08x}-0000-0000-0000-000000000000", i), fmt::format("165{:010}", i),
-                   "NVIDIA H100 80GB HBM3"});
+                   "NVIDIA H100 80GB HBM3", 87, 90});
   }
   const std::int64_t ticks = std::int64_t{days} * 8640;
   const std::int64_t start = (std::time(nullptr) - days * 86400) / 3600 * 3600;

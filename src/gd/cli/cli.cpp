@@ -28,6 +28,9 @@ constexpr Command k_commands[] = {
     {"history", "Query watch's history: samples per GPU and metric over a time range", setup_history},
     {"import", "Import the logs you already have (nvidia-smi dumps, a kernel log) into watch's history",
      setup_import},
+    {"report", "The post-mortem of an incident: one self-contained HTML page (or JSON) with charts, events and a "
+               "verdict on every usual suspect",
+     setup_report},
     {"events", "Query watch's events: GPU lost/back, NVML hung, findings raised/cleared, inventory changes",
      setup_events},
     {"churn", "Launch many short-lived GPU processes (the autotuner's pattern) and measure driver init", setup_churn},

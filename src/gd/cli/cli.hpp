@@ -41,6 +41,7 @@ void setup_watch(CLI::App& sub, int& exit_code);
 void setup_history(CLI::App& sub, int& exit_code);
 void setup_events(CLI::App& sub, int& exit_code);
 void setup_import(CLI::App& sub, int& exit_code);
+void setup_report(CLI::App& sub, int& exit_code);
 void setup_ledger(CLI::App& sub, int& exit_code);
 void setup_slurm_health(CLI::App& sub, int& exit_code);
 void setup_slurm_repair(CLI::App& sub, int& exit_code);

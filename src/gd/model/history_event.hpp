@@ -17,6 +17,7 @@ enum class HistoryEvent {
   nvml_hung,
   nvml_answering,
   nvml_failed,
+  driver_changed,  // NVML reports another driver version than at the previous sample
   gpu_added,  // a bus id seen for the first time
   inventory_changed,  // another UUID or serial at a bus id
   gpu_lost,

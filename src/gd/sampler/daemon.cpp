@@ -185,7 +185,8 @@ void Watch::open_store() {
   m_last_store_error.clear();
   if (!notice.empty()) record(node_event(now_ms(), model::HistoryEvent::history_moved_aside, nlohmann::json{{"message", notice}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   if (auto inv = m_store->inventory())
-    for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false, std::nullopt});
+    for (const auto& g : *inv) m_state.gpus.emplace(g.bus_id, KnownGpu{g.uuid, g.model, g.serial, false, std::nullopt,
+                                                             g.slowdown_celsius, g.shutdown_celsius});
   if (auto lost = m_store->lost_gpus())
     for (const auto& bus : *lost)
       if (auto it = m_state.gpus.find(bus); it != m_state.gpus.end()) it->second.lost = true;
@@ -472,7 +473,9 @@ int Watch::run() {
   record(node_event(now_ms(), model::HistoryEvent::daemon_start,
                     nlohmann::json{{"version", GD_VERSION},
                                    {"interval_s", std::chrono::duration<double>(m_o.interval).count()},
-                                   {"pid", ::getpid()}}
+                                   {"pid", ::getpid()},
+                                   // What its Xid feed follows ("" = none): `report` trusts "no Xid" only then.
+                                   {"kernel_log", m_kernel_log ? m_kernel_log->describe() : std::string()}}
                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
   log(fmt::format("sampling every {} ms into {}{}", m_o.interval.count(),
                   m_store ? m_store->path() : std::string("memory"),

@@ -21,6 +21,7 @@ struct KnownGpu {
   std::string serial;
   bool lost = false;
   std::optional<bool> persistence;  // as last sampled
+  std::optional<std::int64_t> slowdown_celsius, shutdown_celsius;  // as last recorded in the inventory
 };
 
 struct LiveState {

@@ -22,6 +22,12 @@ store::EventRow event(std::int64_t ts, HistoryEvent type, std::string gpu, const
 
 bool lost_code(int r) { return model::is_lost(r); }
 
+template <class T>
+std::optional<std::int64_t> i64(const std::optional<T>& v) {
+  if (!v) return std::nullopt;
+  return static_cast<std::int64_t>(*v);
+}
+
 void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, TickChanges& out) {
   bool was_up = prev.nvml.state == model::NvmlState::ok;
   bool up = next.nvml.state == model::NvmlState::ok;
@@ -35,6 +41,9 @@ void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, Ti
   } else if (!up && was_up && next.nvml.state != model::NvmlState::hung) {
     out.events.push_back(event(ts, HistoryEvent::nvml_failed, "", {{"error", next.nvml.load_error}}));
   }
+  if (up && prev.nvml.driver_version && next.nvml.driver_version && *prev.nvml.driver_version != *next.nvml.driver_version)
+    out.events.push_back(
+        event(ts, HistoryEvent::driver_changed, "", {{"from", *prev.nvml.driver_version}, {"to", *next.nvml.driver_version}}));
 }
 
 const char* on_off(bool b) { return b ? "on" : "off"; }
@@ -78,23 +87,35 @@ void diff_gpus(LiveState& next, std::int64_t ts, TickChanges& out) {
                                    {{"from", on_off(*known->second.persistence)}, {"to", on_off(*g.persistence_mode)}}));
       known->second.persistence = g.persistence_mode;
     }
-    KnownGpu id{g.uuid.value_or(""), g.name.value_or(""), g.serial.value_or(""), false, std::nullopt};
+    KnownGpu id{g.uuid.value_or(""), g.name.value_or(""), g.serial.value_or(""), false, std::nullopt,
+                i64(g.temp_slowdown_celsius), i64(g.temp_shutdown_celsius)};
+    auto identity = [&](const KnownGpu& k) {
+      return store::GpuIdentity{*g.bus_id, k.uuid, k.serial, k.model, k.slowdown_celsius, k.shutdown_celsius};
+    };
     auto it = next.gpus.find(*g.bus_id);
     if (it == next.gpus.end()) {
       out.events.push_back(
           event(ts, HistoryEvent::gpu_added, *g.bus_id, {{"uuid", id.uuid}, {"serial", id.serial}, {"model", id.model}}));
-      out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
+      out.inventory.push_back(identity(id));
       id.persistence = g.persistence_mode;
       it = next.gpus.emplace(*g.bus_id, id).first;
     } else if (!id.uuid.empty() && (it->second.uuid != id.uuid || it->second.serial != id.serial)) {
       out.events.push_back(event(ts, HistoryEvent::inventory_changed, *g.bus_id,
                                  {{"old", {{"uuid", it->second.uuid}, {"serial", it->second.serial}}},
                                   {"new", {{"uuid", id.uuid}, {"serial", id.serial}}}}));
-      out.inventory.push_back({*g.bus_id, id.uuid, id.serial, id.model});
+      out.inventory.push_back(identity(id));
       bool lost_before = it->second.lost;
       id.persistence = g.persistence_mode;
       it->second = id;
       it->second.lost = lost_before;
+    } else if ((id.slowdown_celsius && id.slowdown_celsius != it->second.slowdown_celsius) ||
+               (id.shutdown_celsius && id.shutdown_celsius != it->second.shutdown_celsius)) {
+      // The same GPU, its thresholds first seen (a history from before they were kept) or changed: no event.
+      if (id.slowdown_celsius) it->second.slowdown_celsius = id.slowdown_celsius;
+      if (id.shutdown_celsius) it->second.shutdown_celsius = id.shutdown_celsius;
+      KnownGpu k = it->second;
+      if (k.uuid.empty()) k.uuid = id.uuid, k.serial = id.serial, k.model = id.model;
+      out.inventory.push_back(identity(k));
     }
   }
   for (auto& [bus, g] : next.gpus) {

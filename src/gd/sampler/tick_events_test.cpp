@@ -40,6 +40,30 @@ TEST(TickEvents, FirstTickAddsGpus) {
   EXPECT_EQ(c.inventory[0].uuid, "GPU-a");
 }
 
+TEST(TickEvents, ThresholdsReachTheInventoryOnceAndADriverChangeIsAnEvent) {
+  LiveState prev;
+  auto g = gpu("0000:3b:00.0", "GPU-a");
+  auto a = state({g});
+  a.nvml.driver_version = "460.32.03";
+  diff_tick(prev, a, 1);  // added, without thresholds (an old driver, or a history from before they were kept)
+  auto b = a;
+  b.nvml.gpus[0].temp_slowdown_celsius = 87;
+  b.nvml.gpus[0].temp_shutdown_celsius = 90;
+  auto c = diff_tick(a, b, 2);
+  EXPECT_TRUE(c.events.empty());
+  ASSERT_EQ(c.inventory.size(), 1u);
+  EXPECT_EQ(c.inventory[0].uuid, "GPU-a");
+  EXPECT_EQ(c.inventory[0].slowdown_celsius, 87);
+  EXPECT_EQ(c.inventory[0].shutdown_celsius, 90);
+  auto d = b;
+  EXPECT_TRUE(diff_tick(b, d, 3).inventory.empty());  // known: not written again each tick
+  auto e = d;
+  e.nvml.driver_version = "450.191.01";
+  auto changed = diff_tick(d, e, 4);
+  ASSERT_EQ(types(changed), std::vector<std::string>{"driver_changed"});
+  EXPECT_NE(changed.events[0].detail.find("\"from\":\"460.32.03\""), std::string::npos) << changed.events[0].detail;
+}
+
 TEST(TickEvents, LostBackHungAnswering) {
   LiveState prev = state({gpu("0000:3b:00.0", "GPU-a"), gpu("0000:5e:00.0", "GPU-b")});
   prev.samples_total = 1;

@@ -57,6 +57,11 @@ CREATE INDEX events_type_ts ON events(type, ts_ms);
 CREATE TABLE blocks(kind INTEGER NOT NULL, t0 INTEGER NOT NULL, gpu INTEGER NOT NULL, rows INTEGER NOT NULL,
                     data BLOB NOT NULL, PRIMARY KEY(kind, t0, gpu));
 )sql",
+    // 3: each GPU's own temperature thresholds (°C), drawn by `report` on its temperature chart.
+    R"sql(
+ALTER TABLE gpus ADD COLUMN slowdown_celsius INTEGER;
+ALTER TABLE gpus ADD COLUMN shutdown_celsius INTEGER;
+)sql",
 };
 
 bool is_corrupt_code(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
@@ -326,10 +331,13 @@ std::optional<WriteError> Store::write(const std::vector<SampleRow>& samples, co
   };
   if (!exec(m_db, "BEGIN IMMEDIATE")) return fail("begin");
   for (const auto& g : inventory) {
+    // A threshold not reported keeps the one the history has.
     Stmt s(m_db,
-           "INSERT INTO gpus(bus_id, uuid, serial, model) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(bus_id) DO "
-           "UPDATE SET uuid = ?2, serial = ?3, model = ?4");
+           "INSERT INTO gpus(bus_id, uuid, serial, model, slowdown_celsius, shutdown_celsius) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(bus_id) DO UPDATE SET uuid = ?2, serial = ?3, model = ?4, "
+           "slowdown_celsius = COALESCE(?5, slowdown_celsius), shutdown_celsius = COALESCE(?6, shutdown_celsius)");
     s.bind(1, g.bus_id), s.bind(2, g.uuid), s.bind(3, g.serial), s.bind(4, g.model);
+    s.bind(5, g.slowdown_celsius), s.bind(6, g.shutdown_celsius);
     if (s.step() != SQLITE_DONE) return fail("inventory");
   }
   if (!samples.empty()) {
@@ -359,10 +367,11 @@ std::optional<WriteError> Store::write(const std::vector<SampleRow>& samples, co
 }
 
 Result<std::vector<GpuIdentity>> Store::inventory() {
-  Stmt s(m_db, "SELECT bus_id, uuid, serial, model FROM gpus ORDER BY bus_id");
+  Stmt s(m_db, "SELECT bus_id, uuid, serial, model, slowdown_celsius, shutdown_celsius FROM gpus ORDER BY bus_id");
   std::vector<GpuIdentity> out;
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.text(1), s.text(2), s.text(3)});
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.opt(4), s.opt(5)});
   if (rc != SQLITE_DONE) return db_error(m_db, "inventory");
   return out;
 }
@@ -381,19 +390,37 @@ Result<std::vector<std::string>> Store::lost_gpus() {
 
 Result<std::vector<EventRow>> Store::events(std::int64_t since_ms, std::int64_t until_ms,
                                             const std::vector<std::string>& types) {
+  EventQuery q;
+  q.since_ms = since_ms, q.until_ms = until_ms, q.types = types;
+  return find_events(q);
+}
+
+Result<std::vector<EventRow>> Store::find_events(const EventQuery& q) {
   std::string in;
-  for (size_t i = 0; i < types.size(); ++i) in += fmt::format("{}?{}", i ? ", " : "", i + 3);
-  Stmt s(m_db, fmt::format("SELECT id, ts_ms, type, gpu, detail FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2{} "
-                           "ORDER BY id",
-                           types.empty() ? "" : fmt::format(" AND type IN ({})", in)));
+  for (size_t i = 0; i < q.types.size(); ++i) in += fmt::format("{}?{}", i ? ", " : "", i + 4);
+  Stmt s(m_db, fmt::format("SELECT id, ts_ms, type, gpu, detail FROM events WHERE ts_ms >= ?1 AND ts_ms < ?2{}{} "
+                           "ORDER BY {} LIMIT ?3",
+                           q.id ? fmt::format(" AND id = {}", *q.id) : "",
+                           q.types.empty() ? "" : fmt::format(" AND type IN ({})", in),
+                           q.newest_first ? "ts_ms DESC, id DESC" : "id"));
   if (!s.ok()) return db_error(m_db, "events");
-  s.bind(1, since_ms), s.bind(2, until_ms);
-  for (size_t i = 0; i < types.size(); ++i) s.bind(static_cast<int>(i) + 3, types[i]);
+  s.bind(1, q.since_ms), s.bind(2, q.until_ms), s.bind(3, q.limit);
+  for (size_t i = 0; i < q.types.size(); ++i) s.bind(static_cast<int>(i) + 4, q.types[i]);
   std::vector<EventRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4)});
   if (rc != SQLITE_DONE) return db_error(m_db, "events");
   return out;
+}
+
+Result<std::optional<std::int64_t>> Store::last_sample_ts() {
+  // The newest raw row: unpacked rows are the newest, else the end of the newest packed hour (a block's rows are
+  // not decoded for this; the caller reads the window anyway).
+  Stmt s(m_db, "SELECT (SELECT MAX(ts) FROM samples), (SELECT MAX(t0) FROM blocks WHERE kind = 0)");
+  if (!s.ok() || s.step() != SQLITE_ROW) return db_error(m_db, "last sample");
+  if (auto ts = s.opt(0)) return std::optional<std::int64_t>(*ts);
+  if (auto t0 = s.opt(1)) return std::optional<std::int64_t>(*t0 + 3599);
+  return std::optional<std::int64_t>();
 }
 
 Result<std::string> Store::integrity_check() {

@@ -45,6 +45,8 @@ struct GpuIdentity {
   std::string uuid;
   std::string serial;
   std::string model;
+  std::optional<std::int64_t> slowdown_celsius;  // the GPU's own thresholds; nullopt: not reported
+  std::optional<std::int64_t> shutdown_celsius;
 };
 
 struct WriteError {
@@ -149,6 +151,17 @@ class Store {
   // Events in [since_ms, until_ms) of the given types (empty: all), by id.
   Result<std::vector<EventRow>> events(std::int64_t since_ms, std::int64_t until_ms,
                                        const std::vector<std::string>& types);
+  // Events by any of: time range, types, id; oldest id first or newest time first; at most limit.
+  struct EventQuery {
+    std::int64_t since_ms = INT64_MIN, until_ms = INT64_MAX;
+    std::vector<std::string> types;  // empty: all
+    std::optional<std::int64_t> id;
+    bool newest_first = false;
+    std::int64_t limit = -1;  // -1: no limit
+  };
+  Result<std::vector<EventRow>> find_events(const EventQuery& q);
+  // The time of the newest raw sample (unix s; an hour already packed: its end); nullopt when there is none.
+  Result<std::optional<std::int64_t>> last_sample_ts();
   // Packs finished hours (ts < the hour of now_s) from `samples` into blocks
   // and roll-ups, at most max_hours of them, each in its own transaction
   // (crash-safe, and idempotent: rows are either still in `samples` or in

@@ -41,10 +41,10 @@ SampleRow row(std::int64_t ts, const std::string& bus, std::int64_t temp) {
 TEST_F(StoreTest, CreatesMigratesAndRoundTrips) {
   auto s = Store::open(db());
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ((*s)->schema_version(), 2);
+  EXPECT_EQ((*s)->schema_version(), 3);
   std::vector<EventRow> ev = {{0, 1000, "daemon_start", "", "{}"}, {0, 5000, "gpu_lost", "0000:3b:00.0", "{}"}};
   auto err = (*s)->write({row(1, "0000:3b:00.0", 40), row(1, "0000:5e:00.0", 50), row(2, "0000:3b:00.0", 70)},
-                         {{"0000:3b:00.0", "GPU-a", "123", "V100"}}, ev);
+                         {{"0000:3b:00.0", "GPU-a", "123", "V100", 87, 90}}, ev);
   ASSERT_FALSE(err) << err->message;
   EXPECT_GT(ev[1].id, ev[0].id);
   auto rows = (*s)->samples({});
@@ -64,6 +64,21 @@ TEST_F(StoreTest, CreatesMigratesAndRoundTrips) {
   ASSERT_EQ(inv->size(), 2u);
   EXPECT_EQ((*inv)[0].uuid, "GPU-a");
   EXPECT_EQ(*(*s)->integrity_check(), "ok");
+}
+
+TEST_F(StoreTest, InventoryKeepsThresholdsAnUpdateDoesNotReport) {
+  auto s = Store::open(db());
+  ASSERT_TRUE(s);
+  std::vector<EventRow> none;
+  ASSERT_FALSE((*s)->write({}, {{"0000:3b:00.0", "GPU-a", "1", "V100", 87, 90}}, none));
+  // A later identity without thresholds (a dump that does not print them) keeps the known ones.
+  ASSERT_FALSE((*s)->write({}, {{"0000:3b:00.0", "GPU-b", "2", "V100", std::nullopt, std::nullopt}}, none));
+  auto inv = (*s)->inventory();
+  ASSERT_TRUE(inv);
+  ASSERT_EQ(inv->size(), 1u);
+  EXPECT_EQ((*inv)[0].uuid, "GPU-b");
+  EXPECT_EQ((*inv)[0].slowdown_celsius, 87);
+  EXPECT_EQ((*inv)[0].shutdown_celsius, 90);
 }
 
 TEST_F(StoreTest, EveryMetricHasAColumn) {
@@ -86,7 +101,7 @@ TEST_F(StoreTest, ReopenKeepsDataAndVersion) {
   }
   auto s = Store::open(db());
   ASSERT_TRUE(s);
-  EXPECT_EQ((*s)->schema_version(), 2);
+  EXPECT_EQ((*s)->schema_version(), 3);
   EXPECT_EQ((*s)->samples({})->size(), 1u);
   EXPECT_EQ((*s)->events(0, INT64_MAX, {})->size(), 1u);
 }

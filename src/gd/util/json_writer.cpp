@@ -102,6 +102,12 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::raw(std::string_view json_text) {
+  before_value();
+  m_out += json_text;
+  return *this;
+}
+
 std::string escape_json_c1(std::string text) {
   if (text.find('\xc2') == std::string::npos) return text;
   std::string out;

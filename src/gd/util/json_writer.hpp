@@ -35,6 +35,8 @@ class JsonWriter {
   JsonWriter& value(double v);
   JsonWriter& value(bool v);
   JsonWriter& null();
+  // A value already written as JSON text (by the caller's guarantee: valid, and laid out as it should appear).
+  JsonWriter& raw(std::string_view json_text);
   template <class T>
   JsonWriter& value(const std::optional<T>& v) {
     return v ? value(*v) : null();

@@ -1,0 +1,120 @@
+// `gpudoctor report`: the post-mortem of one incident from watch's history —
+// one self-contained HTML page (or its JSON) with the charts, the events and
+// the verdict on every usual suspect (docs/report.md).
+#include <cctype>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "gd/cli/cli.hpp"
+#include "gd/host/host_root.hpp"
+#include "gd/probe/state.hpp"
+#include "gd/report/render.hpp"
+#include "gd/report/report.hpp"
+#include "gd/report/verdict.hpp"
+#include "gd/sampler/daemon.hpp"
+#include "gd/util/strings.hpp"
+#include "gd/util/time.hpp"
+
+namespace gd::cli {
+
+namespace {
+
+struct ReportCli {
+  std::string db, around, window = "2h", out, format = "html", root = "/";
+};
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+std::string hostname_of(const std::string& root) {
+  if (root != "/") {
+    host::HostRoot r(root);
+    if (auto h = r.read_file("/etc/hostname", 256)) return std::string(util::trim(*h));
+    return "";
+  }
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+int do_report(const ReportCli& c) {
+  report::ReportOptions o;
+  o.now_ms = util::now_unix_ms();
+  auto w = util::parse_duration(c.window);
+  o.window_s = std::chrono::duration_cast<std::chrono::seconds>(*w).count();
+  if (!c.around.empty()) {
+    if (all_digits(c.around))
+      o.around_event = std::stoll(c.around);
+    else
+      o.around_ms = *util::parse_time_ms(c.around, o.now_ms);
+  }
+  o.hostname = hostname_of(c.root);
+  // The repairs `fix --yes` recorded on this node (inside --root): marked on the charts, listed with the events.
+  host::HostRoot root(c.root);
+  if (auto text = root.read_file(probe::k_changes_file, 8 << 20)) {
+    model::StateInfo st;
+    probe::parse_change_records(*text, st);
+    o.changes = std::move(st.changes);
+  }
+  std::string db_path = c.db.empty() ? store::default_db_path() : c.db;
+  auto db = store::Store::open_for_query(db_path);
+  if (!db) {
+    fmt::print(stderr, "gpudoctor report: {}\n", db.error().message);
+    return k_exit_unknown;
+  }
+  auto data = report::load(**db, o);
+  if (!data) {
+    fmt::print(stderr, "gpudoctor report: {}\n", data.error().message);
+    return k_exit_unknown;
+  }
+  auto verdict = report::judge(*data);
+  std::string text = c.format == "json" ? report::render_json(*data, verdict) + "\n" : report::render_html(*data, verdict);
+  if (c.out.empty() || c.out == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0 ? k_exit_ok : k_exit_unknown;
+  }
+  std::string err;
+  if (!sampler::write_atomic(c.out, text, err)) {
+    fmt::print(stderr, "gpudoctor report: cannot write {}: {}\n", util::printable(c.out, 300), err);
+    return k_exit_unknown;
+  }
+  fmt::print(stderr, "gpudoctor report: wrote {} ({} KB, {} GPU(s), {} event(s), window {} – {})\n{}\n",
+             util::printable(c.out, 300), (text.size() + 1023) / 1024, data->gpus.size(), data->events.size(),
+             util::format_utc(data->since_s), util::format_utc(data->until_s), verdict.summary);
+  return k_exit_ok;
+}
+
+}  // namespace
+
+void setup_report(CLI::App& sub, int& exit_code) {
+  auto c = std::make_shared<ReportCli>();
+  sub.add_option("--db", c->db, "History database (default: watch's)");
+  sub.add_option("--around", c->around,
+                 "The incident: an event id (`gpudoctor events`) or a time (2026-11-27T03:00, @1764300000, 2h); "
+                 "default: the latest gpu_lost, else the latest critical event, else the end of the history")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (all_digits(v) || util::parse_time_ms(v, util::now_unix_ms())) return std::string();
+            return "expected an event id or " + std::string(util::k_time_forms);
+          },
+          "EVENT_ID|TIME", "around"));
+  sub.add_option("--window", c->window, "How much history (default 2h: 100 min before the incident, 20 after)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            auto d = util::parse_duration(v);
+            if (!d) return "not a duration: expected 30m, 2h, 7d";
+            if (*d < std::chrono::minutes(1) || *d > std::chrono::hours(24 * 31)) return "must be between 1m and 31d";
+            return std::string();
+          },
+          "DURATION", "window"));
+  sub.add_option("--out", c->out, "Write the report to FILE (default: standard output)");
+  sub.add_option("--format", c->format, "html (default: one self-contained page) or json (the same content as data)")
+      ->check(CLI::IsMember({"html", "json"}));
+  sub.add_option("--root", c->root, "The node's root, for fix's change record (default /)");
+  sub.callback([c, &exit_code] { exit_code = do_report(*c); });
+}
+
+}  // namespace gd::cli
