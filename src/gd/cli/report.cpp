@@ -9,7 +9,6 @@
 
 #include "gd/cli/cli.hpp"
 #include "gd/host/host_root.hpp"
-#include "gd/probe/state.hpp"
 #include "gd/report/render.hpp"
 #include "gd/report/report.hpp"
 #include "gd/report/verdict.hpp"
@@ -53,12 +52,7 @@ int do_report(const ReportCli& c) {
   }
   o.hostname = hostname_of(c.root);
   // The repairs `fix --yes` recorded on this node (inside --root): marked on the charts, listed with the events.
-  host::HostRoot root(c.root);
-  if (auto text = root.read_file(probe::k_changes_file, 8 << 20)) {
-    model::StateInfo st;
-    probe::parse_change_records(*text, st);
-    o.changes = std::move(st.changes);
-  }
+  o.changes = report::fix_records(host::HostRoot(c.root));
   std::string db_path = c.db.empty() ? store::default_db_path() : c.db;
   auto db = store::Store::open_for_query(db_path);
   if (!db) {

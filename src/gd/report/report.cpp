@@ -9,6 +9,7 @@
 
 #include "gd/model/history_event.hpp"
 #include "gd/model/xid_catalog.hpp"
+#include "gd/probe/state.hpp"
 #include "gd/store/gpu_metrics.hpp"
 
 namespace gd::report {
@@ -71,6 +72,10 @@ Result<Anchor> find_anchor(store::Store& db, const ReportOptions& o) {
     a.kind = AnchorKind::time, a.ts_ms = *o.around_ms;
     return a;
   }
+  if (o.end_ms) {
+    a.kind = AnchorKind::end_of_history, a.ts_ms = *o.end_ms;
+    return a;
+  }
   store::Store::EventQuery lost;
   lost.types = {name(HistoryEvent::gpu_lost)}, lost.newest_first = true, lost.limit = 1;
   auto l = db.find_events(lost);
@@ -111,6 +116,14 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b 
 
 std::span<const std::string_view> report_metrics() { return k_metrics; }
 
+std::vector<model::ChangeRecord> fix_records(const host::HostRoot& root) {
+  auto text = root.read_file(probe::k_changes_file, 8 << 20);
+  if (!text) return {};
+  model::StateInfo st;
+  probe::parse_change_records(*text, st);
+  return std::move(st.changes);
+}
+
 std::size_t metric(std::string_view column) {
   for (std::size_t i = 0; i < std::size(k_metrics); ++i)
     if (k_metrics[i] == column) return i;
@@ -138,7 +151,7 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
   r.anchor = *anchor;
   const std::int64_t w = std::max<std::int64_t>(o.window_s, 60);
   const std::int64_t at_s = floor_div(r.anchor.ts_ms, 1000);
-  r.since_s = at_s - w * 5 / 6;
+  r.since_s = o.end_ms ? at_s - w : at_s - w * 5 / 6;
   r.until_s = r.since_s + w + 1;
   // The anchor's own second is "before": a loss recorded at 12:00:00.500 judges the sample of 12:00:00.
   const std::int64_t before_until = r.anchor.kind == AnchorKind::end_of_history ? r.until_s : at_s + 1;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gd/host/host_root.hpp"
 #include "gd/model/snapshot.hpp"
 #include "gd/store/store.hpp"
 #include "gd/util/result.hpp"
@@ -73,11 +74,15 @@ inline constexpr std::size_t k_context_max = 5000;
 struct ReportOptions {
   std::optional<std::int64_t> around_event;  // an event id
   std::optional<std::int64_t> around_ms;     // a time
+  std::optional<std::int64_t> end_ms;        // the live page: the window ends here (now), no incident asked
   std::int64_t window_s = 7200;
   std::int64_t now_ms = 0;
   std::vector<model::ChangeRecord> changes;  // fix's change record (probe::read_state), read by the caller
   std::string hostname;
 };
+
+// fix's change record inside the root (/var/lib/gpudoctor/changes.jsonl); empty when there is none.
+std::vector<model::ChangeRecord> fix_records(const host::HostRoot& root);
 
 // Places the window (around the event or time asked; else the latest
 // gpu_lost, else the latest critical event, else the end of the history:

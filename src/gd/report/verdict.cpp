@@ -87,7 +87,7 @@ struct View {
   template <class F>
   void before(F f) const {
     for (const auto& e : r.events)
-      if (e.ts_ms / 1000 <= at_s || !incident) f(e);
+      if (e.ts_ms <= r.anchor.ts_ms || !incident) f(e);
   }
   std::vector<const store::EventRow*> findings(std::initializer_list<std::string_view> ids) const {
     std::vector<const store::EventRow*> out;
@@ -123,19 +123,32 @@ struct View {
   // watch ran over the window up to the anchor (its last start before it has no stop after): its kernel-log feed
   // and rules saw the time the events do not mention.
   // kernel_log: and it followed a kernel log (its daemon_start says which).
-  bool watched(bool kernel_log = false) const {
-    std::optional<std::int64_t> start, stop;
+  // When watch's run up to the anchor began (its last start before it, with no stop after); nullopt when it was
+  // not running then. kernel_log: a run that followed a kernel log (its daemon_start says which).
+  std::optional<std::int64_t> watch_start(bool kernel_log) const {
+    std::optional<std::int64_t> start;
     auto seen = [&](const store::EventRow& e) {
-      if (e.ts_ms / 1000 > at_s) return;
-      if (is(e, HistoryEvent::daemon_start) && (!kernel_log || !str(detail(e), "kernel_log").empty()))
-        start = e.ts_ms / 1000, stop.reset();
-      else if (is(e, HistoryEvent::daemon_start))
-        start.reset(), stop.reset();
-      if (is(e, HistoryEvent::daemon_stop)) stop = e.ts_ms / 1000;
+      if (e.ts_ms > r.anchor.ts_ms) return;  // (milliseconds: watch may stop within the second of the loss)
+      if (is(e, HistoryEvent::daemon_start))
+        start = !kernel_log || !str(detail(e), "kernel_log").empty() ? std::optional(e.ts_ms / 1000) : std::nullopt;
+      if (is(e, HistoryEvent::daemon_stop)) start.reset();
     };
     for (const auto& e : r.earlier) seen(e);
     for (const auto& e : r.events) seen(e);
-    return start && *start <= r.since_s && !stop;
+    return start;
+  }
+  // Watch ran through the whole window up to the anchor: what it would have recorded and did not, did not happen.
+  bool watched(bool kernel_log = false) const {
+    auto s = watch_start(kernel_log);
+    return s && *s <= r.since_s;
+  }
+  // Why watched() is false, for the evidence.
+  std::string not_watched(bool kernel_log = false) const {
+    if (auto s = watch_start(kernel_log))
+      return fmt::format("watch started only at {}, after the window began: the time before is not covered", when(*s));
+    if (kernel_log && watch_start(false))
+      return "watch ran without following a kernel log";
+    return "watch was not running before " + what;
   }
 };
 
@@ -356,8 +369,8 @@ Suspect xids(const ReportData& d) {
     s.evidence.push_back(fmt::format("watch followed the kernel log through the window: no {}Xid before {}",
                                      the_loss ? "other " : "", v.what));
   } else {
-    s.evidence.push_back("the history has no kernel log for this window (watch was not running or followed none; "
-                         "`gpudoctor import kernel-log FILE` adds one)");
+    s.evidence.push_back(v.not_watched(true) +
+                         ": the history has no kernel log for this window (`gpudoctor import kernel-log FILE` adds one)");
   }
   return s;
 }
@@ -530,7 +543,7 @@ Suspect stuck(const ReportData& d) {
     s.status = SuspectStatus::ruled_out;
     s.evidence.push_back("watch ran through the window: no task stuck in the driver, no NVML hang");
   } else {
-    s.evidence.push_back("watch was not running: processes in the driver were not looked at");
+    s.evidence.push_back(v.not_watched() + ": processes in the driver were not looked at");
   }
   return s;
 }

@@ -26,7 +26,9 @@
 #include "gd/ledger/ledger.hpp"
 #include "gd/util/strings.hpp"
 #include "gd/rule/rule.hpp"
-#include "gd/sampler/http_server.hpp"
+#include "gd/model/json_io.hpp"
+#include "gd/sampler/live_server.hpp"
+#include "gd/util/time.hpp"
 #include "gd/sampler/nvml_sampler.hpp"
 #include "gd/sampler/tick_events.hpp"
 #include "gd/sampler/xid_feed.hpp"
@@ -104,8 +106,7 @@ class Watch {
   std::string m_history_error;  // the latest failed write's message, "" after a good one
   std::string m_maintain_error;
   LiveState m_state;
-  std::mutex m_text_mutex;
-  std::shared_ptr<const std::string> m_text = std::make_shared<std::string>();
+  std::unique_ptr<LiveServer> m_server;  // --listen: /metrics, the live page, its API
   sigset_t m_signals{};
   bool m_reload = false;
   bool m_reloaded = false;  // the next tick re-runs the host probes
@@ -385,8 +386,17 @@ void Watch::publish() {
     std::string err;
     if (!write_atomic(m_o.textfile, *text, err)) log(err);
   }
-  std::lock_guard lock(m_text_mutex);
-  m_text = std::move(text);
+  if (!m_server) return;
+  // The live page's /api/findings: what this tick found (warnings and criticals), newest state only.
+  nlohmann::json f = nlohmann::json::array();
+  for (const auto& x : m_state.findings)
+    f.push_back({{"id", x.id}, {"severity", model::severity_name(x.severity)}, {"gpu", x.gpu.value_or("")},
+                 {"summary", x.summary}, {"evidence", x.evidence}});
+  nlohmann::json doc = {{"time", util::format_utc(static_cast<std::int64_t>(m_state.sample_unix_s))},
+                        {"nvml", model::nvml_state_name(m_state.nvml.state)},
+                        {"findings", f}};
+  m_server->publish(text, std::make_shared<const std::string>(
+                              doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
 bool Watch::wait_until(SteadyClock::time_point t) {
@@ -427,46 +437,28 @@ int Watch::run() {
   }
   m_db_lock = std::move(*lock);
 
-  // The server (http_server.hpp): read-only, one epoll thread, bounded in
-  // connections, request size and time, so scrapes answer under slow, idle or
-  // hostile clients (cpp-httplib's 8 workers were starved by 40 slowloris).
-  std::unique_ptr<HttpServer> http;
-  std::thread http_thread;
+  // The server (live_server.hpp over http_server.hpp): read-only, one epoll thread, bounded in connections,
+  // request size and time, so scrapes answer under slow, idle or hostile clients (cpp-httplib's 8 workers were
+  // starved by 40 slowloris); the live page and its JSON API beside /metrics.
+  std::string host_name = [] {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof buf - 1);
+    return std::string(buf);
+  }();
   if (!m_o.listen.empty()) {
     auto addr = parse_listen(m_o.listen);
     if (!addr) {
       fmt::print(stderr, "gpudoctor watch: --listen {}: expected ADDR:PORT\n", m_o.listen);
       return 3;
     }
-    static const auto k_index = std::make_shared<const std::string>(
-        "<html><body><h1>gpudoctor watch</h1><a href=\"/metrics\">/metrics</a></body></html>\n");
-    static const auto k_not_found = std::make_shared<const std::string>("404 Not Found: try /metrics\n");
-    http = std::make_unique<HttpServer>([this](std::string_view path) {
-      HttpResponse r;
-      if (path == "/metrics") {
-        std::lock_guard lock(m_text_mutex);
-        r.body = m_text;
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      } else if (path == "/") {
-        r.body = k_index;
-        r.content_type = "text/html; charset=utf-8";
-      } else {
-        r.status = 404;
-        r.body = k_not_found;
-      }
-      return r;
-    });
-    if (auto b = http->bind(addr->first, addr->second); !b) {
+    m_server = std::make_unique<LiveServer>(LiveServerOptions{
+        m_o.db_path.empty() ? store::default_db_path() : m_o.db_path, m_o.root, host_name});
+    if (auto b = m_server->start(addr->first, addr->second); !b) {
       fmt::print(stderr, "gpudoctor watch: cannot listen on {}: {}\n", m_o.listen, b.error().message);
       return 3;
     }
-    http_thread = std::thread([&http] { http->run(); });
   }
-  m_state.hostname = m_snap.hostname = [] {
-    char buf[256] = {};
-    ::gethostname(buf, sizeof buf - 1);
-    return std::string(buf);
-  }();
+  m_state.hostname = m_snap.hostname = host_name;
   open_store();
   follow_kernel_log();  // before the kernel_log probe reads it: no line falls between the two
   load_nvml_and_slow_probes();
@@ -517,10 +509,7 @@ int Watch::run() {
   flush();
   if (m_store) m_store->checkpoint();
   m_sampler.reset();
-  if (http) {
-    http->stop();
-    http_thread.join();
-  }
+  if (m_server) m_server->stop();
   log(fmt::format("stopped after {} ticks ({} missed)", m_ticks, m_state.missed_ticks_total));
   return 0;
 }

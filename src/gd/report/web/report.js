@@ -54,10 +54,12 @@
   // One x axis for every GPU: the union of their times; a GPU without a row at a time is null there.
   function align(doc) {
     // The window's ends too: the axis spans the whole window, so events after the last sample (the loss) show.
-    var set = {};
-    set[doc.window.since_s] = 1;
+    // (It starts at the window's start, or a minute before the history's first sample or event in it.)
+    var set = {}, first = doc.window.until_s - 1;
+    doc.gpus.forEach(function (g) { g.ts.forEach(function (t) { set[t] = 1; }); if (g.ts.length) first = Math.min(first, g.ts[0]); });
+    doc.events.forEach(function (e) { first = Math.min(first, Math.floor(e.ts_ms / 1000)); });
+    set[Math.max(doc.window.since_s, first - 60)] = 1;
     set[doc.window.until_s - 1] = 1;
-    doc.gpus.forEach(function (g) { g.ts.forEach(function (t) { set[t] = 1; }); });
     var xs = Object.keys(set).map(Number).sort(function (a, b) { return a - b; });
     var index = {};
     xs.forEach(function (t, i) { index[t] = i; });
@@ -285,6 +287,7 @@
     head.appendChild(el("p", { "class": "gd-window" }, "Window " + doc.window.since + " – " + doc.window.until +
       " (" + doc.window.resolution + " samples) around " + anchor + ". History: " + doc.db + ". Generated " +
       doc.generated + "."));
+    if (live) windowLinks(head);
     doc.notes.forEach(function (n) { head.appendChild(el("p", { "class": "gd-note" }, n)); });
     app.appendChild(head);
     var verdict = el("section", { id: "gd-verdict" }), plots = el("section", { id: "gd-charts" }),
@@ -325,14 +328,38 @@
     app.appendChild(el("p", { "class": "gd-error" }, message));
   }
 
+  // The live page's window: #2h (default), #24h or #7d.
+  var WINDOWS = ["2h", "24h", "7d"];
+  function liveWindow() {
+    var w = location.hash.replace("#", "");
+    return WINDOWS.indexOf(w) >= 0 ? w : "2h";
+  }
+  var timer = null;
+  window.addEventListener("hashchange", function () { clearTimeout(timer); refresh(); });
+
+  function windowLinks(box) {
+    var p = el("p", { "class": "gd-windows" }, "Window: ");
+    WINDOWS.forEach(function (w) {
+      var a = el("a", { href: "#" + w }, w);
+      if (w === liveWindow()) a.setAttribute("class", "gd-current");
+      p.appendChild(a);
+      p.appendChild(document.createTextNode(" "));
+    });
+    p.appendChild(document.createTextNode(" · refreshes every " + (liveWindow() === "2h" ? "10 s" : "60 s") +
+                                          " · JSON: /api/report/" + liveWindow() + ", /api/findings, /metrics"));
+    box.appendChild(p);
+  }
+
   function refresh() {
-    Promise.all([fetch("/api/report").then(function (r) {
+    Promise.all([fetch("/api/report/" + liveWindow()).then(function (r) {
       if (!r.ok) return r.text().then(function (t) { throw new Error("/api/report: " + r.status + " " + t); });
       return r.json();
     }), fetch("/api/findings").then(function (r) { return r.ok ? r.json() : null; })]).then(function (res) {
       lastFindings = res[1];
       render(res[0]);
-    }).catch(function (e) { fail(String(e.message || e)); }).then(function () { setTimeout(refresh, 10000); });
+    }).catch(function (e) { fail(String(e.message || e)); }).then(function () {
+      timer = setTimeout(refresh, liveWindow() === "2h" ? 10000 : 60000);
+    });
   }
 
   if (live) {
