@@ -52,6 +52,12 @@ seed "$OUT/corpus/container" tests/scenarios/*/root/etc/nvidia-container-runtime
   tests/scenarios/*/root/proc/1/cgroup
 seed "$OUT/corpus/sim_scenario" tests/scenarios/*/nvml.json
 seed "$OUT/corpus/nvidia_smi" tests/corpus/nvidia-smi/*
+mkdir -p "$OUT/corpus/bundle"
+if [ -x build/gpudoctor ]; then  # a real bundle (collect --bundle on the simulator), when the main build is there
+  GPUDOCTOR_SIM_SCENARIO=tests/scenarios/healthy-8xh100/nvml.json build/gpudoctor collect \
+    --root tests/scenarios/healthy-8xh100/root --bundle "$OUT/corpus/bundle/collect.tar.gz" --redact \
+    --db "$OUT/no-history.db" 2>/dev/null || true
+fi
 
 # Inputs that once crashed a target stay in its corpus (tests/corpus/fuzz/TARGET/).
 for d in tests/corpus/fuzz/*/; do

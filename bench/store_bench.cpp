@@ -2,7 +2,8 @@
 // maintain paths, and times the "max temperature per GPU in the hour before
 // event E" query in-process. Driven by bench/watch_bench.py (db part).
 //
-//   gd-store-bench generate DB DAYS [GPUS]   DAYS of 10 s samples, packed hourly as `watch` does
+//   gd-store-bench generate DB DAYS [GPUS] [INTERVAL_S]   DAYS (may be a fraction) of samples every INTERVAL_S
+//                                         (default 10), packed hourly as `watch` does
 //   gd-store-bench query DB RUNS             times events(gpu_lost) + max_per_gpu(temp), RUNS times
 #include <algorithm>
 #include <chrono>
@@ -33,12 +34,12 @@ struct Generator {
   std::int64_t uniform(std::int64_t lo, std::int64_t hi) {
     return std::uniform_int_distribution<std::int64_t>(lo, hi)(rnd);
   }
-  SampleRow row(std::int64_t ts, std::int64_t k, std::size_t gi, const std::string& bus) {
-    bool busy = (k / 360 + static_cast<std::int64_t>(gi)) % 3 != 0;
+  SampleRow row(std::int64_t ts, std::int64_t interval, std::size_t gi, const std::string& bus) {
+    bool busy = (ts / 3600 + static_cast<std::int64_t>(gi)) % 3 != 0;
     SampleRow r{ts, bus, std::vector<std::optional<std::int64_t>>(gd::store::gpu_metrics().size())};
     auto set = [&](const char* name, std::optional<std::int64_t> v) { r.values[*metric_index(name)] = v; };
     std::int64_t power = (busy ? 520000 : 70000) + uniform(-20000, 20000);
-    energy[gi] += power * 10;
+    energy[gi] += power * interval;
     // Each slot runs a little warmer than the one before (air flow), the room follows the day, plus noise.
     double room = 4.0 * std::sin(2 * 3.14159265358979 * static_cast<double>(ts % 86400) / 86400.0);
     set("temp_celsius", (busy ? 62 : 34) + static_cast<std::int64_t>(gi % 4) + std::lround(room) + uniform(-3, 3));
@@ -66,7 +67,7 @@ struct Generator {
   }
 };
 
-int generate(const std::string& db, int days, int gpus) {
+int generate(const std::string& db, double days, int gpus, int interval) {
   auto s = gd::store::Store::open(db);
   if (!s) return fmt::print(stderr, "{}\n", s.error().message), 1;
   Generator g;
@@ -78,25 +79,27 @@ int generate(const std::string& db, int days, int gpus) {
     inv.push_back({bus.back(), fmt::format("GPU-{:08x}-0000-0000-0000-000000000000", i), fmt::format("165{:010}", i),
                    "NVIDIA H100 80GB HBM3", 87, 90});
   }
-  const std::int64_t ticks = std::int64_t{days} * 8640;
-  const std::int64_t start = (std::time(nullptr) - days * 86400) / 3600 * 3600;
-  const std::int64_t event_ts = start + days * 86400 / 2 + 1234;
+  const std::int64_t span = std::llround(days * 86400);
+  const std::int64_t ticks = span / interval;
+  const std::int64_t start = (std::time(nullptr) - span) / 3600 * 3600;
+  const std::int64_t event_ts = start + span / 2 + 1234;
+  const std::int64_t per_hour = 3600 / interval;
   auto t0 = std::chrono::steady_clock::now();
   std::vector<SampleRow> batch;
   std::vector<double> pack_ms;
   for (std::int64_t k = 0; k < ticks; ++k) {
-    std::int64_t ts = start + 10 * k;
-    for (int i = 0; i < gpus; ++i) batch.push_back(g.row(ts, k, static_cast<std::size_t>(i), bus[i]));
+    std::int64_t ts = start + interval * k;
+    for (int i = 0; i < gpus; ++i) batch.push_back(g.row(ts, interval, static_cast<std::size_t>(i), bus[i]));
     std::vector<gd::store::EventRow> ev;
-    if (ts <= event_ts && event_ts < ts + 10) ev.push_back({0, event_ts * 1000, "gpu_lost", bus[2], "{}"});
-    bool hour_done = (k + 1) % 360 == 0;
+    if (ts <= event_ts && event_ts < ts + interval) ev.push_back({0, event_ts * 1000, "gpu_lost", bus[2], "{}"});
+    bool hour_done = (k + 1) % per_hour == 0;
     if (batch.size() < 60u * gpus && ev.empty() && !hour_done && k + 1 < ticks) continue;  // <= 10 min per commit
     if (auto e = (*s)->write(batch, k < 60 ? inv : std::vector<gd::store::GpuIdentity>{}, ev))
       return fmt::print(stderr, "{}\n", e->message), 1;
     batch.clear();
     if (hour_done) {  // the daemon runs maintain every minute; packing happens once an hour is over
       auto m0 = std::chrono::steady_clock::now();
-      auto rep = (*s)->maintain(ts + 10, gd::store::Retention{days + 1, 90, 730});
+      auto rep = (*s)->maintain(ts + interval, gd::store::Retention{static_cast<int>(days) + 1, 90, 730});
       if (!rep) return fmt::print(stderr, "{}\n", rep.error().message), 1;
       pack_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m0).count());
     }
@@ -104,9 +107,9 @@ int generate(const std::string& db, int days, int gpus) {
   (*s)->checkpoint();
   std::sort(pack_ms.begin(), pack_ms.end());
   fmt::print(
-      "generated {} days x {} GPUs x 10 s ({} samples) in {:.1f} s; event gpu_lost at {}; maintain() packing "
+      "generated {} days x {} GPUs x {} s ({} samples) in {:.1f} s; event gpu_lost at {}; maintain() packing "
       "one hour: median {:.1f} ms, worst {:.1f} ms\n",
-      days, gpus, ticks * gpus, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), event_ts,
+      days, gpus, interval, ticks * gpus, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), event_ts,
       pack_ms.empty() ? 0.0 : pack_ms[pack_ms.size() / 2], pack_ms.empty() ? 0.0 : pack_ms.back());
   return 0;
 }
@@ -141,8 +144,9 @@ int query(const std::string& db, int runs) {
 int main(int argc, char** argv) {
   std::vector<std::string> a(argv + 1, argv + argc);
   if (a.size() >= 3 && a[0] == "generate")
-    return generate(a[1], std::atoi(a[2].c_str()), a.size() > 3 ? std::atoi(a[3].c_str()) : 8);
+    return generate(a[1], std::atof(a[2].c_str()), a.size() > 3 ? std::atoi(a[3].c_str()) : 8,
+                    a.size() > 4 ? std::max(1, std::atoi(a[4].c_str())) : 10);
   if (a.size() == 3 && a[0] == "query") return query(a[1], std::max(1, std::atoi(a[2].c_str())));
-  fmt::print(stderr, "usage: gd-store-bench generate DB DAYS [GPUS] | query DB RUNS\n");
+  fmt::print(stderr, "usage: gd-store-bench generate DB DAYS [GPUS] [INTERVAL_S] | query DB RUNS\n");
   return 3;
 }

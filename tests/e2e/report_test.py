@@ -10,6 +10,9 @@ driven over the DevTools protocol: browser.py).
    set, the GPU falls off the bus): the verdict supports overheating and rules persistence out.
 3. watch's live page at / with its JSON API (/api/findings, /api/report/2h, /7d): rendered in Chromium with
    the current findings and charts, no console error (screenshot kept).
+5. The evidence bundle (collect --bundle --redact) of that node: a standard tar.gz whose members carry no UUID
+   or serial of the node; check --from and report --db read it back to the same findings and verdict; with NVML
+   hung it still finishes within --timeout. (Run before part 4.)
 4. Bad input: no database, an empty history, an unknown event id, a file that is not a history: exit 3 with
    the reason; the history is left byte-identical (a query never writes).
 
@@ -23,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -221,6 +225,60 @@ try:
     finally:
         w.send_signal(signal.SIGTERM)
         w.wait(timeout=15)
+
+    # 5. The evidence bundle: the thermal node's history, redacted; then a wedged driver.
+    bundle = os.path.join(tmp, "evidence.tar.gz")
+    env = dict(os.environ, GPUDOCTOR_SIM_SCENARIO=scen)
+    r = gd("collect", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--bundle", bundle, "--redact",
+           "--db", hot_db, env=env)
+    check("bundle: written", r.returncode == 0 and os.path.exists(bundle), r.stderr)
+    members = {}
+    if os.path.exists(bundle):
+        with tarfile.open(bundle) as t:  # Python's own tar reader: the archive is a standard one
+            for m in t.getmembers():
+                members[m.name] = t.extractfile(m).read()
+    check("bundle: manifest, snapshot, findings, history, report",
+          {"manifest.json", "snapshot.json", "findings.json", "history.db", "report.html"} <= set(members), list(members))
+    man = json.loads(members.get("manifest.json", b"{}"))
+    check("bundle: the manifest names what was skipped and why", man.get("kind") == "gpudoctor-bundle" and
+          any(x["what"] == "kernel log" and x["why"] for x in man.get("skipped", [])), man.get("skipped"))
+    real = [g["uuid"] for g in d["gpus"]] + [g.get("serial", "") for g in d["gpus"] if len(g.get("serial", "")) >= 4]
+    leaked = [(name, x) for name, data in members.items() for x in real if x and x.encode() in data]
+    leaked += [(name, x.lower()) for name, data in members.items() for x in real if x.startswith("GPU-")
+               and x.lower().encode() in data]
+    check("bundle --redact: no UUID or serial of the node in any member (the history database included)",
+          not leaked, leaked[:4])
+    check("bundle --redact: consistent (a UUID is replaced by the same one everywhere)",
+          b"GPU-00000000-0000-0000-0000-000000000001" in members.get("snapshot.json", b"") and
+          b"GPU-00000000-0000-0000-0000-000000000001" in members.get("history.db", b""))
+    direct = gd("check", "--root", os.path.join(SCEN, "root"), "--nvml", SIM, "--json", env=env)
+    from_bundle = gd("check", "--from", bundle, "--json")
+    check("check --from BUNDLE: same findings and exit code as on the node",
+          from_bundle.returncode == direct.returncode and
+          sorted(f["id"] for f in json.loads(from_bundle.stdout or "{}").get("findings", [])) ==
+          sorted(f["id"] for f in json.loads(direct.stdout or "{}").get("findings", [])),
+          (from_bundle.returncode, direct.returncode, from_bundle.stderr[-300:]))
+    r = gd("report", "--db", bundle, "--format", "json")
+    rb = json.loads(r.stdout) if r.returncode == 0 else {"verdict": {"suspects": []}}
+    check("report --db BUNDLE: the same verdict as from the history", statuses(rb) == statuses(hot), (statuses(rb), r.stderr))
+    check("report --db BUNDLE: the redacted host", rb.get("host", "").startswith("node-"), rb.get("host"))
+    hang = os.path.join(tmp, "hang.json")
+    dh = json.load(open(os.path.join(SRC, "tests/scenarios/nvml-hang-gpu/nvml.json")))
+    json.dump(dh, open(hang, "w"))
+    t0 = time.time()
+    r = gd("collect", "--root", os.path.join(SRC, "tests/scenarios/nvml-hang-gpu/root"), "--nvml", SIM, "--timeout", "2",
+           "--bundle", os.path.join(tmp, "hang.tar.gz"), "--db", hot_db, env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=hang))
+    took = time.time() - t0
+    check("bundle with NVML hung: finished within --timeout 2 (+0.5 s to start and write)", r.returncode == 0 and took < 2.5,
+          (r.returncode, round(took, 2), r.stderr[-300:]))
+    hb = gd("check", "--from", os.path.join(tmp, "hang.tar.gz"), "--json")
+    check("bundle with NVML hung: its snapshot says nvml.hung", "nvml.hung" in hb.stdout, hb.stdout[:300])
+    broken = os.path.join(tmp, "broken.tar.gz")
+    open(broken, "wb").write(open(bundle, "rb").read()[:300])
+    r = gd("check", "--from", broken)
+    check("a truncated bundle: exit 3, named", r.returncode == 3 and "broken.tar.gz" in r.stderr, r.stderr)
+    r = gd("report", "--db", broken)
+    check("a truncated bundle to report: exit 3, named", r.returncode == 3 and "broken.tar.gz" in r.stderr, r.stderr)
 
     # 4. Bad input.
     r = gd("report", "--db", os.path.join(tmp, "none.db"))

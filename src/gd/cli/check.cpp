@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "gd/bundle/bundle.hpp"
+#include "gd/cli/bundle_ops.hpp"
 #include "gd/cli/cli.hpp"
 #include "gd/cli/node_options.hpp"
 #include "gd/cli/render.hpp"
@@ -21,6 +23,8 @@
 #include "gd/probe/probe.hpp"
 #include "gd/rule/rule.hpp"
 #include "gd/util/strings.hpp"
+#include "gd/util/tar_gz.hpp"
+#include "gd/util/time.hpp"
 
 namespace gd::cli {
 
@@ -127,6 +131,12 @@ int do_check(CheckOptions& o) {
   std::vector<std::string> input_problems;
   if (!o.from.empty()) {
     auto text = read_input(o.from);
+    if (text && util::looks_gzip(*text)) {  // an evidence bundle (collect --bundle): its snapshot
+      auto b = bundle::parse_bundle(*text, o.from == "-" ? "stdin" : o.from);
+      const util::TarEntry* snap_entry = b ? bundle::member(*b, bundle::k_snapshot) : nullptr;
+      if (b && !snap_entry) b = make_error(fmt::format("{}: the bundle holds no {}", o.from, bundle::k_snapshot));
+      text = b ? Result<std::string>(snap_entry->data) : Result<std::string>(b.error());
+    }
     std::vector<std::string> unknown;
     auto parsed = text ? model::parse_snapshot(*text, o.from, &unknown) : Result<model::Snapshot>(text.error());
     if (!parsed) {
@@ -188,7 +198,9 @@ bool write_file_atomic(const std::string& path, const std::string& data, std::st
 void setup_check(CLI::App& sub, int& exit_code) {
   auto o = std::make_shared<CheckOptions>();
   add_node_options(sub, o->node);
-  sub.add_option("--from", o->from, "Diagnose a snapshot written by `gpudoctor collect` (- for stdin)");
+  sub.add_option("--from", o->from,
+                 "Diagnose a snapshot written by `gpudoctor collect` (- for stdin), or the snapshot in a bundle "
+                 "(`collect --bundle`)");
   sub.add_flag("--json", o->json, "Print findings as JSON (same as --format json)");
   sub.add_option("--format", o->format,
                  "text (default), json, npd (node-problem-detector plugin: exit 0 OK, 1 critical, 2 unknown; one "
@@ -207,9 +219,39 @@ void setup_check(CLI::App& sub, int& exit_code) {
 void setup_collect(CLI::App& sub, int& exit_code) {
   auto o = std::make_shared<NodeOptions>();
   auto out = std::make_shared<std::string>();
+  auto b = std::make_shared<BundleOptions>();
+  auto window = std::make_shared<std::string>("2h");
   add_node_options(sub, *o);
   sub.add_option("-o,--out", *out, "Write the snapshot to FILE instead of stdout");
-  sub.callback([o, out, &exit_code] {
+  sub.add_option("--bundle", b->path,
+                 "Write the evidence bundle FILE.tar.gz instead: snapshot, findings, kernel log of this and the "
+                 "previous boot, the history window and its report, fix records; within --timeout");
+  sub.add_flag("--redact", b->redact, "In the bundle, replace serials, UUIDs and host names consistently");
+  sub.add_option("--db", b->db, "The bundle's history (default: watch's)");
+  sub.add_option("--window", *window, "The bundle's history window around the latest incident (default 2h)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            auto d = util::parse_duration(v);
+            if (!d || *d < std::chrono::minutes(1) || *d > std::chrono::hours(24 * 31)) return "expected 1m to 31d";
+            return std::string();
+          },
+          "DURATION", "window"));
+  sub.callback([o, out, b, window, &sub, &exit_code] {
+    if (b->path.empty() && (b->redact || sub.count("--db") || sub.count("--window"))) {
+      fmt::print(stderr, "gpudoctor collect: --redact, --db and --window belong to --bundle FILE\n");
+      exit_code = k_exit_unknown;
+      return;
+    }
+    if (!b->path.empty()) {
+      if (!out->empty()) {
+        fmt::print(stderr, "gpudoctor collect: --out and --bundle: give one\n");
+        exit_code = k_exit_unknown;
+        return;
+      }
+      b->window_s = std::chrono::duration_cast<std::chrono::seconds>(*util::parse_duration(*window)).count();
+      exit_code = write_bundle(*o, *b);
+      return;
+    }
     auto snap = snapshot_node(*o);
     if (!snap) {
       fmt::print(stderr, "gpudoctor: cannot collect: {}\n", snap.error().message);

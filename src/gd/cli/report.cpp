@@ -2,18 +2,26 @@
 // one self-contained HTML page (or its JSON) with the charts, the events and
 // the verdict on every usual suspect (docs/report.md).
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "gd/bundle/bundle.hpp"
 #include "gd/cli/cli.hpp"
 #include "gd/host/host_root.hpp"
+#include "gd/host/kernel_log_source.hpp"
 #include "gd/report/render.hpp"
 #include "gd/report/report.hpp"
 #include "gd/report/verdict.hpp"
 #include "gd/sampler/daemon.hpp"
 #include "gd/util/strings.hpp"
+#include "gd/util/tar_gz.hpp"
 #include "gd/util/time.hpp"
 
 namespace gd::cli {
@@ -22,6 +30,24 @@ namespace {
 
 struct ReportCli {
   std::string db, around, window = "2h", out, format = "html", root = "/";
+};
+
+// A private temporary directory, removed with everything in it when this goes.
+struct TempDir {
+  std::string path;
+  Result<std::string> make() {
+    const char* t = std::getenv("TMPDIR");
+    std::string templ = (t && *t ? std::string(t) : std::string("/tmp")) + "/gd-report-XXXXXX";
+    if (!::mkdtemp(templ.data())) return make_error(fmt::format("mkdtemp in {}: {}", templ, std::strerror(errno)));
+    path = templ;
+    return path;
+  }
+  ~TempDir() {
+    if (!path.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  }
 };
 
 bool all_digits(const std::string& s) {
@@ -54,6 +80,34 @@ int do_report(const ReportCli& c) {
   // The repairs `fix --yes` recorded on this node (inside --root): marked on the charts, listed with the events.
   o.changes = report::fix_records(host::HostRoot(c.root));
   std::string db_path = c.db.empty() ? store::default_db_path() : c.db;
+  // An evidence bundle (collect --bundle): its history window, unpacked into a private temp dir for the query.
+  TempDir unpacked;
+  std::string head;
+  host::stream_file(db_path, [&](std::string_view c) { head.append(c.substr(0, 2 - std::min<std::size_t>(2, head.size()))); }, 2);
+  if (util::looks_gzip(head)) {
+    auto b = bundle::read_bundle(db_path);
+    if (!b) {
+      fmt::print(stderr, "gpudoctor report: {}\n", b.error().message);
+      return k_exit_unknown;
+    }
+    const auto* h = bundle::member(*b, bundle::k_history);
+    if (!h) {
+      fmt::print(stderr, "gpudoctor report: {}: the bundle holds no history (its manifest says why)\n", db_path);
+      return k_exit_unknown;
+    }
+    if (const auto* m = bundle::member(*b, bundle::k_manifest)) {
+      auto j = nlohmann::json::parse(m->data, nullptr, false);
+      if (j.is_object() && j.contains("host") && j["host"].is_string()) o.hostname = j["host"].get<std::string>();
+    }
+    auto dir = unpacked.make();
+    std::string err;
+    if (!dir || !sampler::write_atomic(*dir + "/history.db", h->data, err)) {
+      fmt::print(stderr, "gpudoctor report: cannot unpack {}: {}\n", db_path, dir ? err : dir.error().message);
+      return k_exit_unknown;
+    }
+    db_path = *dir + "/history.db";
+    o.changes.clear();  // the bundle's window carries its node's repairs in its report; this node's are not its
+  }
   auto db = store::Store::open_for_query(db_path);
   if (!db) {
     fmt::print(stderr, "gpudoctor report: {}\n", db.error().message);
@@ -64,6 +118,7 @@ int do_report(const ReportCli& c) {
     fmt::print(stderr, "gpudoctor report: {}\n", data.error().message);
     return k_exit_unknown;
   }
+  if (!unpacked.path.empty()) data->db_path = c.db + " (its history.db)";
   auto verdict = report::judge(*data);
   std::string text = c.format == "json" ? report::render_json(*data, verdict) + "\n" : report::render_html(*data, verdict);
   if (c.out.empty() || c.out == "-") {
