@@ -423,8 +423,9 @@ def watch_run(tag, tmp, root, env, log, compat, preexec):
           repr((page or b"")[:200]))
     if page is not None:
         check(f"{tag}: /metrics Content-Type is text/plain", ctype.startswith("text/plain"), ctype)
-        check(f"{tag}: / (an HTML page) carries no node text", index is not None and b"<script>" not in index
-              and b"FORGED" not in index, repr(index and index[:200]))
+        # The live page is static (its data comes from /api/report, rendered as text): no node text in it.
+        check(f"{tag}: / (an HTML page) carries no node text", index is not None and b"alert(1)" not in index
+              and b"FORGED" not in index and index.count(b"<script") == 2, repr(index and index[:200]))
         check_prom(f"{tag} /metrics", page)
         if compat:
             check(f"{tag}: dcgm families present", b"DCGM_FI_DEV_GPU_TEMP{" in page, repr(page[:200]))
@@ -433,6 +434,16 @@ def watch_run(tag, tmp, root, env, log, compat, preexec):
     else:
         check(f"{tag} --textfile written", False, "no file")
     check_terminal(f"{tag} stderr log", err)
+    # The report page of this history: the node's text only inside its JSON data, never as markup.
+    html = os.path.join(tmp, f"{tag}.html")
+    r = run([GD, "report", "--db", db, "--out", html], env)
+    check(f"{tag} report: written", r.rc == 0 and os.path.exists(html), r.err[-300:])
+    check_terminal(f"{tag} report stderr", r.err)
+    if os.path.exists(html):
+        page_html = open(html, "rb").read()
+        check(f"{tag} report: exactly its own three script elements (data, uPlot, its script)",
+              page_html.count(b"<script") == 3 and b"alert(1)</script>" not in page_html and b"FORGED" not in
+              page_html.split(b'<script id="gd-data"')[0], page_html.count(b"<script"))
     r = run([GD, "events", "--db", db], env)
     check_exit(f"{tag} events", r)
     check_terminal(f"{tag} events", r.out)

@@ -81,6 +81,39 @@ TEST_F(StoreTest, InventoryKeepsThresholdsAnUpdateDoesNotReport) {
   EXPECT_EQ((*inv)[0].shutdown_celsius, 90);
 }
 
+// A history written before thresholds were kept (schema 2): queries refuse it by name, the next writer
+// migrates it in place, every row kept.
+TEST_F(StoreTest, SchemaTwoIsMigratedByTheWriterAndRefusedByQueries) {
+  {
+    auto s = Store::open(db());
+    ASSERT_TRUE(s);
+    std::vector<EventRow> ev = {{0, 1000, "gpu_lost", "0000:3b:00.0", "{}"}};
+    ASSERT_FALSE((*s)->write({row(5, "0000:3b:00.0", 40)}, {{"0000:3b:00.0", "GPU-a", "1", "V100", 87, 90}}, ev));
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "ALTER TABLE gpus DROP COLUMN slowdown_celsius; ALTER TABLE gpus DROP COLUMN shutdown_celsius; "
+                         "DELETE FROM schema_version WHERE version = 3;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  auto q = Store::open_for_query(db());
+  ASSERT_FALSE(q);
+  EXPECT_NE(q.error().message.find("older gpudoctor (schema 2"), std::string::npos) << q.error().message;
+  auto s = Store::open(db());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ((*s)->schema_version(), 3);
+  auto inv = (*s)->inventory();
+  ASSERT_TRUE(inv);
+  ASSERT_EQ(inv->size(), 1u);
+  EXPECT_EQ((*inv)[0].uuid, "GPU-a");
+  EXPECT_FALSE((*inv)[0].slowdown_celsius);  // not known then: the next tick's sample fills it in
+  EXPECT_EQ((*s)->samples({})->size(), 1u);
+  EXPECT_EQ((*s)->events(0, INT64_MAX, {})->size(), 1u);
+}
+
 TEST_F(StoreTest, EveryMetricHasAColumn) {
   auto s = Store::open(db());
   ASSERT_TRUE(s);
