@@ -166,9 +166,18 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
   auto inv = db.inventory();
   if (!inv) return inv.error();
   std::map<std::string, std::size_t> index;
-  std::map<std::string, store::Resolution> seen_res;
+  bool any_raw = false, any_rollup = false;
   const std::size_t reasons = metric("clock_event_reasons");
-  auto rows = db.history(q, [&](const store::HistoryRow& row) {
+  // At most o.rows_max rows are held (a day of 1 s samples of 8 GPUs would be 690,000): past it the window is
+  // read again from the per-minute roll-ups, then the hourly ones, and the page says so.
+  std::int64_t held = 0;
+  bool over = false;
+  auto visit = [&](const store::HistoryRow& row) {
+    if (over) return;
+    if (++held > o.rows_max) {
+      over = true;
+      return;
+    }
     auto [it, fresh] = index.emplace(row.bus_id, r.gpus.size());
     if (fresh) {
       GpuSeries g;
@@ -179,7 +188,7 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
       g.before.resize(std::size(k_metrics));
       r.gpus.push_back(std::move(g));
     }
-    seen_res[row.bus_id] = row.resolution;
+    (row.resolution == store::Resolution::raw ? any_raw : any_rollup) = true;
     auto& g = r.gpus[it->second];
     g.ts.push_back(row.ts);
     const bool before = row.ts < before_until;
@@ -205,11 +214,21 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
       if (k == reasons) st->bits |= v->max;
       if (row.resolution == store::Resolution::raw && v->max != 0) ++st->count_nonzero;
     }
-  });
+  };
+  auto rows = db.history(q, visit);
+  for (auto coarser : {store::Resolution::minute, store::Resolution::hour}) {
+    if (!rows || !over || (q.resolution && *q.resolution >= coarser)) continue;
+    r.notes.push_back(fmt::format("more than {} rows in the window at {} resolution: read from the {} roll-ups",
+                                  o.rows_max, q.resolution ? store::resolution_name(*q.resolution) : "raw",
+                                  store::resolution_name(coarser)));
+    r.gpus.clear(), index.clear();
+    held = 0, over = false, any_raw = false, any_rollup = false;
+    q.resolution = coarser;
+    rows = db.history(q, visit);
+  }
   if (!rows) return rows.error();
-  bool any_rollup = false, any_raw = false;
-  for (const auto& [bus, res] : seen_res) (res == store::Resolution::raw ? any_raw : any_rollup) = true;
-  r.resolution = any_rollup ? (q.resolution ? "minute" : "mixed") : "raw";
+  if (over) r.notes.push_back(fmt::format("the window holds more than {} hourly rows: only the first are shown", o.rows_max));
+  r.resolution = any_rollup ? (q.resolution ? std::string(store::resolution_name(*q.resolution)) : "mixed") : "raw";
   if (!any_raw && !any_rollup) r.resolution = "none";
   if (any_rollup)
     r.notes.push_back("part of the window is read from roll-ups (per-minute or per-hour min/avg/max): the series "

@@ -79,6 +79,9 @@ struct ReportOptions {
   std::int64_t now_ms = 0;
   std::vector<model::ChangeRecord> changes;  // fix's change record (probe::read_state), read by the caller
   std::string hostname;
+  // History rows held at most (each carries every report metric: 250,000 are ~90 MB); past it the window is read
+  // from the minute, then the hour roll-ups, and a note says so.
+  std::int64_t rows_max = 250000;
 };
 
 // fix's change record inside the root (/var/lib/gpudoctor/changes.jsonl); empty when there is none.

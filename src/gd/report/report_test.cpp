@@ -226,6 +226,24 @@ TEST(Report, WindowAroundAnEventIdOrATimeAndErrors) {
   EXPECT_EQ(r->gpus[0].ts.size(), 361u);
 }
 
+TEST(Report, TooManyRowsAreReadFromTheRollUpsAndSaidSo) {
+  History h;
+  seed_story(h);  // 570 ticks x 4 GPUs of raw rows, in hours still unpacked: minute roll-ups come from them
+  ReportOptions o;
+  o.rows_max = 1000;
+  auto r = load(h.db(), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->resolution, "minute");
+  ASSERT_FALSE(r->notes.empty());
+  EXPECT_NE(r->notes.front().find("more than 1000 rows"), std::string::npos) << r->notes.front();
+  std::size_t rows = 0;
+  for (const auto& g : r->gpus) rows += g.ts.size();
+  EXPECT_LE(rows, 1000u);
+  EXPECT_GT(rows, 300u);  // ~96 minutes x 4 GPUs
+  EXPECT_EQ(status(judge(*r), "thermal"), "ruled_out");  // the verdict holds on roll-ups too
+  EXPECT_EQ(status(judge(*r), "persistence"), "supported");
+}
+
 TEST(Report, EmptyHistoryIsAnErrorNotAVerdict) {
   History h;
   ReportOptions o;
