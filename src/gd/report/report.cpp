@@ -167,6 +167,17 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
   if (!inv) return inv.error();
   std::map<std::string, std::size_t> index;
   bool any_raw = false, any_rollup = false;
+  // A GPU's place in r.gpus, with its identity from the inventory (the bus id alone when it has none).
+  auto add_gpu = [&](const std::string& bus) {
+    GpuSeries g;
+    g.id.bus_id = bus;
+    for (const auto& id : *inv)
+      if (id.bus_id == bus) g.id = id;
+    g.values.resize(std::size(k_metrics));
+    g.before.resize(std::size(k_metrics));
+    r.gpus.push_back(std::move(g));
+    return index.emplace(bus, r.gpus.size() - 1).first;
+  };
   const std::size_t reasons = metric("clock_event_reasons");
   // At most o.rows_max rows are held (a day of 1 s samples of 8 GPUs would be 690,000): past it the window is
   // read again from the per-minute roll-ups, then the hourly ones, and the page says so.
@@ -178,16 +189,8 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
       over = true;
       return;
     }
-    auto [it, fresh] = index.emplace(row.bus_id, r.gpus.size());
-    if (fresh) {
-      GpuSeries g;
-      g.id.bus_id = row.bus_id;
-      for (const auto& id : *inv)
-        if (id.bus_id == row.bus_id) g.id = id;
-      g.values.resize(std::size(k_metrics));
-      g.before.resize(std::size(k_metrics));
-      r.gpus.push_back(std::move(g));
-    }
+    auto it = index.find(row.bus_id);
+    if (it == index.end()) it = add_gpu(row.bus_id);
     (row.resolution == store::Resolution::raw ? any_raw : any_rollup) = true;
     auto& g = r.gpus[it->second];
     g.ts.push_back(row.ts);
@@ -247,17 +250,8 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
   std::stable_sort(r.events.begin(), r.events.end(),
                    [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
   // A GPU with events in the window but no samples (lost before it, or never sampled) still has its place.
-  for (const auto& e : r.events) {
-    if (e.gpu.empty() || index.contains(e.gpu)) continue;
-    GpuSeries g;
-    g.id.bus_id = e.gpu;
-    for (const auto& id : *inv)
-      if (id.bus_id == e.gpu) g.id = id;
-    g.values.resize(std::size(k_metrics));
-    g.before.resize(std::size(k_metrics));
-    index.emplace(e.gpu, r.gpus.size());
-    r.gpus.push_back(std::move(g));
-  }
+  for (const auto& e : r.events)
+    if (!e.gpu.empty() && !index.contains(e.gpu)) add_gpu(e.gpu);
   std::sort(r.gpus.begin(), r.gpus.end(), [](const auto& a, const auto& b) { return a.id.bus_id < b.id.bus_id; });
 
   store::Store::EventQuery earlier;
