@@ -13,6 +13,7 @@ constexpr std::pair<HistoryEvent, std::string_view> k_events[] = {
     {HistoryEvent::nvml_answering, "nvml_answering"},
     {HistoryEvent::nvml_failed, "nvml_failed"},
     {HistoryEvent::driver_changed, "driver_changed"},
+    {HistoryEvent::nvml_initialised, "nvml_initialised"},
     {HistoryEvent::gpu_added, "gpu_added"},
     {HistoryEvent::inventory_changed, "inventory_changed"},
     {HistoryEvent::gpu_lost, "gpu_lost"},

@@ -18,6 +18,7 @@ enum class HistoryEvent {
   nvml_answering,
   nvml_failed,
   driver_changed,  // NVML reports another driver version than at the previous sample
+  nvml_initialised,  // watch's NVML worker (re)started and nvmlInit returned: how long it took
   gpu_added,  // a bus id seen for the first time
   inventory_changed,  // another UUID or serial at a bus id
   gpu_lost,

@@ -417,8 +417,22 @@ Suspect persistence(const ReportData& d) {
   if (empty) stalls.push_back(fmt::format("{} empty nvidia-smi dump(s) (nvidia-smi hung)", empty));
   if (none) stalls.push_back(fmt::format("{} \"No devices were found\"", none));
   if (!stalls.empty()) s.evidence.push_back("before " + v.what + ": " + util::join(stalls, ", "));
-  s.evidence.push_back("driver initialisations are not counted in the history (`gpudoctor check` counts them in "
-                       "the kernel log)");
+  // Driver initialisations: the ones watch's own NVML worker made (each start), with how long nvmlInit took.
+  int inits = 0;
+  double slowest = 0;
+  v.before([&](const store::EventRow& e) {
+    if (!is(e, HistoryEvent::nvml_initialised)) return;
+    ++inits;
+    auto dj = detail(e);
+    if (dj.contains("init_ms") && dj["init_ms"].is_number()) slowest = std::max(slowest, dj["init_ms"].get<double>());
+  });
+  bool slow_init = slowest >= 1000;
+  if (inits)
+    s.evidence.push_back(fmt::format("NVML initialised {} time(s) by watch in the window, the slowest in {:.1f} s{}",
+                                     inits, slowest / 1000,
+                                     slow_init ? " (a driver bringing the GPUs up for each client)" : ""));
+  s.evidence.push_back("initialisations by other processes are not in the history (`gpudoctor check` counts the "
+                       "kernel log's marks; `churn` measures them)");
   if (pm.empty() && raised.empty()) {
     s.evidence.insert(s.evidence.begin(), "no persistence mode samples before " + v.what);
     return s;
@@ -432,7 +446,7 @@ Suspect persistence(const ReportData& d) {
                                     is(*d.anchor.event, HistoryEvent::nvml_hung) ||
                                     is(*d.anchor.event, HistoryEvent::nvidia_smi_no_devices) ||
                                     is(*d.anchor.event, HistoryEvent::nvidia_smi_empty))) ||
-                !stalls.empty();
+                !stalls.empty() || slow_init;
   s.status = failed ? SuspectStatus::supported : SuspectStatus::remains;
   if (failed)
     s.evidence.push_back("with persistence off the driver initialises and tears the GPU down for every process: "
@@ -559,7 +573,9 @@ constexpr SuspectRule k_suspects[] = {
      "uncorrectable ECC counters, row remapping failures, pending page retirement, memory Xids", memory},
     {"xid", "Xids before the event", "Xid and fallen-off-the-bus events before it, by code and GPU", xids},
     {"persistence", "Persistence mode off (init storm)",
-     "persistence mode in the samples and its changes, persistence.off findings, NVML/nvidia-smi hangs", persistence},
+     "persistence mode in the samples and its changes, persistence.off findings, NVML/nvidia-smi hangs, NVML "
+     "initialisations watch made and how long they took",
+     persistence},
     {"driver", "Driver or library version",
      "driver changes, driver.version_mismatch, libs.version_mismatch, kernel_log.api_mismatch findings", driver},
     {"inventory", "A broken card (inventory)", "cards swapped at a bus id, losses on different cards", inventory},

@@ -1,5 +1,6 @@
 #include "gd/sampler/tick_events.hpp"
 
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -41,6 +42,12 @@ void diff_nvml(const LiveState& prev, const LiveState& next, std::int64_t ts, Ti
   } else if (!up && was_up && next.nvml.state != model::NvmlState::hung) {
     out.events.push_back(event(ts, HistoryEvent::nvml_failed, "", {{"error", next.nvml.load_error}}));
   }
+  // Each start of watch's NVML worker initialises the driver's view of every GPU: with persistence off and no
+  // other client, that brings the GPUs up (seconds: the seed's nvidia-smi took 4-5 s). report counts them.
+  if (up && next.nvml_worker_starts_total > prev.nvml_worker_starts_total && next.nvml.init_ms)
+    out.events.push_back(event(ts, HistoryEvent::nvml_initialised, "",
+                               {{"init_ms", std::round(*next.nvml.init_ms * 10) / 10},
+                                {"worker_starts", next.nvml_worker_starts_total}}));
   if (up && prev.nvml.driver_version && next.nvml.driver_version && *prev.nvml.driver_version != *next.nvml.driver_version)
     out.events.push_back(
         event(ts, HistoryEvent::driver_changed, "", {{"from", *prev.nvml.driver_version}, {"to", *next.nvml.driver_version}}));

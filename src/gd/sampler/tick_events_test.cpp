@@ -64,6 +64,19 @@ TEST(TickEvents, ThresholdsReachTheInventoryOnceAndADriverChangeIsAnEvent) {
   EXPECT_NE(changed.events[0].detail.find("\"from\":\"460.32.03\""), std::string::npos) << changed.events[0].detail;
 }
 
+TEST(TickEvents, EachStartOfTheNvmlWorkerIsAnInitialisationWithItsTime) {
+  LiveState prev = state({gpu("0000:3b:00.0", "GPU-a")});
+  prev.nvml_worker_starts_total = 1;
+  diff_tick(LiveState{}, prev, 0);
+  LiveState next = prev;
+  next.nvml.init_ms = 4312.54;
+  EXPECT_TRUE(diff_tick(prev, next, 1).events.empty());  // the same worker: no new initialisation
+  next.nvml_worker_starts_total = 2;
+  auto c = diff_tick(prev, next, 2);
+  ASSERT_EQ(types(c), std::vector<std::string>{"nvml_initialised"});
+  EXPECT_NE(c.events[0].detail.find("\"init_ms\":4312.5"), std::string::npos) << c.events[0].detail;
+}
+
 TEST(TickEvents, LostBackHungAnswering) {
   LiveState prev = state({gpu("0000:3b:00.0", "GPU-a"), gpu("0000:5e:00.0", "GPU-b")});
   prev.samples_total = 1;
