@@ -1,6 +1,8 @@
 // `gpudoctor report`: the post-mortem of one incident from watch's history —
 // one self-contained HTML page (or its JSON) with the charts, the events and
 // the verdict on every usual suspect (docs/report.md).
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -66,6 +68,12 @@ std::string hostname_of(const std::string& root) {
 }
 
 int do_report(const ReportCli& c) {
+  // Megabytes of HTML are no answer on a terminal; a query writes no file it was not asked for.
+  if (c.format == "html" && c.out.empty() && ::isatty(1)) {
+    fmt::print(stderr, "gpudoctor report: the page is one HTML file: give --out FILE.html (or --format json, "
+                       "or redirect standard output)\n");
+    return k_exit_unknown;
+  }
   report::ReportOptions o;
   o.now_ms = util::now_unix_ms();
   auto w = util::parse_duration(c.window);
