@@ -22,6 +22,7 @@ Browser checks are skipped (exit 77 when all else passed) only when no headless 
 import hashlib
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -78,15 +79,15 @@ def look(url, shot, wait_for_js="window.gdReport && window.gdReport.rendered >= 
                 r => [r.getAttribute('data-suspect'), r.getAttribute('data-status')]),
             events: Array.from(document.querySelectorAll('tr.gd-event')).map(r => r.getAttribute('data-type')),
             findings: document.querySelector('#gd-findings') ? document.querySelector('#gd-findings').innerText : null,
-            text: document.body.innerText.slice(0, 400)})""")
+            text: document.body.innerText.slice(0, 400), text_all: document.body.innerText})""")
         page.screenshot(shot)
         return ok, json.loads(state or "null"), json.loads(dom), list(page.errors)
 
 
-def check_page(name, ok, state, dom, errors, min_points):
+def check_page(name, ok, state, dom, errors, min_points, min_charts=5):
     check(f"{name}: rendered", ok and state and state.get("rendered", 0) >= 1, state)
     check(f"{name}: no console error", not errors, errors)
-    check(f"{name}: charts drawn (a canvas each)", state and state.get("charts", 0) >= 5
+    check(f"{name}: charts drawn (a canvas each)", state and state.get("charts", 0) >= min_charts
           and dom["canvases"] >= state.get("charts", 0), (state, dom["canvases"]))
     check(f"{name}: the charts carry the data's points", state and state.get("points", 0) >= min_points,
           (state or {}).get("points"))
@@ -137,7 +138,11 @@ try:
           hashlib.sha256(open(db, "rb").read()).hexdigest() == before and not os.path.exists(db + "-wal"))
     if CHROMIUM:
         ok, state, dom, errors = look("file://" + html, os.path.join(OUT, "report-seed.png"))
-        check_page("seed page", ok, state, dom, errors, 4 * minutes)
+        # The 450-era table has temperature, power, utilisation and memory, no clocks and no fan (N/A): 4 charts.
+        check_page("seed page", ok, state, dom, errors, 4 * minutes, min_charts=4)
+        check("seed page: what the dumps lack is said, not drawn empty", state and state.get("charts") == 4 and
+              "Clocks: not in the samples" in dom["text_all"] and "Fan: not in the samples" in dom["text_all"],
+              (state, [l for l in dom["text_all"].splitlines() if "not in the samples" in l]))
         check("seed page: every suspect with the JSON's status", sorted(map(tuple, dom["suspects"])) ==
               sorted(st.items()), dom["suspects"])
         check("seed page: the events listed", sorted(dom["events"]) == sorted(e["type"] for e in doc["events"]),
@@ -295,6 +300,11 @@ try:
     r = gd("report", "--db", notdb)
     check("not a history: exit 3, file unchanged", r.returncode == 3 and open(notdb).read() == "not a database\n" * 100,
           r.stderr)
+    mfd, sfd = pty.openpty()  # standard output a terminal: no megabytes of HTML onto it
+    t = subprocess.run([GD, "report", "--db", db], stdout=sfd, stderr=subprocess.PIPE, text=True, timeout=30)
+    os.close(sfd)
+    os.close(mfd)
+    check("the page onto a terminal: refused, --out named", t.returncode == 3 and "--out" in t.stderr, t.stderr)
     r = gd("report", "--db", db, "--window", "0s")
     check("a bad window: exit with usage error", r.returncode != 0 and "window" in r.stderr, r.stderr)
     r = gd("report", "--db", db, "--out", os.path.join(tmp, "no", "such", "dir", "r.html"))

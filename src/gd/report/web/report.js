@@ -114,6 +114,10 @@
   var sync = window.uPlot ? uPlot.sync("gd") : null;
 
   function chart(box, title, unit, xs, series, data, draw, opts) {
+    if (!series.length) {  // nothing of it in this window (a dump that prints no clocks, a GPU with no fan)
+      box.appendChild(el("p", { "class": "gd-note gd-nochart" }, title.replace(/ \(.*\)$/, "") + ": not in the samples of this window."));
+      return null;
+    }
     var wrap = el("div", { "class": "gd-chart" });
     box.appendChild(wrap);
     var width = Math.max(320, Math.min(box.clientWidth || 900, 1400) - 8);
@@ -155,7 +159,7 @@
     function perGpu(col, f, label) {
       var series = [], data = [];
       doc.gpus.forEach(function (g, i) {
-        if (!g.values[col]) return;
+        if (!g.values[col] || g.values[col].every(function (y) { return y === null; })) return;
         series.push({ label: (label || "") + gpuName(g), stroke: GPU_COLORS[i % GPU_COLORS.length], width: 1.5,
                       spanGaps: false });
         data.push(column(doc, xs, g, col, f));
@@ -194,8 +198,7 @@
     cm.series.forEach(function (s) { s.dash = [3, 3]; });
     chart(box, "Clocks (dashed: memory)", "MHz", xs, cs.series.concat(cm.series), cs.data.concat(cm.data), draw);
     var fan = perGpu("fan_percent");
-    if (fan.series.length) chart(box, "Fan", "%", xs, fan.series, fan.data, draw,
-                                 { scales: { x: { time: true }, y: { range: [0, 100] } } });
+    chart(box, "Fan", "%", xs, fan.series, fan.data, draw, { scales: { x: { time: true }, y: { range: [0, 100] } } });
     // Clock-event reasons: one lane per GPU, a point in the reason's colour where its bit is set.
     var rs = [], rd = [], colors = ["#1f77b4", "#bcbd22", "#ff7f0e", "#d62728", "#9467bd"];
     doc.gpus.forEach(function (g, gi) {
