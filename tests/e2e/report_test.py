@@ -9,7 +9,8 @@ driven over the DevTools protocol: browser.py).
 2. A truly thermal failure, recorded by watch on the simulator (the temperature ramps, HW thermal slowdown is
    set, the GPU falls off the bus): the verdict supports overheating and rules persistence out.
 3. watch's live page at / with its JSON API (/api/findings, /api/report/2h, /7d): rendered in Chromium with
-   the current findings and charts, no console error (screenshot kept).
+   the current findings and charts, no console error (screenshot kept); with no history (an unwritable --db)
+   it says why and still shows the findings.
 5. The evidence bundle (collect --bundle --redact) of that node: a standard tar.gz whose members carry no UUID
    or serial of the node; check --from and report --db read it back to the same findings and verdict; with NVML
    hung it still finishes within --timeout. (Run before part 4.)
@@ -227,6 +228,25 @@ try:
                   dom["findings"])
             ok, state, dom, errors = look(f"http://127.0.0.1:{port}/#7d", os.path.join(OUT, "live-7d.png"))
             check_page("live page, 7 days", ok, state, dom, errors, 8)
+    finally:
+        w.send_signal(signal.SIGTERM)
+        w.wait(timeout=15)
+
+    # 3b. The live page with no history (the database cannot be written): the error and the current findings.
+    port = free_port()
+    w = subprocess.Popen([GD, "watch", "--root", os.path.join(SCEN, "root"), "--no-ledger", "--nvml", SIM,
+                          "--interval", "1s", "--db", "/proc/gd-no-such/history.db", "--listen", f"127.0.0.1:{port}"],
+                         env=dict(os.environ, GPUDOCTOR_SIM_SCENARIO=os.path.join(SCEN, "nvml.json")),
+                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "nohist.log"), "w"))
+    try:
+        up = wait_for(lambda: (t := get(f"http://127.0.0.1:{port}/api/findings")) and "history.write_failed" in t, 20)
+        check("no history: /api/findings has history.write_failed", bool(up))
+        if CHROMIUM and up:
+            ok, state, dom, errors = look(f"http://127.0.0.1:{port}/", os.path.join(OUT, "live-no-history.png"),
+                                          "window.gdReport && window.gdReport.error")
+            check("no history: the page says why and still shows the findings", ok and "no history database" in
+                  dom["text_all"] and "history.write_failed" in (dom["findings"] or ""), dom["text_all"][:300])
+            check("no history: no error but the 503 it was answered", all("503" in e for e in errors), errors)
     finally:
         w.send_signal(signal.SIGTERM)
         w.wait(timeout=15)

@@ -336,6 +336,11 @@
     state.error = message;
     app.textContent = "";
     app.appendChild(el("p", { "class": "gd-error" }, message));
+    if (live) {  // no history to show (none written yet, or unreadable): the current findings still are
+      var findings = el("section", { id: "gd-findings" });
+      app.appendChild(findings);
+      renderFindings(findings);
+    }
   }
 
   // The live page's window: #2h (default), #24h or #7d.
@@ -364,9 +369,10 @@
     Promise.all([fetch("/api/report/" + liveWindow()).then(function (r) {
       if (!r.ok) return r.text().then(function (t) { throw new Error("/api/report: " + r.status + " " + t); });
       return r.json();
-    }), fetch("/api/findings").then(function (r) { return r.ok ? r.json() : null; })]).then(function (res) {
+    }).catch(function (e) { return { error: String(e.message || e) }; }),
+                 fetch("/api/findings").then(function (r) { return r.ok ? r.json() : null; })]).then(function (res) {
       lastFindings = res[1];
-      render(res[0]);
+      if (res[0].error) fail(res[0].error); else render(res[0]);
     }).catch(function (e) { fail(String(e.message || e)); }).then(function () {
       timer = setTimeout(refresh, liveWindow() === "2h" ? 10000 : 60000);
     });
