@@ -226,6 +226,18 @@ try:
             check_page("live page", ok, state, dom, errors, 8 * 3)
             check("live page: the current findings shown", dom["findings"] and "Current findings" in dom["findings"],
                   dom["findings"])
+            with browser.Browser(CHROMIUM) as b:  # a zoom survives the page's refresh
+                page = b.open(f"http://127.0.0.1:{port}/")
+                page.wait("window.gdReport && window.gdReport.rendered >= 1", 20)
+                now = int(time.time())
+                page.eval(f"gdZoom({now - 3}, {now - 1})")
+                page.eval("gdRefresh()")
+                refreshed = page.wait("window.gdReport.rendered >= 2", 20)
+                scale = page.eval("JSON.stringify(gdScale())")
+                kept = json.loads(scale or "null")
+                check("live page: a zoom is kept across a refresh", refreshed and kept and
+                      abs(kept["min"] - (now - 3)) < 0.01 and abs(kept["max"] - (now - 1)) < 0.01, (refreshed, kept))
+                check("live page: no console error through the refresh", not page.errors, page.errors)
             ok, state, dom, errors = look(f"http://127.0.0.1:{port}/#7d", os.path.join(OUT, "live-7d.png"))
             check_page("live page, 7 days", ok, state, dom, errors, 8)
     finally:

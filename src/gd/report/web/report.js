@@ -8,6 +8,9 @@
   var charts = [];
   var state = { rendered: 0, charts: 0, points: 0, events: 0, error: null };
   window.gdReport = state;
+  // For tests: the first chart's x range, and a refresh now (the live page's timer does it every 10 s).
+  window.gdScale = function () { return charts.length ? { min: charts[0].scales.x.min, max: charts[0].scales.x.max } : null; };
+  window.gdRefresh = function () { clearTimeout(timer); refresh(); };
   // For tests and benchmarks: zooms every chart to [min, max] (unix s) as a drag-select does; resolves to the ms
   // until they are redrawn (uPlot redraws in a microtask: done when a zero timeout fires).
   window.gdZoom = function (min, max) {
@@ -287,8 +290,22 @@
     state.events = rows.length;
   }
 
+  // The x range the reader zoomed or panned to, kept across the live page's refreshes (null: the whole window).
+  var zoomed = null, forget = false;
+  function rememberZoom() {
+    if (forget || !charts.length) {  // another window asked for: start from its whole range
+      zoomed = null;
+      forget = false;
+      return;
+    }
+    var u = charts[0], x = u.scales.x, d = u.data[0];
+    var whole = d.length && x.min <= d[0] && x.max >= d[d.length - 1];
+    zoomed = whole ? null : { min: x.min, max: x.max };
+  }
+
   function render(doc) {
     decode(doc);
+    if (live) rememberZoom();
     app.textContent = "";
     var head = el("header");
     head.appendChild(el("h1", null, (live ? "gpudoctor watch" : "gpudoctor report") + (doc.host ? " — " + doc.host : "")));
@@ -312,6 +329,7 @@
     }
     renderVerdict(doc, verdict);
     renderCharts(doc, plots);
+    if (live && zoomed) charts.forEach(function (c) { c.setScale("x", zoomed); });
     renderEvents(doc, events);
     state.rendered++;
     state.renderedAt = performance.now();
@@ -350,7 +368,7 @@
     return WINDOWS.indexOf(w) >= 0 ? w : "2h";
   }
   var timer = null;
-  window.addEventListener("hashchange", function () { clearTimeout(timer); refresh(); });
+  window.addEventListener("hashchange", function () { clearTimeout(timer); forget = true; refresh(); });
 
   function windowLinks(box) {
     var p = el("p", { "class": "gd-windows" }, "Window: ");
