@@ -2,12 +2,7 @@
 // (gd/bundle/bundle.hpp), finished within --timeout whatever the driver does.
 #include "gd/cli/bundle_ops.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
-#include <cstring>
-#include <ctime>
-#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -25,6 +20,7 @@
 #include "gd/sampler/daemon.hpp"
 #include "gd/store/gpu_metrics.hpp"
 #include "gd/util/strings.hpp"
+#include "gd/util/temp_dir.hpp"
 #include "gd/util/time.hpp"
 
 namespace gd::cli {
@@ -33,7 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 constexpr std::size_t k_kernel_log_max = 16u << 20;  // bytes of kernel log kept (the newest)
 
@@ -67,12 +62,8 @@ std::string kernel_log(const host::HostRoot& root, const NodeOptions& o, Clock::
         out += fmt::format("-- Boot {} --\n", r.boot);
         boot = r.boot;
       }
-      std::time_t t = static_cast<std::time_t>(r.realtime_usec / 1000000);
-      std::tm tm{};
-      gmtime_r(&t, &tm);
-      char ts[40];
-      std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S+0000", &tm);
-      out += fmt::format("{} {} kernel: {}\n", ts, hostname, util::printable(r.message, 4096));
+      out += fmt::format("{} {} kernel: {}\n", util::format_utc(r.realtime_usec / 1000000), hostname,
+                         util::printable(r.message, 4096));
     }
     for (const auto& p : j->problems) skipped.push_back({{"what", "kernel log"}, {"why", p}});
     source = j->source;
@@ -123,21 +114,13 @@ Result<HistoryPart> history_part(const BundleOptions& b, const std::string& host
   auto verdict = report::judge(*data);
   out.summary = verdict.summary;
   // The window as a history of its own (what `report --db BUNDLE` reads back): samples, inventory, events.
-  char dir_template[] = "/tmp/gd-bundle-XXXXXX";
-  const char* tmp_env = std::getenv("TMPDIR");
-  std::string templ = (tmp_env && *tmp_env ? std::string(tmp_env) : std::string("/tmp")) + "/gd-bundle-XXXXXX";
-  std::vector<char> buf(templ.begin(), templ.end());
-  buf.push_back('\0');
-  char* dir = ::mkdtemp(buf.data());
-  if (!dir) dir = ::mkdtemp(dir_template);
-  if (!dir) return make_error(fmt::format("cannot make a temporary directory: {}", std::strerror(errno)));
-  std::string path = std::string(dir) + "/history.db";
+  util::TempDir tmp;
+  auto dir = tmp.make("gd-bundle-");
+  if (!dir) return dir.error();
+  std::string path = *dir + "/history.db";
   {
     auto w = store::Store::open(path, nullptr, store::Store::Check::none);
-    if (!w) {
-      fs::remove_all(dir);
-      return w.error();
-    }
+    if (!w) return w.error();
     std::vector<store::SampleRow> rows;
     std::vector<store::GpuIdentity> inv;
     auto metrics = report::report_metrics();
@@ -151,15 +134,11 @@ Result<HistoryPart> history_part(const BundleOptions& b, const std::string& host
     }
     std::vector<store::EventRow> events = data->earlier;
     events.insert(events.end(), data->events.begin(), data->events.end());
-    if (auto e = (*w)->write(rows, inv, events)) {
-      fs::remove_all(dir);
-      return make_error(e->message);
-    }
+    if (auto e = (*w)->write(rows, inv, events)) return make_error(e->message);
     (*w)->checkpoint();
   }
   std::string bytes;
   auto read = host::stream_file(path, [&](std::string_view c) { bytes.append(c); });
-  fs::remove_all(dir);
   if (!read) return read.error();
   out.db_bytes = std::move(bytes);
   out.report_html = report::render_html(*data, verdict);

@@ -4,10 +4,6 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <memory>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +20,7 @@
 #include "gd/sampler/daemon.hpp"
 #include "gd/util/strings.hpp"
 #include "gd/util/tar_gz.hpp"
+#include "gd/util/temp_dir.hpp"
 #include "gd/util/time.hpp"
 
 namespace gd::cli {
@@ -32,24 +29,6 @@ namespace {
 
 struct ReportCli {
   std::string db, around, window = "2h", out, format = "html", root = "/";
-};
-
-// A private temporary directory, removed with everything in it when this goes.
-struct TempDir {
-  std::string path;
-  Result<std::string> make() {
-    const char* t = std::getenv("TMPDIR");
-    std::string templ = (t && *t ? std::string(t) : std::string("/tmp")) + "/gd-report-XXXXXX";
-    if (!::mkdtemp(templ.data())) return make_error(fmt::format("mkdtemp in {}: {}", templ, std::strerror(errno)));
-    path = templ;
-    return path;
-  }
-  ~TempDir() {
-    if (!path.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  }
 };
 
 bool all_digits(const std::string& s) {
@@ -89,7 +68,7 @@ int do_report(const ReportCli& c) {
   o.changes = report::fix_records(host::HostRoot(c.root));
   std::string db_path = c.db.empty() ? store::default_db_path() : c.db;
   // An evidence bundle (collect --bundle): its history window, unpacked into a private temp dir for the query.
-  TempDir unpacked;
+  util::TempDir unpacked;
   std::string head;
   host::stream_file(db_path, [&](std::string_view c) { head.append(c.substr(0, 2 - std::min<std::size_t>(2, head.size()))); }, 2);
   if (util::looks_gzip(head)) {
@@ -107,7 +86,7 @@ int do_report(const ReportCli& c) {
       auto j = nlohmann::json::parse(m->data, nullptr, false);
       if (j.is_object() && j.contains("host") && j["host"].is_string()) o.hostname = j["host"].get<std::string>();
     }
-    auto dir = unpacked.make();
+    auto dir = unpacked.make("gd-report-");
     std::string err;
     if (!dir || !sampler::write_atomic(*dir + "/history.db", h->data, err)) {
       fmt::print(stderr, "gpudoctor report: cannot unpack {}: {}\n", db_path, dir ? err : dir.error().message);
@@ -126,7 +105,7 @@ int do_report(const ReportCli& c) {
     fmt::print(stderr, "gpudoctor report: {}\n", data.error().message);
     return k_exit_unknown;
   }
-  if (!unpacked.path.empty()) data->db_path = c.db + " (its history.db)";
+  if (!unpacked.path().empty()) data->db_path = c.db + " (its history.db)";
   auto verdict = report::judge(*data);
   std::string text = c.format == "json" ? report::render_json(*data, verdict) + "\n" : report::render_html(*data, verdict);
   if (c.out.empty() || c.out == "-") {

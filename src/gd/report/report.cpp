@@ -110,8 +110,6 @@ Result<Anchor> find_anchor(store::Store& db, const ReportOptions& o) {
   return a;
 }
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 }  // namespace
 
 std::span<const std::string_view> report_metrics() { return k_metrics; }
@@ -150,7 +148,7 @@ Result<ReportData> load(store::Store& db, const ReportOptions& o) {
   if (!anchor) return anchor.error();
   r.anchor = *anchor;
   const std::int64_t w = std::max<std::int64_t>(o.window_s, 60);
-  const std::int64_t at_s = floor_div(r.anchor.ts_ms, 1000);
+  const std::int64_t at_s = store::bucket_start(r.anchor.ts_ms, 1000) / 1000;
   r.since_s = o.end_ms ? at_s - w : at_s - w * 5 / 6;
   r.until_s = r.since_s + w + 1;
   // The anchor's own second is "before": a loss recorded at 12:00:00.500 judges the sample of 12:00:00.
