@@ -1,6 +1,7 @@
 // gd-process-bench [N] [DIR]: the processes probe on a node root with N
 // processes (default 10,000), against the floor of opening and reading each
-// /proc/PID/stat once through the same sealed resolution, in the same run.
+// /proc/PID/stat once the way the probe opens it (openat2 beneath /proc's
+// descriptor, no link followed), on one thread and on every core, in the same run.
 // Each process has a stat file and an fd dir with three links; one in a
 // hundred holds /dev/nvidia0, one in a thousand sleeps in D inside the
 // driver. Reports the median of 5 for: the floor, the probe when NVML
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -65,22 +67,29 @@ int main(int argc, char** argv) {
   fs::path root = argc > 2 ? fs::path(argv[2]) : fs::temp_directory_path() / fmt::format("gd-process-bench-{}", n);
   if (!fs::exists(root / "proc")) make_root(root, n);
   gd::host::HostRoot host(root);
-  int root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  std::vector<double> floor, quiet, scan;
+  int proc_fd = ::open((root / "proc").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // Opens and reads the stat of pids lo..hi-1, as the probe does.
+  auto read_stats = [&](int lo, int hi) {
+    char buf[4096];
+    for (int pid = lo; pid < hi; ++pid) {
+      std::string rel = fmt::format("{}/stat", pid);
+      open_how how{};
+      how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      int fd = static_cast<int>(::syscall(SYS_openat2, proc_fd, rel.c_str(), &how, sizeof how));
+      if (fd < 0) continue;
+      if (::read(fd, buf, sizeof buf) < 0) std::perror("read");
+      ::close(fd);
+    }
+  };
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<double> floor, floor_cores, quiet, scan;
   std::size_t tasks_quiet = 0, tasks_scan = 0;
   for (int run = 0; run < 5; ++run) {
-    floor.push_back(time_ms([&] {
-      char buf[4096];
-      for (int pid = 1; pid <= n; ++pid) {
-        std::string rel = fmt::format("proc/{}/stat", pid);
-        open_how how{};
-        how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-        int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how));
-        if (fd < 0) continue;
-        if (::read(fd, buf, sizeof buf) < 0) std::perror("read");
-        ::close(fd);
-      }
+    floor.push_back(time_ms([&] { read_stats(1, n + 1); }));
+    floor_cores.push_back(time_ms([&] {
+      std::vector<std::jthread> threads;
+      for (int i = 0; i < cores; ++i) threads.emplace_back(read_stats, 1 + n * i / cores, 1 + n * (i + 1) / cores);
     }));
     gd::probe::ProcessesOptions o;
     o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -89,11 +98,12 @@ int main(int argc, char** argv) {
     o.scan_holders = true;
     scan.push_back(time_ms([&] { tasks_scan = gd::probe::read_processes(host, o).tasks.size(); }));
   }
-  double f = median(floor), q = median(quiet), s = median(scan);
-  fmt::print("processes: {} (root {})\n", n, root.string());
+  double f = median(floor), fc = median(floor_cores), q = median(quiet), s = median(scan);
+  fmt::print("processes: {} (root {}), {} cores\n", n, root.string(), cores);
   fmt::print("floor: open+read+close of each /proc/PID/stat   {:8.1f} ms\n", f);
-  fmt::print("probe, NVML answered (D-state tasks only)      {:8.1f} ms  {:.2f}x the floor  ({} tasks)\n", q, q / f,
-             tasks_quiet);
+  fmt::print("the same on every core                          {:8.1f} ms\n", fc);
+  fmt::print("probe, NVML answered (D-state tasks only)      {:8.1f} ms  {:.2f}x the floor, {:.2f}x on every core  ({} tasks)\n",
+             q, q / f, q / fc, tasks_quiet);
   fmt::print("probe, NVML hung (every process's fds read)     {:8.1f} ms  {:.2f}x the floor  ({} tasks)\n", s, s / f,
              tasks_scan);
   return 0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <cstring>
 
@@ -272,33 +273,111 @@ Result<std::vector<std::string>> HostRoot::list_dir(std::string_view host_path) 
   return names;
 }
 
+namespace {
+
+// Opens rel beneath dir_fd, no component a link or "..". -1 and errno on failure.
+int open_beneath(int dir_fd, const char* rel, int flags) {
+  flags |= O_CLOEXEC | O_NOCTTY;
+  if (HostRoot::resolver() == Resolver::openat2) {
+    open_how how{};
+    how.flags = static_cast<std::uint64_t>(flags);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    for (int attempt = 0;; ++attempt) {
+      long fd = ::syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
+      if (fd >= 0 || errno != EAGAIN || attempt >= 8) return static_cast<int>(fd);
+    }
+  }
+  // The walk: one component at a time, none followed.
+  char copy[PATH_MAX];
+  std::size_t len = std::strlen(rel);
+  if (len >= sizeof copy) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(copy, rel, len + 1);
+  util::Fd here;
+  int at = dir_fd;
+  char* name = copy;
+  for (;;) {
+    char* slash = std::strchr(name, '/');
+    if (slash) *slash = '\0';
+    bool last = slash == nullptr;
+    if (std::strcmp(name, "..") == 0) {
+      errno = EXDEV;
+      return -1;
+    }
+    if (!last && (name[0] == '\0' || std::strcmp(name, ".") == 0)) {
+      name = slash + 1;
+      continue;
+    }
+    const char* leaf = name[0] == '\0' ? "." : name;
+    int fd = ::openat(at, leaf, last ? flags | O_NOFOLLOW : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || last) return fd;
+    here = util::Fd(fd);
+    at = here.get();
+    name = slash + 1;
+  }
+}
+
+// The links of an open directory (closed here), as read_links() says: its
+// entries straight from getdents64, each link's text by readlinkat on the same
+// descriptor (a /proc/PID/fd of a few entries costs four system calls and the
+// links).
+Result<std::vector<std::pair<std::string, std::string>>> links_of(util::Fd fd, std::string_view display,
+                                                                  std::size_t max_entries) {
+  std::vector<std::pair<std::string, std::string>> out;
+  alignas(8) char entries[8192];
+  char target[4096];
+  for (;;) {
+    long got = ::syscall(SYS_getdents64, fd.get(), entries, sizeof entries);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return make_error(fmt::format("{}: {}", display, errno_text(errno)));
+    if (got == 0) return out;
+    for (long off = 0; off < got;) {
+      struct Entry {  // linux_dirent64
+        std::uint64_t ino;
+        std::int64_t off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[1];
+      };
+      const auto* e = reinterpret_cast<const Entry*>(entries + off);
+      off += e->reclen;
+      std::string_view n = e->name;
+      if (n == "." || n == ".." || (e->type != DT_LNK && e->type != DT_UNKNOWN)) continue;
+      if (out.size() >= max_entries) return out;
+      // The name is one component of a directory opened inside the root:
+      // readlinkat reads that link's text and follows nothing.
+      ssize_t len = ::readlinkat(fd.get(), e->name, target, sizeof target - 1);
+      if (len >= 0) out.emplace_back(std::string(n), std::string(target, static_cast<std::size_t>(len)));
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::vector<std::pair<std::string, std::string>>> HostRoot::read_links(std::string_view host_dir,
                                                                                std::size_t max_entries) const {
   auto fd = open(host_dir, O_RDONLY | O_DIRECTORY);
   if (!fd) return fd.error();
-  int dir_fd = ::dup(fd->get());  // readlinkat needs one; the DIR owns the other
-  if (dir_fd < 0) return make_error(fmt::format("{}: {}", host_dir, errno_text(errno)));
-  util::Fd links(dir_fd);
-  DIR* d = ::fdopendir(fd->get());
-  if (!d) return make_error(fmt::format("{}: {}", host_dir, errno_text(errno)));
-  fd->release();
-  std::vector<std::pair<std::string, std::string>> out;
-  char buf[4096];
-  errno = 0;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n == "." || n == ".." || (e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)) continue;
-    if (out.size() >= max_entries) break;
-    // The name is one component of a directory opened inside the root:
-    // readlinkat reads that link's text and follows nothing.
-    ssize_t len = ::readlinkat(links.get(), e->d_name, buf, sizeof buf - 1);
-    if (len >= 0) out.emplace_back(std::string(n), std::string(buf, static_cast<std::size_t>(len)));
-    errno = 0;
+  return links_of(std::move(*fd), host_dir, max_entries);
+}
+
+long HostRoot::read_beneath(int dir_fd, const char* rel, char* buf, std::size_t cap) {
+  util::Fd fd(open_beneath(dir_fd, rel, O_RDONLY | O_NONBLOCK));
+  if (!fd) return -1;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, cap);
+    if (n >= 0 || errno != EINTR) return n;
   }
-  int err = errno;
-  ::closedir(d);
-  if (err) return make_error(fmt::format("{}: {}", host_dir, errno_text(err)));
-  return out;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> HostRoot::read_links_beneath(int dir_fd, const char* rel,
+                                                                                       std::string_view display,
+                                                                                       std::size_t max_entries) {
+  util::Fd fd(open_beneath(dir_fd, rel, O_RDONLY | O_DIRECTORY));
+  if (!fd) return make_error(fmt::format("{}: {}", display, errno_text(errno)));
+  return links_of(std::move(fd), display, max_entries);
 }
 
 Result<std::string> HostRoot::read_link(std::string_view host_path) const {

@@ -67,6 +67,20 @@ class HostRoot {
   // not links are left out. One open and one readlinkat each.
   Result<std::vector<std::pair<std::string, std::string>>> read_links(std::string_view host_dir,
                                                                       std::size_t max_entries) const;
+  // ---- many small reads in one directory (the processes probe) ----
+  // These take a directory this root opened (open(dir, O_PATH | O_DIRECTORY))
+  // and a relative path beneath it ("1234/stat"). No component may be a
+  // symbolic link or "..": nothing outside the directory is reached whatever
+  // the tree holds, with one openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+  // instead of a resolution from the root (a walk where openat2 is missing).
+  // At most cap bytes of the file in one read (procfs files of a page or less
+  // come whole); FIFOs do not block. The count read, or -1 with errno.
+  static long read_beneath(int dir_fd, const char* rel, char* buf, std::size_t cap);
+  // read_links() of the directory rel beneath dir_fd; display names it in errors.
+  static Result<std::vector<std::pair<std::string, std::string>>> read_links_beneath(int dir_fd, const char* rel,
+                                                                                       std::string_view display,
+                                                                                       std::size_t max_entries);
+
   // Follows symlinks as the kernel would if the root were "/". Returns the
   // final host path; error on a loop (more than 40 links) or a dangling link.
   Result<std::string> resolve(std::string_view host_path) const;

@@ -1,5 +1,6 @@
 #include "gd/host/host_root.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -206,6 +207,37 @@ TEST_P(SealedRoot, LoopsAndDanglingLinksAreErrorsNamingThePath) {
   EXPECT_NE(r.resolve("/proc/a").error().message.find("loop"), std::string::npos);
   EXPECT_NE(r.resolve("/proc/dangling").error().message.find("/nowhere does not exist"), std::string::npos);
   EXPECT_EQ(*r.read_link("/proc/dangling"), "/nowhere");
+}
+
+// The processes probe's reads beneath /proc: a process directory, a file or
+// an fd directory that is a link is not followed at all (not even inside).
+TEST_P(SealedRoot, ReadsBeneathADirectoryFollowNoLink) {
+  fs::create_directories(root / "proc/12/fd");
+  std::ofstream(root / "proc/12/stat") << "12 (a) S 1";
+  fs::create_symlink("/dev/nvidia0", root / "proc/12/fd/3");
+  fs::create_symlink(outside / "dir", root / "proc/13");           // the pid dir: outside
+  fs::create_symlink("12", root / "proc/14");                      // the pid dir: inside
+  fs::create_directories(root / "proc/15");
+  fs::create_symlink(outside / "secret", root / "proc/15/stat");   // the file
+  fs::create_symlink(outside / "dir", root / "proc/15/fd");        // the fd dir
+  HostRoot r(root);
+  auto proc = r.open("/proc", O_RDONLY | O_DIRECTORY);
+  ASSERT_TRUE(proc.ok());
+  char buf[64];
+  long n = HostRoot::read_beneath(proc->get(), "12/stat", buf, sizeof buf);
+  ASSERT_EQ(n, 10);
+  EXPECT_EQ(std::string_view(buf, 10), "12 (a) S 1");
+  EXPECT_EQ(HostRoot::read_beneath(proc->get(), "12/stat", buf, 4), 4);  // at most cap
+  for (const char* rel : {"13/file", "14/stat", "15/stat", "../../outside/secret", "12/../../../outside/secret"})
+    EXPECT_LT(HostRoot::read_beneath(proc->get(), rel, buf, sizeof buf), 0) << rel;
+  EXPECT_LT(HostRoot::read_beneath(proc->get(), "12", buf, sizeof buf), 0);  // a directory is not read
+  auto links = HostRoot::read_links_beneath(proc->get(), "12/fd", "/proc/12/fd", 10);
+  ASSERT_TRUE(links.ok());
+  EXPECT_EQ(*links, (std::vector<std::pair<std::string, std::string>>{{"3", "/dev/nvidia0"}}));
+  auto refused = HostRoot::read_links_beneath(proc->get(), "15/fd", "/proc/15/fd", 10);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("/proc/15/fd"), std::string::npos);
+  EXPECT_FALSE(HostRoot::read_links_beneath(proc->get(), "14/fd", "/proc/14/fd", 10).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Resolvers, SealedRoot, ::testing::Values(Resolver::openat2, Resolver::walk),

@@ -206,7 +206,9 @@ TEST(KernelLogSource, LiveKmsgNeverBlocks) {
     EXPECT_NE(k.error().message.find("/dev/kmsg"), std::string::npos);
     return;
   }
-  if (k->records > 0) EXPECT_EQ(k->text.back(), '\n');
+  if (k->records > 0) {
+    EXPECT_EQ(k->text.back(), '\n');
+  }
 }
 
 }  // namespace

@@ -139,7 +139,7 @@ std::vector<LdConfLine> parse_ld_so_conf(std::string_view text) {
 }
 
 LdConf read_ld_so_conf(const HostRoot& host, std::string_view conf) {
-  ConfReader r{host, {}, {}, {}};
+  ConfReader r{host, {}, {}, {}, {}};
   r.read(std::string(conf), 0, std::string(conf));
   return std::move(r.out);
 }

@@ -43,7 +43,9 @@ std::string threaded(std::string_view text, std::size_t block, std::size_t piece
       },
       block);
   EXPECT_TRUE(r.ok());
-  if (r.ok()) EXPECT_EQ(*r, text.size());
+  if (r.ok()) {
+    EXPECT_EQ(*r, text.size());
+  }
   return as_json(p.finish());
 }
 

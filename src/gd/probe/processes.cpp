@@ -1,8 +1,15 @@
 #include "gd/probe/processes.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -27,18 +34,27 @@ bool is_nvidia_node(std::string_view target) { return starts_with(target, "/dev/
 
 }  // namespace
 
-std::optional<ProcStat> parse_proc_stat(std::string_view text) {
-  auto open = text.find('(');
+std::optional<char> proc_stat_state(std::string_view text) {
+  auto open = text.find(" (");
   auto close = text.rfind(')');
   if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
-  ProcStat st;
-  auto pid = util::parse_u64(util::trim(text.substr(0, open)));
+  auto pid = util::parse_u64(text.substr(0, open));
   if (!pid || *pid == 0 || *pid > 0x7fffffff) return std::nullopt;
-  st.pid = static_cast<int>(*pid);
-  st.comm = util::printable(text.substr(open + 1, close - open - 1), 64);
+  auto rest = util::trim(text.substr(close + 1));  // "S 1 4242 ..."
+  if (rest.empty() || (rest.size() > 1 && rest[1] != ' ' && rest[1] != '\n' && rest[1] != '\t')) return std::nullopt;
+  return rest[0];
+}
+
+std::optional<ProcStat> parse_proc_stat(std::string_view text) {
+  auto state = proc_stat_state(text);
+  if (!state) return std::nullopt;
+  auto open = text.find(" (");
+  auto close = text.rfind(')');
+  ProcStat st;
+  st.pid = static_cast<int>(*util::parse_u64(text.substr(0, open)));
+  st.comm = util::printable(text.substr(open + 2, close - open - 2), 64);
+  st.state = std::string(1, *state);
   auto fields = util::split_ws(text.substr(close + 1));  // fields 3.. : state ppid pgrp ...
-  if (fields.empty() || fields[0].size() != 1) return std::nullopt;
-  st.state = std::string(fields[0]);
   if (fields.size() > 1)
     if (auto ppid = util::parse_u64(fields[1]); ppid && *ppid <= 0x7fffffff) st.ppid = static_cast<int>(*ppid);
   if (fields.size() > 19) st.start_ticks = util::parse_u64(fields[19]).value_or(0);  // field 22
@@ -73,43 +89,49 @@ bool wchan_in_driver(std::string_view s) {
   return false;
 }
 
-model::ProcessesInfo read_processes(const host::HostRoot& root, const ProcessesOptions& options) {
-  model::ProcessesInfo out;
-  out.holders_scanned = options.scan_holders;
-  out.holders_note = options.holders_note;
-  auto entries = root.list_dir("/proc");
-  if (!entries) {
-    out.problems.push_back(entries.error().message);
-    return out;
-  }
-  out.read = true;
-  std::vector<int> pids;
-  for (const auto& name : *entries)
-    if (is_pid_name(name)) pids.push_back(static_cast<int>(*util::parse_u64(name)));
-  std::sort(pids.begin(), pids.end());
-  if (pids.size() > k_max_processes) {
-    out.not_read += pids.size() - k_max_processes;
-    pids.resize(k_max_processes);
-  }
+namespace {
+
+// One thread's share of the walk: a run of pids, in order.
+struct Share {
+  std::span<const int> pids;
+  std::size_t done = 0;  // pids looked at (the rest: the budget ran out)
+  std::uint64_t processes = 0, uninterruptible = 0;
+  std::vector<model::GpuTask> tasks;
+  std::vector<std::string> problems;
+};
+
+// Reads each pid's stat beneath /proc's descriptor (one open, one read), and
+// looks closer at those in D (or at all of them for the holder scan).
+void walk(const host::HostRoot& root, int proc_fd, const ProcessesOptions& options, Share& share) noexcept try {
+  using host::HostRoot;
   const double ticks = root.is_live() ? static_cast<double>(::sysconf(_SC_CLK_TCK)) : 100.0;  // USER_HZ
-  std::size_t done = 0;
-  for (int pid : pids) {
-    if ((done & 63) == 0 && std::chrono::steady_clock::now() > options.deadline) break;
-    ++done;
-    std::string dir = fmt::format("/proc/{}", pid);
-    auto stat_text = root.read_file(dir + "/stat", 4096);
-    if (!stat_text) continue;  // gone since the listing, or not a process dir
-    auto st = parse_proc_stat(*stat_text);
-    if (!st) {
-      out.problems.push_back(fmt::format("{}/stat: not in the kernel's format", root.display_path(dir).string()));
+  char path[40];
+  char buf[4096];
+  auto at = [&](int pid, std::string_view leaf) {
+    auto r = fmt::format_to_n(path, sizeof path - 1, "{}/{}", pid, leaf);
+    *r.out = '\0';
+    return path;
+  };
+  auto display = [&](int pid, std::string_view leaf) {
+    return root.display_path(fmt::format("/proc/{}/{}", pid, leaf)).string();
+  };
+  for (int pid : share.pids) {
+    if ((share.done & 63) == 0 && std::chrono::steady_clock::now() > options.deadline) break;
+    ++share.done;
+    long n = HostRoot::read_beneath(proc_fd, at(pid, "stat"), buf, sizeof buf);
+    if (n < 0) continue;  // gone since the listing, or not a process dir
+    std::string_view text(buf, static_cast<std::size_t>(n));
+    auto state = proc_stat_state(text);
+    if (!state) {
+      share.problems.push_back(fmt::format("{}: not in the kernel's format", display(pid, "stat")));
       continue;
     }
-    ++out.processes;
-    bool blocked = st->state == "D";
-    if (blocked) ++out.uninterruptible;
+    ++share.processes;
+    bool blocked = *state == 'D';
+    if (blocked) ++share.uninterruptible;
     if (!blocked && !options.scan_holders) continue;
     model::GpuTask t;
-    if (auto fds = root.read_links(dir + "/fd", k_max_fds_per_process)) {
+    if (auto fds = HostRoot::read_links_beneath(proc_fd, at(pid, "fd"), "fd", k_max_fds_per_process)) {
       for (const auto& [fd, target] : *fds)
         if (is_nvidia_node(target) && std::find(t.devices.begin(), t.devices.end(), target) == t.devices.end() &&
             t.devices.size() < 64)
@@ -117,21 +139,91 @@ model::ProcessesInfo read_processes(const host::HostRoot& root, const ProcessesO
       std::sort(t.devices.begin(), t.devices.end());
     }
     if (!blocked && t.devices.empty()) continue;
+    auto st = parse_proc_stat(text);  // proc_stat_state took it: it parses
     t.pid = st->pid;
     t.comm = st->comm;
     t.state = st->state;
     if (options.boot_time_unix_s && st->start_ticks)
       t.started_unix_s = *options.boot_time_unix_s + static_cast<std::int64_t>(st->start_ticks / ticks);
     if (blocked) {
-      if (auto w = root.read_file(dir + "/wchan", 256)) {
-        std::string_view symbol = util::trim(*w);
-        if (symbol != "0") t.wchan = util::printable(symbol, 96);
+      if (long w = HostRoot::read_beneath(proc_fd, at(pid, "wchan"), buf, 256); w >= 0) {
+        std::string_view symbol = util::trim(std::string_view(buf, static_cast<std::size_t>(w)));
+        if (symbol != "0" && !symbol.empty()) t.wchan = util::printable(symbol, 96);
       }
-      if (auto stack = root.read_file(dir + "/stack", 16384)) t.stack = parse_proc_stack(*stack);
+      if (long k = HostRoot::read_beneath(proc_fd, at(pid, "stack"), buf, sizeof buf); k >= 0)
+        t.stack = parse_proc_stack(std::string_view(buf, static_cast<std::size_t>(k)));
       bool frames = std::any_of(t.stack.begin(), t.stack.end(), [](const std::string& f) { return frame_in_driver(f); });
       t.in_driver = frames || (!t.wchan.empty() && wchan_in_driver(t.wchan)) || !t.devices.empty();
     }
-    if (out.tasks.size() < k_max_tasks) out.tasks.push_back(std::move(t));
+    if (share.tasks.size() < k_max_tasks) share.tasks.push_back(std::move(t));
+  }
+} catch (const std::exception& e) {
+  share.problems.push_back(fmt::format("/proc: stopped reading processes: {}", e.what()));
+}
+
+}  // namespace
+
+model::ProcessesInfo read_processes(const host::HostRoot& root, const ProcessesOptions& options) {
+  model::ProcessesInfo out;
+  out.holders_scanned = options.scan_holders;
+  out.holders_note = options.holders_note;
+  // One descriptor of /proc for the listing and every read beneath it; the
+  // names are taken as numbers straight from the directory (no string each).
+  auto proc = root.open("/proc", O_RDONLY | O_DIRECTORY);
+  if (!proc) {
+    out.problems.push_back(proc.error().message);
+    return out;
+  }
+  int proc_fd = proc->get();
+  DIR* dir = ::fdopendir(proc_fd);
+  if (!dir) {
+    out.problems.push_back(fmt::format("/proc: {}", std::strerror(errno)));
+    return out;
+  }
+  proc->release();
+  std::unique_ptr<DIR, int (*)(DIR*)> dir_owner(dir, ::closedir);
+  std::vector<int> pids;
+  errno = 0;
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (is_pid_name(name))
+      if (auto pid = util::parse_u64(name); pid && *pid > 0 && *pid <= 0x7fffffff) pids.push_back(static_cast<int>(*pid));
+    errno = 0;
+  }
+  if (errno) {
+    out.problems.push_back(fmt::format("/proc: {}", std::strerror(errno)));
+    return out;
+  }
+  out.read = true;
+  std::sort(pids.begin(), pids.end());
+  if (pids.size() > k_max_processes) {
+    out.not_read += pids.size() - k_max_processes;
+    pids.resize(k_max_processes);
+  }
+  // A node of many processes is read by one thread per core (at most 8), each
+  // a run of pids: the time goes into the kernel's opens, which run side by side.
+  std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t per = std::max<std::size_t>(1, options.min_per_thread);
+  std::size_t n_threads = std::clamp<std::size_t>(pids.size() / per, 1, std::min<std::size_t>(cores, 8));
+  std::vector<Share> shares(n_threads);
+  for (std::size_t i = 0; i < n_threads; ++i) {
+    std::size_t lo = pids.size() * i / n_threads, hi = pids.size() * (i + 1) / n_threads;
+    shares[i].pids = std::span<const int>(pids).subspan(lo, hi - lo);
+  }
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 1; i < n_threads; ++i)
+      threads.emplace_back([&, i] { walk(root, proc_fd, options, shares[i]); });
+    walk(root, proc_fd, options, shares[0]);
+  }
+  std::size_t done = 0;
+  for (auto& sh : shares) {
+    done += sh.done;
+    out.processes += sh.processes;
+    out.uninterruptible += sh.uninterruptible;
+    for (auto& t : sh.tasks)
+      if (out.tasks.size() < k_max_tasks) out.tasks.push_back(std::move(t));
+    for (auto& p : sh.problems) out.problems.push_back(std::move(p));
   }
   if (done < pids.size()) {
     out.not_read += pids.size() - done;

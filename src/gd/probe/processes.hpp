@@ -30,6 +30,9 @@ struct ProcStat {
   std::uint64_t start_ticks = 0;  // field 22: clock ticks after boot
 };
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
+// Only the state letter of the same (what most processes need): nullopt when
+// parse_proc_stat would refuse the text.
+std::optional<char> proc_stat_state(std::string_view text);
 
 // "[<0>] os_acquire_rwlock_write+0x31/0x40 [nvidia]" lines -> the frames
 // ("os_acquire_rwlock_write+0x31/0x40 [nvidia]"), at most 16.
@@ -47,6 +50,8 @@ struct ProcessesOptions {
   std::string holders_note;
   std::optional<std::int64_t> boot_time_unix_s;  // /proc/stat btime, for start times
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + k_process_budget;
+  // Processes per thread before a second thread (one per core, at most 8) joins the walk.
+  std::size_t min_per_thread = 2048;
 };
 
 model::ProcessesInfo read_processes(const host::HostRoot& root, const ProcessesOptions& options);

@@ -36,6 +36,15 @@ TEST(ProcStat, ParsesNamesWithSpacesAndParentheses) {
   EXPECT_FALSE(parse_proc_stat("12 (x) "));          // truncated: no state
   EXPECT_FALSE(parse_proc_stat("0 (x) S 1"));        // pid 0 is not a process
   EXPECT_FALSE(parse_proc_stat("12 (x) SLEEPING 1"));  // a state is one letter
+  // The state alone (what most processes need) refuses exactly what the parse refuses.
+  for (std::string_view text : {"4242 (my (odd) name) D 1 4242", "12 (x) S", "12 (x) R\n", "garbage", "12 (x) ",
+                                "0 (x) S 1", "12 (x) SLEEPING 1", "(x) S 1", "12x (y) S 1", "99999999999 (x) S 1",
+                                "12 x) S 1", ""}) {
+    auto st = parse_proc_stat(text);
+    auto state = proc_stat_state(text);
+    ASSERT_EQ(st.has_value(), state.has_value()) << text;
+    if (st) EXPECT_EQ(st->state, std::string(1, *state)) << text;
+  }
 }
 
 TEST(ProcStack, FramesAndTheDriversOnes) {
@@ -115,11 +124,45 @@ TEST(ProcessesProbe, GarbageAndMissingFilesAreNamedNotFatal) {
   EXPECT_EQ(none.problems.size(), 1u);
 }
 
+// Many processes are read by several threads, each a run of pids: the answer
+// is the one a single thread gives, in pid order, whatever the split.
+TEST(ProcessesProbe, SeveralThreadsGiveTheSameAnswerInPidOrder) {
+  testing::TempRoot r;
+  for (int pid = 100; pid < 400; ++pid) {
+    if (pid % 37 == 0)
+      add_process(r, pid, "stuck", 'D', {"/dev/nvidia0"}, "os_acquire_rwlock_write");
+    else if (pid % 11 == 0)
+      add_process(r, pid, "train", 'S', {"/dev/nvidia1"});
+    else
+      add_process(r, pid, "w", 'S');
+  }
+  r.write("/proc/250/stat", "garbage");
+  ProcessesOptions one;
+  one.min_per_thread = 1'000'000;
+  auto single = read_processes(r.host(), one);
+  ProcessesOptions many;
+  many.min_per_thread = 16;
+  auto split = read_processes(r.host(), many);
+  EXPECT_EQ(single.processes, 299u);
+  EXPECT_EQ(split.processes, single.processes);
+  EXPECT_EQ(split.uninterruptible, single.uninterruptible);
+  EXPECT_EQ(split.problems, single.problems);
+  ASSERT_EQ(split.tasks.size(), single.tasks.size());
+  ASSERT_GT(single.tasks.size(), 30u);
+  for (std::size_t i = 0; i < split.tasks.size(); ++i) {
+    EXPECT_EQ(split.tasks[i].pid, single.tasks[i].pid);
+    EXPECT_EQ(split.tasks[i].devices, single.tasks[i].devices);
+    EXPECT_EQ(split.tasks[i].in_driver, single.tasks[i].in_driver);
+    if (i > 0) EXPECT_LT(split.tasks[i - 1].pid, split.tasks[i].pid);
+  }
+}
+
 TEST(ProcessesProbe, TheTimeBudgetBoundsIt) {
   testing::TempRoot r;
   for (int pid = 100; pid < 400; ++pid) add_process(r, pid, "w", 'S');
   ProcessesOptions o;
   o.deadline = std::chrono::steady_clock::now();  // already spent
+  o.min_per_thread = 16;                          // every thread stops
   auto info = read_processes(r.host(), o);
   EXPECT_EQ(info.processes, 0u);
   EXPECT_EQ(info.not_read, 300u);
