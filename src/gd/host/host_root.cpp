@@ -60,15 +60,20 @@ int dup_fd(int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 std::atomic<int> g_forced{-1};  // -1: detect; else a Resolver
 
-int openat2_in_root(int root_fd, const std::string& rel, int flags, mode_t mode) {
+// openat2(2) with `resolve`, retried when it raced a rename (EAGAIN). -1 and errno on failure.
+int openat2_resolving(int dir_fd, const char* path, int flags, mode_t mode, std::uint64_t resolve) {
   open_how how{};
   how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  how.resolve = resolve;
   for (int attempt = 0;; ++attempt) {
-    long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
-    if (fd >= 0 || errno != EAGAIN || attempt >= 8) return static_cast<int>(fd);  // EAGAIN: raced a rename
+    long fd = ::syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN || attempt >= 8) return static_cast<int>(fd);
   }
+}
+
+int openat2_in_root(int root_fd, const std::string& rel, int flags, mode_t mode) {
+  return openat2_resolving(root_fd, rel.c_str(), flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 Resolver detect_resolver() {
@@ -278,15 +283,8 @@ namespace {
 // Opens rel beneath dir_fd, no component a link or "..". -1 and errno on failure.
 int open_beneath(int dir_fd, const char* rel, int flags) {
   flags |= O_CLOEXEC | O_NOCTTY;
-  if (HostRoot::resolver() == Resolver::openat2) {
-    open_how how{};
-    how.flags = static_cast<std::uint64_t>(flags);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    for (int attempt = 0;; ++attempt) {
-      long fd = ::syscall(SYS_openat2, dir_fd, rel, &how, sizeof how);
-      if (fd >= 0 || errno != EAGAIN || attempt >= 8) return static_cast<int>(fd);
-    }
-  }
+  if (HostRoot::resolver() == Resolver::openat2)
+    return openat2_resolving(dir_fd, rel, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   // The walk: one component at a time, none followed.
   char copy[PATH_MAX];
   std::size_t len = std::strlen(rel);
