@@ -1,16 +1,15 @@
 // gd-process-bench [N] [DIR]: the processes probe on a node root with N
 // processes (default 10,000), against the floor of opening and reading each
-// /proc/PID/stat once the way the probe opens it (openat2 beneath /proc's
-// descriptor, no link followed), on one thread and on every core, in the same run.
+// /proc/PID/stat once with the probe's own read (HostRoot::read_beneath: openat2
+// beneath /proc's descriptor, no link followed), on one thread and on every
+// core, in the same run.
 // Each process has a stat file and an fd dir with three links; one in a
 // hundred holds /dev/nvidia0, one in a thousand sleeps in D inside the
 // driver. Reports the median of 5 for: the floor, the probe when NVML
 // answered (only D-state processes looked at closely) and when it did not
 // (every process's fds read for holders).
 #include <fcntl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/openat2.h>
 
 #include <algorithm>
 #include <chrono>
@@ -68,18 +67,12 @@ int main(int argc, char** argv) {
   if (!fs::exists(root / "proc")) make_root(root, n);
   gd::host::HostRoot host(root);
   int proc_fd = ::open((root / "proc").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  // Opens and reads the stat of pids lo..hi-1, as the probe does.
+  // Opens and reads the stat of pids lo..hi-1, with the probe's own read.
   auto read_stats = [&](int lo, int hi) {
     char buf[4096];
     for (int pid = lo; pid < hi; ++pid) {
       std::string rel = fmt::format("{}/stat", pid);
-      open_how how{};
-      how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-      int fd = static_cast<int>(::syscall(SYS_openat2, proc_fd, rel.c_str(), &how, sizeof how));
-      if (fd < 0) continue;
-      if (::read(fd, buf, sizeof buf) < 0) std::perror("read");
-      ::close(fd);
+      (void)gd::host::HostRoot::read_beneath(proc_fd, rel.c_str(), buf, sizeof buf);
     }
   };
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

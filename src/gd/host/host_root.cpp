@@ -324,32 +324,16 @@ int open_beneath(int dir_fd, const char* rel, int flags) {
 Result<std::vector<std::pair<std::string, std::string>>> links_of(util::Fd fd, std::string_view display,
                                                                   std::size_t max_entries) {
   std::vector<std::pair<std::string, std::string>> out;
-  alignas(8) char entries[8192];
   char target[4096];
-  for (;;) {
-    long got = ::syscall(SYS_getdents64, fd.get(), entries, sizeof entries);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return make_error(fmt::format("{}: {}", display, errno_text(errno)));
-    if (got == 0) return out;
-    for (long off = 0; off < got;) {
-      struct Entry {  // linux_dirent64
-        std::uint64_t ino;
-        std::int64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[1];
-      };
-      const auto* e = reinterpret_cast<const Entry*>(entries + off);
-      off += e->reclen;
-      std::string_view n = e->name;
-      if (n == "." || n == ".." || (e->type != DT_LNK && e->type != DT_UNKNOWN)) continue;
-      if (out.size() >= max_entries) return out;
-      // The name is one component of a directory opened inside the root:
-      // readlinkat reads that link's text and follows nothing.
-      ssize_t len = ::readlinkat(fd.get(), e->name, target, sizeof target - 1);
-      if (len >= 0) out.emplace_back(std::string(n), std::string(target, static_cast<std::size_t>(len)));
-    }
-  }
+  auto listed = HostRoot::for_each_entry(fd.get(), display, [&](std::string_view n, unsigned char type) {
+    if ((type != DT_LNK && type != DT_UNKNOWN) || out.size() >= max_entries) return;
+    // The name is one component of a directory opened inside the root:
+    // readlinkat reads that link's text and follows nothing.
+    ssize_t len = ::readlinkat(fd.get(), n.data(), target, sizeof target - 1);
+    if (len >= 0) out.emplace_back(std::string(n), std::string(target, static_cast<std::size_t>(len)));
+  });
+  if (!listed.ok()) return listed.error();
+  return out;
 }
 
 }  // namespace
@@ -359,6 +343,30 @@ Result<std::vector<std::pair<std::string, std::string>>> HostRoot::read_links(st
   auto fd = open(host_dir, O_RDONLY | O_DIRECTORY);
   if (!fd) return fd.error();
   return links_of(std::move(*fd), host_dir, max_entries);
+}
+
+Status HostRoot::for_each_entry(int dir_fd, std::string_view display,
+                                const std::function<void(std::string_view name, unsigned char type)>& on_entry) {
+  struct Entry {  // linux_dirent64
+    std::uint64_t ino;
+    std::int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
+  };
+  alignas(8) char entries[8192];
+  for (;;) {
+    long got = ::syscall(SYS_getdents64, dir_fd, entries, sizeof entries);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return make_error(fmt::format("{}: {}", display, errno_text(errno)));
+    if (got == 0) return ok_status();
+    for (long off = 0; off < got;) {
+      const auto* e = reinterpret_cast<const Entry*>(entries + off);
+      off += e->reclen;
+      std::string_view n = e->name;
+      if (n != "." && n != "..") on_entry(n, e->type);
+    }
+  }
 }
 
 long HostRoot::read_beneath(int dir_fd, const char* rel, char* buf, std::size_t cap) {

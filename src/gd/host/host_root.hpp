@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,6 +77,11 @@ class HostRoot {
   // At most cap bytes of the file in one read (procfs files of a page or less
   // come whole); FIFOs do not block. The count read, or -1 with errno.
   static long read_beneath(int dir_fd, const char* rel, char* buf, std::size_t cap);
+  // Calls on_entry(name, d_type) for each entry of the open directory dir_fd
+  // but "." and "..", straight from getdents64 (no string per entry);
+  // display names the directory in errors.
+  static Status for_each_entry(int dir_fd, std::string_view display,
+                               const std::function<void(std::string_view name, unsigned char type)>& on_entry);
   // read_links() of the directory rel beneath dir_fd; display names it in errors.
   static Result<std::vector<std::pair<std::string, std::string>>> read_links_beneath(int dir_fd, const char* rel,
                                                                                        std::string_view display,

@@ -1,13 +1,9 @@
 #include "gd/probe/processes.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <memory>
 #include <span>
 #include <thread>
 
@@ -175,23 +171,13 @@ model::ProcessesInfo read_processes(const host::HostRoot& root, const ProcessesO
     return out;
   }
   int proc_fd = proc->get();
-  DIR* dir = ::fdopendir(proc_fd);
-  if (!dir) {
-    out.problems.push_back(fmt::format("/proc: {}", std::strerror(errno)));
-    return out;
-  }
-  proc->release();
-  std::unique_ptr<DIR, int (*)(DIR*)> dir_owner(dir, ::closedir);
   std::vector<int> pids;
-  errno = 0;
-  while (dirent* e = ::readdir(dir)) {
-    std::string_view name = e->d_name;
+  auto listed = host::HostRoot::for_each_entry(proc_fd, "/proc", [&](std::string_view name, unsigned char) {
     if (is_pid_name(name))
       if (auto pid = util::parse_u64(name); pid && *pid > 0 && *pid <= 0x7fffffff) pids.push_back(static_cast<int>(*pid));
-    errno = 0;
-  }
-  if (errno) {
-    out.problems.push_back(fmt::format("/proc: {}", std::strerror(errno)));
+  });
+  if (!listed.ok()) {
+    out.problems.push_back(listed.error().message);
     return out;
   }
   out.read = true;

@@ -43,7 +43,9 @@ TEST(ProcStat, ParsesNamesWithSpacesAndParentheses) {
     auto st = parse_proc_stat(text);
     auto state = proc_stat_state(text);
     ASSERT_EQ(st.has_value(), state.has_value()) << text;
-    if (st) EXPECT_EQ(st->state, std::string(1, *state)) << text;
+    if (st) {
+      EXPECT_EQ(st->state, std::string(1, *state)) << text;
+    }
   }
 }
 
@@ -153,7 +155,9 @@ TEST(ProcessesProbe, SeveralThreadsGiveTheSameAnswerInPidOrder) {
     EXPECT_EQ(split.tasks[i].pid, single.tasks[i].pid);
     EXPECT_EQ(split.tasks[i].devices, single.tasks[i].devices);
     EXPECT_EQ(split.tasks[i].in_driver, single.tasks[i].in_driver);
-    if (i > 0) EXPECT_LT(split.tasks[i - 1].pid, split.tasks[i].pid);
+    if (i > 0) {
+      EXPECT_LT(split.tasks[i - 1].pid, split.tasks[i].pid);
+    }
   }
 }
 
