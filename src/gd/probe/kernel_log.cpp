@@ -15,8 +15,8 @@
 #include <ctime>
 #include <utility>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__SSE2__) || defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 #include <fmt/format.h>
@@ -253,56 +253,39 @@ bool nvrm_chatter(std::string_view line) {
   return model::match_driver_message(body) == nullptr;
 }
 
-// The anchors a line holds (k_anchor_nvrm | k_anchor_other), as the line scan finds them: for a line that
-// came in pieces, which the vectorised pass over whole lines did not see.
-unsigned anchors(std::string_view s) {
-  unsigned found = 0;
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i v = _mm_set1_epi8('V'), f = _mm_set1_epi8('F'), k = _mm_set1_epi8('K'), h = _mm_set1_epi8('#'),
-                l = _mm_set1_epi8('L');
-  for (; i + 16 <= s.size(); i += 16) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-    __m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, v), _mm_cmpeq_epi8(x, f)),
-                               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, k), _mm_cmpeq_epi8(x, h)),
-                                            _mm_cmpeq_epi8(x, l)));
-    for (unsigned m = static_cast<unsigned>(_mm_movemask_epi8(any)); m; m &= m - 1)
-      found |= anchor_at(s, i + static_cast<unsigned>(__builtin_ctz(m)));
-  }
-#endif
-  for (; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') found |= anchor_at(s, i);
-  }
-  return found;
-}
-
-// The whole seconds of "  219.470994]" (after '['); nullopt unless that form.
-std::optional<double> whole_seconds(const char* p, const char* end) {
+// The whole seconds of "  219.470994]" (after '[') into `seconds`; false unless that form. (A flag and an out
+// parameter, not an optional<double>: returning that one cost a store-forwarding stall, half of this
+// function's time.)
+bool whole_seconds(const char* p, const char* end, double& seconds) {
   while (p < end && *p == ' ') ++p;
   std::uint64_t v = 0;
   const char* digits = p;
   while (p < end && is_digit(*p) && p - digits < 12) v = v * 10 + static_cast<unsigned>(*p++ - '0');
-  if (p == digits || p >= end || (*p != '.' && *p != ']')) return std::nullopt;
-  return static_cast<double>(v);
+  if (p == digits || p >= end || (*p != '.' && *p != ']')) return false;
+  seconds = static_cast<double>(v);
+  return true;
 }
 
 // The seconds-since-boot stamp of a kernel line (whole seconds: enough to
 // see it go back) without parsing its prefix fully: "[  12.3] ...", a
-// /dev/kmsg record, or a syslog line's "kernel: [  12.3]"; nullopt for other
+// /dev/kmsg record, or a syslog line's "kernel: [  12.3]", into `seconds`; false for other
 // programs' lines and other formats.
-std::optional<double> quick_mono(std::string_view line) {
-  if (line.empty()) return std::nullopt;
+bool quick_mono(std::string_view line, double& seconds) {
+  if (line.empty()) return false;
   const char* end = line.data() + line.size();
-  if (line[0] == '[') return whole_seconds(line.data() + 1, end);
-  if (is_digit(line[0])) return parse_prefix(line).mono_s;
-  if (!is_upper(line[0])) return std::nullopt;
+  if (line[0] == '[') return whole_seconds(line.data() + 1, end, seconds);
+  if (is_digit(line[0])) {
+    auto mono = parse_prefix(line).mono_s;
+    if (mono) seconds = *mono;
+    return mono.has_value();
+  }
+  if (!is_upper(line[0])) return false;
   std::size_t span = std::min<std::size_t>(line.size(), 160);
   const void* b = std::memchr(line.data(), '[', span);
-  if (!b) return std::nullopt;
+  if (!b) return false;
   std::size_t at = static_cast<const char*>(b) - line.data();
-  if (at < 8 || std::memcmp(line.data() + at - 8, "kernel: ", 8) != 0) return std::nullopt;
-  return whole_seconds(line.data() + at + 1, end);
+  if (at < 8 || std::memcmp(line.data() + at - 8, "kernel: ", 8) != 0) return false;
+  return whole_seconds(line.data() + at + 1, end, seconds);
 }
 
 // ---- the kernel's stall reports ---------------------------------------------
@@ -613,44 +596,113 @@ void KernelLogParser::append_partial(std::string_view piece) {
 
 namespace {
 
-// Calls on_line(begin, end, anchored) for each complete line at the front of
-// `chunk` (up to its last newline), in one pass that finds newlines and anchor
-// bytes together; returns the bytes used. Pure: the threaded feed runs it on
-// the reading thread.
-template <typename OnLine>
-std::size_t scan_complete_lines(std::string_view chunk, OnLine&& on_line) {
-  const char* base = chunk.data();
-  std::size_t n = chunk.size(), start = 0, i = 0;
+// The line scan: finds each line's end and the anchor bytes ('V', 'F', 'K', '#', 'L': see anchor_at) in it,
+// 16 bytes at a time (SSE2, every x86-64) or 32 (AVX2, where the CPU has it), a slice at a time; the lines
+// found are handed on after each slice (so the vector code calls nothing it cannot inline).
+struct LineEnd {
+  std::size_t begin, nl;
+  unsigned anchored;
+};
+constexpr std::size_t k_scan_slice = 2048;  // bytes per slice: at most that many line ends
+
+struct LineScan {
+  const char* base;
+  std::size_t n;
+  LineEnd* out;
+  std::size_t i = 0, start = 0, count = 0;
   unsigned anchored = 0;  // the anchors found in the line so far
-  auto end_line = [&](std::size_t nl) {
-    on_line(start, nl, anchored);
+
+  [[gnu::always_inline]] void end_line(std::size_t nl) {
+    out[count++] = LineEnd{start, nl, anchored};
     start = nl + 1;
     anchored = 0;
-  };
-  auto anchor_here = [&](std::size_t pos) { return anchor_at(std::string_view(base + start, n - start), pos - start); };
+  }
+  [[gnu::always_inline]] void anchor(std::size_t pos) {
+    anchored |= anchor_at(std::string_view(base + start, n - start), pos - start);
+  }
+  // The newline and anchor bits of the bytes at i (bit k: byte i + k).
+  [[gnu::always_inline]] void bits(std::uint64_t newlines, std::uint64_t anchors) {
+    for (std::uint64_t all = newlines | anchors; all; all &= all - 1) {
+      unsigned bit = static_cast<unsigned>(__builtin_ctzll(all));
+      if (newlines >> bit & 1) end_line(i + bit);
+      else anchor(i + bit);
+    }
+  }
+  void bytes(std::size_t stop) {  // one at a time
+    for (; i < stop; ++i) {
+      char c = base[i];
+      if (c == '\n') end_line(i);
+      else if (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') anchor(i);
+    }
+  }
+};
+
 #if defined(__SSE2__)
+void scan_sse2(LineScan& s, std::size_t stop) {
   const __m128i nl = _mm_set1_epi8('\n'), v = _mm_set1_epi8('V'), f = _mm_set1_epi8('F'), k = _mm_set1_epi8('K'),
                 h = _mm_set1_epi8('#'), l = _mm_set1_epi8('L');
-  for (; i + 16 <= n; i += 16) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + i));
-    auto newlines = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl)));
+  for (; s.i + 16 <= stop; s.i += 16) {
+    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.base + s.i));
     __m128i any = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, v), _mm_cmpeq_epi8(x, f)),
                                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, k), _mm_cmpeq_epi8(x, h)),
                                             _mm_cmpeq_epi8(x, l)));
-    auto anchors = static_cast<unsigned>(_mm_movemask_epi8(any));
-    for (unsigned all = newlines | anchors; all; all &= all - 1) {
-      unsigned bit = static_cast<unsigned>(__builtin_ctz(all));
-      if (newlines & (1u << bit)) end_line(i + bit);
-      else anchored |= anchor_here(i + bit);
-    }
+    s.bits(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl))),
+           static_cast<unsigned>(_mm_movemask_epi8(any)));
   }
+}
 #endif
-  for (; i < n; ++i) {
-    char c = base[i];
-    if (c == '\n') end_line(i);
-    else if (c == 'V' || c == 'F' || c == 'K' || c == '#' || c == 'L') anchored |= anchor_here(i);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GD_SCAN_AVX2 1
+[[gnu::target("avx2")]] void scan_avx2(LineScan& s, std::size_t stop) {
+  const __m256i nl = _mm256_set1_epi8('\n'), v = _mm256_set1_epi8('V'), f = _mm256_set1_epi8('F'),
+                k = _mm256_set1_epi8('K'), h = _mm256_set1_epi8('#'), l = _mm256_set1_epi8('L');
+  for (; s.i + 32 <= stop; s.i += 32) {
+    __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.base + s.i));
+    __m256i any = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, v), _mm256_cmpeq_epi8(x, f)),
+                                  _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, k), _mm256_cmpeq_epi8(x, h)),
+                                                  _mm256_cmpeq_epi8(x, l)));
+    s.bits(static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, nl))),
+           static_cast<std::uint32_t>(_mm256_movemask_epi8(any)));
   }
-  return start;
+}
+#endif
+
+// The widest scan this CPU runs, over [s.i, stop); leaves fewer bytes than its width.
+void scan_wide(LineScan& s, std::size_t stop) {
+#if defined(GD_SCAN_AVX2)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return scan_avx2(s, stop);
+#endif
+#if defined(__SSE2__)
+  scan_sse2(s, stop);
+#else
+  s.bytes(stop);
+#endif
+}
+
+// Calls on_line(begin, end, anchored) for each complete line at the front of `chunk` (up to its last
+// newline); returns the bytes used. Pure: the threaded feed runs it on either thread.
+template <typename OnLine>
+std::size_t scan_complete_lines(std::string_view chunk, OnLine&& on_line, unsigned* rest_anchored = nullptr) {
+  std::array<LineEnd, k_scan_slice> ends;
+  LineScan s{chunk.data(), chunk.size(), ends.data()};
+  while (s.i < s.n) {
+    s.count = 0;
+    std::size_t stop = std::min(s.n, s.i + k_scan_slice);
+    scan_wide(s, stop);
+    if (stop == s.n) s.bytes(stop);  // (a slice ends where a vector does; only the last has bytes left)
+    for (std::size_t k = 0; k < s.count; ++k) on_line(ends[k].begin, ends[k].nl, ends[k].anchored);
+  }
+  if (rest_anchored) *rest_anchored = s.anchored;  // (of the text after the last newline)
+  return s.start;
+}
+
+// The anchors a line holds (k_anchor_nvrm | k_anchor_other), as the line scan finds them: for a line that
+// came in pieces, which the vectorised pass over whole lines did not see.
+unsigned anchors(std::string_view s) {
+  unsigned found = 0, rest = 0;
+  scan_complete_lines(s, [&](std::size_t, std::size_t, unsigned a) { found |= a; }, &rest);
+  return found | rest;
 }
 
 }  // namespace
@@ -660,18 +712,57 @@ std::size_t scan_complete_lines(std::string_view chunk, OnLine&& on_line) {
 // anchors, and what the skim would read from it.
 struct KernelLogParser::LineMark {
   enum class Skim : std::uint8_t {
-    stamp,              // a plain line: only its boot clue is read (quick_mono, on the parser's thread)
+    stamp,              // a plain line: only its boot clue is read (quick_mono, when it is marked)
     kmsg_continuation,  // a /dev/kmsg record's " KEY=value" line: nothing to read
     needs_parse,        // maybe a journalctl boot separator: parsed in full
     too_long,           // longer than k_kernel_log_max_line: cut (len is the cut length)
   };
   std::uint32_t begin = 0;  // offset of the line (after its NULs) in the text scanned
-  std::uint32_t len = 0;
+  std::uint32_t len = 0;    // (a run: up to its last line's newline)
+  double mono_s = 0;        // Skim::stamp: the whole seconds since boot its stamp says (quick_mono), if has_mono
   std::uint8_t anchored = 0;
   Skim skim = Skim::stamp;
+  bool has_mono = false;
+  bool chatter = false;     // an "NVRM: " line that is only the driver's chatter (nvrm_chatter)
+  // A run (lines > 1, made by the threaded feed): consecutive lines that are only skimmed, unless a report
+  // is open or (has_chatter) a message is pending, and whose stamps never go back by more than 1 s after
+  // the first. mono_s is the first stamp, `lead` the lines before it, last_mono_s the last.
+  std::uint32_t lines = 1, lead = 0;
+  double last_mono_s = 0;
+  bool has_chatter = false;
 };
 
-KernelLogParser::LineMark KernelLogParser::mark_line(std::string_view raw, std::size_t begin, unsigned anchored) {
+// Adds the line marked `m` (its newline at `nl`) to `marks`: to the run the last mark is, when it can join.
+// A line joins only what the parser would only skim unless a report is open or a message pending: lines with
+// no anchor but the driver's chatter.
+[[gnu::always_inline]] inline void KernelLogParser::add_mark(std::vector<LineMark>& marks, const LineMark& m, std::size_t nl) {
+  auto skimmed = [](const LineMark& x) {
+    return x.skim == LineMark::Skim::stamp && (x.anchored == 0 || (x.anchored == k_anchor_nvrm && x.chatter));
+  };
+  if (!marks.empty() && skimmed(m)) {
+    auto& r = marks.back();
+    if (skimmed(r) && !(m.has_mono && r.has_mono && m.mono_s + 1.0 < r.last_mono_s)) {
+      ++r.lines;
+      r.len = static_cast<std::uint32_t>(nl - r.begin);
+      if (m.has_mono) {
+        if (!r.has_mono) {
+          r.has_mono = true;
+          r.mono_s = m.mono_s;
+          r.lead = r.lines - 1;
+        }
+        r.last_mono_s = m.mono_s;
+      }
+      r.has_chatter = r.has_chatter || m.chatter;
+      return;
+    }
+  }
+  marks.push_back(m);
+  auto& r = marks.back();
+  r.last_mono_s = r.mono_s;
+  r.has_chatter = r.chatter;
+}
+
+[[gnu::always_inline]] inline KernelLogParser::LineMark KernelLogParser::mark_line(std::string_view raw, std::size_t begin, unsigned anchored) {
   LineMark m;
   std::size_t nuls = 0;
   while (nuls < raw.size() && raw[nuls] == '\0') ++nuls;
@@ -689,7 +780,12 @@ KernelLogParser::LineMark KernelLogParser::mark_line(std::string_view raw, std::
     m.skim = LineMark::Skim::needs_parse;
   } else if (raw.size() > 1 && raw[0] == ' ' && is_upper(raw[1]) && raw.find('=') != std::string_view::npos) {
     m.skim = LineMark::Skim::kmsg_continuation;
+  } else {
+    m.has_mono = quick_mono(raw, m.mono_s);
   }
+  // (read here, on the thread that scanned the line while it is in that core's cache: the parser then
+  // never touches the text of a line it only skims)
+  m.chatter = anchored == k_anchor_nvrm && nvrm_chatter(raw);
   return m;
 }
 
@@ -703,8 +799,27 @@ void KernelLogParser::marked_line(const char* base, const LineMark& m) {
   ++m_out.lines_scanned;
   // The driver's chatter with no other anchor, and nothing pending that it could continue, is only skimmed.
   unsigned anchored = m.anchored;
-  if (anchored == k_anchor_nvrm && !m_pending && !m_report && nvrm_chatter(raw)) anchored = 0;
-  if (anchored || m_report || !skim_mark(raw, m)) parse_line(raw);
+  if (anchored == k_anchor_nvrm && !m_pending && !m_report && m.chatter) anchored = 0;
+  if (anchored || m_report || !skim_mark(m)) parse_line(raw);
+}
+
+// A run of marked lines: counted and its stamps checked at once, unless the parser's state means one of them
+// is parsed after all; then line by line.
+void KernelLogParser::marked_run(const char* base, const LineMark& m) {
+  if (m_report || (m.has_chatter && m_pending)) {
+    std::string_view text(base + m.begin, m.len + 1);
+    scan_complete_lines(text, [&](std::size_t begin, std::size_t end, unsigned anchored) {
+      marked_line(text.data(), mark_line(text.substr(begin, end - begin), begin, anchored));
+    });
+    return;
+  }
+  m_out.lines_scanned += m.lines;
+  m_lines_in_boot += m.lead;
+  if (m.has_mono) {
+    boot_clues(false, m.mono_s);
+    m_last_mono_s = m.last_mono_s;
+  }
+  m_lines_in_boot += m.lines - m.lead;
 }
 
 std::size_t KernelLogParser::scan_lines(std::string_view chunk) {
@@ -721,14 +836,27 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
   // A block's text: [0, head_end) ends a line begun in an earlier block (feed() holds its start);
   // [head_end, marked_end) is whole lines, each described by a mark; the rest, a line not ended yet, goes to
   // feed() as well (the last block's, or one longer than a block).
+  // The reader cuts blocks at their last newline, so a block's lines can be marked by either thread: the
+  // parser marks the block it takes next when no mark is there yet; the reader, rather than wait for a free
+  // block, marks the newest block still unmarked. Which thread marked a block does not change its marks.
+  enum class Marks : std::uint8_t { none, marking, done };
   struct Block {
     std::string text;  // text.size() is the room; the first `size` bytes are the block's
     std::size_t size = 0, head_end = 0, marked_end = 0;
+    Marks marks_state = Marks::none;  // (under mu)
     std::vector<LineMark> marks;
+  };
+  auto mark_block = [](Block& b) {
+    std::string_view text(b.text.data(), b.marked_end);
+    std::size_t head = b.head_end;
+    b.marks.clear();
+    scan_complete_lines(text.substr(head), [&](std::size_t begin, std::size_t end, unsigned a) {
+      add_mark(b.marks, mark_line(text.substr(head + begin, end - begin), head + begin, a), head + end);
+    });
   };
   constexpr std::size_t k_read = 128 << 10;  // the most one read brings
   struct Abort {};  // this thread stopped: unwinds the reader out of produce
-  constexpr std::size_t k_blocks = 4;
+  constexpr std::size_t k_blocks = 6;
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::unique_ptr<Block>> full, free;
@@ -740,9 +868,23 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
   std::thread reader([&] {
     std::unique_ptr<Block> cur;
     bool mid_line = false;  // the text sent so far ends inside a line
+    // Marks the newest unmarked block waiting for the parser; false when there is none. (lock: on mu)
+    auto mark_one = [&](std::unique_lock<std::mutex>& lock) {
+      auto it = std::find_if(full.rbegin(), full.rend(), [](const auto& b) { return b->marks_state == Marks::none; });
+      if (it == full.rend()) return false;
+      Block* b = it->get();  // (the parser waits for a block being marked before it reads or frees it)
+      b->marks_state = Marks::marking;
+      lock.unlock();
+      mark_block(*b);
+      lock.lock();
+      b->marks_state = Marks::done;
+      cv.notify_all();
+      return true;
+    };
     auto take = [&] {
       std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return stop || !free.empty() || made < k_blocks; });
+      while (!stop && free.empty() && made >= k_blocks)
+        if (!mark_one(lock)) cv.wait(lock);
       if (stop) throw Abort{};
       std::unique_ptr<Block> b;
       if (!free.empty()) {
@@ -755,6 +897,7 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
       b->text.resize(std::max(b->text.size(), block_bytes + k_read));
       b->marks.clear();
       b->size = b->head_end = b->marked_end = 0;
+      b->marks_state = Marks::none;
       return b;
     };
     auto send = [&](bool last) {
@@ -764,9 +907,8 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
         cur->head_end = nl == std::string_view::npos ? text.size() : nl + 1;
       }
       std::size_t head = cur->head_end;
-      cur->marked_end = head + scan_complete_lines(text.substr(head), [&](std::size_t b, std::size_t e, unsigned a) {
-        cur->marks.push_back(mark_line(text.substr(head + b, e - b), head + b, a));
-      });
+      const void* nl = head < text.size() ? ::memrchr(text.data() + head, '\n', text.size() - head) : nullptr;
+      cur->marked_end = nl ? static_cast<const char*>(nl) - text.data() + 1 : head;
       std::string carry;  // a line not ended yet, moved to the next block when lines were marked before it
       if (!last && cur->marked_end > head && cur->marked_end < text.size()) {
         carry.assign(text.substr(cur->marked_end));
@@ -774,6 +916,7 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
       }
       std::string_view t(cur->text.data(), cur->size);
       mid_line = cur->marked_end < t.size() || (head == t.size() && !t.empty() && t.back() != '\n');
+      if (cur->marked_end == head) cur->marks_state = Marks::done;  // (no whole line in it)
       {
         std::lock_guard lock(mu);
         full.push_back(std::move(cur));
@@ -810,6 +953,9 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
       };
       result = produce(sink);
       if (cur->size) send(true);
+      std::unique_lock lock(mu);  // all read: help mark what is left
+      while (!stop && mark_one(lock)) {
+      }
     } catch (const Abort&) {
     } catch (...) {
       failure = std::current_exception();
@@ -824,16 +970,21 @@ Result<std::uint64_t> KernelLogParser::feed_threaded(const Producer& produce, st
   try {
     while (true) {
       std::unique_ptr<Block> b;
+      bool mark_here = false;
       {
         std::unique_lock lock(mu);
         cv.wait(lock, [&] { return !full.empty() || done; });
         if (full.empty()) break;
         b = std::move(full.front());
         full.pop_front();
+        cv.wait(lock, [&] { return b->marks_state != Marks::marking || done; });
+        mark_here = b->marks_state != Marks::done;  // (none; or marking, by a reader that has stopped)
+        if (mark_here) b->marks_state = Marks::marking;
       }
+      if (mark_here) mark_block(*b);
       std::string_view text(b->text.data(), b->size);
       if (b->head_end) feed(text.substr(0, b->head_end));
-      for (const auto& m : b->marks) marked_line(text.data(), m);
+      for (const auto& m : b->marks) m.lines > 1 ? marked_run(text.data(), m) : marked_line(text.data(), m);
       if (b->marked_end < text.size()) feed(text.substr(b->marked_end));
       {
         std::lock_guard lock(mu);
@@ -874,10 +1025,10 @@ void KernelLogParser::parse_line(std::string_view raw) {
   message(p.message, stamp);
 }
 
-bool KernelLogParser::skim_mark(std::string_view raw, const LineMark& m) {
+bool KernelLogParser::skim_mark(const LineMark& m) {
   if (m.skim == LineMark::Skim::needs_parse) return false;
   if (m.skim == LineMark::Skim::stamp) {
-    boot_clues(false, quick_mono(raw));
+    boot_clues(false, m.has_mono ? std::optional<double>(m.mono_s) : std::nullopt);
     ++m_lines_in_boot;
   }
   return true;

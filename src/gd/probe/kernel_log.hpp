@@ -95,7 +95,9 @@ class KernelLogParser {
   struct LineMark;  // what a complete line's text alone says (kernel_log.cpp)
   static LineMark mark_line(std::string_view raw, std::size_t begin, unsigned anchored);
   void marked_line(const char* base, const LineMark& m);
-  bool skim_mark(std::string_view raw, const LineMark& m);  // a line with nothing to parse: its boot clue; false: parse it
+  void marked_run(const char* base, const LineMark& m);
+  static void add_mark(std::vector<LineMark>& marks, const LineMark& m, std::size_t nl);
+  bool skim_mark(const LineMark& m);  // a line with nothing to parse: its boot clue; false: parse it
   std::size_t scan_lines(std::string_view chunk);
   void parse_line(std::string_view raw);
   void boot_clues(bool boundary, std::optional<double> mono_s);

@@ -5,6 +5,7 @@
 #include <random>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "gd/model/json_io.hpp"
@@ -78,6 +79,25 @@ std::vector<std::pair<std::string, std::string>> inputs() {
   odd += "-- Boot 0123456789abcdef --\n";
   odd += "[    2.000000] NVRM: Xid (PCI:0000:05:00): 43, pid=4, name=d, Ch 00000008";  // no final newline
   in.emplace_back("odd", odd);
+  // Runs of skimmed lines (the threaded feed counts them at once): stamps that go back inside one, after lines
+  // with no stamp, a stall report's trace, a message pending over the driver's chatter.
+  std::string runs;
+  auto xid = [](std::string_view stamp, int bus) {
+    return fmt::format("[{}] NVRM: Xid (PCI:0000:{:02x}:00): 79, pid=1, name=a, GPU has fallen off the bus.\n", stamp, bus);
+  };
+  runs += xid("  900.000000", 1);  // a boot per jump below: each Xid's boot says how many were seen after it
+  runs += "-- Boot 0123456789abcdef --\nNov 27 03:00:00 h systemd[1]: Started a.\nNov 27 03:00:00 h sshd[2]: b\n";
+  runs += "Nov 27 03:00:00 h kernel: [   10.000000] usb 1-1: c\n" + xid("   10.100000", 2);
+  runs += "[  200.000000] usb 1-1: e\n[  501.000000] usb 1-1: f\n[  300.000000] usb 1-1: g\n" + xid("  300.100000", 3);
+  runs += "[  400.000000] usb 1-1: h\nsystemd[1]: i\n[    0.500000] usb 2-1: j\n" + xid("    0.600000", 4);
+  runs += "[    0.700000] NVRM: API mismatch: the client has the version 535.54.03, but\n[    0.700000] usb 2-1: k\n";
+  runs += "[    0.700000] NVRM: this kernel module has the version 530.30.02.  Please\n";
+  runs += "[    0.700000] NVRM: make sure that this kernel module and all NVIDIA driver\n";
+  runs += "[    0.700000] NVRM: components have the same version.\n";
+  runs += "[    0.900000] INFO: task python3:77 blocked for more than 120 seconds.\n[    0.900001] Call Trace:\n";
+  runs += "[    0.900002]  os_acquire_rwlock_write+0x31/0x40 [nvidia]\n[    0.900003]  </TASK>\n[    0.900004] usb: l\n";
+  runs += "[    0.100000] usb 3-1: m\n[    0.200000] usb 3-1: n\n" + xid("    0.300000", 5);
+  in.emplace_back("runs", runs);
   // A long mixed log: the corpus repeated with its boots counted on.
   std::string big;
   for (int i = 0; i < 20; ++i) big += in.front().second + "\n";
