@@ -175,14 +175,20 @@ std::string pci_list(const model::Snapshot& s) {
 
 constexpr std::size_t k_max_lost_lines = 8;  // per finding: one finding per lost GPU already names each
 
-Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std::vector<std::string>& lost) {
+// The evidence lines every lost GPU's finding shares (made once: one finding per GPU each naming every GPU
+// was quadratic).
+std::vector<std::string> lost_shared_evidence(const model::Snapshot& s) {
+  return {pci_list(s), fmt::format("NVML device count: {}; NVML answers for: {}", s.nvml.device_count.value_or(0),
+                                   util::join_capped(nvml_bus_ids(s), ", "))};
+}
+
+Finding lost_finding(const model::Snapshot& s, const model::PciGpu& g, const std::vector<std::string>& shared,
+                     const std::vector<std::string>& lost) {
   Finding f;
   f.severity = Severity::critical;
   f.gpu = g.bus_id;
   f.summary = fmt::format("GPU {} has fallen off the bus: it is on PCI but the driver does not answer for it", g.bus_id);
-  f.evidence.push_back(pci_list(s));
-  f.evidence.push_back(fmt::format("NVML device count: {}; NVML answers for: {}", s.nvml.device_count.value_or(0),
-                                   util::join_capped(nvml_bus_ids(s), ", ")));
+  f.evidence = shared;
   f.evidence.push_back(g.driver.empty() ? fmt::format("{}: no driver bound (the nvidia probe failed or gave up)", g.bus_id)
                                         : fmt::format("{}: bound to {}", g.bus_id, g.driver));
   for (std::size_t i = 0; i < lost.size() && i < k_max_lost_lines; ++i) f.evidence.push_back(lost[i]);
@@ -236,7 +242,8 @@ void fell_off_from_nvml(const RuleInput& in, std::vector<Finding>& out) {
     // only those the driver itself failed to bind.
     std::erase_if(missing, [](const model::PciGpu* g) { return !g->driver.empty(); });
   }
-  for (const auto* g : missing) out.push_back(lost_finding(s, *g, lost));
+  auto shared = lost_shared_evidence(s);
+  for (const auto* g : missing) out.push_back(lost_finding(s, *g, shared, lost));
   if (missing.empty() && !lost.empty()) {
     Finding f;
     f.severity = Severity::critical;
