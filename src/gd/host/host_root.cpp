@@ -378,6 +378,13 @@ long HostRoot::read_beneath(int dir_fd, const char* rel, char* buf, std::size_t 
   }
 }
 
+Status HostRoot::list_beneath(int dir_fd, const char* rel, std::string_view display,
+                              const std::function<void(std::string_view name, unsigned char type)>& on_entry) {
+  util::Fd fd(open_beneath(dir_fd, rel, O_RDONLY | O_DIRECTORY));
+  if (!fd) return make_error(fmt::format("{}: {}", display, errno_text(errno)));
+  return for_each_entry(fd.get(), display, on_entry);
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> HostRoot::read_links_beneath(int dir_fd, const char* rel,
                                                                                        std::string_view display,
                                                                                        std::size_t max_entries) {

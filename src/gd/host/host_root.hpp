@@ -82,6 +82,9 @@ class HostRoot {
   // display names the directory in errors.
   static Status for_each_entry(int dir_fd, std::string_view display,
                                const std::function<void(std::string_view name, unsigned char type)>& on_entry);
+  // for_each_entry() of the directory rel beneath dir_fd (opened as read_beneath opens a file).
+  static Status list_beneath(int dir_fd, const char* rel, std::string_view display,
+                             const std::function<void(std::string_view name, unsigned char type)>& on_entry);
   // read_links() of the directory rel beneath dir_fd; display names it in errors.
   static Result<std::vector<std::pair<std::string, std::string>>> read_links_beneath(int dir_fd, const char* rel,
                                                                                        std::string_view display,

@@ -166,6 +166,7 @@ template <class V> void describe(V& v, KernelLog& x) {
 template <class V> void describe(V& v, GpuTask& x) {
   v("pid", x.pid); v("comm", x.comm); v("state", x.state); v("started_unix_s", x.started_unix_s);
   v("wchan", x.wchan); v("stack", x.stack); v("devices", x.devices); v("in_driver", x.in_driver);
+  v("thread_tid", x.thread_tid); v("thread_comm", x.thread_comm);
 }
 template <class V> void describe(V& v, ProcessesInfo& x) {
   v("read", x.read); v("processes", x.processes); v("not_read", x.not_read);

@@ -451,6 +451,11 @@ struct GpuTask {
   std::vector<std::string> stack;             // /proc/PID/stack frames (root only), at most 16
   std::vector<std::string> devices;           // the /dev/nvidia* nodes it holds open
   bool in_driver = false;  // D and (its stack or wait channel is in an [nvidia*] module, or it holds /dev/nvidia*)
+  // A thread other than the main one in D (/proc/PID/task/TID: a CUDA worker inside the driver while the main
+  // thread waits for it), looked for in the holders when every process's fds were read; wchan and stack
+  // above are then that thread's, and `state` stays the main thread's.
+  std::optional<int> thread_tid;
+  std::string thread_comm;
 };
 
 // The node's processes as the GPUs see them: which sleep inside the driver
@@ -459,7 +464,7 @@ struct ProcessesInfo {
   bool read = false;                 // /proc was listed
   std::uint64_t processes = 0;       // /proc/PID entries whose stat was read
   std::uint64_t not_read = 0;        // left out (the cap or the time budget)
-  std::uint64_t uninterruptible = 0;  // in D state, in the driver or not
+  std::uint64_t uninterruptible = 0;  // in D state, in the driver or not (a holder: or one of its threads)
   bool holders_scanned = false;      // every process's fds were read (else only those in D)
   std::string holders_note;          // why the holders were or were not scanned
   std::vector<GpuTask> tasks;        // D-state processes and device holders, pid order, at most 4096

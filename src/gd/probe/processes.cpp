@@ -87,6 +87,67 @@ bool wchan_in_driver(std::string_view s) {
 
 namespace {
 
+constexpr std::size_t k_max_threads_per_process = 4096;
+
+// The wait channel and stack of pid's task `dir` ("PID" or "PID/task/TID"), into t; whether they are in the driver.
+bool read_wait(int proc_fd, std::string_view dir, model::GpuTask& t, char* buf, std::size_t cap) {
+  using host::HostRoot;
+  char path[64];
+  auto at = [&](std::string_view leaf) {
+    auto r = fmt::format_to_n(path, sizeof path - 1, "{}/{}", dir, leaf);
+    *r.out = '\0';
+    return path;
+  };
+  t.wchan.clear();
+  t.stack.clear();
+  if (long w = HostRoot::read_beneath(proc_fd, at("wchan"), buf, std::min<std::size_t>(cap, 256)); w >= 0) {
+    std::string_view symbol = util::trim(std::string_view(buf, static_cast<std::size_t>(w)));
+    if (symbol != "0" && !symbol.empty()) t.wchan = util::printable(symbol, 96);
+  }
+  if (long k = HostRoot::read_beneath(proc_fd, at("stack"), buf, cap); k >= 0)
+    t.stack = parse_proc_stack(std::string_view(buf, static_cast<std::size_t>(k)));
+  bool frames = std::any_of(t.stack.begin(), t.stack.end(), [](const std::string& f) { return frame_in_driver(f); });
+  return frames || (!t.wchan.empty() && wchan_in_driver(t.wchan));
+}
+
+// A holder whose main thread is not in D: the first of its other threads that is (a CUDA worker inside an
+// ioctl while the main thread waits for it), into t. The first in the driver is preferred.
+bool stuck_thread(int proc_fd, int pid, model::GpuTask& t, char* buf, std::size_t cap,
+                  const ProcessesOptions& options) {
+  using host::HostRoot;
+  char rel[48];
+  auto r = fmt::format_to_n(rel, sizeof rel - 1, "{}/task", pid);
+  *r.out = '\0';
+  std::vector<int> tids;
+  auto listed = HostRoot::list_beneath(proc_fd, rel, rel, [&](std::string_view name, unsigned char) {
+    if (tids.size() < k_max_threads_per_process && is_pid_name(name))
+      if (auto tid = util::parse_u64(name); tid && *tid > 0 && *tid <= 0x7fffffff && static_cast<int>(*tid) != pid)
+        tids.push_back(static_cast<int>(*tid));
+  });
+  if (!listed.ok() || tids.empty()) return false;
+  std::sort(tids.begin(), tids.end());
+  std::optional<model::GpuTask> found;
+  for (int tid : tids) {
+    if (std::chrono::steady_clock::now() > options.deadline) break;
+    char path[64];
+    auto w = fmt::format_to_n(path, sizeof path - 1, "{}/task/{}/stat", pid, tid);
+    *w.out = '\0';
+    long n = HostRoot::read_beneath(proc_fd, path, buf, cap);
+    if (n < 0) continue;
+    std::string_view text(buf, static_cast<std::size_t>(n));
+    if (proc_stat_state(text) != 'D') continue;
+    model::GpuTask thread = t;
+    thread.thread_tid = tid;
+    thread.thread_comm = parse_proc_stat(text)->comm;
+    bool in_driver = read_wait(proc_fd, fmt::format("{}/task/{}", pid, tid), thread, buf, cap);
+    if (!found || in_driver) found = std::move(thread);
+    if (in_driver) break;
+  }
+  if (!found) return false;
+  t = std::move(*found);
+  return true;
+}
+
 // One thread's share of the walk: a run of pids, in order.
 struct Share {
   std::span<const int> pids;
@@ -142,14 +203,10 @@ void walk(const host::HostRoot& root, int proc_fd, const ProcessesOptions& optio
     if (options.boot_time_unix_s && st->start_ticks)
       t.started_unix_s = *options.boot_time_unix_s + static_cast<std::int64_t>(st->start_ticks / ticks);
     if (blocked) {
-      if (long w = HostRoot::read_beneath(proc_fd, at(pid, "wchan"), buf, 256); w >= 0) {
-        std::string_view symbol = util::trim(std::string_view(buf, static_cast<std::size_t>(w)));
-        if (symbol != "0" && !symbol.empty()) t.wchan = util::printable(symbol, 96);
-      }
-      if (long k = HostRoot::read_beneath(proc_fd, at(pid, "stack"), buf, sizeof buf); k >= 0)
-        t.stack = parse_proc_stack(std::string_view(buf, static_cast<std::size_t>(k)));
-      bool frames = std::any_of(t.stack.begin(), t.stack.end(), [](const std::string& f) { return frame_in_driver(f); });
-      t.in_driver = frames || (!t.wchan.empty() && wchan_in_driver(t.wchan)) || !t.devices.empty();
+      t.in_driver = read_wait(proc_fd, fmt::format("{}", pid), t, buf, sizeof buf) || !t.devices.empty();
+    } else if (stuck_thread(proc_fd, pid, t, buf, sizeof buf, options)) {  // (a holder: devices not empty)
+      ++share.uninterruptible;
+      t.in_driver = true;
     }
     if (share.tasks.size() < k_max_tasks) share.tasks.push_back(std::move(t));
   }

@@ -111,6 +111,52 @@ TEST(ProcessesProbe, WithoutTheHolderScanOnlyTasksInDAreLookedAt) {
   EXPECT_FALSE(info.holders_scanned);
 }
 
+// A CUDA process whose worker thread sleeps in D inside the driver while its main thread waits in S: found
+// among the holders (the scan reads their threads), not in a process that holds no GPU.
+TEST(ProcessesProbe, AThreadInDInsideTheDriverOfAHolderIsFound) {
+  testing::TempRoot r;
+  auto add_thread = [&](int pid, int tid, std::string_view comm, char state, std::string_view wchan = "0",
+                        std::string_view stack = "") {
+    std::string dir = fmt::format("/proc/{}/task/{}", pid, tid);
+    r.write(dir + "/stat", fmt::format("{} ({}) {} 1 {} {} 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 250000\n", tid, comm,
+                                       state, pid, pid));
+    r.write(dir + "/wchan", wchan);
+    if (!stack.empty()) r.write(dir + "/stack", stack);
+  };
+  add_process(r, 1200, "python3", 'S', {"/dev/nvidiactl", "/dev/nvidia0"}, "futex_wait_queue");
+  add_thread(1200, 1200, "python3", 'S', "futex_wait_queue");
+  add_thread(1200, 1201, "cuda-EvtHandlr", 'S', "do_poll");
+  add_thread(1200, 1203, "pt_autograd_0", 'D', "os_acquire_mutex",
+             "[<0>] os_acquire_mutex+0x1f/0x40 [nvidia]\n[<0>] rm_ioctl+0x63/0xb0 [nvidia]\n");
+  add_process(r, 1300, "java", 'S');  // no GPU: its threads are not read
+  add_thread(1300, 1305, "GC", 'D', "io_schedule");
+  ProcessesOptions o;
+  auto info = read_processes(r.host(), o);
+  EXPECT_EQ(info.uninterruptible, 1u);
+  ASSERT_EQ(info.tasks.size(), 1u);
+  const auto& t = info.tasks[0];
+  EXPECT_EQ(t.pid, 1200);
+  EXPECT_EQ(t.state, "S");  // the main thread's
+  ASSERT_TRUE(t.thread_tid);
+  EXPECT_EQ(*t.thread_tid, 1203);
+  EXPECT_EQ(t.thread_comm, "pt_autograd_0");
+  EXPECT_TRUE(t.in_driver);
+  EXPECT_EQ(t.wchan, "os_acquire_mutex");
+  EXPECT_EQ(t.stack.size(), 2u);
+  EXPECT_EQ(t.devices, (std::vector<std::string>{"/dev/nvidia0", "/dev/nvidiactl"}));
+  // Without the holder scan (NVML answered) only main threads are read.
+  o.scan_holders = false;
+  EXPECT_TRUE(read_processes(r.host(), o).tasks.empty());
+  // A thread dir that is a link (into another process) is not read through.
+  testing::TempRoot r2;
+  add_process(r2, 1200, "python3", 'S', {"/dev/nvidia0"});
+  add_process(r2, 1400, "other", 'D', {}, "os_acquire_mutex", "[<0>] os_acquire_mutex+0x1f/0x40 [nvidia]\n");
+  r2.mkdir("/proc/1200/task");
+  r2.link("../../1400", "/proc/1200/task/1400");
+  auto linked = read_processes(r2.host(), ProcessesOptions{});
+  for (const auto& task : linked.tasks) EXPECT_FALSE(task.thread_tid) << task.pid;
+}
+
 TEST(ProcessesProbe, GarbageAndMissingFilesAreNamedNotFatal) {
   testing::TempRoot r;
   r.write("/proc/12/stat", "\x01\x02 garbage");

@@ -107,7 +107,10 @@ std::string task_text(const model::GpuTask& t) {
       frames = f;
       break;
     }
-  return fmt::format("{} (pid {}) in D state{}{}{}", t.comm, t.pid,
+  std::string who = t.thread_tid ? fmt::format("{} (pid {}): its thread {} ({}) in D state", t.comm, t.pid,
+                                                *t.thread_tid, t.thread_comm)
+                                 : fmt::format("{} (pid {}) in D state", t.comm, t.pid);
+  return fmt::format("{}{}{}{}", who,
                      t.wchan.empty() ? "" : fmt::format(", waiting in {}", t.wchan),
                      frames.empty() ? "" : fmt::format(", at {}", frames),
                      t.devices.empty() ? "" : fmt::format(", holding {}", fmt::join(t.devices, " ")));

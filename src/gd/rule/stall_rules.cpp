@@ -90,7 +90,9 @@ void rule_driver_stuck_tasks(const RuleInput& in, std::vector<Finding>& out) {
     names.push_back(fmt::format("{} (pid {})", t->comm, t->pid));
     for (auto& g : held_gpus(s, *t))
       if (std::find(gpus.begin(), gpus.end(), g) == gpus.end()) gpus.push_back(g);
-    std::string line = fmt::format("pid {} {}: state D", t->pid, t->comm);
+    std::string line = t->thread_tid ? fmt::format("pid {} {}: its thread {} ({}) in state D, the main thread {}",
+                                                   t->pid, t->comm, *t->thread_tid, t->thread_comm, t->state)
+                                     : fmt::format("pid {} {}: state D", t->pid, t->comm);
     if (t->started_unix_s) line += fmt::format(", running since {}", util::format_utc(*t->started_unix_s));
     if (!t->wchan.empty()) line += ", waiting in " + t->wchan;
     for (const auto& frame : t->stack)

@@ -111,6 +111,26 @@ TEST(StuckTasks, NamesTheTaskItsGpuAndWhatItMeans) {
   EXPECT_TRUE(f.needs_reboot);
 }
 
+TEST(StuckTasks, AThreadInTheDriverIsNamedWithItsProcess) {
+  auto s = node();
+  auto t = task(1200, "python3", "S", {"/dev/nvidia1", "/dev/nvidiactl"}, true);
+  t.thread_tid = 1203;
+  t.thread_comm = "pt_autograd_0";
+  s.processes.tasks = {t};
+  auto fs = run(rule_driver_stuck_tasks, s);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].summary, "1 process(es) stuck inside the NVIDIA driver on GPU 0000:3b:00.0: python3 (pid 1200)");
+  EXPECT_TRUE(has(fs[0].evidence, "pid 1200 python3: its thread 1203 (pt_autograd_0) in state D, the main thread S, "
+                                  "waiting in os_acquire_rwlock_write"));
+  s.nvml.state = model::NvmlState::hung;
+  s.nvml.hung_call = "nvmlDeviceGetTemperature";
+  auto why = hang_causes(s);
+  auto stuck = std::find_if(why.begin(), why.end(), [](const HangCause& c) { return c.name == "tasks stuck in the driver"; });
+  ASSERT_NE(stuck, why.end());
+  EXPECT_TRUE(stuck->found);
+  EXPECT_TRUE(has(stuck->evidence, "now: python3 (pid 1200): its thread 1203 (pt_autograd_0) in D state"));
+}
+
 TEST(StuckTasks, ATaskInDOutsideTheDriverIsNotTheDrivers) {
   auto s = node();
   s.processes.tasks = {task(600, "jbd2/nvme0n1p2-", "D", {}, false)};
