@@ -807,10 +807,7 @@ void KernelLogParser::marked_line(const char* base, const LineMark& m) {
 // is parsed after all; then line by line.
 void KernelLogParser::marked_run(const char* base, const LineMark& m) {
   if (m_report || (m.has_chatter && m_pending)) {
-    std::string_view text(base + m.begin, m.len + 1);
-    scan_complete_lines(text, [&](std::size_t begin, std::size_t end, unsigned anchored) {
-      marked_line(text.data(), mark_line(text.substr(begin, end - begin), begin, anchored));
-    });
+    scan_lines(std::string_view(base + m.begin, m.len + 1));  // (up to and with its last newline)
     return;
   }
   m_out.lines_scanned += m.lines;

@@ -19,10 +19,13 @@ using util::starts_with;
 
 constexpr std::size_t k_max_stack_frames = 16;
 
-bool is_pid_name(std::string_view name) {
-  return !name.empty() && name.size() <= 10 && std::all_of(name.begin(), name.end(), [](char c) {
-           return c >= '0' && c <= '9';
-         });
+// The pid (or tid) a /proc entry's name is; nullopt for other names ("self", "sys", ...).
+std::optional<int> pid_of(std::string_view name) {
+  if (name.empty() || name.size() > 10 || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  auto pid = util::parse_u64(name);
+  if (!pid || *pid == 0 || *pid > 0x7fffffff) return std::nullopt;
+  return static_cast<int>(*pid);
 }
 
 // "/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-caps/nvidia-cap1", ...
@@ -120,13 +123,13 @@ bool stuck_thread(int proc_fd, int pid, model::GpuTask& t, char* buf, std::size_
   *r.out = '\0';
   std::vector<int> tids;
   auto listed = HostRoot::list_beneath(proc_fd, rel, rel, [&](std::string_view name, unsigned char) {
-    if (tids.size() < k_max_threads_per_process && is_pid_name(name))
-      if (auto tid = util::parse_u64(name); tid && *tid > 0 && *tid <= 0x7fffffff && static_cast<int>(*tid) != pid)
-        tids.push_back(static_cast<int>(*tid));
+    if (auto tid = pid_of(name); tid && *tid != pid && tids.size() < k_max_threads_per_process) tids.push_back(*tid);
   });
   if (!listed.ok() || tids.empty()) return false;
   std::sort(tids.begin(), tids.end());
-  std::optional<model::GpuTask> found;
+  std::optional<int> found;
+  std::string comm;
+  model::GpuTask wait;  // the thread found: its wait channel and stack
   for (int tid : tids) {
     if (std::chrono::steady_clock::now() > options.deadline) break;
     char path[64];
@@ -136,15 +139,21 @@ bool stuck_thread(int proc_fd, int pid, model::GpuTask& t, char* buf, std::size_
     if (n < 0) continue;
     std::string_view text(buf, static_cast<std::size_t>(n));
     if (proc_stat_state(text) != 'D') continue;
-    model::GpuTask thread = t;
-    thread.thread_tid = tid;
-    thread.thread_comm = parse_proc_stat(text)->comm;
-    bool in_driver = read_wait(proc_fd, fmt::format("{}/task/{}", pid, tid), thread, buf, cap);
-    if (!found || in_driver) found = std::move(thread);
+    std::string name = parse_proc_stat(text)->comm;  // (before read_wait reuses buf)
+    model::GpuTask here;
+    bool in_driver = read_wait(proc_fd, fmt::format("{}/task/{}", pid, tid), here, buf, cap);
+    if (!found || in_driver) {
+      found = tid;
+      comm = std::move(name);
+      wait = std::move(here);
+    }
     if (in_driver) break;
   }
   if (!found) return false;
-  t = std::move(*found);
+  t.thread_tid = found;
+  t.thread_comm = std::move(comm);
+  t.wchan = std::move(wait.wchan);
+  t.stack = std::move(wait.stack);
   return true;
 }
 
@@ -230,8 +239,7 @@ model::ProcessesInfo read_processes(const host::HostRoot& root, const ProcessesO
   int proc_fd = proc->get();
   std::vector<int> pids;
   auto listed = host::HostRoot::for_each_entry(proc_fd, "/proc", [&](std::string_view name, unsigned char) {
-    if (is_pid_name(name))
-      if (auto pid = util::parse_u64(name); pid && *pid > 0 && *pid <= 0x7fffffff) pids.push_back(static_cast<int>(*pid));
+    if (auto pid = pid_of(name)) pids.push_back(*pid);
   });
   if (!listed.ok()) {
     out.problems.push_back(listed.error().message);
