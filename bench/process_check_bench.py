@@ -60,6 +60,9 @@ def main():
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 7
     gd = os.path.abspath(os.path.join(build, "gpudoctor"))
+    for need in (gd, os.path.join(build, "sim", "libnvidia-ml.so.1")):
+        if not os.path.isfile(need):
+            sys.exit(f"process_check_bench: {need} not found: build first (scripts/setup), or name the build dir")
     with tempfile.TemporaryDirectory(prefix="gd-process-check-") as tmp:
         root, scenario, env = sim_node.make(tmp, os.path.abspath(os.path.join(build, "sim")), persistence=True)
         add_processes(root, n)
